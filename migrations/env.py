@@ -1,0 +1,56 @@
+"""Alembic environment: the URL comes from Settings (or a connection passed in by code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import Connection
+
+from webapp.settings import Settings, normalise_database_url
+from webapp.storage.db import make_engine
+from webapp.storage.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+# Objects created by raw SQL in migrations (full-text search) that the models do not describe.
+UNMODELLED = {"ideas_fts", "ix_ideas_fts_pg"}
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    if name is None:
+        return True
+    return not (name in UNMODELLED or name.startswith("ideas_fts_"))
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=include_object,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = config.attributes.get("database_url") or Settings.from_env().database_url
+    settings = Settings(database_url=normalise_database_url(url))
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        _configure(conn)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("Offline (--sql) migrations are not supported; run `veche migrate`.")
+run_migrations_online()

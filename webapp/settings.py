@@ -1,0 +1,145 @@
+"""Veche settings: the only place that reads environment variables.
+
+Every field is documented in README.md (a test checks it). Build a ``Settings`` directly in
+tests instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. ``env`` names below are the environment variables."""
+
+    database_url: str = "sqlite:///./veche.db"
+    secret_key: str = field(default=PLACEHOLDER_SECRET, repr=False)
+    environment: str = "development"
+    default_language: str = "ru"
+    languages: tuple[str, ...] = ("ru", "en")
+    allow_oppose: bool = False
+    page_size: int = 20
+    max_body_bytes: int = 1_048_576
+    title_max_length: int = 200
+    body_max_length: int = 10_000
+    comment_max_length: int = 5_000
+    data_dir: str = "../shared/data"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_max_age: int = 14 * 24 * 3600
+    login_rate_limit: int = 10
+    write_rate_limit: int = 60
+    password_min_length: int = 10
+    embedding_model: str = ""
+
+    ENV_NAMES = {
+        "database_url": "DATABASE_URL",
+        "secret_key": "SECRET_KEY",
+        "environment": "VECHE_ENV",
+        "default_language": "VECHE_DEFAULT_LANGUAGE",
+        "allow_oppose": "VECHE_ALLOW_OPPOSE",
+        "page_size": "VECHE_PAGE_SIZE",
+        "max_body_bytes": "VECHE_MAX_BODY_BYTES",
+        "title_max_length": "VECHE_TITLE_MAX_LENGTH",
+        "body_max_length": "VECHE_BODY_MAX_LENGTH",
+        "comment_max_length": "VECHE_COMMENT_MAX_LENGTH",
+        "data_dir": "VECHE_DATA_DIR",
+        "host": "VECHE_HOST",
+        "port": "VECHE_PORT",
+        "session_max_age": "VECHE_SESSION_MAX_AGE",
+        "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
+        "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
+        "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
+        "embedding_model": "EMBEDDING_MODEL",
+    }
+
+    def __post_init__(self) -> None:
+        if self.environment not in {"development", "test", "production"}:
+            raise SettingsError(
+                f"VECHE_ENV must be development, test or production, got {self.environment!r}"
+            )
+        if self.default_language not in self.languages:
+            raise SettingsError(
+                f"VECHE_DEFAULT_LANGUAGE must be one of {', '.join(self.languages)}, "
+                f"got {self.default_language!r}"
+            )
+        if self.environment == "production" and (
+            self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32
+        ):
+            raise SettingsError(
+                "SECRET_KEY must be set to a random string of at least 32 characters in production"
+            )
+        if not self.database_url:
+            raise SettingsError("DATABASE_URL must not be empty")
+        if self.page_size < 1 or self.page_size > 200:
+            raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        kwargs: dict[str, object] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in cls.ENV_NAMES.items():
+            if var not in env:
+                continue
+            raw = env[var]
+            kind = types[name]
+            if kind == "bool":
+                kwargs[name] = _bool(var, raw)
+            elif kind == "int":
+                kwargs[name] = _int(var, raw)
+            else:
+                kwargs[name] = raw
+        kwargs.update(overrides)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgresql://`` URLs to the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url

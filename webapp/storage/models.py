@@ -1,0 +1,224 @@
+"""SQLAlchemy 2 typed models. One Alembic history (``migrations/``) builds exactly this schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ROLES = ("citizen", "moderator", "official", "admin")
+IDEA_STATUSES = (
+    "published",
+    "under_review",
+    "accepted",
+    "in_progress",
+    "implemented",
+    "rejected",
+    "hidden",
+    "merged",
+)
+# Statuses a visitor sees in public lists.
+PUBLIC_STATUSES = ("published", "under_review", "accepted", "in_progress", "implemented", "rejected")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value is not None and dialect.name == "sqlite":
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class District(Base):
+    """An okrug (``parent_id`` is NULL) or a district inside one."""
+
+    __tablename__ = "districts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    short_ru: Mapped[str | None] = mapped_column(String(20))
+    short_en: Mapped[str | None] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    description_ru: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('citizen', 'moderator', 'official', 'admin')", name="role"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="citizen")
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    verified_resident: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class Idea(Base):
+    __tablename__ = "ideas"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('published', 'under_review', 'accepted', 'in_progress', "
+            "'implemented', 'rejected', 'hidden', 'merged')",
+            name="status",
+        ),
+        Index("ix_ideas_status_created", "status", "created_at"),
+        Index("ix_ideas_status_support", "status", "support_count"),
+        Index("ix_ideas_category_status", "category_id", "status"),
+        Index("ix_ideas_district_status", "district_id", "status"),
+        Index("ix_ideas_author_created", "author_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    language: Mapped[str] = mapped_column(String(10), default="ru")
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
+    # Denormalised counters, changed in the same transaction as the vote/comment row.
+    support_count: Mapped[int] = mapped_column(Integer, default=0)
+    oppose_count: Mapped[int] = mapped_column(Integer, default=0)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Stemmed words of title and body (see webapp/search_text.py); indexed by SQLite FTS5.
+    search_doc: Mapped[str] = mapped_column(Text, default="")
+    # Where an imported idea came from ("uk_petitions:300000"); makes imports idempotent.
+    external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idea_id", name="uq_votes_user_idea"),
+        CheckConstraint("value IN (-1, 1)", name="value"),
+        Index("ix_votes_idea_created", "idea_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    value: Mapped[int] = mapped_column(SmallInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_idea_created", "idea_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    """A citizen's flag on an idea or a comment."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        CheckConstraint(
+            "(idea_id IS NOT NULL) OR (comment_id IS NOT NULL)", name="target"
+        ),
+        Index("ix_reports_open", "resolved_at", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str | None] = mapped_column(String(50))
+
+
+class AuditLog(Base):
+    """Who did what, when and why, with before/after snapshots."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_target", "target_type", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
