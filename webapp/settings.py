@@ -59,6 +59,7 @@ class Settings:
     login_rate_limit: int = 10
     write_rate_limit: int = 60
     password_min_length: int = 10
+    timezone: str = "Europe/Moscow"
     embedding_model: str = ""
 
     ENV_NAMES = {
@@ -79,6 +80,7 @@ class Settings:
         "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
         "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
+        "timezone": "VECHE_TIMEZONE",
         "embedding_model": "EMBEDDING_MODEL",
     }
 

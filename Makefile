@@ -1,0 +1,57 @@
+# Veche — `make run` and `make test` do all set-up on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Veche needs Python 3.11)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of torch first, pinned by constraints.txt, so no CUDA build is ever pulled.
+	$(BIN)/pip install -q -c constraints.txt "torch==2.13.0"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install Veche with its dev tools
+
+run: install  ## migrate a SQLite database, seed demo data if empty, serve on http://127.0.0.1:8000
+	$(BIN)/veche migrate
+	$(BIN)/veche seed-demo --if-empty
+	$(BIN)/veche serve
+
+serve: install  ## serve without migrating or seeding
+	$(BIN)/veche serve
+
+migrate: install  ## upgrade the database to the latest schema
+	$(BIN)/veche migrate
+
+seed: install  ## load the demo data (from the shipped extract, or --data DIR)
+	$(BIN)/veche seed-demo
+
+test: install  ## the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+	$(BIN)/pytest -q
+
+lint: install  ## ruff and the import-linter layer contracts
+	$(BIN)/ruff check webapp ranking ml tests migrations
+	$(BIN)/lint-imports
+
+typecheck: install  ## mypy (strict for ranking/ and ml/)
+	$(BIN)/mypy webapp ranking ml
+
+messages: install  ## re-extract translatable strings and update the ru/en catalogs
+	$(BIN)/pybabel extract -F babel.cfg -o webapp/i18n/messages.pot --no-location --sort-output \
+	  -k _ -k gettext -k ngettext:1,2 -k N_ -k add:2 -k flash:2 -k invalid:2 \
+	  -k NotFound -k Conflict -k PermissionDenied -k NotAuthenticated -k RateLimited \
+	  -k PayloadTooLarge -k DomainError .
+	$(BIN)/pybabel update -i webapp/i18n/messages.pot -d webapp/i18n --no-fuzzy-matching --ignore-obsolete
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""The application factory: everything is built from a Settings object, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+
+from webapp.errors_view import exception_handlers
+from webapp.i18n import load_translators
+from webapp.middleware import BodySizeLimit, SecurityHeaders
+from webapp.routes import build_routes
+from webapp.security import RateLimiter
+from webapp.settings import Settings
+from webapp.storage.db import make_engine, make_session_factory
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def build_jinja(translators: dict, settings: Settings) -> dict[str, jinja2.Environment]:
+    """One Jinja environment per language, each with its gettext catalog installed."""
+    envs = {}
+    for lang, tr in translators.items():
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+            autoescape=True,
+            extensions=["jinja2.ext.i18n"],
+            undefined=jinja2.StrictUndefined if settings.environment == "test" else jinja2.Undefined,
+        )
+        env.install_gettext_translations(tr.translations, newstyle=True)  # type: ignore[attr-defined]
+        env.filters["number"] = tr.number
+        env.filters["datetime"] = tr.datetime
+        env.filters["date"] = tr.date
+        envs[lang] = env
+    return envs
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    translators = load_translators(settings.languages, settings.timezone)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=build_routes(STATIC_DIR),
+        middleware=[
+            Middleware(SecurityHeaders, hsts=settings.secure_cookies),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, translators=translators),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="veche_session",
+                max_age=settings.session_max_age,
+                same_site="lax",
+                https_only=settings.secure_cookies,
+            ),
+        ],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    engine = make_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.translators = translators
+    app.state.jinja = build_jinja(translators, settings)
+    app.state.limiters = {
+        "login": RateLimiter(settings.login_rate_limit, 60.0),
+        "write": RateLimiter(settings.write_rate_limit, 60.0),
+        "register": RateLimiter(max(1, settings.login_rate_limit // 2), 60.0),
+    }
+    return app

@@ -1,0 +1,1 @@
+"""Use-cases (submit, vote, comment, register…). No HTTP here; callers own the transaction."""

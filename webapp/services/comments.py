@@ -1,0 +1,56 @@
+"""Comments on ideas."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from webapp.errors import Conflict, NotFound, PermissionDenied
+from webapp.security import can
+from webapp.services.dto import CommentView, CurrentUser, Page
+from webapp.services.validation import Errors, clean_text
+from webapp.storage.models import Comment, Idea, User
+
+COMMENTABLE = ("published", "under_review", "accepted", "in_progress", "implemented", "rejected")
+
+
+def add_comment(
+    session: Session, user: CurrentUser, idea_id: int, body: object, max_length: int = 5000
+) -> int:
+    if not can(user.role, "comment"):
+        raise PermissionDenied("You may not comment.")
+    status = session.scalar(select(Idea.status).where(Idea.id == idea_id))
+    if status is None or status == "hidden":
+        raise NotFound("Idea not found.")
+    if status not in COMMENTABLE:
+        raise Conflict("This idea is closed for comments.")
+    errors = Errors()
+    text = clean_text(errors, "body", body, min_length=2, max_length=max_length, multiline=True)
+    errors.raise_if_any()
+    comment = Comment(idea_id=idea_id, author_id=user.id, body=text)
+    session.add(comment)
+    session.execute(
+        update(Idea).where(Idea.id == idea_id).values(comment_count=Idea.comment_count + 1)
+    )
+    session.flush()
+    return comment.id
+
+
+def list_comments(session: Session, idea_id: int, page: int, page_size: int) -> Page[CommentView]:
+    """Visible comments, oldest first."""
+    base = select(Comment, User.display_name).outerjoin(User, User.id == Comment.author_id).where(
+        Comment.idea_id == idea_id, Comment.hidden.is_(False)
+    )
+    total = session.scalar(
+        select(func.count()).select_from(Comment).where(
+            Comment.idea_id == idea_id, Comment.hidden.is_(False)
+        )
+    ) or 0
+    page = max(1, page)
+    rows = session.execute(
+        base.order_by(Comment.created_at, Comment.id).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    items = [
+        CommentView(c.id, c.idea_id, c.author_id, name, c.body, c.created_at) for c, name in rows
+    ]
+    return Page(items, page, page_size, total)

@@ -1,0 +1,206 @@
+"""Ideas: submit, edit, find, show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.errors import Conflict, NotFound, PermissionDenied
+from webapp.search_text import detect_language, search_document
+from webapp.security import can
+from webapp.services.dto import CurrentUser, IdeaDetail, IdeaSummary, Page
+from webapp.services.validation import Errors, clean_optional_id, clean_text
+from webapp.storage.models import PUBLIC_STATUSES, Category, District, Idea, User, Vote
+from webapp.storage.search import apply_search
+
+SORTS = ("new", "top", "discussed", "relevance")
+VOTABLE_STATUSES = ("published", "under_review", "accepted", "in_progress")
+EXCERPT_LENGTH = 240
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class IdeaFilter:
+    q: str = ""
+    category_id: int | None = None
+    district_id: int | None = None
+    status: str | None = None
+    author_id: int | None = None
+    sort: str = "new"
+    page: int = 1
+    include_hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    title_max: int = 200
+    body_max: int = 10_000
+
+
+def excerpt(body: str, length: int = EXCERPT_LENGTH) -> str:
+    flat = " ".join(body.split())
+    if len(flat) <= length:
+        return flat
+    return flat[:length].rsplit(" ", 1)[0] + "…"
+
+
+def _summary(idea: Idea, author_name: str | None) -> IdeaSummary:
+    return IdeaSummary(
+        id=idea.id,
+        title=idea.title,
+        excerpt=excerpt(idea.body),
+        status=idea.status,
+        language=idea.language,
+        category_id=idea.category_id,
+        district_id=idea.district_id,
+        author_id=idea.author_id,
+        author_name=author_name,
+        support_count=idea.support_count,
+        oppose_count=idea.oppose_count,
+        comment_count=idea.comment_count,
+        created_at=idea.created_at,
+    )
+
+
+def district_and_children(session: Session, district_id: int) -> list[int]:
+    children = session.scalars(select(District.id).where(District.parent_id == district_id))
+    return [district_id, *children]
+
+
+def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSummary]:
+    """A page of ideas matching the filter, with the total for pagination."""
+    stmt = select(Idea, User.display_name).outerjoin(User, User.id == Idea.author_id)
+    if flt.status:
+        stmt = stmt.where(Idea.status == flt.status)
+    elif not flt.include_hidden:
+        stmt = stmt.where(Idea.status.in_(PUBLIC_STATUSES))
+    if flt.category_id is not None:
+        stmt = stmt.where(Idea.category_id == flt.category_id)
+    if flt.district_id is not None:
+        stmt = stmt.where(Idea.district_id.in_(district_and_children(session, flt.district_id)))
+    if flt.author_id is not None:
+        stmt = stmt.where(Idea.author_id == flt.author_id)
+    rank = None
+    if flt.q.strip():
+        stmt, rank = apply_search(session, stmt, flt.q)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    sort = flt.sort if flt.sort in SORTS else "new"
+    if sort == "relevance" and rank is not None:
+        stmt = stmt.order_by(rank.desc(), Idea.id.desc())
+    elif sort == "top":
+        stmt = stmt.order_by(Idea.support_count.desc(), Idea.id.desc())
+    elif sort == "discussed":
+        stmt = stmt.order_by(Idea.comment_count.desc(), Idea.id.desc())
+    else:
+        stmt = stmt.order_by(Idea.created_at.desc(), Idea.id.desc())
+    page = min(max(1, flt.page), MAX_PAGE)
+    rows = session.execute(stmt.limit(page_size).offset((page - 1) * page_size)).all()
+    return Page([_summary(i, n) for i, n in rows], page, page_size, total)
+
+
+def _visible(idea: Idea, viewer: CurrentUser | None) -> bool:
+    if idea.status != "hidden":
+        return True
+    return viewer is not None and (viewer.id == idea.author_id or can(viewer.role, "moderate"))
+
+
+def get_idea(session: Session, idea_id: int, viewer: CurrentUser | None) -> IdeaDetail:
+    row = session.execute(
+        select(Idea, User.display_name).outerjoin(User, User.id == Idea.author_id).where(Idea.id == idea_id)
+    ).first()
+    if row is None or not _visible(row[0], viewer):
+        raise NotFound("Idea not found.")
+    idea, author_name = row
+    my_vote = 0
+    if viewer is not None:
+        my_vote = session.scalar(
+            select(Vote.value).where(Vote.idea_id == idea.id, Vote.user_id == viewer.id)
+        ) or 0
+    return IdeaDetail(
+        id=idea.id,
+        title=idea.title,
+        body=idea.body,
+        status=idea.status,
+        language=idea.language,
+        category_id=idea.category_id,
+        district_id=idea.district_id,
+        author_id=idea.author_id,
+        author_name=author_name,
+        support_count=idea.support_count,
+        oppose_count=idea.oppose_count,
+        comment_count=idea.comment_count,
+        merged_into_id=idea.merged_into_id,
+        created_at=idea.created_at,
+        updated_at=idea.updated_at,
+        my_vote=my_vote,
+        can_edit=viewer is not None and _editable(idea, viewer),
+    )
+
+
+def _editable(idea: Idea, user: CurrentUser) -> bool:
+    return (
+        idea.author_id == user.id
+        and idea.status == "published"
+        and idea.support_count == 0
+        and idea.oppose_count == 0
+    )
+
+
+def _clean_idea(session: Session, data: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    errors = Errors()
+    title = clean_text(errors, "title", data.get("title"), min_length=5, max_length=limits.title_max)
+    body = clean_text(
+        errors, "body", data.get("body"), min_length=20, max_length=limits.body_max, multiline=True
+    )
+    category_id = clean_optional_id(errors, "category_id", data.get("category_id"))
+    district_id = clean_optional_id(errors, "district_id", data.get("district_id"))
+    if category_id is None and "category_id" not in errors.errors:
+        errors.add("category_id", "Choose a category.")
+    elif category_id is not None and session.get(Category, category_id) is None:
+        errors.add("category_id", "Unknown value.")
+    if district_id is not None and session.get(District, district_id) is None:
+        errors.add("district_id", "Unknown value.")
+    errors.raise_if_any()
+    return {"title": title, "body": body, "category_id": category_id, "district_id": district_id}
+
+
+def submit_idea(
+    session: Session, author: CurrentUser, data: dict[str, Any], limits: Limits = Limits()
+) -> int:
+    """Validate and store a new idea; returns its id."""
+    if not can(author.role, "submit"):
+        raise PermissionDenied("You may not submit ideas.")
+    clean = _clean_idea(session, data, limits)
+    language = detect_language(f"{clean['title']}\n{clean['body']}")
+    idea = Idea(
+        **clean,
+        author_id=author.id,
+        language=language,
+        status="published",
+        search_doc=search_document(clean["title"], clean["body"], language),
+    )
+    session.add(idea)
+    session.flush()
+    return idea.id
+
+
+def edit_idea(
+    session: Session, user: CurrentUser, idea_id: int, data: dict[str, Any], limits: Limits = Limits()
+) -> None:
+    """The author may edit an idea while nobody has supported it."""
+    idea = session.get(Idea, idea_id, with_for_update=True)
+    if idea is None or not _visible(idea, user):
+        raise NotFound("Idea not found.")
+    if idea.author_id != user.id:
+        raise PermissionDenied("Only the author may edit this idea.")
+    if not _editable(idea, user):
+        raise Conflict("An idea cannot be edited once it has supporters.")
+    clean = _clean_idea(session, data, limits)
+    for key, value in clean.items():
+        setattr(idea, key, value)
+    idea.language = detect_language(f"{clean['title']}\n{clean['body']}")
+    idea.search_doc = search_document(clean["title"], clean["body"], idea.language)
+    session.flush()

@@ -1,0 +1,171 @@
+"""Accounts: register, authenticate, create and change users, API tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.errors import Conflict, NotFound, invalid
+from webapp.security import (
+    hash_api_token,
+    hash_password,
+    new_api_token,
+    verify_password,
+)
+from webapp.services.audit import record
+from webapp.services.dto import CurrentUser
+from webapp.services.validation import EMAIL_RE, Errors, clean_optional_id, clean_text
+from webapp.storage.models import ROLES, ApiToken, District, User
+
+
+def to_current(user: User) -> CurrentUser:
+    return CurrentUser(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        district_id=user.district_id,
+        verified_resident=user.verified_resident,
+        locale=user.locale,
+    )
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_policy(errors: Errors, password: object, min_length: int, email: str) -> str:
+    if not isinstance(password, str) or not password:
+        errors.add("password", "This field is required.")
+        return ""
+    if len(password) < min_length:
+        errors.add("password", "Must be at least %(min)s characters long.", min=min_length)
+    elif len(password) > 256:
+        errors.add("password", "Must be at most %(max)s characters long.", max=256)
+    elif password.lower() == email.lower() or len(set(password)) < 4:
+        errors.add("password", "This password is too easy to guess.")
+    return password
+
+
+def register(
+    session: Session,
+    *,
+    email: object,
+    display_name: object,
+    password: object,
+    district_id: object = None,
+    password_min_length: int = 10,
+    role: str = "citizen",
+    verified_resident: bool = False,
+    locale: str | None = None,
+) -> CurrentUser:
+    """Create an account; raises InvalidInput (with per-field messages) or Conflict."""
+    errors = Errors()
+    email_s = normalise_email(email) if isinstance(email, str) else ""
+    if not email_s:
+        errors.add("email", "This field is required.")
+    elif len(email_s) > 254 or not EMAIL_RE.match(email_s):
+        errors.add("email", "Enter a valid e-mail address.")
+    name = clean_text(errors, "display_name", display_name, min_length=2, max_length=100)
+    pw = check_password_policy(errors, password, password_min_length, email_s)
+    district = clean_optional_id(errors, "district_id", district_id)
+    if district is not None and session.get(District, district) is None:
+        errors.add("district_id", "Unknown value.")
+    if role not in ROLES:
+        errors.add("role", "Unknown value.")
+    errors.raise_if_any()
+    if session.scalar(select(User.id).where(User.email == email_s)) is not None:
+        raise Conflict("An account with this e-mail already exists.", field="email")
+    user = User(
+        email=email_s,
+        display_name=name,
+        password_hash=hash_password(pw),
+        role=role,
+        district_id=district,
+        verified_resident=verified_resident,
+        locale=locale,
+    )
+    session.add(user)
+    session.flush()
+    return to_current(user)
+
+
+def authenticate(session: Session, email: object, password: object) -> CurrentUser | None:
+    """The user if the e-mail and password match an active account; same work either way."""
+    if not isinstance(email, str) or not isinstance(password, str):
+        return None
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or user.blocked:
+        return None
+    return to_current(user)
+
+
+def active_user(session: Session, user_id: int) -> CurrentUser | None:
+    user = session.get(User, user_id)
+    if user is None or user.blocked:
+        return None
+    return to_current(user)
+
+
+def find_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFound("No user with e-mail %(email)s.", email=email)
+    return user
+
+
+def grant_role(session: Session, email: str, role: str, actor_id: int | None = None) -> CurrentUser:
+    if role not in ROLES:
+        raise invalid("role", "Unknown value.")
+    user = find_by_email(session, email)
+    before = user.role
+    user.role = role
+    record(session, actor_id, "user.grant", "user", user.id, details={"before": before, "after": role})
+    return to_current(user)
+
+
+def set_blocked(
+    session: Session, email: str, blocked: bool, actor_id: int | None = None, reason: str = ""
+) -> CurrentUser:
+    user = find_by_email(session, email)
+    before = user.blocked
+    user.blocked = blocked
+    record(
+        session,
+        actor_id,
+        "user.block" if blocked else "user.unblock",
+        "user",
+        user.id,
+        reason=reason,
+        details={"before": before, "after": blocked},
+    )
+    return to_current(user)
+
+
+def set_locale(session: Session, user_id: int, locale: str) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+
+
+def create_api_token(session: Session, user_id: int, name: str = "") -> str:
+    """Store a new token's digest and return the token (shown once)."""
+    token, digest = new_api_token()
+    session.add(ApiToken(user_id=user_id, token_hash=digest, name=name[:100]))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> CurrentUser | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_api_token(token)))
+    if row is None:
+        return None
+    row.last_used_at = datetime.now(UTC)
+    return active_user(session, row.user_id)
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0

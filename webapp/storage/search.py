@@ -1,0 +1,50 @@
+"""Dialect-specific full-text search clauses (SQLite FTS5, PostgreSQL tsvector)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
+from sqlalchemy.orm import Session
+
+from webapp.search_text import MAX_QUERY_WORDS, fts5_query
+from webapp.storage.models import Idea
+
+# Must match the expression of the GIN index created by migration 0001.
+PG_DOCUMENT = "to_tsvector('russian', ideas.title || ' ' || ideas.body)"
+_PG_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def pg_tsquery(query: str) -> str | None:
+    """A to_tsquery string: every word required, the last one as a prefix; only word characters."""
+    words = _PG_WORD.findall(query.lower())[:MAX_QUERY_WORDS]
+    if not words:
+        return None
+    words[-1] += ":*"
+    return " & ".join(words)
+
+
+def apply_search(
+    session: Session, stmt: Select[tuple[Idea]], query: str
+) -> tuple[Select[tuple[Idea]], ColumnElement[float] | None]:
+    """Restrict ``stmt`` to ideas matching ``query``; also return a relevance expression (higher = better)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        match = fts5_query(query)
+        if match is None:
+            return stmt.where(text("0 = 1")), None
+        fts = (
+            select(literal_column("rowid").label("rowid"), literal_column("-bm25(ideas_fts)").label("rank"))
+            .select_from(text("ideas_fts"))
+            .where(text("ideas_fts MATCH :fts_q").bindparams(fts_q=match))
+            .subquery("fts")
+        )
+        stmt = stmt.join(fts, fts.c.rowid == Idea.id)
+        return stmt, fts.c.rank
+    tsq = pg_tsquery(query)
+    if tsq is None:
+        return stmt.where(text("0 = 1")), None
+    tsquery = func.to_tsquery(literal_column("'russian'"), tsq)
+    document = literal_column(PG_DOCUMENT)
+    stmt = stmt.where(document.op("@@")(tsquery))
+    return stmt, func.ts_rank(document, tsquery)

@@ -1,0 +1,1 @@
+"""HTTP views: parse the request, call a service, render. No SQL here."""

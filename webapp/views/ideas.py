@@ -1,0 +1,260 @@
+"""Idea pages: list and search, submit, show, edit, support, comment, report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from webapp.errors import N_, InvalidInput, NotFound
+from webapp.services import comments as comments_service
+from webapp.services import ideas as ideas_service
+from webapp.services import reports as reports_service
+from webapp.services import taxonomy
+from webapp.services import votes as votes_service
+from webapp.storage.models import PUBLIC_STATUSES
+from webapp.web import (
+    current_user,
+    db,
+    flash,
+    rate_limit,
+    read_form,
+    redirect,
+    render,
+    require_user,
+    translator,
+)
+
+
+def _int_param(value: str | None, default: int | None = None) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        return default
+    return number if 0 < number < 2**31 else default
+
+
+def filter_from_query(request: Request, **extra: Any) -> ideas_service.IdeaFilter:
+    qp = request.query_params
+    status = qp.get("status")
+    q = (qp.get("q") or "").strip()[:200]
+    sort = qp.get("sort") or ("relevance" if q else "new")
+    return ideas_service.IdeaFilter(
+        q=q,
+        category_id=_int_param(qp.get("category")),
+        district_id=_int_param(qp.get("district")),
+        status=status if status in PUBLIC_STATUSES else None,
+        sort=sort if sort in ideas_service.SORTS else "new",
+        page=_int_param(qp.get("page"), 1) or 1,
+        **extra,
+    )
+
+
+def _taxonomy(session: Any) -> dict[str, Any]:
+    categories = taxonomy.list_categories(session)
+    districts = taxonomy.list_districts(session)
+    return {
+        "categories": categories,
+        "districts": districts,
+        "category_by_id": {c.id: c for c in categories},
+        "district_by_id": {d.id: d for d in districts},
+    }
+
+
+async def index(request: Request) -> Response:
+    flt = filter_from_query(request)
+    size = request.app.state.settings.page_size
+
+    def load(session: Any) -> dict[str, Any]:
+        return {"page": ideas_service.list_ideas(session, flt, size), **_taxonomy(session)}
+
+    ctx = await db(request, load)
+    return await render(request, "ideas/index.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx})
+
+
+async def my_ideas(request: Request) -> Response:
+    user = await require_user(request)
+    flt = filter_from_query(request, author_id=user.id, include_hidden=True)
+    size = request.app.state.settings.page_size
+
+    def load(session: Any) -> dict[str, Any]:
+        return {"page": ideas_service.list_ideas(session, flt, size), **_taxonomy(session)}
+
+    ctx = await db(request, load)
+    return await render(request, "ideas/mine.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx})
+
+
+def _limits(request: Request) -> ideas_service.Limits:
+    s = request.app.state.settings
+    return ideas_service.Limits(title_max=s.title_max_length, body_max=s.body_max_length)
+
+
+async def new_idea(request: Request) -> Response:
+    user = await require_user(request, "submit")
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = await read_form(request)
+        rate_limit(request, "write", f"user:{user.id}")
+        try:
+            idea_id = await db(request, ideas_service.submit_idea, user, values, _limits(request))
+        except InvalidInput as exc:
+            tr = translator(request)
+            errors = {k: tr.gettext(m, **p) for k, (m, p) in exc.errors.items()}
+            status = 422
+        else:
+            flash(request, "Your idea is published. Thank you!", "success")
+            return redirect(request, "idea", idea_id=idea_id)
+    ctx = await db(request, _taxonomy)
+    return await render(
+        request, "ideas/form.html", {"values": values, "errors": errors, "editing": None, **ctx}, status
+    )
+
+
+async def edit_idea(request: Request) -> Response:
+    user = await require_user(request)
+    idea_id = request.path_params["idea_id"]
+    idea = await db(request, ideas_service.get_idea, idea_id, user)
+    values: dict[str, Any] = {
+        "title": idea.title,
+        "body": idea.body,
+        "category_id": idea.category_id or "",
+        "district_id": idea.district_id or "",
+    }
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = await read_form(request)
+        try:
+            await db(request, ideas_service.edit_idea, user, idea_id, values, _limits(request))
+        except InvalidInput as exc:
+            tr = translator(request)
+            errors = {k: tr.gettext(m, **p) for k, (m, p) in exc.errors.items()}
+            status = 422
+        else:
+            flash(request, "Your changes are saved.", "success")
+            return redirect(request, "idea", idea_id=idea_id)
+    elif not idea.can_edit:
+        flash(request, "An idea cannot be edited once it has supporters.", "error")
+        return redirect(request, "idea", idea_id=idea_id)
+    ctx = await db(request, _taxonomy)
+    return await render(
+        request, "ideas/form.html", {"values": values, "errors": errors, "editing": idea, **ctx}, status
+    )
+
+
+async def show_idea(request: Request) -> Response:
+    user = await current_user(request)
+    idea_id = request.path_params["idea_id"]
+    page = _int_param(request.query_params.get("page"), 1) or 1
+    size = request.app.state.settings.page_size
+
+    def load(session: Any) -> dict[str, Any]:
+        idea = ideas_service.get_idea(session, idea_id, user)
+        return {
+            "idea": idea,
+            "comments": comments_service.list_comments(session, idea_id, page, size),
+            **_taxonomy(session),
+        }
+
+    ctx = await db(request, load)
+    idea = ctx["idea"]
+    if idea.merged_into_id is not None and idea.status == "merged":
+        flash(request, "This idea was merged into the one below.", "info")
+        return redirect(request, "idea", idea_id=idea.merged_into_id, status=301)
+    return await render(request, "ideas/show.html", ctx)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+async def _vote_action(request: Request, action: str) -> Response:
+    user = await require_user(request, "vote")
+    idea_id = request.path_params["idea_id"]
+    await read_form(request)
+    rate_limit(request, "write", f"user:{user.id}")
+    allow_oppose = request.app.state.settings.allow_oppose
+    if action == "withdraw":
+        state = await db(request, votes_service.withdraw_vote, user, idea_id)
+    else:
+        value = -1 if action == "oppose" else 1
+        state = await db(request, votes_service.cast_vote, user, idea_id, value, allow_oppose)
+    if _wants_json(request):
+        idea = await db(request, ideas_service.get_idea, idea_id, user)
+        box = await render(request, "ideas/_support_box.html", {"idea": idea})
+        return JSONResponse(
+            {
+                "idea_id": state.idea_id,
+                "support_count": state.support_count,
+                "oppose_count": state.oppose_count,
+                "my_vote": state.my_vote,
+                "changed": state.changed,
+                "html": bytes(box.body).decode(),
+            }
+        )
+    if state.changed:
+        messages = {
+            "support": N_("Thank you for your support!"),
+            "oppose": N_("Your objection is recorded."),
+            "withdraw": N_("Your vote is withdrawn."),
+        }
+        flash(request, messages[action], "success")
+    return redirect(request, "idea", idea_id=idea_id)
+
+
+async def support(request: Request) -> Response:
+    return await _vote_action(request, "support")
+
+
+async def oppose(request: Request) -> Response:
+    return await _vote_action(request, "oppose")
+
+
+async def withdraw(request: Request) -> Response:
+    return await _vote_action(request, "withdraw")
+
+
+async def comment(request: Request) -> Response:
+    user = await require_user(request, "comment")
+    idea_id = request.path_params["idea_id"]
+    form = await read_form(request)
+    rate_limit(request, "write", f"user:{user.id}")
+    max_len = request.app.state.settings.comment_max_length
+    try:
+        await db(request, comments_service.add_comment, user, idea_id, form.get("body"), max_len)
+    except InvalidInput as exc:
+        tr = translator(request)
+        msg, params = next(iter(exc.errors.values()))
+        flash(request, "Your comment was not saved: %(reason)s", "error", reason=tr.gettext(msg, **params))
+        response: Response = redirect(request, "idea", idea_id=idea_id)
+        response.status_code = 303
+        return response
+    flash(request, "Your comment is published.", "success")
+    return RedirectResponse(
+        str(request.app.url_path_for("idea", idea_id=idea_id)) + "#comments", status_code=303
+    )
+
+
+async def report_idea(request: Request) -> Response:
+    user = await require_user(request)
+    idea_id = request.path_params["idea_id"]
+    form = await read_form(request)
+    rate_limit(request, "write", f"user:{user.id}")
+    comment_id = _int_param(form.get("comment_id"))
+    if form.get("comment_id") and comment_id is None:
+        raise NotFound("Comment not found.")
+    await db(
+        request,
+        reports_service.report,
+        user,
+        reason=form.get("reason"),
+        idea_id=None if comment_id else idea_id,
+        comment_id=comment_id,
+    )
+    flash(request, "Thank you. A moderator will look at your report.", "success")
+    return redirect(request, "idea", idea_id=idea_id)

@@ -1,0 +1,172 @@
+"""Request helpers shared by views: the current user, language, forms with CSRF, rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from webapp.errors import N_, InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
+from webapp.i18n import Translator, pick_language
+from webapp.security import can, csrf_matches, new_csrf_token
+from webapp.services import users as users_service
+from webapp.services.dto import CurrentUser
+from webapp.storage.db import transaction
+
+T = TypeVar("T")
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+async def db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(session, *args)`` in one transaction, off the event loop."""
+    factory = request.app.state.session_factory
+
+    def work() -> T:
+        with transaction(factory) as session:
+            return fn(session, *args, **kwargs)
+
+    return await run_in_threadpool(work)
+
+
+async def current_user(request: Request) -> CurrentUser | None:
+    """The signed-in user (from the session cookie or an API token), or None."""
+    if hasattr(request.state, "user"):
+        return request.state.user  # type: ignore[no-any-return]
+    user: CurrentUser | None = None
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+        user = await db(request, users_service.user_for_token, token) if token else None
+        request.state.token_auth = user is not None
+    elif isinstance(uid := request.session.get("user_id"), int):
+        user = await db(request, users_service.active_user, uid)
+        if user is None:
+            request.session.pop("user_id", None)
+    request.state.user = user
+    return user
+
+
+async def require_user(request: Request, permission: str | None = None) -> CurrentUser:
+    user = await current_user(request)
+    if user is None:
+        raise NotAuthenticated("Please log in first.")
+    if permission is not None and not can(user.role, permission):
+        raise PermissionDenied("You do not have permission to do this.")
+    return user
+
+
+def language(request: Request) -> str:
+    if hasattr(request.state, "lang"):
+        return request.state.lang  # type: ignore[no-any-return]
+    settings = request.app.state.settings
+    lang = pick_language(
+        request.session.get("lang"),
+        request.headers.get("accept-language") if "api" not in request.url.path.split("/")[1:2] else None,
+        settings.languages,
+        settings.default_language,
+    )
+    request.state.lang = lang
+    return lang
+
+
+def translator(request: Request) -> Translator:
+    return request.app.state.translators[language(request)]  # type: ignore[no-any-return]
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = new_csrf_token()
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, given: str | None) -> None:
+    if getattr(request.state, "token_auth", False):
+        return  # bearer tokens are not sent by browsers on their own: no CSRF risk
+    if not csrf_matches(request.session.get("csrf"), given):
+        raise PermissionDenied(
+            "The form has expired or was sent from another site. Reload the page and try again."
+        )
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """Parse a submitted form, check its CSRF token, and return its text fields."""
+    try:
+        form = await request.form(max_files=0, max_fields=100)
+    except Exception as exc:  # multipart errors, bad encodings
+        raise InvalidInput(message=N_("The form could not be read.")) from exc
+    data: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            raise InvalidInput(message=N_("Files cannot be uploaded here."))
+        data.setdefault(key, value)
+    check_csrf(request, data.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER))
+    return data
+
+
+def rate_limit(request: Request, bucket: str, key: str) -> None:
+    limiter = request.app.state.limiters[bucket]
+    if not limiter.hit(key):
+        raise RateLimited("Too many attempts. Please wait a minute and try again.")
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def flash(request: Request, message: str, kind: str = "info", **params: Any) -> None:
+    request.session.setdefault("flash", []).append([kind, message, params])
+
+
+def pop_flashes(request: Request) -> list[tuple[str, str]]:
+    tr = translator(request)
+    raw = request.session.pop("flash", [])
+    return [(kind, tr.gettext(msg, **params)) for kind, msg, params in raw]
+
+
+def url_with(request: Request, **changes: Any) -> str:
+    """The current URL with some query parameters changed (None removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+def redirect(request: Request, name: str, status: int = 303, query: str = "", **params: Any) -> RedirectResponse:
+    url = str(request.app.url_path_for(name, **params))
+    return RedirectResponse(url + (f"?{query}" if query else ""), status_code=status)
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """Render a page in the visitor's language with the common context."""
+    lang = language(request)
+    env = request.app.state.jinja[lang]
+    user = await current_user(request)
+    ctx = {
+        "request": request,
+        "user": user,
+        "lang": lang,
+        "t": request.app.state.translators[lang],
+        "settings": request.app.state.settings,
+        "csrf_token": csrf_token(request),
+        "flashes": pop_flashes(request),
+        "url_for": lambda name, **p: str(request.app.url_path_for(name, **p)),
+        "url_with": lambda **c: url_with(request, **c),
+        "can": lambda perm: user is not None and can(user.role, perm),
+    }
+    ctx.update(context or {})
+    html = env.get_template(template).render(ctx)
+    return HTMLResponse(html, status_code=status)
