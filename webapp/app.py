@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.session_factory = make_session_factory(engine)
     app.state.translators = translators
     app.state.jinja = build_jinja(translators, settings)
+    for env in app.state.jinja.values():
+        env.globals["url_for"] = lambda name, **params: str(app.url_path_for(name, **params))
     app.state.limiters = {
         "login": RateLimiter(settings.login_rate_limit, 60.0),
         "write": RateLimiter(settings.write_rate_limit, 60.0),

@@ -163,7 +163,6 @@ async def render(
         "settings": request.app.state.settings,
         "csrf_token": csrf_token(request),
         "flashes": pop_flashes(request),
-        "url_for": lambda name, **p: str(request.app.url_path_for(name, **p)),
         "url_with": lambda **c: url_with(request, **c),
         "can": lambda perm: user is not None and can(user.role, perm),
     }

@@ -1,0 +1,128 @@
+"""Test fixtures: real databases (SQLite file, or PostgreSQL when TEST_DATABASE_URL is set), real apps.
+
+The schema is built once per session by the real Alembic migrations; between tests every table
+except categories and districts is emptied, so each test starts from a known state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.helpers import Browser, make_user
+from webapp.app import create_app
+from webapp.services import taxonomy
+from webapp.settings import Settings, normalise_database_url
+from webapp.storage.db import make_engine, make_session_factory, transaction
+from webapp.storage.migrate import upgrade
+
+MUTABLE_TABLES = ["audit_log", "reports", "comments", "votes", "api_tokens", "ideas", "users"]
+
+
+def _postgres_database(server_url: str) -> Iterator[str]:
+    """Create a throw-away database on the PostgreSQL server, yield its URL, drop it."""
+    url = make_url(normalise_database_url(server_url))
+    name = f"veche_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = os.environ.get("TEST_DATABASE_URL")
+    if server:
+        gen = _postgres_database(server)
+        url = next(gen)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'veche-test.db'}"
+        gen = None
+    upgrade(url)
+    engine = make_engine(Settings(database_url=url, environment="test"))
+    with transaction(make_session_factory(engine)) as session:
+        taxonomy.load_categories(session)
+        taxonomy.load_districts(session)
+    engine.dispose()
+    yield url
+    if gen is not None:
+        next(gen, None)
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgres")
+
+
+def _empty_tables(url: str) -> None:
+    engine = make_engine(Settings(database_url=url, environment="test"))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in MUTABLE_TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    _empty_tables(database_url)
+    return Settings(
+        database_url=database_url,
+        environment="test",
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        login_rate_limit=1000,
+        write_rate_limit=1000,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def session_factory(app):  # type: ignore[no-untyped-def]
+    return app.state.session_factory
+
+
+@pytest.fixture
+def browser(app) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    with Browser(app) as b:
+        yield b
+
+
+@pytest.fixture
+def citizen(session_factory):  # type: ignore[no-untyped-def]
+    return make_user(session_factory, "citizen@example.org", role="citizen")
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database for tests that need their own (e.g. the CLI)."""
+    return f"sqlite:///{tmp_path / 'own.db'}"
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path | None:
+    """../shared/data when present (the full data sets); tests that need it skip otherwise."""
+    path = Path(os.environ.get("VECHE_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    return path if path.is_dir() else None
+
+
+__all__ = ["shutil"]

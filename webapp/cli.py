@@ -1,0 +1,314 @@
+"""The `veche` command line: serve, migrate, seed-demo, user, import, taxonomy."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from webapp.errors import DomainError, InvalidInput
+from webapp.i18n import Translator
+from webapp.settings import Settings, SettingsError
+from webapp.storage.models import ROLES
+
+EPILOG = "Settings come from environment variables (DATABASE_URL, SECRET_KEY, …); see README.md."
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return Settings.from_env(**overrides)
+
+
+def _session_factory(settings: Settings) -> Any:
+    from webapp.storage.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(settings))
+
+
+def _run(settings: Settings, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    from webapp.storage.db import transaction
+
+    factory = _session_factory(settings)
+    try:
+        with transaction(factory) as session:
+            return fn(session, *args, **kwargs)
+    finally:
+        factory.kw["bind"].dispose()
+
+
+def _check_schema(settings: Settings) -> None:
+    from sqlalchemy import inspect
+
+    from webapp.storage.db import make_engine
+
+    engine = make_engine(settings)
+    try:
+        if not inspect(engine).has_table("ideas"):
+            raise CliError("the database has no tables yet: run `veche migrate` first")
+    finally:
+        engine.dispose()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    _check_schema(settings)
+    print(f"Veche is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    if args.workers > 1:
+        uvicorn.run("webapp.asgi:app", host=host, port=port, workers=args.workers, log_level="info")
+    else:
+        from webapp.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from webapp.storage.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings.database_url, args.revision)
+    print(f"Database is at revision {args.revision}: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid DATABASE_URL>"
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from webapp.services import demo
+
+    settings = _settings(args)
+    _check_schema(settings)
+    factory = _session_factory(settings)
+    try:
+        report = demo.seed_demo(
+            factory,
+            data_dir=Path(args.data) if args.data else None,
+            if_empty=args.if_empty,
+            limit=args.limit,
+            progress=not args.quiet,
+        )
+    finally:
+        factory.kw["bind"].dispose()
+    print(report.describe())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from webapp.services import importer
+
+    settings = _settings(args)
+    _check_schema(settings)
+    factory = _session_factory(settings)
+    try:
+        report = importer.import_file(
+            factory,
+            Path(args.file),
+            fmt=args.format,
+            author_email=args.author,
+            dry_run=args.dry_run,
+            progress=not args.quiet,
+        )
+    finally:
+        factory.kw["bind"].dispose()
+    print(report.describe())
+    return 0 if not report.errors or args.dry_run else 1
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from webapp.services import users
+
+    settings = _settings(args)
+    _check_schema(settings)
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Repeat password: ") != password:
+                raise CliError("the passwords do not match")
+    user = _run(
+        settings,
+        users.register,
+        email=args.email,
+        display_name=args.name or args.email.split("@")[0],
+        password=password,
+        password_min_length=settings.password_min_length,
+        role=args.role,
+        verified_resident=args.verified,
+    )
+    print(f"Created {user.role} {user.email} (id {user.id})")
+    return 0
+
+
+def cmd_user_grant(args: argparse.Namespace) -> int:
+    from webapp.services import users
+
+    settings = _settings(args)
+    _check_schema(settings)
+    user = _run(settings, users.grant_role, args.email, args.role)
+    print(f"{user.email} is now {user.role}")
+    return 0
+
+
+def cmd_user_block(args: argparse.Namespace) -> int:
+    from webapp.services import users
+
+    settings = _settings(args)
+    _check_schema(settings)
+    user = _run(settings, users.set_blocked, args.email, not args.unblock, reason=args.reason or "")
+    print(f"{user.email} is {'unblocked' if args.unblock else 'blocked'}")
+    return 0
+
+
+def cmd_user_token(args: argparse.Namespace) -> int:
+    from webapp.services import users
+
+    settings = _settings(args)
+    _check_schema(settings)
+
+    def make(session: Any) -> str:
+        user = users.find_by_email(session, args.email)
+        return users.create_api_token(session, user.id, args.name or "cli")
+
+    token = _run(settings, make)
+    print(token)
+    print("Keep this token secret; it is shown only once. Send it as 'Authorization: Bearer <token>'.",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_taxonomy(args: argparse.Namespace) -> int:
+    from webapp.services import taxonomy
+
+    settings = _settings(args)
+    _check_schema(settings)
+    if args.kind == "categories":
+        n = _run(settings, taxonomy.load_categories, Path(args.file) if args.file else taxonomy.DEFAULT_CATEGORIES)
+    else:
+        n = _run(settings, taxonomy.load_districts, Path(args.file) if args.file else taxonomy.DEFAULT_DISTRICTS)
+    print(f"Loaded {n} {args.kind}")
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="veche",
+        description="Veche: a civic platform where citizens propose and support ideas for their city.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--database-url", help="overrides DATABASE_URL for this command")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="serve the web site", epilog=EPILOG)
+    p.add_argument("--host", help="interface to listen on (default VECHE_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default VECHE_PORT, 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema", epilog=EPILOG)
+    p.add_argument("--revision", default="head", help="target revision (default head)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "seed-demo",
+        help="load demo data: real UK petitions and Decide Madrid proposals with their support counts",
+        epilog=EPILOG,
+    )
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with uk_petitions/ and decide_madrid/ (the full sets); "
+                        "default: the extract shipped with Veche")
+    p.add_argument("--if-empty", action="store_true", help="do nothing if the database already has ideas")
+    p.add_argument("--limit", type=int, help="load at most this many ideas from each source")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("import", help="import ideas from a CSV or JSONL file", epilog=EPILOG)
+    p.add_argument("file", help="a .csv or .jsonl file (see README: columns title, body, category, district, ...)")
+    p.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
+    p.add_argument("--author", metavar="EMAIL", help="the account the ideas are attributed to")
+    p.add_argument("--dry-run", action="store_true", help="check the file and report problems; store nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("taxonomy", help="load categories or districts from a JSON file", epilog=EPILOG)
+    p.add_argument("kind", choices=["categories", "districts"])
+    p.add_argument("--file", help="JSON file (default: the shipped Moscow okrugs/districts or city categories)")
+    p.set_defaults(func=cmd_taxonomy)
+
+    user = sub.add_parser("user", help="manage accounts", epilog=EPILOG)
+    usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    p = usub.add_parser("create", help="create an account")
+    p.add_argument("email")
+    p.add_argument("--name", help="display name (default: the part of the e-mail before @)")
+    p.add_argument("--role", choices=ROLES, default="citizen")
+    p.add_argument("--password", help="password (default: asked, or read from standard input)")
+    p.add_argument("--verified", action="store_true", help="mark as a verified resident")
+    p.set_defaults(func=cmd_user_create)
+    p = usub.add_parser("grant", help="give an account a role")
+    p.add_argument("role", choices=ROLES)
+    p.add_argument("email")
+    p.set_defaults(func=cmd_user_grant)
+    p = usub.add_parser("block", help="block (or --unblock) an account")
+    p.add_argument("email")
+    p.add_argument("--unblock", action="store_true")
+    p.add_argument("--reason", help="why (kept in the audit log)")
+    p.set_defaults(func=cmd_user_block)
+    p = usub.add_parser("token", help="create an API token for an account (printed once)")
+    p.add_argument("email")
+    p.add_argument("--name", help="a label for the token")
+    p.set_defaults(func=cmd_user_token)
+    return parser
+
+
+def _describe(exc: DomainError) -> str:
+    tr = Translator("en")
+    if isinstance(exc, InvalidInput) and exc.errors:
+        return "; ".join(f"{field}: {tr.gettext(msg, **params)}" for field, (msg, params) in exc.errors.items())
+    return tr.gettext(exc.message, **exc.params)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, SettingsError) as exc:
+        print(f"veche: error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"veche: error: {_describe(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("veche: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
