@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
 from sqlalchemy import Connection
 
 from webapp.settings import Settings, normalise_database_url
 from webapp.storage.db import make_engine
+from webapp.storage.migrate import include_object
 from webapp.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
-
-# Objects created by raw SQL in migrations (full-text search) that the models do not describe.
-UNMODELLED = {"ideas_fts", "ix_ideas_fts_pg"}
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    if name is None:
-        return True
-    return not (name in UNMODELLED or name.startswith("ideas_fts_"))
-
 
 def _configure(connection: Connection) -> None:
     context.configure(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"
+AVAILABLE_LANGUAGES = ("ru", "en")  # the catalogs in webapp/i18n
 
 
 class SettingsError(ValueError):
@@ -60,13 +61,13 @@ class Settings:
     write_rate_limit: int = 60
     password_min_length: int = 10
     timezone: str = "Europe/Moscow"
-    embedding_model: str = ""
 
     ENV_NAMES = {
         "database_url": "DATABASE_URL",
         "secret_key": "SECRET_KEY",
         "environment": "VECHE_ENV",
         "default_language": "VECHE_DEFAULT_LANGUAGE",
+        "languages": "VECHE_LANGUAGES",
         "allow_oppose": "VECHE_ALLOW_OPPOSE",
         "page_size": "VECHE_PAGE_SIZE",
         "max_body_bytes": "VECHE_MAX_BODY_BYTES",
@@ -81,13 +82,17 @@ class Settings:
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
         "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
         "timezone": "VECHE_TIMEZONE",
-        "embedding_model": "EMBEDDING_MODEL",
     }
 
     def __post_init__(self) -> None:
         if self.environment not in {"development", "test", "production"}:
             raise SettingsError(
                 f"VECHE_ENV must be development, test or production, got {self.environment!r}"
+            )
+        if not self.languages or any(lang not in AVAILABLE_LANGUAGES for lang in self.languages):
+            raise SettingsError(
+                f"VECHE_LANGUAGES must list some of {', '.join(AVAILABLE_LANGUAGES)}, "
+                f"got {','.join(self.languages)!r}"
             )
         if self.default_language not in self.languages:
             raise SettingsError(
@@ -128,7 +133,9 @@ class Settings:
                 continue
             raw = env[var]
             kind = types[name]
-            if kind == "bool":
+            if kind == "tuple[str, ...]":
+                kwargs[name] = tuple(p.strip() for p in raw.split(",") if p.strip())
+            elif kind == "bool":
                 kwargs[name] = _bool(var, raw)
             elif kind == "int":
                 kwargs[name] = _int(var, raw)

@@ -1,0 +1,241 @@
+"""Accounts and security: registration, login, sessions, CSRF on every form, headers, roles, limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+from starlette.routing import Mount, Route
+
+from tests.helpers import PASSWORD, Browser, make_user
+from webapp.app import create_app
+from webapp.storage.db import transaction
+from webapp.storage.models import AuditLog, Category, District, Idea, User
+
+
+def test_registration_hashes_the_password_and_logs_in(browser: Browser, session_factory) -> None:
+    response = browser.submit(
+        "/register",
+        {"email": "Anna@Example.org", "display_name": "Анна", "password": "длинный-пароль-42"},
+    )
+    assert response.status_code == 303
+    with transaction(session_factory) as s:
+        user = s.scalar(select(User).where(User.email == "anna@example.org"))
+        assert user is not None and user.role == "citizen"
+        assert user.password_hash.startswith("$argon2")
+        assert "длинный-пароль-42" not in user.password_hash
+    assert "Анна" in browser.get("/").text
+
+
+@pytest.mark.parametrize(
+    ("data", "field_message"),
+    [
+        ({"email": "not-an-email"}, "правильный адрес"),
+        ({"password": "short"}, "не короче 10"),
+        ({"password": "aaaaaaaaaaaa"}, "слишком легко угадать"),
+        ({"display_name": ""}, "Обязательное поле"),
+        ({"district_id": "123456"}, "Неизвестное значение"),
+    ],
+)
+def test_registration_errors_are_shown_and_nothing_is_stored(
+    browser: Browser, session_factory, data: dict[str, str], field_message: str
+) -> None:
+    form = {"email": "new@example.org", "display_name": "Новый", "password": "хороший-пароль-1"}
+    form.update(data)
+    response = browser.submit("/register", form)
+    assert response.status_code == 422
+    assert field_message in response.text
+    assert 'value="хороший-пароль-1"' not in response.text  # the password is never echoed
+    with transaction(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_duplicate_email_is_refused(browser: Browser, citizen) -> None:
+    response = browser.submit(
+        "/register", {"email": citizen.email.upper(), "display_name": "Двойник", "password": PASSWORD}
+    )
+    assert response.status_code == 409
+
+
+def test_login_failure_does_not_reveal_whether_the_account_exists(browser: Browser, citizen) -> None:
+    wrong_password = browser.submit("/login", {"email": citizen.email, "password": "wrong-password-1"})
+    unknown_user = browser.submit("/login", {"email": "nobody@example.org", "password": "wrong-password-1"})
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    strip = lambda html: re.sub(r'value="[^"]*"', "", html)  # noqa: E731
+    assert strip(wrong_password.text) == strip(unknown_user.text)
+
+
+def test_blocked_user_cannot_log_in_and_loses_the_session(browser: Browser, citizen, session_factory) -> None:
+    from webapp.services import users
+
+    browser.login(citizen.email)
+    with transaction(session_factory) as s:
+        users.set_blocked(s, citizen.email, True, reason="spam")
+    assert browser.get("/ideas/new").status_code == 303  # signed out
+    assert browser.submit("/login", {"email": citizen.email, "password": PASSWORD}).status_code == 401
+    with transaction(session_factory) as s:
+        entry = s.scalar(select(AuditLog).where(AuditLog.action == "user.block"))
+        assert entry is not None and entry.reason == "spam"
+
+
+def test_logout_ends_the_session(browser: Browser, citizen) -> None:
+    browser.login(citizen.email)
+    assert browser.submit("/logout").status_code == 303
+    assert browser.get("/my/ideas").status_code == 303
+
+
+def test_login_redirects_only_to_local_pages(browser: Browser, citizen) -> None:
+    ok = browser.submit("/login", {"email": citizen.email, "password": PASSWORD, "next": "/my/ideas"})
+    assert ok.headers["location"] == "/my/ideas"
+    browser.submit("/logout")
+    for target in ["https://evil.example/", "//evil.example/", "/\\evil.example"]:
+        r = browser.submit("/login", {"email": citizen.email, "password": PASSWORD, "next": target})
+        assert r.headers["location"] == "/"
+        browser.submit("/logout")
+
+
+def test_login_is_rate_limited(settings, citizen) -> None:
+    app = create_app(replace(settings, login_rate_limit=3))
+    with Browser(app) as b:
+        codes = [b.submit("/login", {"email": citizen.email, "password": "wrong-password"}).status_code for _ in range(5)]
+        assert codes[:3] == [401, 401, 401]
+        assert codes[3:] == [429, 429]
+        # even the right password is refused while limited
+        assert b.submit("/login", {"email": citizen.email, "password": PASSWORD}).status_code == 429
+    app.state.engine.dispose()
+
+
+def test_session_cookie_is_httponly_samesite_and_secure_in_production(settings) -> None:
+    with Browser(create_app(settings)) as b:
+        cookie = b.get("/login").headers.get("set-cookie", "")
+        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+        assert "secure" not in cookie.lower()
+    prod = replace(settings, environment="production", secret_key="x" * 40)
+    with Browser(create_app(prod), base_url="https://testserver") as b:
+        cookie = b.get("/login").headers.get("set-cookie", "")
+        assert "secure" in cookie.lower()
+        assert "strict-transport-security" in b.get("/").headers
+
+
+def test_security_headers(browser: Browser) -> None:
+    headers = browser.get("/").headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_pages_have_no_inline_script(browser: Browser, citizen) -> None:
+    browser.login(citizen.email)
+    for url in ["/", "/ideas/new", "/login", "/register", "/my/ideas", "/nope"]:
+        html = browser.get(url).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), url
+        assert " onclick=" not in html and "javascript:" not in html
+
+
+def _form_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
+    paths = []
+    for route in app.routes:
+        if isinstance(route, Route) and "POST" in (route.methods or set()):
+            paths.append(route.path.replace("{idea_id:int}", "{idea_id}"))
+        if isinstance(route, Mount) and route.path == "/api/v1":
+            continue
+    return paths
+
+
+def test_every_state_changing_form_requires_a_csrf_token(app, browser: Browser, session_factory) -> None:
+    make_user(session_factory, "admin@example.org", role="admin")
+    browser.login("admin@example.org")
+    with transaction(session_factory) as s:
+        cat = s.scalar(select(Category.id))
+        idea = Idea(title="Идея для проверки", body="Описание идеи для проверки CSRF.", category_id=cat)
+        s.add(idea)
+        s.flush()
+        idea_id = idea.id
+        district = s.scalar(select(District.id))
+    paths = _form_routes(app)
+    assert len(paths) >= 12
+    payload = {
+        "title": "Новая идея без токена", "body": "Описание идеи без токена CSRF.", "category_id": str(cat),
+        "body_comment": "x", "reason": "spam", "lang": "en", "slug": "new-cat", "name_ru": "Имя",
+        "name_en": "Name", "district_id": str(district), "email": "x@example.org", "password": PASSWORD,
+        "display_name": "Имя",
+    }
+
+    def snapshot() -> tuple:
+        with transaction(session_factory) as s:
+            return tuple(
+                s.scalar(select(func.count()).select_from(t)) for t in (Idea, User, AuditLog, Category)
+            ) + (s.get(Idea, idea_id).title, s.get(District, district).name_ru)
+
+    before = snapshot()
+    for path in paths:
+        url = path.format(idea_id=idea_id)
+        for token in (None, "forged-token"):
+            data = dict(payload)
+            if token:
+                data["csrf_token"] = token
+            response = browser.post(url, data=data)
+            assert response.status_code == 403, (url, response.status_code)
+    assert snapshot() == before
+    assert browser.get("/my/ideas").status_code == 200  # still logged in: logout was refused too
+
+
+ROLE_ROUTES = [("/admin/categories", "administer"), ("/admin/districts", "administer")]
+
+
+@pytest.mark.parametrize("role", ["citizen", "moderator", "official", "admin"])
+@pytest.mark.parametrize(("path", "permission"), ROLE_ROUTES)
+def test_admin_pages_check_the_role(app, session_factory, role: str, path: str, permission: str) -> None:
+    make_user(session_factory, f"{role}@example.org", role=role)
+    with Browser(app) as b:
+        assert b.get(path).status_code == 303  # anonymous: to the login page
+        b.login(f"{role}@example.org")
+        expected = 200 if role == "admin" else 403
+        assert b.get(path).status_code == expected
+        assert b.submit(path, {"district_id": "1", "category_id": "", "slug": "zzz", "name_ru": "Имя",
+                               "name_en": "Name"}).status_code in ((303, 422) if role == "admin" else (403,))
+
+
+def test_admin_edits_categories_and_districts_with_an_audit_trail(app, session_factory) -> None:
+    make_user(session_factory, "admin@example.org", role="admin")
+    with Browser(app) as b:
+        b.login("admin@example.org")
+        r = b.submit("/admin/categories", {"slug": "lighting", "name_ru": "Освещение", "name_en": "Lighting"})
+        assert r.status_code == 303
+        assert "Освещение" in b.get("/ideas/new").text
+        with transaction(session_factory) as s:
+            arbat = s.scalar(select(District).where(District.slug == "arbat"))
+            arbat_id, old = arbat.id, arbat.name_ru
+        b.submit("/admin/districts", {"district_id": str(arbat_id), "name_ru": "Арбат (ЦАО)", "name_en": "Arbat"})
+        assert b.submit("/admin/categories", {"slug": "Bad Slug", "name_ru": "x", "name_en": "x"}).status_code == 422
+        with transaction(session_factory) as s:
+            assert s.get(District, arbat_id).name_ru == "Арбат (ЦАО)"
+            entry = s.scalar(select(AuditLog).where(AuditLog.action == "district.save"))
+            assert entry.details["before"]["name_ru"] == old
+            s.get(District, arbat_id).name_ru = old
+            s.execute(Category.__table__.delete().where(Category.slug == "lighting"))
+
+
+def test_body_over_the_limit_is_refused_with_413(settings) -> None:
+    app = create_app(replace(settings, max_body_bytes=1000))
+    with Browser(app) as b:
+        response = b.submit("/login", {"email": "x" * 5000, "password": "y"})
+        assert response.status_code == 413
+        assert "слишком большой" in response.text
+    app.state.engine.dispose()
+
+
+def test_invalid_utf8_in_a_form_is_refused(browser: Browser, citizen, session_factory) -> None:
+    browser.login(citizen.email)
+    token = browser.csrf()
+    body = b"csrf_token=" + token.encode() + b"&title=%FF%FE%FD+title&body=" + b"x" * 30 + b"&category_id=1"
+    response = browser.post("/ideas/new", content=body,
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code in (400, 422)
+    with transaction(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(Idea)) == 0
