@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from webapp.errors_view import exception_handlers
-from webapp.i18n import load_translators
+from webapp.i18n import Translator, load_translators
 from webapp.middleware import BodySizeLimit, SecurityHeaders
 from webapp.routes import build_routes
 from webapp.security import RateLimiter
@@ -24,7 +24,7 @@ TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def build_jinja(translators: dict, settings: Settings) -> dict[str, jinja2.Environment]:
+def build_jinja(translators: dict[str, Translator], settings: Settings) -> dict[str, jinja2.Environment]:
     """One Jinja environment per language, each with its gettext catalog installed."""
     envs = {}
     for lang, tr in translators.items():

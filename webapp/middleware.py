@@ -119,5 +119,5 @@ class BodySizeLimit:
 def _language_from_scope(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"accept-language":
-            return value[:2].decode("latin-1").lower()
+            return str(value[:2].decode("latin-1").lower())
     return ""

@@ -6,7 +6,7 @@ Source strings (msgids) are English; ``ru`` translates every one of them (a test
 
 from __future__ import annotations
 
-from datetime import datetime
+import datetime as dt
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -54,12 +54,12 @@ class Translator:
     def number(self, value: float | int) -> str:
         return format_decimal(value, locale=self.locale)
 
-    def datetime(self, value: datetime | None, fmt: str = "medium") -> str:
+    def datetime(self, value: dt.datetime | None, fmt: str = "medium") -> str:
         if value is None:
             return ""
         return format_datetime(value, format=fmt, locale=self.locale, tzinfo=self.tz)
 
-    def date(self, value: datetime | None) -> str:
+    def date(self, value: dt.datetime | None) -> str:
         if value is None:
             return ""
         return format_datetime(value, format="d MMMM y", locale=self.locale, tzinfo=self.tz)
@@ -74,7 +74,7 @@ def pick_language(
 ) -> str:
     """Explicit choice first, then the browser's Accept-Language, then the default."""
     if requested in available:
-        return requested  # type: ignore[return-value]
+        return requested
     if accept_language:
         for part in accept_language.split(","):
             code = part.split(";")[0].strip().lower()[:2]

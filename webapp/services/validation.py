@@ -66,7 +66,7 @@ def clean_optional_id(errors: Errors, field: str, value: object) -> int | None:
         errors.add(field, "Must be a whole number.")
         return None
     try:
-        number = int(value)  # type: ignore[call-overload]
+        number = int(str(value))
     except (TypeError, ValueError):
         errors.add(field, "Must be a whole number.")
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from webapp.storage.models import Idea
 
 # Must match the expression of the GIN index created by migration 0001.
 PG_DOCUMENT = "to_tsvector('russian', ideas.title || ' ' || ideas.body)"
+SelectT = TypeVar("SelectT", bound=Select[Unpack[tuple[Any, ...]]])
 _PG_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -25,8 +27,8 @@ def pg_tsquery(query: str) -> str | None:
 
 
 def apply_search(
-    session: Session, stmt: Select[tuple[Idea]], query: str
-) -> tuple[Select[tuple[Idea]], ColumnElement[float] | None]:
+    session: Session, stmt: SelectT, query: str
+) -> tuple[SelectT, ColumnElement[Any] | None]:
     """Restrict ``stmt`` to ideas matching ``query``; also return a relevance expression (higher = better)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
@@ -45,6 +47,6 @@ def apply_search(
     if tsq is None:
         return stmt.where(text("0 = 1")), None
     tsquery = func.to_tsquery(literal_column("'russian'"), tsq)
-    document = literal_column(PG_DOCUMENT)
+    document: ColumnElement[Any] = literal_column(PG_DOCUMENT)
     stmt = stmt.where(document.op("@@")(tsquery))
     return stmt, func.ts_rank(document, tsquery)

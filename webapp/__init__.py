@@ -1,0 +1,1 @@
+"""Veche: the web platform (Starlette app, services, storage, CLI)."""
