@@ -13,7 +13,7 @@ from webapp.search_text import detect_language, search_document
 from webapp.security import can
 from webapp.services.dto import CurrentUser, IdeaDetail, IdeaSummary, Page
 from webapp.services.validation import Errors, clean_optional_id, clean_text
-from webapp.storage.models import PUBLIC_STATUSES, Category, District, Idea, User, Vote
+from webapp.storage.models import PUBLIC_STATUSES, Category, District, Idea, User, Vote, utcnow
 from webapp.storage.search import apply_search
 
 SORTS = ("new", "top", "discussed", "relevance")
@@ -203,4 +203,5 @@ def edit_idea(
         setattr(idea, key, value)
     idea.language = detect_language(f"{clean['title']}\n{clean['body']}")
     idea.search_doc = search_document(clean["title"], clean["body"], idea.language)
+    idea.updated_at = utcnow()
     session.flush()

@@ -12,7 +12,6 @@ from sqlalchemy import Connection
 import migrations
 from webapp.settings import normalise_database_url
 
-
 # Objects created by raw SQL in migrations (full-text search) that the models do not describe.
 UNMODELLED = {"ideas_fts", "ix_ideas_fts_pg"}
 

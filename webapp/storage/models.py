@@ -160,7 +160,8 @@ class Idea(Base):
     # Where an imported idea came from ("uk_petitions:300000"); makes imports idempotent.
     external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the text last changed (set by the edit service; votes and comments do not touch it).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Vote(Base):

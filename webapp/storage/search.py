@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from webapp.storage.models import Idea
 
 # Must match the expression of the GIN index created by migration 0001.
 PG_DOCUMENT = "to_tsvector('russian', ideas.title || ' ' || ideas.body)"
-SelectT = TypeVar("SelectT", bound=Select[Unpack[tuple[Any, ...]]])
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 _PG_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
