@@ -67,7 +67,7 @@ def language(request: Request) -> str:
     settings = request.app.state.settings
     lang = pick_language(
         request.session.get("lang"),
-        request.headers.get("accept-language") if "api" not in request.url.path.split("/")[1:2] else None,
+        request.headers.get("accept-language"),
         settings.languages,
         settings.default_language,
     )

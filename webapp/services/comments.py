@@ -54,3 +54,16 @@ def list_comments(session: Session, idea_id: int, page: int, page_size: int) -> 
         CommentView(c.id, c.idea_id, c.author_id, name, c.body, c.created_at) for c, name in rows
     ]
     return Page(items, page, page_size, total)
+
+
+def get_comment(session: Session, comment_id: int) -> CommentView:
+    """One comment (e.g. the one just added), hidden or not."""
+    row = session.execute(
+        select(Comment, User.display_name)
+        .outerjoin(User, User.id == Comment.author_id)
+        .where(Comment.id == comment_id)
+    ).first()
+    if row is None:
+        raise NotFound("Comment not found.")
+    c, name = row
+    return CommentView(c.id, c.idea_id, c.author_id, name, c.body, c.created_at)
