@@ -1,9 +1,479 @@
-"""JSON API under /api/v1 (filled in by the API work)."""
+"""JSON API under /api/v1: the site's operations for programs, described by one table.
+
+``OPERATIONS`` below is the single description of the API: :func:`api_routes` mounts a route per
+entry and :mod:`webapp.openapi` renders the same entries as the OpenAPI document. Every request
+goes through :func:`_endpoint`, which authenticates, checks CSRF (cookie sessions only) and the
+write rate limit, and parses parameters and body from the declarations before the handler runs.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from webapp.errors import N_, NotAuthenticated
+from webapp.openapi import (
+    MAX_ID,
+    Call,
+    Field,
+    Operation,
+    Param,
+    build_document,
+    parse_body,
+    parse_params,
+)
+from webapp.services import comments as comments_service
+from webapp.services import ideas as ideas_service
+from webapp.services import taxonomy
+from webapp.services import users as users_service
+from webapp.services import votes as votes_service
+from webapp.services.dto import (
+    CommentView,
+    CurrentUser,
+    IdeaDetail,
+    IdeaSummary,
+    Named,
+    Page,
+    VoteState,
+)
+from webapp.services.ideas import SORTS
+from webapp.storage.models import PUBLIC_STATUSES
+from webapp.web import (
+    CSRF_HEADER,
+    check_csrf,
+    client_ip,
+    csrf_token,
+    current_user,
+    db,
+    language,
+    rate_limit,
+    require_user,
+)
+
+MAX_PAGE_SIZE = 100
+QUERY_LENGTH = 200
+
+# --- serialisation ------------------------------------------------------------------------------
+
+
+def _named(item: Named | None, lang: str) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {"id": item.id, "slug": item.slug, "name": item.name(lang)}
+
+
+class _Names:
+    """Categories and districts by id, loaded once per request."""
+
+    def __init__(self, session: Session) -> None:
+        self.categories = {c.id: c for c in taxonomy.list_categories(session)}
+        self.districts = {d.id: d for d in taxonomy.list_districts(session)}
+
+
+def _summary(request: Request, idea: IdeaSummary | IdeaDetail, names: _Names) -> dict[str, Any]:
+    lang = language(request)
+    text = idea.excerpt if isinstance(idea, IdeaSummary) else ideas_service.excerpt(idea.body)
+    return {
+        "id": idea.id,
+        "title": idea.title,
+        "excerpt": text,
+        "status": idea.status,
+        "language": idea.language,
+        "category": _named(names.categories.get(idea.category_id or 0), lang),
+        "district": _named(names.districts.get(idea.district_id or 0), lang),
+        "author_name": idea.author_name,
+        "support_count": idea.support_count,
+        "oppose_count": idea.oppose_count,
+        "comment_count": idea.comment_count,
+        "created_at": idea.created_at.isoformat(),
+        "url": str(request.url_for("api:idea", idea_id=idea.id)),
+        "html_url": str(request.url_for("idea", idea_id=idea.id)),
+    }
+
+
+def _detail(
+    request: Request, idea: IdeaDetail, names: _Names, user: CurrentUser | None
+) -> dict[str, Any]:
+    data = _summary(request, idea, names)
+    merged = idea.merged_into_id
+    data.update(
+        body=idea.body,
+        updated_at=idea.updated_at.isoformat(),
+        merged_into=merged,
+        my_vote=idea.my_vote if user is not None else None,
+        links={
+            "self": data["url"],
+            "html": data["html_url"],
+            "comments": str(request.url_for("api:comments", idea_id=idea.id)),
+            "merged_into": str(request.url_for("api:idea", idea_id=merged)) if merged else None,
+        },
+    )
+    return data
+
+
+def _page(page: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "items": items,
+        "page": page.page,
+        "page_size": page.page_size,
+        "total": page.total,
+        "pages": page.pages,
+    }
+
+
+def _comment(c: CommentView) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "idea_id": c.idea_id,
+        "author_name": c.author_name,
+        "body": c.body,
+        "created_at": c.created_at.isoformat(),
+    }
+
+
+def _vote(state: VoteState) -> dict[str, Any]:
+    return {
+        "idea_id": state.idea_id,
+        "support_count": state.support_count,
+        "oppose_count": state.oppose_count,
+        "my_vote": state.my_vote,
+        "changed": state.changed,
+    }
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+async def _idea_page(request: Request, flt: ideas_service.IdeaFilter, size: int) -> Response:
+    def load(session: Session) -> tuple[Page[IdeaSummary], _Names]:
+        return ideas_service.list_ideas(session, flt, size), _Names(session)
+
+    page, names = await db(request, load)
+    return JSONResponse(_page(page, [_summary(request, i, names) for i in page.items]))
+
+
+async def ideas(request: Request, call: Call) -> Response:
+    """List ideas
+
+    Public ideas, filtered and sorted; names of categories and districts follow the caller's
+    language.
+    """
+    p = call.params
+    q = p["q"] or ""
+    flt = ideas_service.IdeaFilter(
+        q=q,
+        category_id=p["category"],
+        district_id=p["district"],
+        status=p["status"],
+        sort=p["sort"] or ("relevance" if q else "new"),
+        page=p["page"],
+    )
+    return await _idea_page(request, flt, p["page_size"])
+
+
+async def search(request: Request, call: Call) -> Response:
+    """Search ideas
+
+    Full-text search (stemmed Russian and English words), best matches first.
+    """
+    p = call.params
+    flt = ideas_service.IdeaFilter(
+        q=p["q"],
+        category_id=p["category"],
+        district_id=p["district"],
+        status=p["status"],
+        sort="relevance",
+        page=p["page"],
+    )
+    return await _idea_page(request, flt, p["page_size"])
+
+
+async def idea(request: Request, call: Call) -> Response:
+    """One idea in full
+
+    A merged idea is returned with merged_into set to the idea it joined.
+    """
+
+    def load(session: Session) -> tuple[IdeaDetail, _Names]:
+        return ideas_service.get_idea(session, call.params["idea_id"], call.user), _Names(session)
+
+    idea, names = await db(request, load)
+    return JSONResponse(_detail(request, idea, names, call.user))
+
+
+def _limits(request: Request) -> ideas_service.Limits:
+    s = request.app.state.settings
+    return ideas_service.Limits(title_max=s.title_max_length, body_max=s.body_max_length)
+
+
+async def create_idea(request: Request, call: Call) -> Response:
+    """Submit an idea
+
+    Answers 201 with the idea and its URL in the Location header.
+    """
+    limits = _limits(request)
+
+    def work(session: Session) -> tuple[IdeaDetail, _Names]:
+        idea_id = ideas_service.submit_idea(session, call.user, call.body, limits)
+        return ideas_service.get_idea(session, idea_id, call.user), _Names(session)
+
+    idea, names = await db(request, work)
+    data = _detail(request, idea, names, call.user)
+    return JSONResponse(data, status_code=201, headers={"Location": data["url"]})
+
+
+async def support(request: Request, call: Call) -> Response:
+    """Support an idea
+
+    Idempotent: supporting twice keeps one vote (changed is false the second time).
+    """
+    state = await db(request, votes_service.cast_vote, call.user, call.params["idea_id"], 1)
+    return JSONResponse(_vote(state))
+
+
+async def oppose(request: Request, call: Call) -> Response:
+    """Oppose an idea
+
+    403 when opposing is disabled on this platform (VECHE_ALLOW_OPPOSE).
+    """
+    allow = request.app.state.settings.allow_oppose
+    state = await db(request, votes_service.cast_vote, call.user, call.params["idea_id"], -1, allow)
+    return JSONResponse(_vote(state))
+
+
+async def withdraw(request: Request, call: Call) -> Response:
+    """Withdraw one's vote
+
+    Idempotent: withdrawing when there is no vote changes nothing.
+    """
+    state = await db(request, votes_service.withdraw_vote, call.user, call.params["idea_id"])
+    return JSONResponse(_vote(state))
+
+
+async def comments(request: Request, call: Call) -> Response:
+    """An idea's comments, oldest first"""
+    p = call.params
+
+    def load(session: Session) -> Page[CommentView]:
+        ideas_service.get_idea(session, p["idea_id"], call.user)  # 404 for unknown or hidden
+        return comments_service.list_comments(session, p["idea_id"], p["page"], p["page_size"])
+
+    page = await db(request, load)
+    return JSONResponse(_page(page, [_comment(c) for c in page.items]))
+
+
+async def add_comment(request: Request, call: Call) -> Response:
+    """Comment on an idea"""
+    max_length = request.app.state.settings.comment_max_length
+    idea_id = call.params["idea_id"]
+
+    def work(session: Session) -> CommentView:
+        comment_id = comments_service.add_comment(
+            session, call.user, idea_id, call.body["body"], max_length
+        )
+        return comments_service.get_comment(session, comment_id)
+
+    return JSONResponse(_comment(await db(request, work)), status_code=201)
+
+
+async def categories(request: Request, call: Call) -> Response:
+    """All categories"""
+    lang = language(request)
+    items = await db(request, taxonomy.list_categories)
+    return JSONResponse({"items": [_named(c, lang) for c in items]})
+
+
+async def districts(request: Request, call: Call) -> Response:
+    """Okrugs and districts
+
+    Each okrug is followed by its districts, which name it as parent_id.
+    """
+    lang = language(request)
+    items = await db(request, taxonomy.list_districts)
+    return JSONResponse(
+        {
+            "items": [
+                {
+                    "id": d.id,
+                    "slug": d.slug,
+                    "name": d.name(lang),
+                    "short_name": d.short_en if lang == "en" else d.short_ru,
+                    "parent_id": d.parent_id,
+                }
+                for d in items
+            ]
+        }
+    )
+
+
+async def me(request: Request, call: Call) -> Response:
+    """The caller's account
+
+    With a cookie session it also returns the CSRF token to send as X-CSRF-Token on writes.
+    """
+    user: CurrentUser = call.user
+    names = await db(request, _Names)
+    by_token = bool(getattr(request.state, "token_auth", False))
+    return JSONResponse(
+        {
+            "id": user.id,
+            "email": user.email,
+            "display_name": user.display_name,
+            "role": user.role,
+            "district": _named(names.districts.get(user.district_id or 0), language(request)),
+            "verified_resident": user.verified_resident,
+            "locale": user.locale,
+            "auth": "token" if by_token else "session",
+            "csrf_token": None if by_token else csrf_token(request),
+        }
+    )
+
+
+async def create_token(request: Request, call: Call) -> Response:
+    """Create an API token
+
+    The token is shown once; only its digest is stored. Rate-limited like the login form.
+    """
+    email = call.body["email"].strip().lower()
+    rate_limit(request, "login", f"ip:{client_ip(request)}")
+    rate_limit(request, "login", f"email:{email}")
+    name = call.body.get("name") or "API"
+
+    def work(session: Session) -> str | None:
+        user = users_service.authenticate(session, email, call.body["password"])
+        return None if user is None else users_service.create_api_token(session, user.id, name)
+
+    token = await db(request, work)
+    if token is None:
+        # The same answer for an unknown e-mail, a wrong password and a blocked account.
+        raise NotAuthenticated("Wrong e-mail or password.")
+    return JSONResponse({"token": token, "token_type": "Bearer"}, status_code=201)
+
+
+async def openapi(request: Request, call: Call) -> Response:
+    """This OpenAPI document"""
+    return JSONResponse(build_document(OPERATIONS, request.app.state.settings))
+
+
+# --- the table ----------------------------------------------------------------------------------
+# fmt: off
+
+IDEA_ID = Param(
+    "idea_id", "integer", "The idea's id.", location="path", not_found=N_("Idea not found.")
+)
+PAGE = Param("page", "integer", "Page number.", minimum=1, maximum=ideas_service.MAX_PAGE, default=1)
+PAGE_SIZE = Param(
+    "page_size", "integer", "Items per page (default VECHE_PAGE_SIZE).", minimum=1,
+    maximum=MAX_PAGE_SIZE, default=lambda s: min(s.page_size, MAX_PAGE_SIZE),
+)
+Q = Param("q", "string", "Words to search for.", max_length=QUERY_LENGTH)
+Q_REQUIRED = replace(Q, required=True, missing=N_("Enter something to search for."))
+SORT = Param(
+    "sort", "string", "Order (default: relevance when q is given, else new).", enum=SORTS
+)
+FILTERS = (
+    Param("category", "integer", "Only this category (id).", minimum=1, maximum=MAX_ID),
+    Param(
+        "district", "integer", "Only this district (id); an okrug includes its districts.",
+        minimum=1, maximum=MAX_ID,
+    ),
+    Param("status", "string", "Only this status.", enum=PUBLIC_STATUSES),
+)
+IDEA_BODY = (
+    Field("title", "string", "5 characters or more.", max_length=lambda s: s.title_max_length),
+    Field("body", "string", "20 characters or more.", max_length=lambda s: s.body_max_length),
+    Field("category_id", "id", "A category id from GET /categories."),
+    Field("district_id", "id", "A district or okrug id.", required=False, nullable=True),
+)
+COMMENT_BODY = (Field("body", "string", "2 characters or more.", max_length=lambda s: s.comment_max_length),)
+TOKEN_BODY = (
+    Field("email", "string", "The account's e-mail.", max_length=254),
+    Field("password", "string", "The account's password.", max_length=256),
+    Field("name", "string", "A label for the token.", required=False, max_length=100),
+)
+
+
+def _vote_op(route: str, handler: Callable[[Request, Call], Awaitable[Response]]) -> Operation:
+    return Operation(route, handler, "VoteState", "votes", auth="required", permission="vote",
+                     params=(IDEA_ID,), errors=(409,))
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET /ideas", ideas, "IdeaPage", "ideas", params=(Q, *FILTERS, SORT, PAGE, PAGE_SIZE)),
+    Operation("GET /search", search, "IdeaPage", "ideas", params=(Q_REQUIRED, *FILTERS, PAGE, PAGE_SIZE)),
+    Operation(
+        "POST /ideas", create_idea, "Idea", "ideas", status=201, auth="required",
+        permission="submit", body=IDEA_BODY, location=True,
+    ),
+    Operation("GET /ideas/{idea_id}", idea, "Idea", "ideas", params=(IDEA_ID,)),
+    _vote_op("POST /ideas/{idea_id}/support", support),
+    _vote_op("DELETE /ideas/{idea_id}/support", withdraw),
+    _vote_op("POST /ideas/{idea_id}/oppose", oppose),
+    Operation(
+        "GET /ideas/{idea_id}/comments", comments, "CommentPage", "comments",
+        params=(IDEA_ID, PAGE, PAGE_SIZE),
+    ),
+    Operation(
+        "POST /ideas/{idea_id}/comments", add_comment, "Comment", "comments", status=201,
+        auth="required", permission="comment", params=(IDEA_ID,), body=COMMENT_BODY, errors=(409,),
+    ),
+    Operation("GET /categories", categories, "CategoryList", "taxonomy", auth="none"),
+    Operation("GET /districts", districts, "DistrictList", "taxonomy", auth="none"),
+    Operation("GET /me", me, "Me", "account", auth="required"),
+    Operation(
+        "POST /tokens", create_token, "Token", "account", status=201, auth="none",
+        body=TOKEN_BODY, errors=(401, 429),
+    ),
+    Operation("GET /openapi.json", openapi, "OpenAPI", "meta", auth="none"),
+)
+# fmt: on
+
+
+# --- the wrapper --------------------------------------------------------------------------------
+
+
+def _bearer_sent(request: Request) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("bearer")
+
+
+async def _caller(request: Request, op: Operation) -> CurrentUser | None:
+    """The authenticated caller; a bearer token that does not resolve is refused (401)."""
+    if op.auth == "none":
+        return None
+    user = await current_user(request)
+    if user is None and _bearer_sent(request):
+        raise NotAuthenticated("The API token is invalid or has been revoked.")
+    if op.auth == "required":
+        user = await require_user(request, op.permission)
+        if op.is_write:
+            check_csrf(request, request.headers.get(CSRF_HEADER))
+            rate_limit(request, "write", f"user:{user.id}")
+    return user
+
+
+def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        settings = request.app.state.settings
+        user = await _caller(request, op)
+        params = parse_params(op.params, request.query_params, request.path_params, settings)
+        body: dict[str, Any] = {}
+        if op.body is not None:
+            raw = await request.body()
+            body = parse_body(op.body, request.headers.get("content-type"), raw, settings)
+        response: Response = await op.handler(request, Call(user, params, body))
+        return response
+
+    endpoint.__name__ = endpoint.__qualname__ = f"api_{op.name}"
+    return endpoint
 
 
 def api_routes() -> list[BaseRoute]:
-    return []
+    return [
+        Route(op.route_path, _endpoint(op), methods=[op.method], name=op.name) for op in OPERATIONS
+    ]
