@@ -102,6 +102,8 @@ def test_login_is_rate_limited(settings, citizen) -> None:
         codes = [b.submit("/login", {"email": citizen.email, "password": "wrong-password"}).status_code for _ in range(5)]
         assert codes[:3] == [401, 401, 401]
         assert codes[3:] == [429, 429]
+        limited = b.submit("/login", {"email": citizen.email, "password": "wrong-password"})
+        assert limited.headers["retry-after"] == "60"
         # even the right password is refused while limited
         assert b.submit("/login", {"email": citizen.email, "password": PASSWORD}).status_code == 429
     app.state.engine.dispose()

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from webapp.errors import N_, DomainError, InvalidInput, NotAuthenticated
+from webapp.errors import N_, DomainError, InvalidInput, NotAuthenticated, RateLimited
 from webapp.web import render, translator
 
 log = logging.getLogger("veche")
@@ -38,6 +38,15 @@ def error_payload(request: Request, status: int, message: str, **params: Any) ->
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    response = await _domain_error(request, exc)
+    if isinstance(exc, RateLimited):
+        response.headers["retry-after"] = "60"
+    elif isinstance(exc, NotAuthenticated) and is_api(request):
+        response.headers["www-authenticate"] = 'Bearer realm="veche"'
+    return response
+
+
+async def _domain_error(request: Request, exc: DomainError) -> Response:
     tr = translator(request)
     if isinstance(exc, NotAuthenticated) and not is_api(request) and request.method == "GET":
         query = urlencode({"next": request.url.path})
