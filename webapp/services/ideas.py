@@ -149,7 +149,8 @@ def _editable(idea: Idea, user: CurrentUser) -> bool:
     )
 
 
-def _clean_idea(session: Session, data: dict[str, Any], limits: Limits) -> dict[str, Any]:
+def clean_idea(session: Session, data: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """Validate title, body, category_id and district_id as the site does; raises InvalidInput."""
     errors = Errors()
     title = clean_text(errors, "title", data.get("title"), min_length=5, max_length=limits.title_max)
     body = clean_text(
@@ -173,7 +174,7 @@ def submit_idea(
     """Validate and store a new idea; returns its id."""
     if not can(author.role, "submit"):
         raise PermissionDenied("You may not submit ideas.")
-    clean = _clean_idea(session, data, limits)
+    clean = clean_idea(session, data, limits)
     language = detect_language(f"{clean['title']}\n{clean['body']}")
     idea = Idea(
         **clean,
@@ -198,7 +199,7 @@ def edit_idea(
         raise PermissionDenied("Only the author may edit this idea.")
     if not _editable(idea, user):
         raise Conflict("An idea cannot be edited once it has supporters.")
-    clean = _clean_idea(session, data, limits)
+    clean = clean_idea(session, data, limits)
     for key, value in clean.items():
         setattr(idea, key, value)
     idea.language = detect_language(f"{clean['title']}\n{clean['body']}")
