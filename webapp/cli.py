@@ -109,6 +109,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             if_empty=args.if_empty,
             limit=args.limit,
             progress=not args.quiet,
+            login_url=f"http://{settings.host}:{settings.port}/login",
         )
     finally:
         factory.kw["bind"].dispose()
@@ -118,6 +119,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from webapp.services import importer
+    from webapp.services.ideas import Limits
 
     settings = _settings(args)
     _check_schema(settings)
@@ -130,6 +132,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             author_email=args.author,
             dry_run=args.dry_run,
             progress=not args.quiet,
+            limits=Limits(title_max=settings.title_max_length, body_max=settings.body_max_length),
         )
     finally:
         factory.kw["bind"].dispose()
@@ -252,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import ideas from a CSV or JSONL file", epilog=EPILOG)
     p.add_argument("file", help="a .csv or .jsonl file (see README: columns title, body, category, district, ...)")
     p.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
-    p.add_argument("--author", metavar="EMAIL", help="the account the ideas are attributed to")
+    p.add_argument("--author", metavar="EMAIL",
+                   help="the existing account the ideas are attributed to, unless a row has its own "
+                        "author_email (default: no author)")
     p.add_argument("--dry-run", action="store_true", help="check the file and report problems; store nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
