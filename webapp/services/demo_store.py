@@ -16,7 +16,7 @@ from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
@@ -174,10 +174,8 @@ def ensure_voters(
         if len(late):
             # Voters from an earlier seed whose first vote is now earlier than their sign-up.
             session.execute(
-                User.__table__.update()
-                .where(User.id == bindparam("uid"))
-                .values(created_at=bindparam("at")),
-                [{"uid": int(ids[i]), "at": _from_us(int(signup[i]))} for i in late],
+                update(User),
+                [{"id": int(ids[i]), "created_at": _from_us(int(signup[i]))} for i in late],
             )
         if len(missing):
             for index, user_id, _d, _c in _existing_voters(session, pool_size, False):

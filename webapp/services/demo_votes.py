@@ -105,7 +105,8 @@ def vote_times(rng: np.random.Generator, n: int, start_us: int, stop_us: int) ->
     span = max(stop_us - start_us, 0)
     u = rng.random(n)
     fraction = -np.log1p(-u * (1.0 - np.exp(-DECAY))) / DECAY
-    return start_us + (fraction * span).astype(np.int64)
+    offsets: NDArray[np.int64] = (fraction * span).astype(np.int64)
+    return offsets + start_us
 
 
 def _civil_from_days(days: NDArray[np.int64]) -> tuple[NDArray[np.int64], ...]:
@@ -127,7 +128,7 @@ def format_timestamps(us: NDArray[np.int64], suffix: str = "") -> NDArray[np.str
     days = us // DAY_US
     year, month, day = _civil_from_days(days)
     rest = us - days * DAY_US
-    fields = [
+    fields: list[tuple[NDArray[np.int64] | str, int]] = [
         (year, 4),
         ("-", 0),
         (month, 2),
