@@ -108,7 +108,7 @@ def test_import_stores_reports_and_signals_row_errors(
     )
     assert code == 0 and "nothing was stored" in out
     code, out, _err = run(capsys, settings.database_url, "import", str(good), "--quiet")
-    assert code == 0 and "1 idea" in out
+    assert code == 0 and "1 idea imported" in out
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         '{"title": "Bad", "body": "A body that is long enough.", "category": "other"}\n',

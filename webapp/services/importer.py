@@ -55,13 +55,18 @@ class ImportReport:
     def describe(self) -> str:
         verb = "would be imported" if self.dry_run else "imported"
         head = (
-            f"{self.path}: {self.rows} rows; {self.imported} ideas {verb}, {self.skipped} skipped"
-            f" (external_ref already imported), {self.error_rows} rows with errors"
+            f"{self.path}: {_n(self.rows, 'row')}; {_n(self.imported, 'idea')} {verb},"
+            f" {self.skipped} skipped (external_ref already stored or repeated),"
+            f" {_n(self.error_rows, 'row')} with errors"
             f"{' (not imported)' if self.errors and not self.dry_run else ''}."
         )
         if self.dry_run:
             head += " Dry run: nothing was stored."
         return "\n".join([head, *(f"  {e}" for e in self.errors)])
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _message(message: str, params: dict[str, Any]) -> str:
