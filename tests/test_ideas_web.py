@@ -220,7 +220,7 @@ def _seed_ideas(session_factory: Any, n: int) -> None:
             title = f"Идея номер {i}"
             body = "Описание идеи про парк и деревья для жителей района."
             s.add(Idea(title=title, body=body, category_id=cat, language="ru", support_count=i,
-                       search_doc=search_document(title, body, "ru")))
+                       search_doc=search_document(title, body)))
 
 
 def test_list_is_paginated_and_sorted(browser: Browser, session_factory, settings) -> None:
@@ -320,3 +320,11 @@ def test_unknown_page_is_a_helpful_404(browser: Browser) -> None:
     assert response.status_code == 404
     assert "Страница не найдена" in response.text
     assert 'role="search"' in response.text
+
+
+def test_a_single_spanish_word_finds_a_spanish_idea(browser: Browser, citizen, session_factory) -> None:
+    browser.login(citizen.email)
+    submit(browser, session_factory, title="Remodelación de la rotonda de Canillejas",
+           body="Proponemos la remodelación de la rotonda y de la vía de servicio para los vecinos.")
+    for query in ("Remodelación", "remodelacion", "rotondas"):
+        assert "Remodelación de la rotonda" in browser.get("/", params={"q": query}).text, query

@@ -2,7 +2,7 @@
 
 SQLite's FTS5 has no Russian stemmer, so Veche stems in Python with Snowball and indexes the
 stems (``ideas.search_doc``); queries go through the same function, so "парков" finds "парки"
-and "cycling" finds "cycle".
+and "cycling" finds "cycle". Stems are cached: a city's vocabulary is small.
 """
 
 from __future__ import annotations
@@ -16,6 +16,17 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _SPANISH_HINTS = re.compile(r"[ñáéíóú¿¡]|\b(?:el|la|los|las|del|para|que|una|por|con)\b", re.I)
 MAX_QUERY_WORDS = 12
+# Letters folded before indexing and searching, on both backends (PostgreSQL applies the same
+# pair with translate() in its index expression, see migration 0001): ё is written е in most
+# Russian texts, and people type Spanish and French words without accents.
+FOLD_FROM = "ёЁáéíóúüàèìòùâêîôûçÁÉÍÓÚÜÀÈÌÒÙÂÊÎÔÛÇ"
+FOLD_TO = "еЕaeiouuaeiouaeioucAEIOUUAEIOUAEIOUC"
+_FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
+
+
+def fold(text: str) -> str:
+    """Apply the shared letter folding (see FOLD_FROM)."""
+    return text.translate(_FOLD)
 
 
 @lru_cache(maxsize=4)
@@ -36,23 +47,28 @@ def detect_language(text: str) -> str:
     return "en"
 
 
-def stem_words(text: str, language: str = "en") -> list[str]:
-    """Stemmed lower-case words; Cyrillic words use the Russian stemmer whatever ``language``."""
-    latin = "spanish" if language == "es" else "english"
-    words = []
-    for word in _WORD.findall(text.lower().replace("ё", "е")):
-        if _CYRILLIC.search(word):
-            words.append(_stemmer("russian").stemWord(word))
-        elif word.isdigit():
-            words.append(word)
-        else:
-            words.append(_stemmer(latin).stemWord(word))
-    return words
+@lru_cache(maxsize=500_000)
+def _stem(word: str) -> str:
+    if _CYRILLIC.search(word):
+        return str(_stemmer("russian").stemWord(word))
+    if word.isdigit():
+        return word
+    return str(_stemmer("english").stemWord(word))
 
 
-def search_document(title: str, body: str, language: str) -> str:
+def stem_words(text: str) -> list[str]:
+    """Stemmed lower-case words: Russian Snowball for Cyrillic words, English for Latin ones.
+
+    Latin words always use the English stemmer, whatever the idea's language, so that a one-word
+    query (whose language cannot be guessed) is stemmed exactly like the indexed text; for Spanish
+    ideas the English stemmer still folds most plural and verb endings ("parques" ~ "parque").
+    """
+    return [_stem(word) for word in _WORD.findall(fold(text.lower()))]
+
+
+def search_document(title: str, body: str) -> str:
     """The text stored in ``ideas.search_doc``."""
-    return " ".join(stem_words(f"{title}\n{body}", language))
+    return " ".join(stem_words(f"{title}\n{body}"))
 
 
 def fts5_query(query: str) -> str | None:
@@ -60,7 +76,7 @@ def fts5_query(query: str) -> str | None:
 
     Each term is double-quoted, so user input can never inject FTS5 syntax.
     """
-    words = stem_words(query, detect_language(query))[:MAX_QUERY_WORDS]
+    words = stem_words(query)[:MAX_QUERY_WORDS]
     if not words:
         return None
     terms = [f'"{w}"' for w in words]

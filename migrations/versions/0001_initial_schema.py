@@ -240,11 +240,21 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
 
-# Full-text search. SQLite: an FTS5 index over ideas.search_doc (words stemmed in Python by
-# webapp/search_text.py, Russian/English/Spanish snowball), kept in step by triggers that fire
-# only when search_doc changes. PostgreSQL: a GIN index over the 'russian' text-search
-# configuration, which stems Cyrillic words with russian_stem and Latin words with english_stem.
-PG_TSVECTOR = "to_tsvector('russian', title || ' ' || body)"
+# Full-text search, one side table per backend kept in step by triggers (neither is in the
+# models; webapp.storage.migrate.include_object leaves them out of schema comparisons).
+# SQLite: an FTS5 index over ideas.search_doc (words stemmed in Python by webapp/search_text.py
+# with Snowball), updated only when search_doc changes (not on every vote).
+# PostgreSQL: ideas_tsv holds a stored tsvector per idea under a GIN index, built with the
+# 'russian' text-search configuration (russian_stem for Cyrillic words, english_stem for Latin
+# ones) over the text with ё and accented Latin vowels folded (as the SQLite path does in
+# Python); stored so that ranking matches never re-parses the text.
+# The folding pair is webapp.search_text.FOLD_FROM / FOLD_TO, copied so that this migration
+# never changes when the application code does.
+FOLD_FROM = "ёЁáéíóúüàèìòùâêîôûçÁÉÍÓÚÜÀÈÌÒÙÂÊÎÔÛÇ"
+FOLD_TO = "еЕaeiouuaeiouaeioucAEIOUUAEIOUAEIOUC"
+PG_TSVECTOR = (
+    f"to_tsvector('russian', translate(NEW.title || ' ' || NEW.body, '{FOLD_FROM}', '{FOLD_TO}'))"
+)
 
 
 def _create_full_text_search() -> None:
@@ -270,7 +280,25 @@ def _create_full_text_search() -> None:
             "INSERT INTO ideas_fts(rowid, search_doc) VALUES (new.id, new.search_doc); END"
         )
     elif dialect == "postgresql":
-        op.execute(f"CREATE INDEX ix_ideas_fts_pg ON ideas USING gin ({PG_TSVECTOR})")
+        op.execute(
+            "CREATE TABLE ideas_tsv (idea_id integer PRIMARY KEY REFERENCES ideas(id) "
+            "ON DELETE CASCADE, document tsvector NOT NULL)"
+        )
+        op.execute("CREATE INDEX ix_ideas_tsv_document ON ideas_tsv USING gin (document)")
+        op.execute(
+            "CREATE FUNCTION ideas_tsv_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"INSERT INTO ideas_tsv (idea_id, document) VALUES (NEW.id, {PG_TSVECTOR}) "
+            "ON CONFLICT (idea_id) DO UPDATE SET document = EXCLUDED.document; "
+            "RETURN NULL; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER ideas_tsv_insert AFTER INSERT ON ideas "
+            "FOR EACH ROW EXECUTE FUNCTION ideas_tsv_sync()"
+        )
+        op.execute(
+            "CREATE TRIGGER ideas_tsv_update AFTER UPDATE OF title, body ON ideas "
+            "FOR EACH ROW EXECUTE FUNCTION ideas_tsv_sync()"
+        )
 
 
 def _drop_full_text_search() -> None:
@@ -280,4 +308,7 @@ def _drop_full_text_search() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS ideas_fts")
     elif dialect == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_ideas_fts_pg")
+        op.execute("DROP TRIGGER IF EXISTS ideas_tsv_update ON ideas")
+        op.execute("DROP TRIGGER IF EXISTS ideas_tsv_insert ON ideas")
+        op.execute("DROP FUNCTION IF EXISTS ideas_tsv_sync()")
+        op.execute("DROP TABLE IF EXISTS ideas_tsv")

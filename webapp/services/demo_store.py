@@ -25,7 +25,7 @@ from webapp.security import UNUSABLE_PASSWORD
 from webapp.services import demo_votes as dv
 from webapp.services import taxonomy
 from webapp.services.demo_sources import SourceIdea
-from webapp.storage.bulk import insert_rows, skip_reference_checks, timestamp_suffix
+from webapp.storage.bulk import insert_rows, timestamp_suffix
 from webapp.storage.db import transaction
 from webapp.storage.models import Category, District, Idea, User
 
@@ -147,7 +147,6 @@ def ensure_voters(
             if not len(chunk):
                 continue
             with transaction(factory) as session:
-                skip_reference_checks(session)  # district ids were just read from the database
                 stamps = dv.format_timestamps(signup[chunk], timestamp_suffix(session)).tolist()
                 rows = [
                     (
@@ -247,7 +246,6 @@ def store_ideas(
         for batch in _batches(ideas):
             with transaction(factory) as session:
                 suffix = timestamp_suffix(session)
-                skip_reference_checks(session)  # voters and ideas exist: ids come from this job
                 for idea in batch:
                     idea_id = _add_idea(session, idea, places)
                     voters, times = _plan(idea, places, pool, seed)
@@ -274,7 +272,7 @@ def _add_idea(session: Session, idea: SourceIdea, places: Places) -> int:
         language=idea.language,
         status="published",
         support_count=idea.support,
-        search_doc=search_document(idea.title, idea.body, idea.language),
+        search_doc=search_document(idea.title, idea.body),
         external_ref=idea.external_ref,
         created_at=idea.created_at,
         updated_at=idea.created_at,

@@ -72,7 +72,7 @@ def district_and_children(session: Session, district_id: int) -> list[int]:
 
 def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSummary]:
     """A page of ideas matching the filter, with the total for pagination."""
-    stmt = select(Idea, User.display_name).outerjoin(User, User.id == Idea.author_id)
+    stmt = select(Idea)
     if flt.status:
         stmt = stmt.where(Idea.status == flt.status)
     elif not flt.include_hidden:
@@ -86,7 +86,9 @@ def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSu
     rank = None
     if flt.q.strip():
         stmt, rank = apply_search(session, stmt, flt.q)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    # Count before joining the authors: the join would make PostgreSQL scan every user.
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = stmt.add_columns(User.display_name).outerjoin(User, User.id == Idea.author_id)
     sort = flt.sort if flt.sort in SORTS else "new"
     if sort == "relevance" and rank is not None:
         stmt = stmt.order_by(rank.desc(), Idea.id.desc())
@@ -181,7 +183,7 @@ def submit_idea(
         author_id=author.id,
         language=language,
         status="published",
-        search_doc=search_document(clean["title"], clean["body"], language),
+        search_doc=search_document(clean["title"], clean["body"]),
     )
     session.add(idea)
     session.flush()
@@ -203,6 +205,6 @@ def edit_idea(
     for key, value in clean.items():
         setattr(idea, key, value)
     idea.language = detect_language(f"{clean['title']}\n{clean['body']}")
-    idea.search_doc = search_document(clean["title"], clean["body"], idea.language)
+    idea.search_doc = search_document(clean["title"], clean["body"])
     idea.updated_at = utcnow()
     session.flush()

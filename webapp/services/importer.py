@@ -187,7 +187,7 @@ def _check_row(
         "language": language,
         "status": "published",
         "external_ref": ref,
-        "search_doc": search_document(clean["title"], clean["body"], language),
+        "search_doc": search_document(clean["title"], clean["body"]),
     }
     if created_at is not None:
         values["created_at"] = values["updated_at"] = created_at

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
@@ -44,21 +42,3 @@ def insert_rows(
         cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
     finally:
         cur.close()
-
-
-def skip_reference_checks(session: Session) -> bool:
-    """PostgreSQL: skip foreign-key triggers until the end of this transaction, if allowed.
-
-    Only for rows whose references are valid by construction (ids just read or inserted in the
-    same job): the per-row checks cost about two thirds of a COPY into ``votes``. Needs a role
-    allowed to set ``session_replication_role`` (a superuser); elsewhere nothing changes and the
-    checks run. ``SET LOCAL`` ends with the transaction. Returns whether the checks are skipped.
-    """
-    if dialect(session) != "postgresql":
-        return False
-    try:
-        with session.begin_nested():
-            session.execute(text("SET LOCAL session_replication_role = replica"))
-    except DBAPIError:
-        return False
-    return True

@@ -13,7 +13,7 @@ import migrations
 from webapp.settings import normalise_database_url
 
 # Objects created by raw SQL in migrations (full-text search) that the models do not describe.
-UNMODELLED = {"ideas_fts", "ix_ideas_fts_pg"}
+UNMODELLED = {"ideas_fts", "ideas_tsv", "ix_ideas_tsv_document"}
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
-from webapp.search_text import MAX_QUERY_WORDS, fts5_query
+from webapp.search_text import MAX_QUERY_WORDS, fold, fts5_query
 from webapp.storage.models import Idea
 
-# Must match the expression of the GIN index created by migration 0001.
-PG_DOCUMENT = "to_tsvector('russian', ideas.title || ' ' || ideas.body)"
+# PostgreSQL's search table (migration 0001): a stored tsvector per idea, kept by triggers.
+IDEAS_TSV = table("ideas_tsv", column("idea_id"), column("document"))
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 _PG_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def pg_tsquery(query: str) -> str | None:
     """A to_tsquery string: every word required, the last one as a prefix; only word characters."""
-    words = _PG_WORD.findall(query.lower())[:MAX_QUERY_WORDS]
+    words = _PG_WORD.findall(fold(query.lower()))[:MAX_QUERY_WORDS]
     if not words:
         return None
     words[-1] += ":*"
@@ -47,6 +47,7 @@ def apply_search(
     if tsq is None:
         return stmt.where(text("0 = 1")), None
     tsquery = func.to_tsquery(literal_column("'russian'"), tsq)
-    document: ColumnElement[Any] = literal_column(PG_DOCUMENT)
-    stmt = stmt.where(document.op("@@")(tsquery))
-    return stmt, func.ts_rank(document, tsquery)
+    stmt = stmt.join(IDEAS_TSV, IDEAS_TSV.c.idea_id == Idea.id).where(
+        IDEAS_TSV.c.document.op("@@")(tsquery)
+    )
+    return stmt, func.ts_rank(IDEAS_TSV.c.document, tsquery)
