@@ -13,6 +13,7 @@ from webapp.storage.models import Base
 config = context.config
 target_metadata = Base.metadata
 
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,

@@ -121,7 +121,11 @@ def sqlite_file(tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path | None:
     """../shared/data when present (the full data sets); tests that need it skip otherwise."""
-    path = Path(os.environ.get("VECHE_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    path = Path(
+        os.environ.get(
+            "VECHE_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+        )
+    )
     return path if path.is_dir() else None
 
 

@@ -54,27 +54,38 @@ def test_registration_errors_are_shown_and_nothing_is_stored(
 
 def test_duplicate_email_is_refused(browser: Browser, citizen) -> None:
     response = browser.submit(
-        "/register", {"email": citizen.email.upper(), "display_name": "Двойник", "password": PASSWORD}
+        "/register",
+        {"email": citizen.email.upper(), "display_name": "Двойник", "password": PASSWORD},
     )
     assert response.status_code == 409
 
 
-def test_login_failure_does_not_reveal_whether_the_account_exists(browser: Browser, citizen) -> None:
-    wrong_password = browser.submit("/login", {"email": citizen.email, "password": "wrong-password-1"})
-    unknown_user = browser.submit("/login", {"email": "nobody@example.org", "password": "wrong-password-1"})
+def test_login_failure_does_not_reveal_whether_the_account_exists(
+    browser: Browser, citizen
+) -> None:
+    wrong_password = browser.submit(
+        "/login", {"email": citizen.email, "password": "wrong-password-1"}
+    )
+    unknown_user = browser.submit(
+        "/login", {"email": "nobody@example.org", "password": "wrong-password-1"}
+    )
     assert wrong_password.status_code == unknown_user.status_code == 401
     strip = lambda html: re.sub(r'value="[^"]*"', "", html)  # noqa: E731
     assert strip(wrong_password.text) == strip(unknown_user.text)
 
 
-def test_blocked_user_cannot_log_in_and_loses_the_session(browser: Browser, citizen, session_factory) -> None:
+def test_blocked_user_cannot_log_in_and_loses_the_session(
+    browser: Browser, citizen, session_factory
+) -> None:
     from webapp.services import users
 
     browser.login(citizen.email)
     with transaction(session_factory) as s:
         users.set_blocked(s, citizen.email, True, reason="spam")
     assert browser.get("/ideas/new").status_code == 303  # signed out
-    assert browser.submit("/login", {"email": citizen.email, "password": PASSWORD}).status_code == 401
+    assert (
+        browser.submit("/login", {"email": citizen.email, "password": PASSWORD}).status_code == 401
+    )
     with transaction(session_factory) as s:
         entry = s.scalar(select(AuditLog).where(AuditLog.action == "user.block"))
         assert entry is not None and entry.reason == "spam"
@@ -87,7 +98,9 @@ def test_logout_ends_the_session(browser: Browser, citizen) -> None:
 
 
 def test_login_redirects_only_to_local_pages(browser: Browser, citizen) -> None:
-    ok = browser.submit("/login", {"email": citizen.email, "password": PASSWORD, "next": "/my/ideas"})
+    ok = browser.submit(
+        "/login", {"email": citizen.email, "password": PASSWORD, "next": "/my/ideas"}
+    )
     assert ok.headers["location"] == "/my/ideas"
     browser.submit("/logout")
     for target in ["https://evil.example/", "//evil.example/", "/\\evil.example"]:
@@ -99,7 +112,10 @@ def test_login_redirects_only_to_local_pages(browser: Browser, citizen) -> None:
 def test_login_is_rate_limited(settings, citizen) -> None:
     app = create_app(replace(settings, login_rate_limit=3))
     with Browser(app) as b:
-        codes = [b.submit("/login", {"email": citizen.email, "password": "wrong-password"}).status_code for _ in range(5)]
+        codes = [
+            b.submit("/login", {"email": citizen.email, "password": "wrong-password"}).status_code
+            for _ in range(5)
+        ]
         assert codes[:3] == [401, 401, 401]
         assert codes[3:] == [429, 429]
         limited = b.submit("/login", {"email": citizen.email, "password": "wrong-password"})
@@ -149,12 +165,16 @@ def _form_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
     return paths
 
 
-def test_every_state_changing_form_requires_a_csrf_token(app, browser: Browser, session_factory) -> None:
+def test_every_state_changing_form_requires_a_csrf_token(
+    app, browser: Browser, session_factory
+) -> None:
     make_user(session_factory, "admin@example.org", role="admin")
     browser.login("admin@example.org")
     with transaction(session_factory) as s:
         cat = s.scalar(select(Category.id))
-        idea = Idea(title="Идея для проверки", body="Описание идеи для проверки CSRF.", category_id=cat)
+        idea = Idea(
+            title="Идея для проверки", body="Описание идеи для проверки CSRF.", category_id=cat
+        )
         s.add(idea)
         s.flush()
         idea_id = idea.id
@@ -162,16 +182,26 @@ def test_every_state_changing_form_requires_a_csrf_token(app, browser: Browser, 
     paths = _form_routes(app)
     assert len(paths) >= 12
     payload = {
-        "title": "Новая идея без токена", "body": "Описание идеи без токена CSRF.", "category_id": str(cat),
-        "body_comment": "x", "reason": "spam", "lang": "en", "slug": "new-cat", "name_ru": "Имя",
-        "name_en": "Name", "district_id": str(district), "email": "x@example.org", "password": PASSWORD,
+        "title": "Новая идея без токена",
+        "body": "Описание идеи без токена CSRF.",
+        "category_id": str(cat),
+        "body_comment": "x",
+        "reason": "spam",
+        "lang": "en",
+        "slug": "new-cat",
+        "name_ru": "Имя",
+        "name_en": "Name",
+        "district_id": str(district),
+        "email": "x@example.org",
+        "password": PASSWORD,
         "display_name": "Имя",
     }
 
     def snapshot() -> tuple:
         with transaction(session_factory) as s:
             return tuple(
-                s.scalar(select(func.count()).select_from(t)) for t in (Idea, User, AuditLog, Category)
+                s.scalar(select(func.count()).select_from(t))
+                for t in (Idea, User, AuditLog, Category)
             ) + (s.get(Idea, idea_id).title, s.get(District, district).name_ru)
 
     before = snapshot()
@@ -192,29 +222,49 @@ ROLE_ROUTES = [("/admin/categories", "administer"), ("/admin/districts", "admini
 
 @pytest.mark.parametrize("role", ["citizen", "moderator", "official", "admin"])
 @pytest.mark.parametrize(("path", "permission"), ROLE_ROUTES)
-def test_admin_pages_check_the_role(app, session_factory, role: str, path: str, permission: str) -> None:
+def test_admin_pages_check_the_role(
+    app, session_factory, role: str, path: str, permission: str
+) -> None:
     make_user(session_factory, f"{role}@example.org", role=role)
     with Browser(app) as b:
         assert b.get(path).status_code == 303  # anonymous: to the login page
         b.login(f"{role}@example.org")
         expected = 200 if role == "admin" else 403
         assert b.get(path).status_code == expected
-        assert b.submit(path, {"district_id": "1", "category_id": "", "slug": "zzz", "name_ru": "Имя",
-                               "name_en": "Name"}).status_code in ((303, 422) if role == "admin" else (403,))
+        assert b.submit(
+            path,
+            {
+                "district_id": "1",
+                "category_id": "",
+                "slug": "zzz",
+                "name_ru": "Имя",
+                "name_en": "Name",
+            },
+        ).status_code in ((303, 422) if role == "admin" else (403,))
 
 
 def test_admin_edits_categories_and_districts_with_an_audit_trail(app, session_factory) -> None:
     make_user(session_factory, "admin@example.org", role="admin")
     with Browser(app) as b:
         b.login("admin@example.org")
-        r = b.submit("/admin/categories", {"slug": "lighting", "name_ru": "Освещение", "name_en": "Lighting"})
+        r = b.submit(
+            "/admin/categories", {"slug": "lighting", "name_ru": "Освещение", "name_en": "Lighting"}
+        )
         assert r.status_code == 303
         assert "Освещение" in b.get("/ideas/new").text
         with transaction(session_factory) as s:
             arbat = s.scalar(select(District).where(District.slug == "arbat"))
             arbat_id, old = arbat.id, arbat.name_ru
-        b.submit("/admin/districts", {"district_id": str(arbat_id), "name_ru": "Арбат (ЦАО)", "name_en": "Arbat"})
-        assert b.submit("/admin/categories", {"slug": "Bad Slug", "name_ru": "x", "name_en": "x"}).status_code == 422
+        b.submit(
+            "/admin/districts",
+            {"district_id": str(arbat_id), "name_ru": "Арбат (ЦАО)", "name_en": "Arbat"},
+        )
+        assert (
+            b.submit(
+                "/admin/categories", {"slug": "Bad Slug", "name_ru": "x", "name_en": "x"}
+            ).status_code
+            == 422
+        )
         with transaction(session_factory) as s:
             assert s.get(District, arbat_id).name_ru == "Арбат (ЦАО)"
             entry = s.scalar(select(AuditLog).where(AuditLog.action == "district.save"))
@@ -235,9 +285,16 @@ def test_body_over_the_limit_is_refused_with_413(settings) -> None:
 def test_invalid_utf8_in_a_form_is_refused(browser: Browser, citizen, session_factory) -> None:
     browser.login(citizen.email)
     token = browser.csrf()
-    body = b"csrf_token=" + token.encode() + b"&title=%FF%FE%FD+title&body=" + b"x" * 30 + b"&category_id=1"
-    response = browser.post("/ideas/new", content=body,
-                            headers={"content-type": "application/x-www-form-urlencoded"})
+    body = (
+        b"csrf_token="
+        + token.encode()
+        + b"&title=%FF%FE%FD+title&body="
+        + b"x" * 30
+        + b"&category_id=1"
+    )
+    response = browser.post(
+        "/ideas/new", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code in (400, 422)
     with transaction(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(Idea)) == 0

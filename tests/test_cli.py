@@ -75,6 +75,24 @@ def test_migrate_then_seed_an_own_database(
     assert "citizen@demo.veche.local" in out and demo.DEMO_PASSWORD in out and "/login" in out
     code, out, _err = run(capsys, sqlite_file, "seed-demo", "--if-empty", "--quiet")
     assert code == 0 and "nothing was seeded" in out
+    assert "citizen@demo.veche.local" in out  # `make run` shows the accounts every time
+
+
+def test_unreachable_database_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run(capsys, "postgresql://postgres@127.0.0.1:1/nowhere", "migrate")
+    assert code == 2
+    assert err.startswith("veche: error: database error:") and "Traceback" not in err
+
+
+def test_seed_demo_full_reads_the_data_dir_setting(
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VECHE_DATA_DIR", str(tmp_path))
+    code, _out, err = run(capsys, settings.database_url, "seed-demo", "--full", "--quiet")
+    assert code == 2 and str(tmp_path / "uk_petitions" / "petitions.jsonl") in err
 
 
 def test_seed_demo_reports_what_it_stored(

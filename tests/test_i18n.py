@@ -13,8 +13,22 @@ from tests.helpers import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "webapp" / "i18n"
-KEYWORDS = ["_", "gettext", "ngettext:1,2", "N_", "add:2", "flash:2", "invalid:2", "NotFound", "Conflict",
-            "PermissionDenied", "NotAuthenticated", "RateLimited", "PayloadTooLarge", "DomainError"]
+KEYWORDS = [
+    "_",
+    "gettext",
+    "ngettext:1,2",
+    "N_",
+    "add:2",
+    "flash:2",
+    "invalid:2",
+    "NotFound",
+    "Conflict",
+    "PermissionDenied",
+    "NotAuthenticated",
+    "RateLimited",
+    "PayloadTooLarge",
+    "DomainError",
+]
 
 
 def _catalog(lang: str):  # type: ignore[no-untyped-def]
@@ -70,7 +84,9 @@ def test_pages_switch_language_and_remember_it(browser: Browser) -> None:
 
 def test_browser_language_is_used_when_nothing_was_chosen(app) -> None:  # type: ignore[no-untyped-def]
     with Browser(app) as b:
-        assert "Ideas for the city" in b.get("/", headers={"accept-language": "en-GB,en;q=0.9"}).text
+        assert (
+            "Ideas for the city" in b.get("/", headers={"accept-language": "en-GB,en;q=0.9"}).text
+        )
         assert "Идеи для города" in b.get("/", headers={"accept-language": "de-DE"}).text
 
 

@@ -47,7 +47,9 @@ def count(session_factory: Any, model: Any, *where: Any) -> int:
         return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def test_submitted_idea_is_shown_on_its_own_page(browser: Browser, citizen, session_factory) -> None:
+def test_submitted_idea_is_shown_on_its_own_page(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
     response = submit(browser, session_factory)
     assert response.status_code == 303
@@ -88,7 +90,9 @@ def test_invalid_idea_is_refused_with_a_russian_message_and_nothing_stored(
     assert count(session_factory, Idea) == 0
 
 
-def test_validation_messages_follow_the_chosen_language(browser: Browser, citizen, session_factory) -> None:
+def test_validation_messages_follow_the_chosen_language(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
     browser.submit("/language", {"lang": "en", "next": "/"})
     response = submit(browser, session_factory, title="")
@@ -100,19 +104,27 @@ def test_validation_messages_follow_the_chosen_language(browser: Browser, citize
 def test_user_text_is_escaped(browser: Browser, citizen, session_factory) -> None:
     browser.login(citizen.email)
     evil = "<script>alert('x')</script> парк"
-    response = submit(browser, session_factory, title=evil, body=BODY + " <img src=x onerror=alert(1)>")
+    response = submit(
+        browser, session_factory, title=evil, body=BODY + " <img src=x onerror=alert(1)>"
+    )
     page = browser.get(response.headers["location"])
     assert "<script>alert" not in page.text
     assert "&lt;script&gt;" in page.text
     assert "<img src=x" not in page.text
 
 
-def test_author_can_edit_until_someone_supports(browser: Browser, citizen, session_factory, app) -> None:
+def test_author_can_edit_until_someone_supports(
+    browser: Browser, citizen, session_factory, app
+) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     response = browser.submit(
         f"/ideas/{idea_id}/edit",
-        {"title": "Велодорожки во всех парках", "body": BODY, "category_id": str(category_id(session_factory))},
+        {
+            "title": "Велодорожки во всех парках",
+            "body": BODY,
+            "category_id": str(category_id(session_factory)),
+        },
     )
     assert response.status_code == 303
     assert "Велодорожки во всех парках" in browser.get(f"/ideas/{idea_id}").text
@@ -120,8 +132,17 @@ def test_author_can_edit_until_someone_supports(browser: Browser, citizen, sessi
     other = Browser(app)
     make_user(session_factory, "neighbour@example.org")
     other.login("neighbour@example.org")
-    assert other.submit(f"/ideas/{idea_id}/edit", {"title": "Чужая правка", "body": BODY,
-                        "category_id": str(category_id(session_factory))}).status_code == 403
+    assert (
+        other.submit(
+            f"/ideas/{idea_id}/edit",
+            {
+                "title": "Чужая правка",
+                "body": BODY,
+                "category_id": str(category_id(session_factory)),
+            },
+        ).status_code
+        == 403
+    )
     assert other.submit(f"/ideas/{idea_id}/support").status_code == 303
 
     response = browser.submit(
@@ -133,7 +154,9 @@ def test_author_can_edit_until_someone_supports(browser: Browser, citizen, sessi
         assert s.get(Idea, idea_id).title == "Велодорожки во всех парках"
 
 
-def test_support_is_idempotent_and_can_be_withdrawn(browser: Browser, citizen, session_factory) -> None:
+def test_support_is_idempotent_and_can_be_withdrawn(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     for _ in range(3):  # a triple click
@@ -151,7 +174,9 @@ def test_support_is_idempotent_and_can_be_withdrawn(browser: Browser, citizen, s
         assert s.get(Idea, idea_id).support_count == 0
 
 
-def test_support_without_reload_answers_json_with_the_new_box(browser: Browser, citizen, session_factory) -> None:
+def test_support_without_reload_answers_json_with_the_new_box(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     response = browser.submit(f"/ideas/{idea_id}/support", headers={"accept": "application/json"})
@@ -191,7 +216,12 @@ def test_opposing_when_enabled(settings, session_factory) -> None:
 def test_comments_are_published_and_listed(browser: Browser, citizen, session_factory) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
-    assert browser.submit(f"/ideas/{idea_id}/comments", {"body": "Поддерживаю, <b>очень</b> нужно!"}).status_code == 303
+    assert (
+        browser.submit(
+            f"/ideas/{idea_id}/comments", {"body": "Поддерживаю, <b>очень</b> нужно!"}
+        ).status_code
+        == 303
+    )
     page = browser.get(f"/ideas/{idea_id}")
     assert "Поддерживаю, &lt;b&gt;очень&lt;/b&gt; нужно!" in page.text
     assert count(session_factory, Comment) == 1
@@ -219,8 +249,16 @@ def _seed_ideas(session_factory: Any, n: int) -> None:
         for i in range(n):
             title = f"Идея номер {i}"
             body = "Описание идеи про парк и деревья для жителей района."
-            s.add(Idea(title=title, body=body, category_id=cat, language="ru", support_count=i,
-                       search_doc=search_document(title, body)))
+            s.add(
+                Idea(
+                    title=title,
+                    body=body,
+                    category_id=cat,
+                    language="ru",
+                    support_count=i,
+                    search_doc=search_document(title, body),
+                )
+            )
 
 
 def test_list_is_paginated_and_sorted(browser: Browser, session_factory, settings) -> None:
@@ -234,13 +272,22 @@ def test_list_is_paginated_and_sorted(browser: Browser, session_factory, setting
     assert browser.get("/?page=99999999999").status_code == 200
 
 
-def test_filters_by_category_district_and_status(browser: Browser, citizen, session_factory) -> None:
+def test_filters_by_category_district_and_status(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
     arbat = district_id(session_factory, "arbat")
     cao = district_id(session_factory, "cao")
     submit(browser, session_factory, title="Скамейки на Арбате", district_id=str(arbat))
-    submit(browser, session_factory, title="Новый парк в Митино", category_id=str(category_id(session_factory, "parks")))
-    assert "Скамейки на Арбате" in browser.get(f"/?district={cao}").text  # an okrug includes its districts
+    submit(
+        browser,
+        session_factory,
+        title="Новый парк в Митино",
+        category_id=str(category_id(session_factory, "parks")),
+    )
+    assert (
+        "Скамейки на Арбате" in browser.get(f"/?district={cao}").text
+    )  # an okrug includes its districts
     assert "Новый парк в Митино" not in browser.get(f"/?district={cao}").text
     parks = category_id(session_factory, "parks")
     page = browser.get(f"/?category={parks}").text
@@ -263,10 +310,18 @@ def test_full_text_search_understands_russian_and_english(
 ) -> None:
     browser.login(citizen.email)
     submit(browser, session_factory)
-    submit(browser, session_factory, title="Cycle lanes on the embankment",
-           body="Build protected cycling lanes along the river embankment for commuters.")
-    submit(browser, session_factory, title="Ремонт подъездов",
-           body="Отремонтировать подъезды в старых домах, покрасить стены и заменить лампы.")
+    submit(
+        browser,
+        session_factory,
+        title="Cycle lanes on the embankment",
+        body="Build protected cycling lanes along the river embankment for commuters.",
+    )
+    submit(
+        browser,
+        session_factory,
+        title="Ремонт подъездов",
+        body="Отремонтировать подъезды в старых домах, покрасить стены и заменить лампы.",
+    )
     page = browser.get("/", params={"q": query}).text
     assert expected in page
     assert "Ремонт подъездов" not in page
@@ -277,7 +332,9 @@ def test_search_input_cannot_break_the_query(browser: Browser) -> None:
         assert browser.get("/", params={"q": q}).status_code == 200
 
 
-def test_hidden_idea_is_not_found_for_others(browser: Browser, citizen, session_factory, app) -> None:
+def test_hidden_idea_is_not_found_for_others(
+    browser: Browser, citizen, session_factory, app
+) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     with transaction(session_factory) as s:
@@ -287,7 +344,9 @@ def test_hidden_idea_is_not_found_for_others(browser: Browser, citizen, session_
     assert browser.get(f"/ideas/{idea_id}").status_code == 200  # the author still sees it
 
 
-def test_merged_idea_redirects_to_the_canonical_one(browser: Browser, citizen, session_factory) -> None:
+def test_merged_idea_redirects_to_the_canonical_one(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
     a = idea_id_from(submit(browser, session_factory, title="Первая копия идеи"))
     b = idea_id_from(submit(browser, session_factory, title="Вторая копия идеи"))
@@ -322,9 +381,15 @@ def test_unknown_page_is_a_helpful_404(browser: Browser) -> None:
     assert 'role="search"' in response.text
 
 
-def test_a_single_spanish_word_finds_a_spanish_idea(browser: Browser, citizen, session_factory) -> None:
+def test_a_single_spanish_word_finds_a_spanish_idea(
+    browser: Browser, citizen, session_factory
+) -> None:
     browser.login(citizen.email)
-    submit(browser, session_factory, title="Remodelación de la rotonda de Canillejas",
-           body="Proponemos la remodelación de la rotonda y de la vía de servicio para los vecinos.")
+    submit(
+        browser,
+        session_factory,
+        title="Remodelación de la rotonda de Canillejas",
+        body="Proponemos la remodelación de la rotonda y de la vía de servicio para los vecinos.",
+    )
     for query in ("Remodelación", "remodelacion", "rotondas"):
         assert "Remodelación de la rotonda" in browser.get("/", params={"q": query}).text, query

@@ -33,7 +33,16 @@ def test_upgrade_from_empty_then_downgrade_to_base(sqlite_file: str) -> None:
     assert _diff(sqlite_file) == []
     engine = make_engine(Settings(database_url=sqlite_file, environment="test"))
     tables = set(inspect(engine).get_table_names())
-    assert {"users", "ideas", "votes", "comments", "categories", "districts", "reports", "audit_log"} <= tables
+    assert {
+        "users",
+        "ideas",
+        "votes",
+        "comments",
+        "categories",
+        "districts",
+        "reports",
+        "audit_log",
+    } <= tables
     assert "ideas_fts" in tables  # SQLite full-text index
     downgrade(sqlite_file, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

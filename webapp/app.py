@@ -24,7 +24,9 @@ TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def build_jinja(translators: dict[str, Translator], settings: Settings) -> dict[str, jinja2.Environment]:
+def build_jinja(
+    translators: dict[str, Translator], settings: Settings
+) -> dict[str, jinja2.Environment]:
     """One Jinja environment per language, each with its gettext catalog installed."""
     envs = {}
     for lang, tr in translators.items():
@@ -32,7 +34,9 @@ def build_jinja(translators: dict[str, Translator], settings: Settings) -> dict[
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
             autoescape=True,
             extensions=["jinja2.ext.i18n"],
-            undefined=jinja2.StrictUndefined if settings.environment == "test" else jinja2.Undefined,
+            undefined=jinja2.StrictUndefined
+            if settings.environment == "test"
+            else jinja2.Undefined,
         )
         env.install_gettext_translations(tr.translations, newstyle=True)  # type: ignore[attr-defined]
         env.filters["number"] = tr.number

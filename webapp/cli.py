@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from webapp.errors import DomainError, InvalidInput
 from webapp.i18n import Translator
 from webapp.settings import Settings, SettingsError
@@ -105,7 +107,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     try:
         report = demo.seed_demo(
             factory,
-            data_dir=Path(args.data) if args.data else None,
+            data_dir=Path(args.data) if args.data else (settings.data_path if args.full else None),
             if_empty=args.if_empty,
             limit=args.limit,
             progress=not args.quiet,
@@ -199,8 +201,10 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
     token = _run(settings, make)
     print(token)
-    print("Keep this token secret; it is shown only once. Send it as 'Authorization: Bearer <token>'.",
-          file=sys.stderr)
+    print(
+        "Keep this token secret; it is shown only once. Send it as 'Authorization: Bearer <token>'.",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -210,9 +214,17 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_schema(settings)
     if args.kind == "categories":
-        n = _run(settings, taxonomy.load_categories, Path(args.file) if args.file else taxonomy.DEFAULT_CATEGORIES)
+        n = _run(
+            settings,
+            taxonomy.load_categories,
+            Path(args.file) if args.file else taxonomy.DEFAULT_CATEGORIES,
+        )
     else:
-        n = _run(settings, taxonomy.load_districts, Path(args.file) if args.file else taxonomy.DEFAULT_DISTRICTS)
+        n = _run(
+            settings,
+            taxonomy.load_districts,
+            Path(args.file) if args.file else taxonomy.DEFAULT_DISTRICTS,
+        )
     print(f"Loaded {n} {args.kind}")
     return 0
 
@@ -244,27 +256,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="load demo data: real UK petitions and Decide Madrid proposals with their support counts",
         epilog=EPILOG,
     )
-    p.add_argument("--data", metavar="DIR",
-                   help="folder with uk_petitions/ and decide_madrid/ (the full sets); "
-                        "default: the extract shipped with Veche")
-    p.add_argument("--if-empty", action="store_true", help="do nothing if the database already has ideas")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder with uk_petitions/ and decide_madrid/ (the full sets); "
+        "default: the extract shipped with Veche",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="read the full sets from VECHE_DATA_DIR (default ../shared/data); same as --data $VECHE_DATA_DIR",
+    )
+    p.add_argument(
+        "--if-empty", action="store_true", help="do nothing if the database already has ideas"
+    )
     p.add_argument("--limit", type=int, help="load at most this many ideas from each source")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_seed_demo)
 
     p = sub.add_parser("import", help="import ideas from a CSV or JSONL file", epilog=EPILOG)
-    p.add_argument("file", help="a .csv or .jsonl file (see README: columns title, body, category, district, ...)")
+    p.add_argument(
+        "file",
+        help="a .csv or .jsonl file (see README: columns title, body, category, district, ...)",
+    )
     p.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
-    p.add_argument("--author", metavar="EMAIL",
-                   help="the existing account the ideas are attributed to, unless a row has its own "
-                        "author_email (default: no author)")
-    p.add_argument("--dry-run", action="store_true", help="check the file and report problems; store nothing")
+    p.add_argument(
+        "--author",
+        metavar="EMAIL",
+        help="the existing account the ideas are attributed to, unless a row has its own "
+        "author_email (default: no author)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="check the file and report problems; store nothing"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("taxonomy", help="load categories or districts from a JSON file", epilog=EPILOG)
+    p = sub.add_parser(
+        "taxonomy", help="load categories or districts from a JSON file", epilog=EPILOG
+    )
     p.add_argument("kind", choices=["categories", "districts"])
-    p.add_argument("--file", help="JSON file (default: the shipped Moscow okrugs/districts or city categories)")
+    p.add_argument(
+        "--file", help="JSON file (default: the shipped Moscow okrugs/districts or city categories)"
+    )
     p.set_defaults(func=cmd_taxonomy)
 
     user = sub.add_parser("user", help="manage accounts", epilog=EPILOG)
@@ -295,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _describe(exc: DomainError) -> str:
     tr = Translator("en")
     if isinstance(exc, InvalidInput) and exc.errors:
-        return "; ".join(f"{field}: {tr.gettext(msg, **params)}" for field, (msg, params) in exc.errors.items())
+        return "; ".join(
+            f"{field}: {tr.gettext(msg, **params)}" for field, (msg, params) in exc.errors.items()
+        )
     return tr.gettext(exc.message, **exc.params)
 
 
@@ -309,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except DomainError as exc:
         print(f"veche: error: {_describe(exc)}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"veche: error: database error: {reason}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("veche: interrupted", file=sys.stderr)

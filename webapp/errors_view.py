@@ -74,11 +74,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code
     message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])
     if is_api(request):
-        return JSONResponse(error_payload(request, status, message), status_code=status, headers=exc.headers)
+        return JSONResponse(
+            error_payload(request, status, message), status_code=status, headers=exc.headers
+        )
     template = "errors/404.html" if status == 404 else "errors/error.html"
     tr = translator(request)
     return await render(
-        request, template, {"status": status, "message": tr.gettext(message), "fields": {}}, status=status
+        request,
+        template,
+        {"status": status, "message": tr.gettext(message), "fields": {}},
+        status=status,
     )
 
 
@@ -89,8 +94,10 @@ async def server_error(request: Request, exc: Exception) -> Response:
     tr = translator(request)
     try:
         return await render(
-            request, "errors/error.html",
-            {"status": 500, "message": tr.gettext(HTTP_MESSAGES[500]), "fields": {}}, status=500,
+            request,
+            "errors/error.html",
+            {"status": 500, "message": tr.gettext(HTTP_MESSAGES[500]), "fields": {}},
+            status=500,
         )
     except Exception:  # the error page itself failed: plain text
         return Response(tr.gettext(HTTP_MESSAGES[500]), status_code=500)

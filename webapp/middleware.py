@@ -28,7 +28,9 @@ class SecurityHeaders:
         self.app = app
         self.headers = list(SECURITY_HEADERS)
         if hsts:
-            self.headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+            self.headers.append(
+                (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,8 +99,12 @@ class BodySizeLimit:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        tr = self.translators.get(_language_from_scope(scope)) or next(iter(self.translators.values()))
-        text = tr.gettext("The request is too large (the limit is %(limit)s bytes).", limit=self.max_bytes)
+        tr = self.translators.get(_language_from_scope(scope)) or next(
+            iter(self.translators.values())
+        )
+        text = tr.gettext(
+            "The request is too large (the limit is %(limit)s bytes).", limit=self.max_bytes
+        )
         is_api = scope.get("path", "").startswith("/api/")
         body = (
             json.dumps({"error": {"status": 413, "message": text}}).encode()

@@ -143,7 +143,9 @@ def url_with(request: Request, **changes: Any) -> str:
     return f"{request.url.path}?{query}" if query else request.url.path
 
 
-def redirect(request: Request, name: str, status: int = 303, query: str = "", **params: Any) -> RedirectResponse:
+def redirect(
+    request: Request, name: str, status: int = 303, query: str = "", **params: Any
+) -> RedirectResponse:
     url = str(request.app.url_path_for(name, **params))
     return RedirectResponse(url + (f"?{query}" if query else ""), status_code=status)
 

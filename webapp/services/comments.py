@@ -38,17 +38,24 @@ def add_comment(
 
 def list_comments(session: Session, idea_id: int, page: int, page_size: int) -> Page[CommentView]:
     """Visible comments, oldest first."""
-    base = select(Comment, User.display_name).outerjoin(User, User.id == Comment.author_id).where(
-        Comment.idea_id == idea_id, Comment.hidden.is_(False)
+    base = (
+        select(Comment, User.display_name)
+        .outerjoin(User, User.id == Comment.author_id)
+        .where(Comment.idea_id == idea_id, Comment.hidden.is_(False))
     )
-    total = session.scalar(
-        select(func.count()).select_from(Comment).where(
-            Comment.idea_id == idea_id, Comment.hidden.is_(False)
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(Comment)
+            .where(Comment.idea_id == idea_id, Comment.hidden.is_(False))
         )
-    ) or 0
+        or 0
+    )
     page = max(1, page)
     rows = session.execute(
-        base.order_by(Comment.created_at, Comment.id).limit(page_size).offset((page - 1) * page_size)
+        base.order_by(Comment.created_at, Comment.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     ).all()
     items = [
         CommentView(c.id, c.idea_id, c.author_id, name, c.body, c.created_at) for c, name in rows

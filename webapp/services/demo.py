@@ -71,18 +71,21 @@ class SeedReport:
 
     def describe(self) -> str:
         if self.nothing_done:
-            return self.nothing_done
-        lines = [f"Demo data seeded in {self.elapsed:.1f} s."]
+            lines = [self.nothing_done]
+        else:
+            lines = [f"Demo data seeded in {self.elapsed:.1f} s."]
         for s in self.sources:
             lines.append(
                 f"  {s.source}: {s.ideas:,} ideas with {s.votes:,} votes"
                 f" ({s.skipped:,} already there, skipped)"
             )
-        lines.append(
-            f"  voters: {self.voters:,} demo voters ({self.voters_created:,} created now);"
-            " they cannot log in"
-        )
-        lines.append(f"Demo accounts (password {DEMO_PASSWORD!r}); log in at {self.login_url}")
+        if not self.nothing_done:
+            lines.append(
+                f"  voters: {self.voters:,} demo voters ({self.voters_created:,} created now);"
+                " they cannot log in"
+            )
+        if self.accounts:
+            lines.append(f"Demo accounts (password {DEMO_PASSWORD!r}); log in at {self.login_url}")
         for role, email, created in self.accounts:
             lines.append(f"  {role:<10} {email}{'' if created else '  (already existed)'}")
         return "\n".join(lines)
@@ -107,9 +110,17 @@ def seed_demo(
     now = now or datetime.now(UTC)
     with transaction(factory) as session:
         if if_empty and session.scalar(select(Idea.id).limit(1)) is not None:
+            present = set(
+                session.scalars(
+                    select(User.email).where(User.email.in_([a[1] for a in DEMO_ACCOUNTS]))
+                )
+            )
             return SeedReport(
                 nothing_done="The database already has ideas; nothing was seeded (--if-empty).",
                 login_url=login_url,
+                accounts=tuple(
+                    (role, email, False) for role, email, _ in DEMO_ACCOUNTS if email in present
+                ),
             )
         places = load_places(session)
         accounts = _ensure_accounts(session, places)

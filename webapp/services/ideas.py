@@ -111,16 +111,21 @@ def _visible(idea: Idea, viewer: CurrentUser | None) -> bool:
 
 def get_idea(session: Session, idea_id: int, viewer: CurrentUser | None) -> IdeaDetail:
     row = session.execute(
-        select(Idea, User.display_name).outerjoin(User, User.id == Idea.author_id).where(Idea.id == idea_id)
+        select(Idea, User.display_name)
+        .outerjoin(User, User.id == Idea.author_id)
+        .where(Idea.id == idea_id)
     ).first()
     if row is None or not _visible(row[0], viewer):
         raise NotFound("Idea not found.")
     idea, author_name = row
     my_vote = 0
     if viewer is not None:
-        my_vote = session.scalar(
-            select(Vote.value).where(Vote.idea_id == idea.id, Vote.user_id == viewer.id)
-        ) or 0
+        my_vote = (
+            session.scalar(
+                select(Vote.value).where(Vote.idea_id == idea.id, Vote.user_id == viewer.id)
+            )
+            or 0
+        )
     return IdeaDetail(
         id=idea.id,
         title=idea.title,
@@ -154,7 +159,9 @@ def _editable(idea: Idea, user: CurrentUser) -> bool:
 def clean_idea(session: Session, data: dict[str, Any], limits: Limits) -> dict[str, Any]:
     """Validate title, body, category_id and district_id as the site does; raises InvalidInput."""
     errors = Errors()
-    title = clean_text(errors, "title", data.get("title"), min_length=5, max_length=limits.title_max)
+    title = clean_text(
+        errors, "title", data.get("title"), min_length=5, max_length=limits.title_max
+    )
     body = clean_text(
         errors, "body", data.get("body"), min_length=20, max_length=limits.body_max, multiline=True
     )
@@ -191,7 +198,11 @@ def submit_idea(
 
 
 def edit_idea(
-    session: Session, user: CurrentUser, idea_id: int, data: dict[str, Any], limits: Limits = Limits()
+    session: Session,
+    user: CurrentUser,
+    idea_id: int,
+    data: dict[str, Any],
+    limits: Limits = Limits(),
 ) -> None:
     """The author may edit an idea while nobody has supported it."""
     idea = session.get(Idea, idea_id, with_for_update=True)

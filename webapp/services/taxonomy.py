@@ -24,7 +24,9 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 def _named(row: Category | District) -> Named:
     if isinstance(row, District):
-        return Named(row.id, row.slug, row.name_ru, row.name_en, row.parent_id, row.short_ru, row.short_en)
+        return Named(
+            row.id, row.slug, row.name_ru, row.name_en, row.parent_id, row.short_ru, row.short_en
+        )
     return Named(row.id, row.slug, row.name_ru, row.name_en)
 
 
@@ -46,7 +48,9 @@ def _read_json(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise invalid("file", "File not found: %(path)s", path=str(path)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise invalid("file", "%(path)s is not valid JSON: %(error)s", path=str(path), error=str(exc)) from None
+        raise invalid(
+            "file", "%(path)s is not valid JSON: %(error)s", path=str(path), error=str(exc)
+        ) from None
     if not isinstance(data, dict):
         raise invalid("file", "%(path)s: expected a JSON object", path=str(path))
     return data
@@ -109,7 +113,9 @@ def load_districts(session: Session, path: Path = DEFAULT_DISTRICTS) -> int:
     return count
 
 
-def _fill_district(row: District, entry: dict[str, Any], parent_id: int | None, position: int) -> None:
+def _fill_district(
+    row: District, entry: dict[str, Any], parent_id: int | None, position: int
+) -> None:
     row.name_ru, row.name_en = entry["name_ru"].strip(), entry["name_en"].strip()
     row.short_ru = entry.get("short_ru")
     row.short_en = entry.get("short_en")
@@ -152,7 +158,14 @@ def save_category(
         row.slug, row.name_ru, row.name_en = slug_s, ru, en
     session.flush()
     after = {"slug": slug_s, "name_ru": ru, "name_en": en}
-    record(session, actor_id, "category.save", "category", row.id, details={"before": before, "after": after})
+    record(
+        session,
+        actor_id,
+        "category.save",
+        "category",
+        row.id,
+        details={"before": before, "after": after},
+    )
     return _named(row)
 
 
@@ -170,7 +183,11 @@ def save_district(
     before = {"name_ru": row.name_ru, "name_en": row.name_en}
     row.name_ru, row.name_en = ru, en
     record(
-        session, actor_id, "district.save", "district", row.id,
+        session,
+        actor_id,
+        "district.save",
+        "district",
+        row.id,
         details={"before": before, "after": {"name_ru": ru, "name_en": en}},
     )
     return _named(row)

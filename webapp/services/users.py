@@ -123,7 +123,9 @@ def grant_role(session: Session, email: str, role: str, actor_id: int | None = N
     user = find_by_email(session, email)
     before = user.role
     user.role = role
-    record(session, actor_id, "user.grant", "user", user.id, details={"before": before, "after": role})
+    record(
+        session, actor_id, "user.grant", "user", user.id, details={"before": before, "after": role}
+    )
     return to_current(user)
 
 

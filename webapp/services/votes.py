@@ -39,7 +39,9 @@ def _state(session: Session, user_id: int, idea_id: int, changed: bool) -> VoteS
     counts = session.execute(
         select(Idea.support_count, Idea.oppose_count).where(Idea.id == idea_id)
     ).one()
-    mine = session.scalar(select(Vote.value).where(Vote.user_id == user_id, Vote.idea_id == idea_id))
+    mine = session.scalar(
+        select(Vote.value).where(Vote.user_id == user_id, Vote.idea_id == idea_id)
+    )
     return VoteState(idea_id, counts[0], counts[1], mine or 0, changed)
 
 

@@ -16,7 +16,9 @@ from webapp.settings import normalise_database_url
 UNMODELLED = {"ideas_fts", "ideas_tsv", "ix_ideas_tsv_document"}
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     """Alembic filter: leave the full-text search objects out of model comparisons."""
     if name is None:
         return True

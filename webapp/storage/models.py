@@ -35,7 +35,14 @@ IDEA_STATUSES = (
     "merged",
 )
 # Statuses a visitor sees in public lists.
-PUBLIC_STATUSES = ("published", "under_review", "accepted", "in_progress", "implemented", "rejected")
+PUBLIC_STATUSES = (
+    "published",
+    "under_review",
+    "accepted",
+    "in_progress",
+    "implemented",
+    "rejected",
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -194,9 +201,7 @@ class Report(Base):
 
     __tablename__ = "reports"
     __table_args__ = (
-        CheckConstraint(
-            "(idea_id IS NOT NULL) OR (comment_id IS NOT NULL)", name="target"
-        ),
+        CheckConstraint("(idea_id IS NOT NULL) OR (comment_id IS NOT NULL)", name="target"),
         Index("ix_reports_open", "resolved_at", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

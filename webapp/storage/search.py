@@ -36,7 +36,10 @@ def apply_search(
         if match is None:
             return stmt.where(text("0 = 1")), None
         fts = (
-            select(literal_column("rowid").label("rowid"), literal_column("-bm25(ideas_fts)").label("rank"))
+            select(
+                literal_column("rowid").label("rowid"),
+                literal_column("-bm25(ideas_fts)").label("rank"),
+            )
             .select_from(text("ideas_fts"))
             .where(text("ideas_fts MATCH :fts_q").bindparams(fts_q=match))
             .subquery("fts")

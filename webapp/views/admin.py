@@ -43,7 +43,10 @@ async def categories(request: Request) -> Response:
             return redirect(request, "admin_categories")
     rows = await db(request, taxonomy.list_categories)
     return await render(
-        request, "admin/categories.html", {"categories": rows, "errors": errors, "values": values}, status
+        request,
+        "admin/categories.html",
+        {"categories": rows, "errors": errors, "values": values},
+        status,
     )
 
 

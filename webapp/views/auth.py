@@ -72,7 +72,10 @@ async def register(request: Request) -> Response:
         values.pop("password", None)
     districts = await db(request, taxonomy.list_districts)
     return await render(
-        request, "auth/register.html", {"values": values, "errors": errors, "districts": districts}, status
+        request,
+        "auth/register.html",
+        {"values": values, "errors": errors, "districts": districts},
+        status,
     )
 
 
@@ -96,7 +99,9 @@ async def login(request: Request) -> Response:
             if user.locale in request.app.state.settings.languages:
                 request.session["lang"] = user.locale
             flash(request, "You are logged in.", "success")
-            return RedirectResponse(values["next"] or request.app.url_path_for("index"), status_code=303)
+            return RedirectResponse(
+                values["next"] or request.app.url_path_for("index"), status_code=303
+            )
     return await render(request, "auth/login.html", {"values": values, "error": error}, status)
 
 

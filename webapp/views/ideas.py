@@ -72,7 +72,9 @@ async def index(request: Request) -> Response:
         return {"page": ideas_service.list_ideas(session, flt, size), **_taxonomy(session)}
 
     ctx = await db(request, load)
-    return await render(request, "ideas/index.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx})
+    return await render(
+        request, "ideas/index.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx}
+    )
 
 
 async def my_ideas(request: Request) -> Response:
@@ -84,7 +86,9 @@ async def my_ideas(request: Request) -> Response:
         return {"page": ideas_service.list_ideas(session, flt, size), **_taxonomy(session)}
 
     ctx = await db(request, load)
-    return await render(request, "ideas/mine.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx})
+    return await render(
+        request, "ideas/mine.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx}
+    )
 
 
 def _limits(request: Request) -> ideas_service.Limits:
@@ -111,7 +115,10 @@ async def new_idea(request: Request) -> Response:
             return redirect(request, "idea", idea_id=idea_id)
     ctx = await db(request, _taxonomy)
     return await render(
-        request, "ideas/form.html", {"values": values, "errors": errors, "editing": None, **ctx}, status
+        request,
+        "ideas/form.html",
+        {"values": values, "errors": errors, "editing": None, **ctx},
+        status,
     )
 
 
@@ -143,7 +150,10 @@ async def edit_idea(request: Request) -> Response:
         return redirect(request, "idea", idea_id=idea_id)
     ctx = await db(request, _taxonomy)
     return await render(
-        request, "ideas/form.html", {"values": values, "errors": errors, "editing": idea, **ctx}, status
+        request,
+        "ideas/form.html",
+        {"values": values, "errors": errors, "editing": idea, **ctx},
+        status,
     )
 
 
@@ -230,7 +240,12 @@ async def comment(request: Request) -> Response:
     except InvalidInput as exc:
         tr = translator(request)
         msg, params = next(iter(exc.errors.values()))
-        flash(request, "Your comment was not saved: %(reason)s", "error", reason=tr.gettext(msg, **params))
+        flash(
+            request,
+            "Your comment was not saved: %(reason)s",
+            "error",
+            reason=tr.gettext(msg, **params),
+        )
         response: Response = redirect(request, "idea", idea_id=idea_id)
         response.status_code = 303
         return response
