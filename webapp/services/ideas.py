@@ -88,18 +88,18 @@ def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSu
         stmt, rank = apply_search(session, stmt, flt.q)
     # Count before joining the authors: the join would make PostgreSQL scan every user.
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    stmt = stmt.add_columns(User.display_name).outerjoin(User, User.id == Idea.author_id)
+    page_stmt = stmt.add_columns(User.display_name).outerjoin(User, User.id == Idea.author_id)
     sort = flt.sort if flt.sort in SORTS else "new"
     if sort == "relevance" and rank is not None:
-        stmt = stmt.order_by(rank.desc(), Idea.id.desc())
+        page_stmt = page_stmt.order_by(rank.desc(), Idea.id.desc())
     elif sort == "top":
-        stmt = stmt.order_by(Idea.support_count.desc(), Idea.id.desc())
+        page_stmt = page_stmt.order_by(Idea.support_count.desc(), Idea.id.desc())
     elif sort == "discussed":
-        stmt = stmt.order_by(Idea.comment_count.desc(), Idea.id.desc())
+        page_stmt = page_stmt.order_by(Idea.comment_count.desc(), Idea.id.desc())
     else:
-        stmt = stmt.order_by(Idea.created_at.desc(), Idea.id.desc())
+        page_stmt = page_stmt.order_by(Idea.created_at.desc(), Idea.id.desc())
     page = min(max(1, flt.page), MAX_PAGE)
-    rows = session.execute(stmt.limit(page_size).offset((page - 1) * page_size)).all()
+    rows = session.execute(page_stmt.limit(page_size).offset((page - 1) * page_size)).all()
     return Page([_summary(i, n) for i, n in rows], page, page_size, total)
 
 
