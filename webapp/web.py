@@ -111,6 +111,12 @@ async def read_form(request: Request) -> dict[str, str]:
     return data
 
 
+def field_errors(request: Request, exc: InvalidInput) -> dict[str, str]:
+    """Per-field messages of a validation error, in the user's language."""
+    tr = translator(request)
+    return {name: tr.gettext(msg, **params) for name, (msg, params) in exc.errors.items()}
+
+
 def rate_limit(request: Request, bucket: str, key: str) -> None:
     limiter = request.app.state.limiters[bucket]
     if not limiter.hit(key):

@@ -47,22 +47,26 @@ def excerpt(body: str, length: int = EXCERPT_LENGTH) -> str:
     return flat[:length].rsplit(" ", 1)[0] + "…"
 
 
+def _common(idea: Idea, author_name: str | None) -> dict[str, Any]:
+    """The fields IdeaSummary and IdeaDetail share."""
+    return {
+        "id": idea.id,
+        "title": idea.title,
+        "status": idea.status,
+        "language": idea.language,
+        "category_id": idea.category_id,
+        "district_id": idea.district_id,
+        "author_id": idea.author_id,
+        "author_name": author_name,
+        "support_count": idea.support_count,
+        "oppose_count": idea.oppose_count,
+        "comment_count": idea.comment_count,
+        "created_at": idea.created_at,
+    }
+
+
 def _summary(idea: Idea, author_name: str | None) -> IdeaSummary:
-    return IdeaSummary(
-        id=idea.id,
-        title=idea.title,
-        excerpt=excerpt(idea.body),
-        status=idea.status,
-        language=idea.language,
-        category_id=idea.category_id,
-        district_id=idea.district_id,
-        author_id=idea.author_id,
-        author_name=author_name,
-        support_count=idea.support_count,
-        oppose_count=idea.oppose_count,
-        comment_count=idea.comment_count,
-        created_at=idea.created_at,
-    )
+    return IdeaSummary(**_common(idea, author_name), excerpt=excerpt(idea.body))
 
 
 def district_and_children(session: Session, district_id: int) -> list[int]:
@@ -127,20 +131,9 @@ def get_idea(session: Session, idea_id: int, viewer: CurrentUser | None) -> Idea
             or 0
         )
     return IdeaDetail(
-        id=idea.id,
-        title=idea.title,
+        **_common(idea, author_name),
         body=idea.body,
-        status=idea.status,
-        language=idea.language,
-        category_id=idea.category_id,
-        district_id=idea.district_id,
-        author_id=idea.author_id,
-        author_name=author_name,
-        support_count=idea.support_count,
-        oppose_count=idea.oppose_count,
-        comment_count=idea.comment_count,
         merged_into_id=idea.merged_into_id,
-        created_at=idea.created_at,
         updated_at=idea.updated_at,
         my_vote=my_vote,
         can_edit=viewer is not None and _editable(idea, viewer),

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from webapp.errors import InvalidInput, invalid
 from webapp.services import taxonomy
-from webapp.web import db, flash, read_form, redirect, render, require_user, translator
+from webapp.web import db, field_errors, flash, read_form, redirect, render, require_user
 
 
 async def categories(request: Request) -> Response:
@@ -35,8 +35,7 @@ async def categories(request: Request) -> Response:
                 name_en=values.get("name_en"),
             )
         except InvalidInput as exc:
-            tr = translator(request)
-            errors = {k: tr.gettext(m, **p) for k, (m, p) in exc.errors.items()}
+            errors = field_errors(request, exc)
             status = 422
         else:
             flash(request, "Saved.", "success")

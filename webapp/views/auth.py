@@ -14,6 +14,7 @@ from webapp.web import (
     client_ip,
     current_user,
     db,
+    field_errors,
     flash,
     language,
     rate_limit,
@@ -59,8 +60,7 @@ async def register(request: Request) -> Response:
                 locale=language(request),
             )
         except InvalidInput as exc:
-            tr = translator(request)
-            errors = {k: tr.gettext(m, **p) for k, (m, p) in exc.errors.items()}
+            errors = field_errors(request, exc)
             status = 422
         except Conflict as exc:
             errors = {"email": translator(request).gettext(exc.message)}

@@ -17,6 +17,7 @@ from webapp.storage.models import PUBLIC_STATUSES
 from webapp.web import (
     current_user,
     db,
+    field_errors,
     flash,
     rate_limit,
     read_form,
@@ -107,8 +108,7 @@ async def new_idea(request: Request) -> Response:
         try:
             idea_id = await db(request, ideas_service.submit_idea, user, values, _limits(request))
         except InvalidInput as exc:
-            tr = translator(request)
-            errors = {k: tr.gettext(m, **p) for k, (m, p) in exc.errors.items()}
+            errors = field_errors(request, exc)
             status = 422
         else:
             flash(request, "Your idea is published. Thank you!", "success")
@@ -139,8 +139,7 @@ async def edit_idea(request: Request) -> Response:
         try:
             await db(request, ideas_service.edit_idea, user, idea_id, values, _limits(request))
         except InvalidInput as exc:
-            tr = translator(request)
-            errors = {k: tr.gettext(m, **p) for k, (m, p) in exc.errors.items()}
+            errors = field_errors(request, exc)
             status = 422
         else:
             flash(request, "Your changes are saved.", "success")
