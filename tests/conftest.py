@@ -23,7 +23,17 @@ from webapp.settings import Settings, normalise_database_url
 from webapp.storage.db import make_engine, make_session_factory, transaction
 from webapp.storage.migrate import upgrade
 
-MUTABLE_TABLES = ["audit_log", "reports", "comments", "votes", "api_tokens", "ideas", "users"]
+MUTABLE_TABLES = [
+    "ranking_events",
+    "idea_viewers",
+    "audit_log",
+    "reports",
+    "comments",
+    "votes",
+    "api_tokens",
+    "ideas",
+    "users",
+]
 
 
 def _postgres_database(server_url: str) -> Iterator[str]:

@@ -38,6 +38,19 @@ def _int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
+RANKED_SORTS = ("top", "confident", "trending", "broad", "new", "random", "controversial")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated configuration. ``env`` names below are the environment variables."""
@@ -61,6 +74,18 @@ class Settings:
     write_rate_limit: int = 60
     password_min_length: int = 10
     timezone: str = "Europe/Moscow"
+    # Ranking (docs/ranking.md): vote weights, trending half-life, how often workers sync.
+    default_sort: str = "top"
+    weight_verified: float = 1.0
+    weight_unverified: float = 0.5
+    weight_same_district: float = 1.0
+    weight_same_okrug: float = 0.75
+    weight_other_district: float = 0.5
+    support_budget: int = 0
+    max_suspicion_discount: float = 0.9
+    trending_half_life_hours: float = 72.0
+    ranking_poll_seconds: float = 1.0
+    view_flush_seconds: float = 5.0
 
     ENV_NAMES = {
         "database_url": "DATABASE_URL",
@@ -82,6 +107,17 @@ class Settings:
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
         "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
         "timezone": "VECHE_TIMEZONE",
+        "default_sort": "VECHE_DEFAULT_SORT",
+        "weight_verified": "VECHE_WEIGHT_VERIFIED",
+        "weight_unverified": "VECHE_WEIGHT_UNVERIFIED",
+        "weight_same_district": "VECHE_WEIGHT_SAME_DISTRICT",
+        "weight_same_okrug": "VECHE_WEIGHT_SAME_OKRUG",
+        "weight_other_district": "VECHE_WEIGHT_OTHER_DISTRICT",
+        "support_budget": "VECHE_SUPPORT_BUDGET",
+        "max_suspicion_discount": "VECHE_MAX_SUSPICION_DISCOUNT",
+        "trending_half_life_hours": "VECHE_TRENDING_HALF_LIFE_HOURS",
+        "ranking_poll_seconds": "VECHE_RANKING_POLL_SECONDS",
+        "view_flush_seconds": "VECHE_VIEW_FLUSH_SECONDS",
     }
 
     def __post_init__(self) -> None:
@@ -107,6 +143,41 @@ class Settings:
             )
         if not self.database_url:
             raise SettingsError("DATABASE_URL must not be empty")
+        for name in (
+            "weight_verified",
+            "weight_unverified",
+            "weight_same_district",
+            "weight_same_okrug",
+            "weight_other_district",
+            "max_suspicion_discount",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SettingsError(f"{self.ENV_NAMES[name]} must be between 0 and 1, got {value}")
+        if self.weight_verified == 0 and self.weight_unverified == 0:
+            raise SettingsError(
+                "VECHE_WEIGHT_VERIFIED and VECHE_WEIGHT_UNVERIFIED cannot both be 0"
+            )
+        if self.support_budget < 0:
+            raise SettingsError(
+                f"VECHE_SUPPORT_BUDGET must be >= 0 (0 = no budget), got {self.support_budget}"
+            )
+        if not self.trending_half_life_hours > 0:
+            raise SettingsError(
+                f"VECHE_TRENDING_HALF_LIFE_HOURS must be > 0, got {self.trending_half_life_hours}"
+            )
+        if not 0.05 <= self.ranking_poll_seconds <= 60:
+            raise SettingsError(
+                f"VECHE_RANKING_POLL_SECONDS must be 0.05..60, got {self.ranking_poll_seconds}"
+            )
+        if not 0.1 <= self.view_flush_seconds <= 3600:
+            raise SettingsError(
+                f"VECHE_VIEW_FLUSH_SECONDS must be 0.1..3600, got {self.view_flush_seconds}"
+            )
+        if self.default_sort not in RANKED_SORTS:
+            raise SettingsError(
+                f"VECHE_DEFAULT_SORT must be one of {', '.join(RANKED_SORTS)}, got {self.default_sort!r}"
+            )
         if self.page_size < 1 or self.page_size > 200:
             raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")
 
@@ -139,6 +210,8 @@ class Settings:
                 kwargs[name] = _bool(var, raw)
             elif kind == "int":
                 kwargs[name] = _int(var, raw)
+            elif kind == "float":
+                kwargs[name] = _float(var, raw)
             else:
                 kwargs[name] = raw
         kwargs.update(overrides)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.errors import invalid
-from webapp.services import users
+from webapp.services import ranking_log, users
 from webapp.services.demo_sources import (
     MADRID_SOURCE,
     UK_SOURCE,
@@ -141,6 +141,8 @@ def seed_demo(
             factory, places, new, pool_size, seed, now, progress
         )
         votes = store_ideas(factory, places, new, voter_ids, pool, seed, progress)
+        with transaction(factory) as session:
+            ranking_log.recompute(session)  # running servers rebuild their rankings
     sources = tuple(
         SourceReport(
             name,

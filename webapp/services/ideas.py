@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from webapp.errors import Conflict, NotFound, PermissionDenied
 from webapp.search_text import detect_language, search_document
 from webapp.security import can
+from webapp.services import ranking_log
 from webapp.services.dto import CurrentUser, IdeaDetail, IdeaSummary, Page
 from webapp.services.validation import Errors, clean_optional_id, clean_text
 from webapp.storage.models import PUBLIC_STATUSES, Category, District, Idea, User, Vote, utcnow
@@ -187,6 +188,7 @@ def submit_idea(
     )
     session.add(idea)
     session.flush()
+    ranking_log.idea_changed(session, idea.id)
     return idea.id
 
 
@@ -212,3 +214,4 @@ def edit_idea(
     idea.search_doc = search_document(clean["title"], clean["body"])
     idea.updated_at = utcnow()
     session.flush()
+    ranking_log.idea_changed(session, idea.id)

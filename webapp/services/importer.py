@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from webapp.errors import InvalidInput
 from webapp.search_text import detect_language, search_document
+from webapp.services import ranking_log
 from webapp.services.ideas import Limits, clean_idea
 from webapp.services.import_formats import COLUMNS, detect_format, read_rows
 from webapp.services.users import find_by_email, normalise_email
@@ -236,6 +237,8 @@ def import_file(
                     session.flush()
                     session.expunge_all()
                     pending = 0
+        if imported and not dry_run:
+            ranking_log.recompute(session)  # running servers rebuild their rankings
     return ImportReport(path, dry_run, len(rows), imported, skipped, tuple(errors))
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
 from webapp.security import can
+from webapp.services import ranking_log
 from webapp.services.dto import CurrentUser, VoteState
 from webapp.services.ideas import VOTABLE_STATUSES
 from webapp.storage.models import Idea, Vote
@@ -63,8 +64,10 @@ def cast_vote(
         if existing.value == value:
             return _state(session, user.id, idea_id, changed=False)
         _bump(session, idea_id, existing.value, -1)
+        ranking_log.vote_changed(session, idea_id, user.id, existing.value, -1)
         existing.value = value
         _bump(session, idea_id, value, +1)
+        ranking_log.vote_changed(session, idea_id, user.id, value, +1)
         session.flush()
         return _state(session, user.id, idea_id, changed=True)
     try:
@@ -75,6 +78,7 @@ def cast_vote(
         # Another request by the same user won the race; its row stands.
         return _state(session, user.id, idea_id, changed=False)
     _bump(session, idea_id, value, +1)
+    ranking_log.vote_changed(session, idea_id, user.id, value, +1)
     return _state(session, user.id, idea_id, changed=True)
 
 
@@ -89,4 +93,5 @@ def withdraw_vote(session: Session, user: CurrentUser, idea_id: int) -> VoteStat
     if result is None:
         return _state(session, user.id, idea_id, changed=False)
     _bump(session, idea_id, result[0], -1)
+    ranking_log.vote_changed(session, idea_id, user.id, result[0], -1)
     return _state(session, user.id, idea_id, changed=True)

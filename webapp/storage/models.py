@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -162,6 +163,8 @@ class Idea(Base):
     support_count: Mapped[int] = mapped_column(Integer, default=0)
     oppose_count: Mapped[int] = mapped_column(Integer, default=0)
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Distinct viewers recorded (batched, see webapp/services/exposure.py): the ranking's denominator.
+    viewer_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Stemmed words of title and body (see webapp/search_text.py); indexed by SQLite FTS5.
     search_doc: Mapped[str] = mapped_column(Text, default="")
     # Where an imported idea came from ("uk_petitions:300000"); makes imports idempotent.
@@ -228,3 +231,33 @@ class AuditLog(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RankingEvent(Base):
+    """An append-only log of what changes rankings, read by every worker process.
+
+    ``kind`` 'vote': a vote row was added (``delta`` +1) or removed (-1) with ``value``;
+    'idea': an idea was created or its text, status, category, district or viewers changed;
+    'recompute': something global changed (a merge, a weight decision) — rebuild from scratch.
+    Workers poll it by ``id`` (the cursor), so every worker sees every vote within the poll interval.
+    """
+
+    __tablename__ = "ranking_events"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    idea_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    value: Mapped[int] = mapped_column(SmallInteger, default=0)
+    delta: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaViewer(Base):
+    """One row per distinct viewer of an idea (a user id, or a hashed anonymous session)."""
+
+    __tablename__ = "idea_viewers"
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
+    viewer_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
