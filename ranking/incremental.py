@@ -1,0 +1,237 @@
+"""Incremental updates of the aggregates: one vote added or withdrawn at a time.
+
+Exactness with the full recompute needs two pieces of per-user memory, both built lazily:
+
+* with a budget, a user's factor ``min(1, budget/n)`` changes with every vote they cast, so all
+  their earlier votes must be re-weighted: a per-user index (one stable sort of the vote rows by
+  user at build time, paid only when the budget is on) is materialised for a user on first touch;
+* in a multi-member duplicate cluster a user counts once (their largest-weight vote), so the
+  live votes of each ``(canonical, user)`` pair are kept, materialised from the cluster rows that
+  the full recompute already sorted.
+
+Everything else is a handful of scalar additions, independent of the data size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ranking.aggregate import Aggregates, ClusterVotes, Tables
+from ranking.arrays import CITY_WIDE, Votes
+from ranking.weights import WeightConfig, _budget_factor
+
+Vote = tuple[float, int, int, int]
+"""A live vote: (base weight without budget, value, time, idea)."""
+
+REBASE_EXPONENT = 500.0
+
+
+def _effective(votes: list[Vote]) -> Vote | None:
+    """The vote that counts for a user in a cluster: largest weight, then support, then latest."""
+    if not votes:
+        return None
+    return max(votes, key=lambda v: (v[0], v[1], v[2]))
+
+
+class VoteState:
+    """Per-vote memory needed to update :class:`Aggregates` exactly (see module docstring)."""
+
+    def __init__(
+        self,
+        votes: Votes,
+        t: Tables,
+        config: WeightConfig,
+        half_life_s: float,
+        suspicion: NDArray[np.float32] | None,
+        clusters: ClusterVotes,
+        user_counts: NDArray[np.int64] | None,
+    ) -> None:
+        self.votes = votes
+        self.t = t
+        self.config = config
+        self.inv_h = 1.0 / half_life_s
+        self.suspicion = suspicion
+        self.clusters = clusters
+        self.n_users = int(t.resident.shape[0])
+        self.counts = user_counts
+        self.by_user: dict[int, dict[int, list[Vote]]] = {}
+        self.by_pair: dict[tuple[int, int], list[Vote]] = {}
+        self.susp_overlay: dict[tuple[int, int], float] = {}
+        self.user_order: NDArray[np.intp] | None = None
+        self.user_offsets: NDArray[np.int64] | None = None
+        if user_counts is not None:
+            self.user_order = np.argsort(votes.user, kind="stable")
+            self.user_offsets = np.zeros(self.n_users + 1, dtype=np.int64)
+            np.cumsum(user_counts, out=self.user_offsets[1:])
+        self.susp_key = np.zeros(0, dtype=np.int64)
+        self.susp_val = np.zeros(0, dtype=np.float32)
+        if suspicion is not None:
+            nz = np.flatnonzero(suspicion > 0)
+            key = votes.idea[nz].astype(np.int64) * self.n_users + votes.user[nz]
+            order = np.argsort(key)
+            self.susp_key, self.susp_val = key[order], suspicion[nz][order]
+
+    # ------------------------------------------------------------------ weights
+
+    def base(self, idea: int, user: int, s: float) -> float:
+        """Resident × district × suspicion factor of one vote (same rounding as the full pass)."""
+        t, cfg = self.t, self.config
+        d = int(t.idea_district[idea])
+        if d == CITY_WIDE:
+            f = 1.0
+        elif int(t.user_district[user]) == d:
+            f = cfg.same_district
+        elif int(t.idea_okrug[idea]) >= 0 and t.idea_okrug[idea] == t.user_okrug[user]:
+            f = cfg.same_okrug
+        else:
+            f = cfg.other_district
+        w = float(t.resident[user]) * f
+        if s > 0.0 or self.suspicion is not None:
+            w *= 1.0 - cfg.max_suspicion_discount * s
+        return w
+
+    def stored_suspicion(self, idea: int, user: int) -> float:
+        key = idea * self.n_users + user
+        if (idea, user) in self.susp_overlay:
+            return self.susp_overlay[(idea, user)]
+        i = int(np.searchsorted(self.susp_key, key))
+        if i < self.susp_key.shape[0] and int(self.susp_key[i]) == key:
+            return float(self.susp_val[i])
+        return 0.0
+
+    def _row_vote(self, row: int) -> Vote:
+        v = self.votes
+        idea, user = int(v.idea[row]), int(v.user[row])
+        s = 0.0 if self.suspicion is None else float(self.suspicion[row])
+        return (self.base(idea, user, s), int(v.value[row]), int(v.time[row]), idea)
+
+    def user_votes(self, user: int) -> dict[int, list[Vote]]:
+        got = self.by_user.get(user)
+        if got is None:
+            assert self.user_order is not None and self.user_offsets is not None
+            got = {}
+            lo, hi = int(self.user_offsets[user]), int(self.user_offsets[user + 1])
+            for row in self.user_order[lo:hi].tolist():
+                vote = self._row_vote(row)
+                got.setdefault(int(self.t.canonical[vote[3]]), []).append(vote)
+            self.by_user[user] = got
+        return got
+
+    def pair_votes(self, c: int, user: int) -> list[Vote]:
+        got = self.by_pair.get((c, user))
+        if got is None:
+            key = c * self.n_users + user
+            lo = int(np.searchsorted(self.clusters.key, key, side="left"))
+            hi = int(np.searchsorted(self.clusters.key, key, side="right"))
+            got = [self._row_vote(int(r)) for r in self.clusters.rows[lo:hi]]
+            self.by_pair[(c, user)] = got
+        return got
+
+    # ------------------------------------------------------------------ updates
+
+    def _add(self, agg: Aggregates, c: int, user: int, vote: Vote, f: float, sign: float) -> None:
+        base, value, time, _ = vote
+        w = sign * f * base
+        slot = int(self.t.user_slot[user])
+        agg.okrug_voters[c, slot] += sign
+        agg.voters[c] += sign
+        if value > 0:
+            agg.support[c] += w
+            agg.okrug_support[c, slot] += w
+            exponent = (time - agg.ref_time) * self.inv_h
+            if exponent > REBASE_EXPONENT:
+                agg.decayed *= 2.0 ** (-exponent)
+                agg.ref_time = float(time)
+                exponent = 0.0
+            agg.decayed[c] += w * 2.0**exponent
+        else:
+            agg.oppose[c] += w
+            agg.opposers[c] += sign
+
+    def apply(
+        self,
+        agg: Aggregates,
+        idea: int,
+        user: int,
+        value: int,
+        time: int,
+        delta: int,
+        suspicion: float,
+    ) -> list[int]:
+        """Apply one vote change; return the canonical ideas whose aggregates changed."""
+        c = int(self.t.canonical[idea])
+        key = (idea, user)
+        if delta > 0:
+            s = suspicion
+            self.susp_overlay[key] = s
+            new: Vote | None = (self.base(idea, user, s), value, time, idea)
+        else:
+            s = self.stored_suspicion(idea, user)
+            self.susp_overlay[key] = 0.0
+            new = None
+        if self.counts is not None:
+            return self._apply_budget(agg, c, idea, user, value, time, delta, new)
+        if bool(self.t.multi[idea]):
+            lst = self.pair_votes(c, user)
+            old = _effective(lst)
+            if old is not None:
+                self._add(agg, c, user, old, 1.0, -1.0)
+            _mutate(lst, idea, new)
+            eff = _effective(lst)
+            if eff is not None:
+                self._add(agg, c, user, eff, 1.0, 1.0)
+            return [c]
+        vote = new if new is not None else (self.base(idea, user, s), value, time, idea)
+        self._add(agg, c, user, vote, 1.0, float(delta))
+        return [c]
+
+    def _apply_budget(
+        self,
+        agg: Aggregates,
+        c: int,
+        idea: int,
+        user: int,
+        value: int,
+        time: int,
+        delta: int,
+        new: Vote | None,
+    ) -> list[int]:
+        assert self.counts is not None
+        uv = self.user_votes(user)
+        n_old = int(self.counts[user])
+        n_new = n_old + delta
+        if n_new < 0:
+            raise ValueError(f"user {user} has no vote to withdraw")
+        f_old = _budget_factor(n_old, self.config.budget)
+        f_new = _budget_factor(n_new, self.config.budget)
+        affected = list(uv) if f_old != f_new else []
+        if c not in uv:
+            affected.append(c)
+        elif not affected:
+            affected = [c]
+        for cc in affected:
+            eff = _effective(uv.get(cc, []))
+            if eff is not None:
+                self._add(agg, cc, user, eff, f_old, -1.0)
+        lst = uv.setdefault(c, [])
+        _mutate(lst, idea, new)
+        if not lst:
+            del uv[c]
+        self.counts[user] = n_new
+        for cc in affected:
+            eff = _effective(uv.get(cc, []))
+            if eff is not None:
+                self._add(agg, cc, user, eff, f_new, 1.0)
+        return affected
+
+
+def _mutate(lst: list[Vote], idea: int, new: Vote | None) -> None:
+    if new is not None:
+        lst.append(new)
+        return
+    for i, v in enumerate(lst):
+        if v[3] == idea:
+            del lst[i]
+            return
+    raise ValueError(f"no vote on idea {idea} to withdraw")

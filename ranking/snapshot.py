@@ -1,0 +1,360 @@
+"""The ranking snapshot the platform holds: aggregates, scores, orders, incremental updates.
+
+Build it once (:meth:`Snapshot.build`, a full recompute), then feed it every vote
+(:meth:`Snapshot.apply_vote`) and viewer count (:meth:`Snapshot.set_viewers`); read lists with
+:meth:`Snapshot.top` and explanations with :meth:`Snapshot.explain`.
+
+Orders stay exact without re-sorting per vote: each scheme keeps the order of its last sort plus
+the set of *dirty* ideas whose aggregates changed since. ``top`` walks the stale order (skipping
+dirty ideas, applying the caller's mask) for ``k + offset`` candidates, adds the masked dirty ideas
+and sorts those few by their current score. Clean ideas keep their relative order, so the result is
+the true top list. When the dirty set exceeds ``RankingConfig.refresh_after`` every order is
+re-sorted. ``trending`` decays uniformly with time, which never changes its order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ranking import scores as S
+from ranking.aggregate import Aggregates, Tables, aggregate, build_tables
+from ranking.arrays import Geography, Ideas, Users, Votes
+from ranking.incremental import VoteState
+from ranking.order import rank_candidates, rank_of, sort_order, walk_order
+from ranking.scores import MERGED_SCORE, SCHEMES, RankingConfig
+from ranking.weights import WeightConfig, _check_suspicion, check_inputs
+
+F64 = NDArray[np.float64]
+I32 = NDArray[np.int32]
+SORTED = tuple(s for s in SCHEMES if s != "random")
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+
+
+class Snapshot:
+    """Per-idea aggregates, every scheme's scores and orders; see the module docstring.
+
+    Examples
+    --------
+    >>> from ranking.arrays import Geography, Ideas, Users, Votes
+    >>> geo = Geography(np.array([0, 1], dtype=np.int16))
+    >>> users = Users.build([True] * 4, [0, 0, 1, 1], [0] * 4)
+    >>> ideas = Ideas.build([-1, -1, -1], [0, 10, 20], viewers=[10, 20, 0])
+    >>> snap = Snapshot.build(Votes.build([0, 0, 1, 1], [0, 2, 0, 1]), users, ideas, geo,
+    ...                       now=100)
+    >>> snap.top("top").tolist()
+    [0, 1, 2]
+    >>> snap.top("broad").tolist()
+    [0, 1, 2]
+    >>> snap.apply_vote(2, 3, 1, 100, +1)
+    >>> snap.top("top", k=1).tolist()
+    [2]
+    """
+
+    def __init__(
+        self,
+        agg: Aggregates,
+        tables: Tables,
+        state: VoteState,
+        ideas: Ideas,
+        weight_config: WeightConfig,
+        ranking_config: RankingConfig,
+        now: float,
+    ) -> None:
+        self._agg = agg
+        self._t = tables
+        self._state = state
+        self._wcfg = weight_config
+        self._cfg = ranking_config
+        self._now = float(now)
+        self._created = ideas.created.astype(np.float64)
+        self._idea_viewers = ideas.viewers.astype(np.int64)
+        self._viewers = np.bincount(
+            ideas.canonical, weights=self._idea_viewers.astype(np.float64), minlength=len(ideas)
+        ).astype(np.float64)
+        self._alive = ideas.canonical == np.arange(len(ideas), dtype=np.int32)
+        self._dirty = np.zeros(len(ideas), dtype=np.bool_)
+        self._dirty_list: list[int] = []
+        self._orders: dict[str, I32] = {}
+        self.refresh()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def build(
+        cls,
+        votes: Votes,
+        users: Users,
+        ideas: Ideas,
+        geo: Geography,
+        weight_config: WeightConfig | None = None,
+        ranking_config: RankingConfig | None = None,
+        now: float = 0.0,
+        suspicion: object | None = None,
+    ) -> Snapshot:
+        """Full recompute: weights, aggregates, every scheme's scores and order.
+
+        Parameters
+        ----------
+        votes, users, ideas, geo
+            Input tables (:mod:`ranking.arrays`). The snapshot keeps references to ``votes``
+            (for lazy per-user indexes): do not mutate them afterwards.
+        weight_config, ranking_config
+            Defaults when omitted.
+        now : float
+            Unix seconds at which ``trending`` is evaluated (advance with :meth:`advance`).
+        suspicion : (n_votes,) floats in [0, 1], optional
+            Manipulation suspicion per vote (from :mod:`ranking.signals`).
+        """
+        wcfg = WeightConfig() if weight_config is None else weight_config
+        rcfg = RankingConfig() if ranking_config is None else ranking_config
+        if not isinstance(wcfg, WeightConfig):
+            raise ValueError(f"weight_config must be a WeightConfig, got {type(wcfg).__name__}")
+        if not isinstance(rcfg, RankingConfig):
+            raise ValueError(f"ranking_config must be a RankingConfig, got {type(rcfg).__name__}")
+        if not np.isfinite(now):
+            raise ValueError(f"now must be finite, got {now!r}")
+        check_inputs(votes, users, ideas, geo)
+        s = _check_suspicion(suspicion, len(votes))
+        tables = build_tables(users, ideas, geo, wcfg)
+        counts = None
+        if wcfg.budget is not None:
+            counts = np.bincount(votes.user, minlength=len(users)).astype(np.int64)
+        agg, clusters = aggregate(
+            votes, tables, len(users), wcfg, rcfg.half_life_s, float(now), s, counts
+        )
+        state = VoteState(votes, tables, wcfg, rcfg.half_life_s, s, clusters, counts)
+        return cls(agg, tables, state, ideas, wcfg, rcfg, now)
+
+    # ------------------------------------------------------------------ scores
+
+    @property
+    def n_ideas(self) -> int:
+        return int(self._alive.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        return int(self._t.resident.shape[0])
+
+    @property
+    def n_dirty(self) -> int:
+        """Ideas changed since the last sort."""
+        return len(self._dirty_list)
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, now: float) -> None:
+        """Move the clock ``trending`` is evaluated at (orders are unaffected)."""
+        if not np.isfinite(now):
+            raise ValueError(f"now must be finite, got {now!r}")
+        self._now = float(now)
+
+    def _scores_at(self, scheme: str, idx: NDArray[np.integer] | slice, seed: int = 0) -> F64:
+        a, cfg = self._agg, self._cfg
+        if scheme == "new":
+            return self._created[idx]
+        if scheme == "random":
+            ids = np.arange(self.n_ideas)[idx]
+            return S.random_keys(seed, ids)
+        if scheme == "trending":
+            return S.trending_score(a.decayed[idx], a.ref_time, self._now, cfg)
+        if scheme == "controversial":
+            return S.controversial_score(a.support[idx], a.oppose[idx], cfg)
+        viewers = self._viewers[idx]
+        if scheme == "broad":
+            k = self._t.n_okrugs
+            return S.broad_score(
+                a.okrug_support[idx, :k], a.okrug_voters[idx, :k], viewers, self._t.share, cfg
+            )
+        e = S.exposure(viewers, a.voters[idx])
+        if scheme == "top":
+            return S.top_score(a.support[idx], a.oppose[idx], e, cfg)
+        return S.confident_score(a.support[idx], a.oppose[idx], e, cfg)
+
+    def scores(self, scheme: str, seed: int = 0) -> F64:
+        """``(n_ideas,)`` float64 scores of ``scheme``; merged ideas get ``MERGED_SCORE``.
+
+        ``seed`` is used by ``random`` only.
+        """
+        _check_scheme(scheme)
+        out = self._scores_at(scheme, slice(None), seed)
+        out = np.array(out, dtype=np.float64)
+        out[~self._alive] = MERGED_SCORE
+        return out
+
+    def refresh(self) -> None:
+        """Re-sort every scheme and clear the dirty set."""
+        for scheme in SORTED:
+            self._orders[scheme] = sort_order(self.scores(scheme), self._alive)
+        self._dirty[self._dirty_list] = False
+        self._dirty_list = []
+
+    # ------------------------------------------------------------------ reads
+
+    def top(
+        self,
+        scheme: str,
+        mask: NDArray[np.bool_] | None = None,
+        k: int = 20,
+        offset: int = 0,
+        seed: int | None = None,
+    ) -> I32:
+        """Indices of the best ``k`` ideas after ``offset`` among those where ``mask`` is True.
+
+        Parameters
+        ----------
+        scheme : one of ``SCHEMES``
+        mask : (n_ideas,) bool, optional
+            Built by the caller from category, district and status. Merged ideas never appear.
+        k, offset : int
+            Page size and start.
+        seed : int
+            Required for ``random``: the visitor's seed (same seed, same order).
+
+        Returns
+        -------
+        (<= k,) int32, best first (score desc, then index desc).
+        """
+        _check_scheme(scheme)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        if mask is None:
+            keep = self._alive
+        else:
+            m = np.asarray(mask)
+            if m.dtype != np.bool_ or m.shape != (self.n_ideas,):
+                raise ValueError(f"mask must be a bool array of shape ({self.n_ideas},)")
+            keep = m & self._alive
+        need = int(k) + int(offset)
+        if scheme == "random":
+            if seed is None:
+                raise ValueError("seed is required for the random scheme")
+            cand = np.flatnonzero(keep)
+            keys = S.random_keys(int(seed), cand)
+            if cand.shape[0] > need:
+                part = np.argpartition(-keys, need - 1)[:need] if need else cand[:0]
+                cand, keys = cand[part], keys[part]
+            return rank_candidates(keys, cand)[offset:need]
+        if self.n_dirty > self._cfg.refresh_after:
+            self.refresh()
+        clean = walk_order(self._orders[scheme], keep & ~self._dirty, need)
+        if self._dirty_list:
+            d = np.asarray(self._dirty_list, dtype=np.int64)
+            d = d[keep[d]]
+            cand = np.concatenate([clean.astype(np.int64), d])
+        else:
+            cand = clean.astype(np.int64)
+        return rank_candidates(self._scores_at(scheme, cand), cand)[offset:need]
+
+    # ------------------------------------------------------------------ updates
+
+    def _check_idea(self, idea: int) -> int:
+        if isinstance(idea, bool) or not isinstance(idea, (int, np.integer)):
+            raise ValueError(f"idea must be an integer, got {idea!r}")
+        if not 0 <= idea < self.n_ideas:
+            raise ValueError(f"idea must be in 0..{self.n_ideas - 1}, got {idea}")
+        return int(idea)
+
+    def _touch(self, ideas: list[int]) -> None:
+        for c in ideas:
+            if not self._dirty[c]:
+                self._dirty[c] = True
+                self._dirty_list.append(c)
+
+    def apply_vote(
+        self, idea: int, user: int, value: int, time: int, delta: int, suspicion: float = 0.0
+    ) -> None:
+        """Add (``delta=+1``) or withdraw (``delta=-1``) one vote.
+
+        The vote's weight is computed from the stored user and idea attributes and the weight
+        config, exactly as the full recompute would. A withdrawal must name the ``value`` and
+        ``time`` of the vote being withdrawn; its suspicion is remembered from when it was added.
+        Costs a few scalar updates, or ``O(user's votes)`` when a budget re-weights them.
+        """
+        idea = self._check_idea(idea)
+        if isinstance(user, bool) or not isinstance(user, (int, np.integer)):
+            raise ValueError(f"user must be an integer, got {user!r}")
+        if not 0 <= user < self.n_users:
+            raise ValueError(f"user must be in 0..{self.n_users - 1}, got {user}")
+        if value not in (1, -1):
+            raise ValueError(f"value must be +1 or -1, got {value!r}")
+        if delta not in (1, -1):
+            raise ValueError(f"delta must be +1 or -1, got {delta!r}")
+        if not 0.0 <= suspicion <= 1.0:
+            raise ValueError(f"suspicion must be in [0, 1], got {suspicion!r}")
+        changed = self._state.apply(
+            self._agg, idea, int(user), int(value), int(time), int(delta), float(suspicion)
+        )
+        self._touch(changed)
+
+    def set_viewers(self, idea: int, viewers: int) -> None:
+        """Record the distinct-viewer count of ``idea`` (summed over its duplicate cluster)."""
+        idea = self._check_idea(idea)
+        if isinstance(viewers, bool) or not isinstance(viewers, (int, np.integer)) or viewers < 0:
+            raise ValueError(f"viewers must be a non-negative integer, got {viewers!r}")
+        c = int(self._t.canonical[idea])
+        self._viewers[c] += int(viewers) - int(self._idea_viewers[idea])
+        self._idea_viewers[idea] = int(viewers)
+        self._touch([c])
+
+    # ------------------------------------------------------------------ explanations
+
+    def explain(self, idea: int, scheme: str) -> dict[str, Any]:
+        """The numbers behind one idea's rank in ``scheme`` (for a "why this rank" line).
+
+        Keys: ``idea``, ``canonical``, ``merged``, ``scheme``, ``score``, ``rank`` (1-based
+        among all listed ideas), ``raw_supporters``, ``raw_opposers``, ``weighted_support``,
+        ``weighted_oppose``, ``discounted_weight`` (supporters minus weighted support: what the
+        discounts took away), ``mean_weight``, ``viewers``, ``denominator`` (``E``),
+        ``prior_mean``, ``prior_strength``, ``prior_share`` (weight of the prior in the smoothed
+        rate), and per scheme: ``half_life_s`` (trending), ``okrug_rates`` (broad).
+        """
+        idea = self._check_idea(idea)
+        _check_scheme(scheme)
+        c = int(self._t.canonical[idea])
+        a, cfg = self._agg, self._cfg
+        sup_raw = float(a.voters[c] - a.opposers[c])
+        sup_w = float(a.support[c])
+        viewers = float(self._viewers[c])
+        e = max(viewers, float(a.voters[c]))
+        all_scores = self.scores(scheme)
+        out: dict[str, Any] = {
+            "idea": idea,
+            "canonical": c,
+            "merged": c != idea,
+            "scheme": scheme,
+            "score": float(all_scores[c]),
+            "rank": rank_of(all_scores, self._alive, c),
+            "raw_supporters": int(round(sup_raw)),
+            "raw_opposers": int(round(float(a.opposers[c]))),
+            "weighted_support": sup_w,
+            "weighted_oppose": float(a.oppose[c]),
+            "discounted_weight": max(sup_raw - sup_w, 0.0),
+            "mean_weight": sup_w / sup_raw if sup_raw > 0 else 1.0,
+            "viewers": int(viewers),
+            "denominator": e,
+            "prior_mean": cfg.prior_mean,
+            "prior_strength": cfg.prior_strength,
+            "prior_share": cfg.prior_strength / (e + float(a.oppose[c]) + cfg.prior_strength),
+        }
+        if scheme == "trending":
+            out["half_life_s"] = cfg.half_life_s
+        if scheme == "broad":
+            k = self._t.n_okrugs
+            idx = np.array([c])
+            rates = (a.okrug_support[idx, :k] + cfg.prior_strength * cfg.prior_mean) / (
+                np.maximum(self._viewers[idx, None] * self._t.share, a.okrug_voters[idx, :k])
+                + cfg.prior_strength
+            )
+            out["okrug_rates"] = [float(r) for r in rates[0]]
+        return out
