@@ -11,7 +11,7 @@ from ranking.arrays import Votes
 from ranking.signals._common import KEY_LIMIT, check_config, check_votes
 from ranking.signals.config import SignalConfig
 
-_PRUNE_ROUNDS = 8
+_PRUNE_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -72,19 +72,15 @@ def detect_lockstep(votes: Votes, config: SignalConfig | None = None) -> Lockste
     )
     if n == 0:
         return none
-    rows, first = _first_votes(votes.idea, votes.user, votes.time)
-    if rows.size == 0:
-        return none
     m = config.lockstep_min_ideas
     n_users = int(votes.user.max()) + 1
+    # A user with fewer than m votes cannot be in a lockstep pair.
+    rows = np.flatnonzero(np.bincount(votes.user, minlength=n_users)[votes.user] >= m)
+    if rows.size == 0:
+        return none
+    idea, user, time, position = _first_votes(votes.idea[rows], votes.user[rows], votes.time[rows])
     vi, vj, pair_key = _candidate_pairs(
-        votes.idea[rows],
-        votes.user[rows],
-        votes.time[rows],
-        n_users,
-        config.lockstep_window_s,
-        m,
-        config.lockstep_max_neighbours,
+        idea, user, time, n_users, config.lockstep_window_s, m, config.lockstep_max_neighbours
     )
     if pair_key.size == 0:
         return none
@@ -93,33 +89,41 @@ def detect_lockstep(votes: Votes, config: SignalConfig | None = None) -> Lockste
     if not kept.any():
         return none
     hit = kept[inverse]
-    voted = np.zeros(rows.shape[0], dtype=np.bool_)
+    voted = np.zeros(idea.shape[0], dtype=np.bool_)
     voted[vi[hit]] = True
     voted[vj[hit]] = True
-    flag = voted[first]
+    flag[rows] = voted[position]
     pairs = np.column_stack([keys[kept] // n_users, keys[kept] % n_users]).astype(np.int32)
     return LockstepResult(flag, pairs, counts[kept].astype(np.int64), _components(pairs))
 
 
 def _first_votes(
     idea: NDArray[np.int32], user: NDArray[np.int32], time: NDArray[np.int64]
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Earliest vote per (user, idea): its row indices, and for every row its position there."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.intp]]:
+    """One vote per (user, idea), at its earliest time, and each row's position among them.
+
+    Returns ``(idea, user, time, position)``: the first three ordered by (user, idea), whatever
+    the order of the rows, and ``position`` mapping every input row to its (user, idea).
+    """
     n_ideas = int(idea.max()) + 1
     key = user.astype(np.int64) * n_ideas + idea
-    order = np.lexsort((time, key))
+    order = np.argsort(key)
     sorted_key = key[order]
     starts = np.ones(order.shape[0], dtype=np.bool_)
     starts[1:] = sorted_key[1:] != sorted_key[:-1]
-    group = np.cumsum(starts) - 1
     position = np.empty(order.shape[0], dtype=np.intp)
-    position[order] = group
-    return order[starts], position
+    position[order] = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    sorted_time = time[order]
+    if first.shape[0] < order.shape[0]:
+        sorted_time = np.minimum.reduceat(sorted_time, first)
+    unique_key = sorted_key[first]
+    return unique_key % n_ideas, unique_key // n_ideas, sorted_time, position
 
 
 def _candidate_pairs(
-    idea: NDArray[np.int32],
-    user: NDArray[np.int32],
+    idea: NDArray[np.int64],
+    user: NDArray[np.int64],
     time: NDArray[np.int64],
     n_users: int,
     window: int,
@@ -131,7 +135,7 @@ def _candidate_pairs(
     Votes are sorted by (idea, time) as one int64 key; each vote's partners are the following
     votes within ``window`` seconds (at most ``cap``), found with ``searchsorted``. Users with
     fewer than ``m`` votes that have any partner cannot be in a lockstep pair; their votes are
-    dropped and partners recomputed until nothing changes.
+    dropped and partners recomputed (a few rounds; each only removes votes that cannot matter).
     """
     t = time - time.min()
     stride = int(t.max()) + window + 1
@@ -139,24 +143,21 @@ def _candidate_pairs(
         raise ValueError("votes span too many ideas, users or seconds for int64 pair keys")
     key = idea.astype(np.int64) * stride + t
     order = np.argsort(key, kind="stable")
-    alive = np.bincount(user, minlength=n_users)[user[order]] >= m
-    for _ in range(_PRUNE_ROUNDS):
-        order = order[alive]
-        sorted_key = key[order]
+    sorted_key = key[order]
+    sorted_user = user[order]
+    for _ in range(_PRUNE_ROUNDS + 1):
         position = np.arange(order.shape[0])
         ends = np.searchsorted(sorted_key, sorted_key + window, side="right")
         partners = np.minimum(ends - position - 1, cap)
-        reach = np.maximum.accumulate(position + partners)
+        reach = np.maximum.accumulate(position + partners) if order.size else position
         paired = partners > 0
         paired[1:] |= reach[:-1] >= position[1:]
-        users = user[order]
-        useful = np.bincount(users[paired], minlength=n_users) >= m
-        alive = paired & useful[users]
+        useful = np.bincount(sorted_user[paired], minlength=n_users) >= m
+        alive = paired & useful[sorted_user]
         if alive.all():
             break
+        order, sorted_key, sorted_user = order[alive], sorted_key[alive], sorted_user[alive]
     else:
-        order = order[alive]
-        sorted_key = key[order]
         position = np.arange(order.shape[0])
         ends = np.searchsorted(sorted_key, sorted_key + window, side="right")
         partners = np.minimum(ends - position - 1, cap)
