@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench bench-ranking clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -52,6 +52,11 @@ messages: install  ## re-extract translatable strings and update the ru/en catal
 	  -k NotFound -k Conflict -k PermissionDenied -k NotAuthenticated -k RateLimited \
 	  -k PayloadTooLarge -k DomainError .
 	$(BIN)/pybabel update -i webapp/i18n/messages.pot -d webapp/i18n --no-fuzzy-matching --ignore-obsolete
+
+bench: bench-ranking  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
+
+bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (BENCH_ARGS="--votes 1000000" for a quick run)
+	$(PY) -m bench.ranking_bench $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
