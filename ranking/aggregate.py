@@ -9,17 +9,17 @@ share) are set aside and de-duplicated per ``(canonical, user)`` with a sort of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ranking.arrays import CITY_WIDE, Geography, Ideas, Users, Votes
+from ranking.arrays import Geography, Ideas, Users, Votes
 from ranking.weights import (
     WeightConfig,
     _budget_table,
     _district_factor,
     _okrug_of_districts,
-    _resident_table,
 )
 
 F64 = NDArray[np.float64]
@@ -27,20 +27,38 @@ I64 = NDArray[np.int64]
 CHUNK = 1 << 24
 
 
+MAX_DISTRICTS = 1000
+"""Largest ``Geography.n_districts`` supported: the (idea district × voter) weight table has
+``(n + 2) · 2(n + 1)`` entries, 16 MB at this bound."""
+
+
 @dataclass
 class Tables:
-    """Per-user and per-idea lookups shared by the full and the incremental paths."""
+    """Per-user and per-idea lookups shared by the full and the incremental paths.
 
-    resident: F64  # (n_users,) resident factor
-    user_district: NDArray[np.int16]
-    user_okrug: NDArray[np.int16]
-    user_slot: I64  # (n_users,) okrug column, K for unknown
-    idea_district: NDArray[np.int16]
-    idea_okrug: NDArray[np.int16]
+    A vote's base weight (resident × district factor) depends only on the idea's district and
+    on the voter's (district, verified) pair, so it is one small table ``wtab`` indexed by
+    ``idea_code · n_user_codes + user_code``: one random gather per vote into a 1-byte-per-user
+    array instead of several gathers into 8-byte ones (the full pass is memory-bound).
+    """
+
+    user_code: NDArray[np.integer]  # (n_users,) (district + 1) * 2 + verified
+    user_slot: I64  # (n_user_codes,) okrug column of each user code, K for unknown
+    idea_code: NDArray[np.integer]  # (n_ideas,) district + 1, or MULTI for clustered ideas
+    idea_dcode: NDArray[np.integer]  # (n_ideas,) district + 1
+    wtab: F64  # (n_idea_codes * n_user_codes,) resident × district factor; MULTI row is 0
+    n_user_codes: int
+    multi_code: int
     canonical: NDArray[np.int32]
     multi: NDArray[np.bool_]  # (n_ideas,) idea belongs to a cluster of > 1 member
     share: F64  # (K,) resident share of each okrug
     n_okrugs: int
+
+    def base(self, idea: int, user: int) -> float:
+        """Resident × district factor of one vote."""
+        return float(
+            self.wtab[int(self.idea_dcode[idea]) * self.n_user_codes + int(self.user_code[user])]
+        )
 
 
 @dataclass
@@ -53,51 +71,75 @@ class Aggregates:
     opposers: F64  # raw distinct opposers
     decayed: F64  # Σ w·2^((t - ref)/h) over supports
     okrug_support: F64  # (n_ideas, K + 1) weighted supports by voter's okrug (K: unknown)
-    okrug_voters: F64  # (n_ideas, K + 1) raw voters by okrug
     ref_time: float
 
 
+def _smallest_uint(n: int) -> type[np.unsignedinteger[Any]]:
+    return np.uint8 if n <= 256 else np.uint16 if n <= 65536 else np.uint32
+
+
 def build_tables(users: Users, ideas: Ideas, geo: Geography, config: WeightConfig) -> Tables:
+    nd = geo.n_districts
+    if nd > MAX_DISTRICTS:
+        raise ValueError(f"geo must have at most {MAX_DISTRICTS} districts, got {nd}")
     k = geo.n_okrugs
-    user_okrug = _okrug_of_districts(users.district, geo)
-    slot = np.where(user_okrug >= 0, user_okrug, k).astype(np.int64)
-    residents = np.bincount(slot, minlength=k + 1)[:k].astype(np.float64)
+    n_uc = 2 * (nd + 1)
+    multi_code = nd + 1
+    # every (idea district, voter district, verified) combination
+    dist = np.arange(-1, nd, dtype=np.int16)
+    okr = _okrug_of_districts(dist, geo)
+    grid_i = np.repeat(np.arange(nd + 1), n_uc)
+    grid_u = np.tile(np.arange(n_uc), nd + 1)
+    resident = np.where(grid_u % 2 == 1, config.verified, config.unverified)
+    factor = _district_factor(
+        dist[grid_i], okr[grid_i], dist[grid_u // 2], okr[grid_u // 2], config
+    )
+    wtab = np.concatenate([resident * factor, np.zeros(n_uc)])
+    user_code = ((users.district.astype(np.int64) + 1) * 2 + users.verified).astype(
+        _smallest_uint(n_uc)
+    )
+    slot_of_district = np.where(okr >= 0, okr, k).astype(np.int64)
+    user_slot = np.repeat(slot_of_district, 2)
+    residents = np.bincount(user_slot[user_code], minlength=k + 1)[:k].astype(np.float64)
     total = residents.sum()
     share = residents / total if total > 0 else residents
     size = np.bincount(ideas.canonical, minlength=len(ideas))
+    multi = size[ideas.canonical] > 1
+    dcode = (ideas.district.astype(np.int64) + 1).astype(_smallest_uint(nd + 2))
     return Tables(
-        resident=_resident_table(users, config),
-        user_district=users.district,
-        user_okrug=user_okrug,
-        user_slot=slot,
-        idea_district=ideas.district,
-        idea_okrug=_okrug_of_districts(ideas.district, geo),
+        user_code=user_code,
+        user_slot=user_slot,
+        idea_code=np.where(multi, multi_code, dcode).astype(dcode.dtype),
+        idea_dcode=dcode,
+        wtab=wtab,
+        n_user_codes=n_uc,
+        multi_code=multi_code,
         canonical=ideas.canonical,
-        multi=size[ideas.canonical] > 1,
+        multi=multi,
         share=share,
         n_okrugs=k,
     )
 
 
-def _base_weights(
+def _weights(
     t: Tables,
-    idea: NDArray[np.int32],
+    code: NDArray[np.integer],
     user: NDArray[np.int32],
-    user_factor: F64,
     config: WeightConfig,
     suspicion: NDArray[np.float32] | None,
-) -> F64:
-    """``user_factor[user] × district × suspicion`` for a chunk of votes (float64)."""
-    w = user_factor[user]
-    scoped = np.flatnonzero(t.idea_district[idea] != CITY_WIDE)
-    if scoped.size:
-        ii, uu = idea[scoped], user[scoped]
-        w[scoped] *= _district_factor(
-            t.idea_district[ii], t.idea_okrug[ii], t.user_district[uu], t.user_okrug[uu], config
-        )
+    budget: F64 | None,
+) -> tuple[F64, NDArray[np.integer]]:
+    """Weights of a chunk of votes and the voters' user codes."""
+    uc = t.user_code[user]
+    idx = code.astype(np.intp)
+    idx *= t.n_user_codes
+    idx += uc
+    w = t.wtab[idx]
     if suspicion is not None:
         w *= 1.0 - config.max_suspicion_discount * suspicion.astype(np.float64)
-    return w
+    if budget is not None:
+        w *= budget[user]
+    return w, uc
 
 
 @dataclass
@@ -117,67 +159,73 @@ def aggregate(
     ref_time: float,
     suspicion: NDArray[np.float32] | None,
     user_counts: I64 | None,
+    horizon: float = 40.0,
 ) -> tuple[Aggregates, ClusterVotes]:
-    """Stream over the votes once and return the aggregates (see module docstring)."""
+    """Stream over the votes once and return the aggregates (see module docstring).
+
+    ``trending`` skips votes older than ``horizon`` half-lives before ``ref_time``: each would
+    add less than ``2**-horizon`` of a fresh vote (the exponential and its scatter are the
+    costliest part of the pass, and most votes of a two-year history are that old).
+    """
     n_i = t.canonical.shape[0]
     k1 = t.n_okrugs + 1
     cells = n_i * k1
-    budget = (
-        _budget_table(user_counts, config.budget)
-        if user_counts is not None
-        else np.ones(n_users, dtype=np.float64)
-    )
-    user_factor = t.resident if user_counts is None else t.resident * budget
+    budget = None if user_counts is None else _budget_table(user_counts, config.budget)
     any_multi = bool(t.multi.any())
-    okrug_support = np.zeros(cells + 1, dtype=np.float64)
-    okrug_voters = np.zeros(cells + 1, dtype=np.int64)
+    okrug_support = np.zeros(cells, dtype=np.float64)
+    voters = np.zeros(n_i, dtype=np.int64)
     decayed = np.zeros(n_i, dtype=np.float64)
     oppose = np.zeros(n_i, dtype=np.float64)
     opposers = np.zeros(n_i, dtype=np.int64)
     cluster_rows: list[I64] = []
     inv_h = 1.0 / half_life_s
+    cutoff = int(np.ceil(ref_time - horizon * half_life_s))
     for a in range(0, len(votes), CHUNK):
         b = min(a + CHUNK, len(votes))
-        ii, uu, vv = votes.idea[a:b], votes.user[a:b], votes.value[a:b]
+        ii, vv = votes.idea[a:b], votes.value[a:b]
+        code = t.idea_code[ii]
         s = None if suspicion is None else suspicion[a:b]
-        w = _base_weights(t, ii, uu, user_factor, config, s)
-        key = ii.astype(np.int64)
-        key *= k1
-        key += t.user_slot[uu]
+        w, uc = _weights(t, code, votes.user[a:b], config, s, budget)
         if any_multi:
-            m = np.flatnonzero(t.multi[ii])
+            m = np.flatnonzero(code == t.multi_code)
             if m.size:
                 cluster_rows.append(m + a)
-                key[m] = cells  # the dump cell, dropped below
-                w[m] = 0.0
-        opp = np.flatnonzero(vv < 0)
-        if opp.size:
-            ko = key[opp] < cells
-            oppose += np.bincount(ii[opp[ko]], w[opp[ko]], minlength=n_i)
-            opposers += np.bincount(ii[opp[ko]], minlength=n_i)
+        voters += np.bincount(ii, minlength=n_i)
+        if vv.size and int(vv.min()) < 0:
+            opp = np.flatnonzero(vv < 0)
+            oppose += np.bincount(ii[opp], w[opp], minlength=n_i)
+            opposers += np.bincount(ii[opp], minlength=n_i)
             w[opp] = 0.0
-        okrug_voters += np.bincount(key, minlength=cells + 1)
-        okrug_support += np.bincount(key, w, minlength=cells + 1)
-        dt = votes.time[a:b].astype(np.float64)
+        key = ii.astype(np.int64)
+        key *= k1
+        key += t.user_slot[uc]
+        okrug_support += np.bincount(key, w, minlength=cells)
+        del key
+        tt = votes.time[a:b]
+        recent = np.flatnonzero(tt >= cutoff)
+        dt = tt[recent].astype(np.float64)
         dt -= ref_time
         dt *= inv_h
         np.exp2(dt, out=dt)
-        dt *= w
-        decayed += np.bincount(ii, dt, minlength=n_i)
+        dt *= w[recent]
+        decayed += np.bincount(ii[recent], dt, minlength=n_i)
+    # votes on clustered ideas had weight 0 above; their raw counts are redone per cluster
+    voters[t.multi] = 0
+    opposers[t.multi] = 0
     agg = Aggregates(
         support=np.zeros(n_i),
         oppose=oppose,
-        voters=np.zeros(n_i),
+        voters=voters.astype(np.float64),
         opposers=opposers.astype(np.float64),
         decayed=decayed,
-        okrug_support=okrug_support[:cells].reshape(n_i, k1),
-        okrug_voters=okrug_voters[:cells].reshape(n_i, k1).astype(np.float64),
+        okrug_support=okrug_support.reshape(n_i, k1),
         ref_time=ref_time,
     )
     rows = np.concatenate(cluster_rows) if cluster_rows else np.zeros(0, dtype=np.int64)
-    clusters = _cluster_votes(votes, t, n_users, config, budget, suspicion, rows, agg, inv_h)
+    clusters = _cluster_votes(
+        votes, t, n_users, config, budget, suspicion, rows, agg, inv_h, cutoff
+    )
     agg.support = agg.okrug_support.sum(axis=1)
-    agg.voters = agg.okrug_voters.sum(axis=1)
     return agg, clusters
 
 
@@ -186,20 +234,20 @@ def _cluster_votes(
     t: Tables,
     n_users: int,
     config: WeightConfig,
-    budget: F64,
+    budget: F64 | None,
     suspicion: NDArray[np.float32] | None,
     rows: I64,
     agg: Aggregates,
     inv_h: float,
+    cutoff: int,
 ) -> ClusterVotes:
     """Add one effective vote per ``(canonical, user)``: the largest weight, then support over
     oppose, then the latest; all of the user's votes share the same resident/budget factor."""
     if rows.size == 0:
         return ClusterVotes(np.zeros(0, dtype=np.int64), rows)
     ii, uu = votes.idea[rows], votes.user[rows]
-    base = _base_weights(
-        t, ii, uu, t.resident, config, None if suspicion is None else suspicion[rows]
-    )
+    s = None if suspicion is None else suspicion[rows]
+    base, uc = _weights(t, t.idea_dcode[ii], uu, config, s, None)
     c = t.canonical[ii].astype(np.int64)
     key = c * n_users + uu
     value, time = votes.value[rows], votes.time[rows]
@@ -208,18 +256,17 @@ def _cluster_votes(
     last = np.ones(key.shape[0], dtype=np.bool_)
     last[:-1] = key[1:] != key[:-1]
     e = order[last]
-    ce, ue, ve = c[e], uu[e].astype(np.int64), value[e]
-    w = base[e] * budget[ue]
+    ce, ve = c[e], value[e]
+    w = base[e] if budget is None else base[e] * budget[uu[e]]
     sup = ve > 0
+    recent = sup & (time[e] >= cutoff)
     n_i = agg.decayed.shape[0]
-    k1 = t.n_okrugs + 1
-    cell = ce * k1 + t.user_slot[ue]
-    flat_s = agg.okrug_support.reshape(-1)
-    flat_v = agg.okrug_voters.reshape(-1)
-    flat_s += np.bincount(cell[sup], w[sup], minlength=flat_s.shape[0])
-    flat_v += np.bincount(cell, minlength=flat_v.shape[0])
+    cell = ce * (t.n_okrugs + 1) + t.user_slot[uc[e]]
+    flat = agg.okrug_support.reshape(-1)
+    flat += np.bincount(cell[sup], w[sup], minlength=flat.shape[0])
+    agg.voters += np.bincount(ce, minlength=n_i)
     agg.oppose += np.bincount(ce[~sup], w[~sup], minlength=n_i)
     agg.opposers += np.bincount(ce[~sup], minlength=n_i)
     decay = np.exp2((time[e].astype(np.float64) - agg.ref_time) * inv_h) * w
-    agg.decayed += np.bincount(ce[sup], decay[sup], minlength=n_i)
+    agg.decayed += np.bincount(ce[recent], decay[recent], minlength=n_i)
     return ClusterVotes(key, rows)

@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ranking.aggregate import Aggregates, ClusterVotes, Tables
-from ranking.arrays import CITY_WIDE, Votes
+from ranking.arrays import Votes
+from ranking.scores import RankingConfig
 from ranking.weights import WeightConfig, _budget_factor
 
 Vote = tuple[float, int, int, int]
@@ -42,7 +43,7 @@ class VoteState:
         votes: Votes,
         t: Tables,
         config: WeightConfig,
-        half_life_s: float,
+        ranking_config: RankingConfig,
         suspicion: NDArray[np.float32] | None,
         clusters: ClusterVotes,
         user_counts: NDArray[np.int64] | None,
@@ -50,10 +51,11 @@ class VoteState:
         self.votes = votes
         self.t = t
         self.config = config
-        self.inv_h = 1.0 / half_life_s
+        self.inv_h = 1.0 / ranking_config.half_life_s
+        self.horizon = ranking_config.trending_horizon
         self.suspicion = suspicion
         self.clusters = clusters
-        self.n_users = int(t.resident.shape[0])
+        self.n_users = int(t.user_code.shape[0])
         self.counts = user_counts
         self.by_user: dict[int, dict[int, list[Vote]]] = {}
         self.by_pair: dict[tuple[int, int], list[Vote]] = {}
@@ -76,19 +78,9 @@ class VoteState:
 
     def base(self, idea: int, user: int, s: float) -> float:
         """Resident × district × suspicion factor of one vote (same rounding as the full pass)."""
-        t, cfg = self.t, self.config
-        d = int(t.idea_district[idea])
-        if d == CITY_WIDE:
-            f = 1.0
-        elif int(t.user_district[user]) == d:
-            f = cfg.same_district
-        elif int(t.idea_okrug[idea]) >= 0 and t.idea_okrug[idea] == t.user_okrug[user]:
-            f = cfg.same_okrug
-        else:
-            f = cfg.other_district
-        w = float(t.resident[user]) * f
-        if s > 0.0 or self.suspicion is not None:
-            w *= 1.0 - cfg.max_suspicion_discount * s
+        w = self.t.base(idea, user)
+        if self.suspicion is not None or s > 0.0:
+            w *= 1.0 - self.config.max_suspicion_discount * s
         return w
 
     def stored_suspicion(self, idea: int, user: int) -> float:
@@ -133,8 +125,7 @@ class VoteState:
     def _add(self, agg: Aggregates, c: int, user: int, vote: Vote, f: float, sign: float) -> None:
         base, value, time, _ = vote
         w = sign * f * base
-        slot = int(self.t.user_slot[user])
-        agg.okrug_voters[c, slot] += sign
+        slot = int(self.t.user_slot[self.t.user_code[user]])
         agg.voters[c] += sign
         if value > 0:
             agg.support[c] += w
@@ -144,7 +135,8 @@ class VoteState:
                 agg.decayed *= 2.0 ** (-exponent)
                 agg.ref_time = float(time)
                 exponent = 0.0
-            agg.decayed[c] += w * 2.0**exponent
+            if exponent >= -self.horizon:  # the full pass skips older votes too
+                agg.decayed[c] += w * 2.0**exponent
         else:
             agg.oppose[c] += w
             agg.opposers[c] += sign

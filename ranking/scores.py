@@ -50,6 +50,9 @@ class RankingConfig:
     half_life_s : float, default 259200 (3 days)
         ``trending`` half-life: a vote counts half after 3 days, a sixteenth after 12. Long
         enough to smooth day/night traffic, short enough that last week's hit gives way.
+    trending_horizon : float, default 40.0
+        Votes older than this many half-lives are left out of ``trending`` (each would count
+        less than ``2**-40`` of a fresh vote); it skips most of a long history in the full pass.
     controversial_min : float, default 1.0
         Weighted votes each side needs before ``controversial`` scores an idea above 0.
     refresh_after : int, default 20000
@@ -69,6 +72,7 @@ class RankingConfig:
     prior_mean: float = 0.05
     z: float = 1.645
     half_life_s: float = 3 * 86400.0
+    trending_horizon: float = 40.0
     controversial_min: float = 1.0
     refresh_after: int = 20000
 
@@ -87,6 +91,8 @@ class RankingConfig:
             raise ValueError(f"z must be >= 0, got {self.z!r}")
         if self.half_life_s <= 0:
             raise ValueError(f"half_life_s must be > 0, got {self.half_life_s!r}")
+        if self.trending_horizon <= 0:
+            raise ValueError(f"trending_horizon must be > 0, got {self.trending_horizon!r}")
         if self.controversial_min < 0:
             raise ValueError(f"controversial_min must be >= 0, got {self.controversial_min!r}")
         if self.refresh_after < 1 or not isinstance(self.refresh_after, int):
@@ -149,39 +155,59 @@ def trending_score(decayed: F64, ref_time: float, now: float, config: RankingCon
     return decayed * float(2.0 ** ((ref_time - now) / config.half_life_s))
 
 
-def broad_score(
-    okrug_support: F64, okrug_voters: F64, viewers: F64, share: F64, config: RankingConfig
-) -> F64:
+def okrug_rates(okrug_support: F64, viewers: F64, share: F64, config: RankingConfig) -> F64:
+    """Smoothed per-okrug support rates ``(m, K)`` (see :func:`broad_score`); okrugs without
+    residents get NaN."""
+    a = config.prior_strength
+    expected = viewers[:, None] * share[None, :]
+    denom = np.maximum(expected, okrug_support) + a
+    rate: F64 = (okrug_support + a * config.prior_mean) / denom
+    rate[:, share <= 0] = np.nan
+    return rate
+
+
+def broad_score(okrug_support: F64, viewers: F64, share: F64, config: RankingConfig) -> F64:
     """Group-informed consensus: geometric mean over okrugs of smoothed per-okrug support rates.
 
-    For okrug ``o`` with resident share ``s_o``: ``r_o = (S_o + α·p0) / (max(V·s_o, R_o) + α)``
-    where ``S_o`` is weighted support from its residents, ``R_o`` its raw voters and ``V·s_o``
-    the viewers expected from it. ``broad = exp(mean_o log r_o)``: one okrug that does not
-    support pulls the product down, so only broad support scores high (Pol.is multiplies
-    per-group agreement probabilities the same way).
+    For okrug ``o`` with resident share ``s_o``: ``r_o = (S_o + α·p0) / (max(V·s_o, S_o) + α)``
+    where ``S_o`` is the weighted support from its residents and ``V·s_o`` the viewers expected
+    from it (the platform does not record viewers by district; ``max`` with ``S_o`` keeps the
+    rate ``<= 1`` and increasing in ``S_o``). ``broad = exp(mean_o log r_o)``: an okrug that does
+    not support pulls the mean down, so only broad support scores high (Pol.is multiplies
+    per-group agreement probabilities the same way). Voters of unknown district are left out.
 
     Parameters
     ----------
-    okrug_support, okrug_voters : (m, K) arrays
+    okrug_support : (m, K) array
     viewers : (m,) array
     share : (K,) array, resident share of each okrug (okrugs with no residents are skipped)
+    config : RankingConfig
 
     >>> cfg = RankingConfig(prior_strength=1.0, prior_mean=0.5)
-    >>> even = broad_score(np.array([[5.0, 5.0]]), np.array([[5.0, 5.0]]), np.array([20.0]),
-    ...                    np.array([0.5, 0.5]), cfg)
-    >>> lopsided = broad_score(np.array([[10.0, 0.0]]), np.array([[10.0, 0.0]]),
-    ...                        np.array([20.0]), np.array([0.5, 0.5]), cfg)
+    >>> share = np.array([0.5, 0.5])
+    >>> even = broad_score(np.array([[5.0, 5.0]]), np.array([20.0]), share, cfg)
+    >>> lopsided = broad_score(np.array([[10.0, 0.0]]), np.array([20.0]), share, cfg)
     >>> bool(even[0] > lopsided[0])
     True
     """
-    used = share > 0
-    if not np.any(used):
+    used = np.flatnonzero(share > 0)
+    if used.size == 0:
         return np.full(viewers.shape, config.prior_mean, dtype=np.float64)
     a = config.prior_strength
-    expected = viewers[:, None] * share[used][None, :]
-    denom = np.maximum(expected, okrug_voters[:, used]) + a
-    rate = (okrug_support[:, used] + a * config.prior_mean) / denom
-    out: F64 = np.exp(np.log(rate).mean(axis=1))
+    logsum = np.zeros(viewers.shape, dtype=np.float64)
+    for g in range(0, used.size, 32):  # products of <= 32 rates in (0, 1] cannot underflow
+        prod = np.ones(viewers.shape, dtype=np.float64)
+        for o in used[g : g + 32].tolist():
+            sup = okrug_support[:, o]
+            denom = viewers * share[o]
+            np.maximum(denom, sup, out=denom)
+            denom += a
+            rate = sup + a * config.prior_mean
+            rate /= denom
+            prod *= rate
+        logsum += np.log(prod)
+    logsum /= used.size
+    out: F64 = np.exp(logsum)
     return out
 
 

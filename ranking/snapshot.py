@@ -127,9 +127,17 @@ class Snapshot:
         if wcfg.budget is not None:
             counts = np.bincount(votes.user, minlength=len(users)).astype(np.int64)
         agg, clusters = aggregate(
-            votes, tables, len(users), wcfg, rcfg.half_life_s, float(now), s, counts
+            votes,
+            tables,
+            len(users),
+            wcfg,
+            rcfg.half_life_s,
+            float(now),
+            s,
+            counts,
+            rcfg.trending_horizon,
         )
-        state = VoteState(votes, tables, wcfg, rcfg.half_life_s, s, clusters, counts)
+        state = VoteState(votes, tables, wcfg, rcfg, s, clusters, counts)
         return cls(agg, tables, state, ideas, wcfg, rcfg, now)
 
     # ------------------------------------------------------------------ scores
@@ -140,7 +148,7 @@ class Snapshot:
 
     @property
     def n_users(self) -> int:
-        return int(self._t.resident.shape[0])
+        return int(self._t.user_code.shape[0])
 
     @property
     def n_dirty(self) -> int:
@@ -171,9 +179,7 @@ class Snapshot:
         viewers = self._viewers[idx]
         if scheme == "broad":
             k = self._t.n_okrugs
-            return S.broad_score(
-                a.okrug_support[idx, :k], a.okrug_voters[idx, :k], viewers, self._t.share, cfg
-            )
+            return S.broad_score(a.okrug_support[idx, :k], viewers, self._t.share, cfg)
         e = S.exposure(viewers, a.voters[idx])
         if scheme == "top":
             return S.top_score(a.support[idx], a.oppose[idx], e, cfg)
@@ -351,10 +357,8 @@ class Snapshot:
             out["half_life_s"] = cfg.half_life_s
         if scheme == "broad":
             k = self._t.n_okrugs
-            idx = np.array([c])
-            rates = (a.okrug_support[idx, :k] + cfg.prior_strength * cfg.prior_mean) / (
-                np.maximum(self._viewers[idx, None] * self._t.share, a.okrug_voters[idx, :k])
-                + cfg.prior_strength
+            rates = S.okrug_rates(
+                a.okrug_support[c : c + 1, :k], self._viewers[c : c + 1], self._t.share, cfg
             )
             out["okrug_rates"] = [float(r) for r in rates[0]]
         return out
