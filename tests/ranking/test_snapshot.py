@@ -1,0 +1,191 @@
+"""The snapshot: incremental updates equal a full recompute, exact top-k reads, explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ranking import SCHEMES, RankingConfig, Snapshot, Votes, WeightConfig
+from ranking.order import sort_order
+from tests.ranking.world import World, make_world
+
+DAY = 86400
+NOW = 10 * DAY
+
+
+def _replay(
+    world: World, budget: int | None, seed: int, config: RankingConfig | None = None
+) -> tuple[Snapshot, Snapshot]:
+    """Build from half the votes, apply the rest (with random withdrawals) incrementally;
+    return it with a full recompute over the surviving votes."""
+    wcfg = WeightConfig(budget=budget)
+    n = len(world.idea)
+    h = n // 2
+    base = Votes.build(world.idea[:h], world.user[:h], world.value[:h], world.time[:h])
+    snap = Snapshot.build(
+        base, world.users, world.ideas, world.geo, wcfg, config, NOW, world.susp()[:h]
+    )
+    rng = np.random.default_rng(seed)
+    live = list(range(h))
+    for i in range(h, n):
+        snap.apply_vote(
+            world.idea[i], world.user[i], world.value[i], world.time[i], 1, world.suspicion[i]
+        )
+        live.append(i)
+        if rng.random() < 0.3:
+            j = live.pop(int(rng.integers(len(live))))
+            snap.apply_vote(world.idea[j], world.user[j], world.value[j], world.time[j], -1)
+    keep = np.array(sorted(live), dtype=np.int64)
+    v = world.votes()
+    final = Votes.build(v.idea[keep], v.user[keep], v.value[keep], v.time[keep])
+    full = Snapshot.build(
+        final, world.users, world.ideas, world.geo, wcfg, config, NOW, world.susp()[keep]
+    )
+    return snap, full
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    budget=st.one_of(st.none(), st.integers(1, 4)),
+    clusters=st.booleans(),
+    oppose=st.booleans(),
+)
+def test_incremental_updates_equal_a_full_recompute(
+    seed: int, budget: int | None, clusters: bool, oppose: bool
+) -> None:
+    world = make_world(seed, clusters=clusters, oppose=oppose)
+    snap, full = _replay(world, budget, seed)
+    for scheme in SCHEMES:
+        np.testing.assert_allclose(
+            snap.scores(scheme, seed=1), full.scores(scheme, seed=1), rtol=1e-9, atol=1e-12
+        )
+
+
+def test_incremental_trending_respects_the_horizon() -> None:
+    world = make_world(3, n_votes=60)
+    cfg = RankingConfig(half_life_s=3600.0, trending_horizon=20.0)
+    snap, full = _replay(world, None, 3, cfg)
+    np.testing.assert_allclose(snap.scores("trending"), full.scores("trending"), atol=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 8),
+    offset=st.integers(0, 5),
+    mask_seed=st.integers(0, 100),
+)
+def test_top_after_updates_is_the_exact_sorted_list(
+    seed: int, k: int, offset: int, mask_seed: int
+) -> None:
+    world = make_world(seed, clusters=True, oppose=True)
+    snap, _ = _replay(world, None, seed)
+    assert snap.n_dirty > 0
+    mask = np.random.default_rng(mask_seed).random(snap.n_ideas) < 0.7
+    for scheme in ("top", "confident", "trending", "broad", "new", "controversial"):
+        alive = world.ideas.canonical == np.arange(snap.n_ideas)
+        expected = sort_order(snap.scores(scheme), mask & alive)[offset : offset + k]
+        assert snap.top(scheme, mask, k=k, offset=offset).tolist() == expected.tolist()
+
+
+def test_refresh_clears_the_dirty_set_and_keeps_the_lists() -> None:
+    world = make_world(4)
+    snap, _ = _replay(world, None, 4)
+    before = snap.top("top", k=10).tolist()
+    snap.refresh()
+    assert snap.n_dirty == 0
+    assert snap.top("top", k=10).tolist() == before
+
+
+def test_dirty_set_past_the_threshold_triggers_a_resort() -> None:
+    world = make_world(5)
+    snap, _ = _replay(world, None, 5, RankingConfig(refresh_after=1))
+    snap.top("top")
+    assert snap.n_dirty == 0
+
+
+def test_set_viewers_equals_a_rebuild_with_those_viewers() -> None:
+    world = make_world(6, clusters=True)
+    snap = Snapshot.build(world.votes(), world.users, world.ideas, world.geo, now=NOW)
+    snap.set_viewers(1, 500)
+    snap.set_viewers(3, 0)
+    viewers = world.ideas.viewers.copy()
+    viewers[1], viewers[3] = 500, 0
+    ideas = type(world.ideas).build(
+        world.ideas.district, world.ideas.created, viewers, world.ideas.canonical
+    )
+    full = Snapshot.build(world.votes(), world.users, ideas, world.geo, now=NOW)
+    for scheme in ("top", "confident", "broad"):
+        np.testing.assert_allclose(snap.scores(scheme), full.scores(scheme))
+
+
+def test_explain_gives_the_numbers_behind_the_rank() -> None:
+    world = make_world(7)
+    snap = Snapshot.build(
+        world.votes(), world.users, world.ideas, world.geo, now=NOW, suspicion=world.susp()
+    )
+    best = int(snap.top("top", k=1)[0])
+    why = snap.explain(best, "top")
+    assert why["rank"] == 1
+    assert why["score"] == pytest.approx(snap.scores("top")[best])
+    assert why["denominator"] == max(why["viewers"], why["raw_supporters"] + why["raw_opposers"])
+    expected = (why["weighted_support"] + why["prior_strength"] * why["prior_mean"]) / (
+        why["denominator"] + why["weighted_oppose"] + why["prior_strength"]
+    )
+    assert why["score"] == pytest.approx(expected)
+    assert 0 <= why["discounted_weight"] <= why["raw_supporters"]
+    assert len(snap.explain(best, "broad")["okrug_rates"]) == world.geo.n_okrugs
+    assert snap.explain(best, "trending")["half_life_s"] == RankingConfig().half_life_s
+
+
+def test_withdrawing_a_vote_that_was_never_cast_is_refused_with_a_budget() -> None:
+    world = make_world(8)
+    snap = Snapshot.build(
+        world.votes(), world.users, world.ideas, world.geo, WeightConfig(budget=2), now=NOW
+    )
+    free_user = len(world.users) - 1
+    for i, u in zip(world.idea, world.user, strict=True):
+        if u == free_user:
+            snap.apply_vote(i, u, 1, NOW, -1)
+    with pytest.raises(ValueError, match="withdraw"):
+        snap.apply_vote(0, free_user, 1, NOW, -1)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda s: s.scores("hot"), "scheme"),
+        (lambda s: s.top("top", np.ones(3, dtype=bool)), "mask"),
+        (lambda s: s.top("top", np.ones(s.n_ideas)), "mask"),
+        (lambda s: s.top("top", k=-1), "k"),
+        (lambda s: s.top("top", offset=-1), "offset"),
+        (lambda s: s.top("random"), "seed"),
+        (lambda s: s.apply_vote(10**6, 0, 1, 0, 1), "idea"),
+        (lambda s: s.apply_vote(0, 10**6, 1, 0, 1), "user"),
+        (lambda s: s.apply_vote(0, 0, 2, 0, 1), "value"),
+        (lambda s: s.apply_vote(0, 0, 1, 0, 0), "delta"),
+        (lambda s: s.apply_vote(0, 0, 1, 0, 1, suspicion=2.0), "suspicion"),
+        (lambda s: s.set_viewers(0, -1), "viewers"),
+        (lambda s: s.explain(0, "best"), "scheme"),
+        (lambda s: s.advance(float("nan")), "now"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(call: object, match: str) -> None:
+    world = make_world(9)
+    snap = Snapshot.build(world.votes(), world.users, world.ideas, world.geo, now=NOW)
+    with pytest.raises(ValueError, match=match):
+        call(snap)  # type: ignore[operator]
+
+
+def test_build_refuses_bad_configs_and_suspicion() -> None:
+    world = make_world(10)
+    args = (world.votes(), world.users, world.ideas, world.geo)
+    with pytest.raises(ValueError, match="weight_config"):
+        Snapshot.build(*args, weight_config=RankingConfig())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ranking_config"):
+        Snapshot.build(*args, ranking_config=WeightConfig())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="suspicion"):
+        Snapshot.build(*args, suspicion=np.zeros(2))
