@@ -123,6 +123,44 @@ def _top(snap: Any, scheme: str, mask: Any, k: int = 20) -> Any:
     return snap.top(scheme, mask, k=k)
 
 
+def numpy_floor(city: City) -> dict[str, float]:
+    """Seconds of single NumPy passes over all votes: what any full recompute is built from.
+
+    A full recompute needs at least a few of each (gathers of per-user and per-idea factors,
+    weighted ``bincount`` per aggregate, a decay per vote), so these bound it from below.
+    """
+    v = city.votes
+    n_ideas = len(city.ideas)
+    rng = np.random.default_rng(3)
+    user_table = rng.random(len(city.users))
+    w = np.ones(len(v))
+    okrug = city.geo.okrug_of[np.maximum(city.users.district, 0)].astype(np.int64)
+    out: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> None:
+        t0 = time.perf_counter()
+        fn()
+        out[name] = round(time.perf_counter() - t0, 3)
+
+    timed("bincount(idea)", lambda: np.bincount(v.idea, minlength=n_ideas))
+    timed("bincount(idea, float64 weights)", lambda: np.bincount(v.idea, w, minlength=n_ideas))
+    timed("gather float64 per-user table[user]", lambda: user_table[v.user])
+    timed("gather int16 per-idea table[idea]", lambda: city.ideas.district[v.idea])
+    timed("exp2 over float64 votes", lambda: np.exp2(w))
+    timed("multiply two float64 vote arrays", lambda: w * w)
+    cell = v.idea.astype(np.int64) * 13 + okrug[v.user]
+    t0 = time.perf_counter()
+    np.bincount(cell, w, minlength=n_ideas * 13)
+    out["bincount(idea x okrug, weights), 13M cells"] = round(time.perf_counter() - t0, 3)
+    del cell
+    order = np.argsort(v.idea, kind="stable")
+    idea_sorted = v.idea[order]
+    del order
+    timed("bincount(idea, weights), rows sorted by idea",
+          lambda: np.bincount(idea_sorted, w, minlength=n_ideas))  # fmt: skip
+    return out
+
+
 def veche_worker(args: argparse.Namespace) -> dict[str, Any]:
     import cProfile
     import pstats
@@ -232,6 +270,11 @@ def veche_worker(args: argparse.Namespace) -> dict[str, Any]:
     out["top20_filters"] = len(filters)
     out["peak_rss_gb_end"] = peak_rss_gb()
     say(f"    top-20: median {out['top20_ms']:.3f} ms (with mask {out['top20_with_mask_ms']:.3f})")
+    if args.profile:
+        snap = None
+        gc.collect()
+        out["numpy_floor_s"] = numpy_floor(city)
+        say(f"    numpy passes over all votes (s): {out['numpy_floor_s']}")
     return out
 
 
@@ -283,6 +326,20 @@ def ensure_city(args: argparse.Namespace, votes: int) -> dict[str, Any]:
     return info
 
 
+def engine_version() -> dict[str, Any]:
+    """The commit the engine was measured at, and whether ranking/ had uncommitted changes."""
+
+    def git(*a: str) -> str:
+        proc = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False)
+        return proc.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "ranking_last_commit": git("log", "-1", "--format=%h %s", "--", "ranking"),
+        "ranking_uncommitted": git("status", "--porcelain", "--", "ranking").splitlines(),
+    }
+
+
 def verdicts(res: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, (op, bound) in TARGETS.items():
@@ -326,9 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     say(f"ranking benchmark: {args.votes:,} votes, {args.ideas:,} ideas, {args.users:,} users")
     res: dict[str, Any] = {
         "benchmark": "ranking",
+        "load_average_at_start": os.getloadavg(),
         "date": started.isoformat(timespec="seconds"),
         "command": "python -m bench.ranking_bench " + shlex.join(argv or sys.argv[1:]),
         "machine": machine(),
+        "engine": engine_version(),
         "votes": args.votes,
     }
     res["city"] = ensure_city(args, args.votes)
@@ -357,6 +416,21 @@ def main(argv: list[str] | None = None) -> int:
             cmp["full_recompute_vs_one_groupby"] = small["full_recompute_s"] * 1000 / pg["top_ms"]
             res["pg_groupby_ratio"] = min(cmp["ratio_filtered"], cmp["ratio_unfiltered"])
         res["pg_comparison"] = cmp
+    res["notes"] = [
+        "full_recompute_s: wall seconds of Snapshot.build (weights, aggregates, every scheme's "
+        "scores and order), best of the repeats, with default WeightConfig/RankingConfig and no "
+        "suspicion; signals (ranking.signals) are not part of it.",
+        "peak_rss_gb: ru_maxrss of a fresh process that loads the cached input arrays "
+        f"({res['votes'] * 17 / 1e9:.1f} GB at 17 bytes a vote) and builds the snapshot "
+        "(repeats release the previous snapshot first); the generator's memory is not counted.",
+        "incremental_us_per_vote: Snapshot.apply_vote(delta=+1) of new votes after `now`, ideas "
+        "drawn in proportion to their votes, users uniform.",
+        "top20_ms: Snapshot.top('top', mask, k=20) with a prebuilt mask (category / district / "
+        "status filters), median, after 100k incremental votes and 10 more between reads.",
+        "pg_groupby_ratio: min(filtered, unfiltered) of PostgreSQL GROUP BY median / Veche per "
+        "page view (mask building included for the filtered case) at the PostgreSQL size.",
+    ]
+    res["load_average_at_end"] = os.getloadavg()
     res["targets"] = verdicts(res)
     res["total_s"] = round(time.perf_counter() - t_all, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,10 @@ def _f(value: Any, digits: int = 2) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _load(values: Any) -> str:
+    return "/".join(f"{x:.1f}" for x in values) if values else "—"
+
+
 def _verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("✅ met" if ok else "❌ missed")
 
@@ -43,7 +47,16 @@ def section(res: dict[str, Any]) -> str:
         "`bench/results/ranking.json`.",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM; Python {m['python']}, "
         f"NumPy {m['numpy']}; PostgreSQL: {pg.get('server', 'not run').split(' on ')[0]}.",
-        f"- Date: {res['date']}; whole run {res.get('total_s', '—')} s.",
+        f"- Date: {res['date']}; whole run {res.get('total_s', '—')} s; load average at start "
+        f"{_load(res.get('load_average_at_start'))}, at end {_load(res.get('load_average_at_end'))}"
+        " (other processes shared the 2 cores when above ~0.5).",
+        f"- Engine: commit `{res.get('engine', {}).get('commit')}`"
+        + (
+            " with uncommitted changes in `ranking/`"
+            if res.get("engine", {}).get("ranking_uncommitted")
+            else ""
+        )
+        + ".",
         f"- City (`bench/synthetic_city.py`): {_f(city.get('ideas'))} ideas, "
         f"{_f(city.get('votes'))} votes, {_f(city.get('users'))} users, "
         f"{city.get('districts')} districts in {city.get('okrugs')} okrugs, two years. Votes per "
@@ -133,6 +146,20 @@ def section(res: dict[str, Any]) -> str:
         ]
         lines += [
             f"| {p['cum_s']} | {p['own_s']} | {p['calls']} | `{p['function']}` |" for p in prof[:15]
+        ]
+    floor = v.get("numpy_floor_s")
+    if floor:
+        lines += [
+            "",
+            f"### Single NumPy passes over all {_f(res['votes'])} votes (the floor of a recompute)",
+            "",
+            "What any full recompute is built from; each scheme's aggregate needs at least a "
+            "gather of per-user/per-idea factors and one weighted `bincount`, `broad` a "
+            "`bincount` over idea × okrug cells, `trending` a decay per vote.",
+            "",
+            "| pass | seconds |",
+            "|---|---|",
+            *[f"| {name} | {sec} |" for name, sec in floor.items()],
         ]
     if res.get("notes"):
         lines += ["", *[f"- {n}" for n in res["notes"]]]
