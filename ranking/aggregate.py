@@ -43,7 +43,8 @@ class Tables:
     """
 
     user_code: NDArray[np.integer]  # (n_users,) (district + 1) * 2 + verified
-    user_slot: I64  # (n_user_codes,) okrug column of each user code, K for unknown
+    user_slot: I64  # (n_user_codes,) okrug row of each user code, K for unknown
+    slot_offset: I64  # (n_user_codes,) user_slot * n_ideas: the start of that row
     idea_code: NDArray[np.integer]  # (n_ideas,) district + 1, or MULTI for clustered ideas
     idea_dcode: NDArray[np.integer]  # (n_ideas,) district + 1
     wtab: F64  # (n_idea_codes * n_user_codes,) resident × district factor; MULTI row is 0
@@ -70,7 +71,7 @@ class Aggregates:
     voters: F64  # raw distinct voters (supporters + opposers), union over the cluster
     opposers: F64  # raw distinct opposers
     decayed: F64  # Σ w·2^((t - ref)/h) over supports
-    okrug_support: F64  # (n_ideas, K + 1) weighted supports by voter's okrug (K: unknown)
+    okrug_support: F64  # (K + 1, n_ideas) weighted supports by voter's okrug (row K: unknown)
     ref_time: float
 
 
@@ -109,6 +110,7 @@ def build_tables(users: Users, ideas: Ideas, geo: Geography, config: WeightConfi
     return Tables(
         user_code=user_code,
         user_slot=user_slot,
+        slot_offset=user_slot * len(ideas),
         idea_code=np.where(multi, multi_code, dcode).astype(dcode.dtype),
         idea_dcode=dcode,
         wtab=wtab,
@@ -131,10 +133,16 @@ def _weights(
 ) -> tuple[F64, NDArray[np.integer]]:
     """Weights of a chunk of votes and the voters' user codes."""
     uc = t.user_code[user]
-    idx = code.astype(np.intp)
-    idx *= t.n_user_codes
-    idx += uc
-    w = t.wtab[idx]
+    if t.wtab.shape[0] <= 1 << 16:  # 2-byte indices: half the memory traffic of intp
+        idx16 = code.astype(np.uint16)
+        idx16 *= np.uint16(t.n_user_codes)
+        idx16 += uc
+        w = t.wtab[idx16]
+    else:
+        idx = code.astype(np.intp)
+        idx *= t.n_user_codes
+        idx += uc
+        w = t.wtab[idx]
     if suspicion is not None:
         w *= 1.0 - config.max_suspicion_discount * suspicion.astype(np.float64)
     if budget is not None:
@@ -190,15 +198,17 @@ def aggregate(
             m = np.flatnonzero(code == t.multi_code)
             if m.size:
                 cluster_rows.append(m + a)
-        voters += np.bincount(ii, minlength=n_i)
+        del code
+        i64 = ii.astype(np.intp)  # bincount would convert on every call
+        voters += np.bincount(i64, minlength=n_i)
         if vv.size and int(vv.min()) < 0:
             opp = np.flatnonzero(vv < 0)
-            oppose += np.bincount(ii[opp], w[opp], minlength=n_i)
-            opposers += np.bincount(ii[opp], minlength=n_i)
+            oppose += np.bincount(i64[opp], w[opp], minlength=n_i)
+            opposers += np.bincount(i64[opp], minlength=n_i)
             w[opp] = 0.0
-        key = ii.astype(np.int64)
-        key *= k1
-        key += t.user_slot[uc]
+        key = t.slot_offset[uc]
+        key += i64
+        del uc
         okrug_support += np.bincount(key, w, minlength=cells)
         del key
         tt = votes.time[a:b]
@@ -208,7 +218,7 @@ def aggregate(
         dt *= inv_h
         np.exp2(dt, out=dt)
         dt *= w[recent]
-        decayed += np.bincount(ii[recent], dt, minlength=n_i)
+        decayed += np.bincount(i64[recent], dt, minlength=n_i)
     # votes on clustered ideas had weight 0 above; their raw counts are redone per cluster
     voters[t.multi] = 0
     opposers[t.multi] = 0
@@ -218,14 +228,14 @@ def aggregate(
         voters=voters.astype(np.float64),
         opposers=opposers.astype(np.float64),
         decayed=decayed,
-        okrug_support=okrug_support.reshape(n_i, k1),
+        okrug_support=okrug_support.reshape(k1, n_i),
         ref_time=ref_time,
     )
     rows = np.concatenate(cluster_rows) if cluster_rows else np.zeros(0, dtype=np.int64)
     clusters = _cluster_votes(
         votes, t, n_users, config, budget, suspicion, rows, agg, inv_h, cutoff
     )
-    agg.support = agg.okrug_support.sum(axis=1)
+    agg.support = agg.okrug_support.sum(axis=0)
     return agg, clusters
 
 
@@ -261,7 +271,7 @@ def _cluster_votes(
     sup = ve > 0
     recent = sup & (time[e] >= cutoff)
     n_i = agg.decayed.shape[0]
-    cell = ce * (t.n_okrugs + 1) + t.user_slot[uc[e]]
+    cell = t.slot_offset[uc[e]] + ce
     flat = agg.okrug_support.reshape(-1)
     flat += np.bincount(cell[sup], w[sup], minlength=flat.shape[0])
     agg.voters += np.bincount(ce, minlength=n_i)

@@ -129,7 +129,7 @@ class VoteState:
         agg.voters[c] += sign
         if value > 0:
             agg.support[c] += w
-            agg.okrug_support[c, slot] += w
+            agg.okrug_support[slot, c] += w
             exponent = (time - agg.ref_time) * self.inv_h
             if exponent > REBASE_EXPONENT:
                 agg.decayed *= 2.0 ** (-exponent)

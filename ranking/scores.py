@@ -156,13 +156,13 @@ def trending_score(decayed: F64, ref_time: float, now: float, config: RankingCon
 
 
 def okrug_rates(okrug_support: F64, viewers: F64, share: F64, config: RankingConfig) -> F64:
-    """Smoothed per-okrug support rates ``(m, K)`` (see :func:`broad_score`); okrugs without
+    """Smoothed per-okrug support rates ``(K, m)`` (see :func:`broad_score`); okrugs without
     residents get NaN."""
     a = config.prior_strength
-    expected = viewers[:, None] * share[None, :]
+    expected = share[:, None] * viewers[None, :]
     denom = np.maximum(expected, okrug_support) + a
     rate: F64 = (okrug_support + a * config.prior_mean) / denom
-    rate[:, share <= 0] = np.nan
+    rate[share <= 0, :] = np.nan
     return rate
 
 
@@ -178,15 +178,15 @@ def broad_score(okrug_support: F64, viewers: F64, share: F64, config: RankingCon
 
     Parameters
     ----------
-    okrug_support : (m, K) array
+    okrug_support : (K, m) array, one row per okrug
     viewers : (m,) array
     share : (K,) array, resident share of each okrug (okrugs with no residents are skipped)
     config : RankingConfig
 
     >>> cfg = RankingConfig(prior_strength=1.0, prior_mean=0.5)
     >>> share = np.array([0.5, 0.5])
-    >>> even = broad_score(np.array([[5.0, 5.0]]), np.array([20.0]), share, cfg)
-    >>> lopsided = broad_score(np.array([[10.0, 0.0]]), np.array([20.0]), share, cfg)
+    >>> even = broad_score(np.array([[5.0], [5.0]]), np.array([20.0]), share, cfg)
+    >>> lopsided = broad_score(np.array([[10.0], [0.0]]), np.array([20.0]), share, cfg)
     >>> bool(even[0] > lopsided[0])
     True
     """
@@ -198,7 +198,7 @@ def broad_score(okrug_support: F64, viewers: F64, share: F64, config: RankingCon
     for g in range(0, used.size, 32):  # products of <= 32 rates in (0, 1] cannot underflow
         prod = np.ones(viewers.shape, dtype=np.float64)
         for o in used[g : g + 32].tolist():
-            sup = okrug_support[:, o]
+            sup = okrug_support[o]
             denom = viewers * share[o]
             np.maximum(denom, sup, out=denom)
             denom += a

@@ -179,7 +179,7 @@ class Snapshot:
         viewers = self._viewers[idx]
         if scheme == "broad":
             k = self._t.n_okrugs
-            return S.broad_score(a.okrug_support[idx, :k], viewers, self._t.share, cfg)
+            return S.broad_score(a.okrug_support[:k, idx], viewers, self._t.share, cfg)
         e = S.exposure(viewers, a.voters[idx])
         if scheme == "top":
             return S.top_score(a.support[idx], a.oppose[idx], e, cfg)
@@ -358,7 +358,7 @@ class Snapshot:
         if scheme == "broad":
             k = self._t.n_okrugs
             rates = S.okrug_rates(
-                a.okrug_support[c : c + 1, :k], self._viewers[c : c + 1], self._t.share, cfg
+                a.okrug_support[:k, c : c + 1], self._viewers[c : c + 1], self._t.share, cfg
             )
-            out["okrug_rates"] = [float(r) for r in rates[0]]
+            out["okrug_rates"] = [float(r) for r in rates[:, 0]]
         return out
