@@ -268,6 +268,20 @@ def veche_worker(args: argparse.Namespace) -> dict[str, Any]:
     out["top20_unfiltered_ms"] = statistics.median(unfiltered_ms)
     out["top20_ms_by_scheme"] = {s: statistics.median(v) for s, v in by_scheme.items() if v}
     out["top20_filters"] = len(filters)
+    # `random` with a fresh visitor seed per call (every new visitor), and deeper pages of `top`.
+    fresh_seed = {"unfiltered": [], "filtered": []}
+    for seed in range(1, 21):
+        for name, m in (("unfiltered", None), ("filtered", masks[seed % len(masks)])):
+            t0 = time.perf_counter()
+            snap.top("random", m, k=20, seed=1000 + seed)
+            fresh_seed[name].append((time.perf_counter() - t0) * 1000)
+    out["random_new_seed_ms"] = {k: statistics.median(v) for k, v in fresh_seed.items()}
+    pages = []
+    for i, off in enumerate(range(20, 2020, 100)):
+        t0 = time.perf_counter()
+        snap.top("top", masks[i % len(masks)], k=20, offset=off)
+        pages.append((time.perf_counter() - t0) * 1000)
+    out["top20_deeper_pages_ms"] = statistics.median(pages)
     out["peak_rss_gb_end"] = peak_rss_gb()
     say(f"    top-20: median {out['top20_ms']:.3f} ms (with mask {out['top20_with_mask_ms']:.3f})")
     if args.profile:
@@ -385,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "ranking",
         "load_average_at_start": os.getloadavg(),
         "date": started.isoformat(timespec="seconds"),
-        "command": "python -m bench.ranking_bench " + shlex.join(argv or sys.argv[1:]),
+        "command": ("python -m bench.ranking_bench " + shlex.join(argv or sys.argv[1:])).strip(),
         "machine": machine(),
         "engine": engine_version(),
         "votes": args.votes,

@@ -90,8 +90,11 @@ def section(res: dict[str, Any]) -> str:
         "Other numbers: top-20 p95 "
         f"{_f(v.get('top20_p95_ms'), 3)} ms; with building the filter mask from the idea "
         f"attributes {_f(v.get('top20_with_mask_ms'), 3)} ms; unfiltered "
-        f"{_f(v.get('top20_unfiltered_ms'), 3)} ms; RSS after loading the input arrays "
-        f"{_f(v.get('rss_after_load_gb'))} GB.",
+        f"{_f(v.get('top20_unfiltered_ms'), 3)} ms; pages 2–100 of a filtered list "
+        f"{_f(v.get('top20_deeper_pages_ms'), 3)} ms; `random` with a new visitor seed "
+        f"unfiltered {_f(v.get('random_new_seed_ms', {}).get('unfiltered'), 2)} ms, filtered "
+        f"{_f(v.get('random_new_seed_ms', {}).get('filtered'), 2)} ms; RSS after loading the "
+        f"input arrays {_f(v.get('rss_after_load_gb'))} GB.",
     ]
     by_scheme = v.get("top20_ms_by_scheme", {})
     per = v.get("per_scheme", {})
