@@ -8,6 +8,7 @@ share) are set aside and de-duplicated per ``(canonical, user)`` with a sort of 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from ranking.weights import (
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
-CHUNK = 1 << 24
+CHUNK = 1 << 23
 
 
 MAX_DISTRICTS = 1000
@@ -158,6 +159,70 @@ class ClusterVotes:
     rows: I64  # vote row of each key
 
 
+class _Partial:
+    """Sums over a subset of the chunks (one per thread), merged in a fixed order."""
+
+    def __init__(self, cells: int, n_i: int, any_multi: bool) -> None:
+        self.okrug_support = np.zeros(cells, dtype=np.float64)
+        self.voters = np.zeros(n_i, dtype=np.int64)
+        self.decayed = np.zeros(n_i, dtype=np.float64)
+        self.oppose = np.zeros(n_i, dtype=np.float64)
+        self.opposers = np.zeros(n_i, dtype=np.int64)
+        self.cluster_rows: list[I64] = []
+        self.any_multi = any_multi
+
+    def merge(self, other: _Partial) -> None:
+        self.okrug_support += other.okrug_support
+        self.voters += other.voters
+        self.decayed += other.decayed
+        self.oppose += other.oppose
+        self.opposers += other.opposers
+        self.cluster_rows += other.cluster_rows
+
+    def add(
+        self,
+        votes: Votes,
+        t: Tables,
+        config: WeightConfig,
+        a: int,
+        b: int,
+        suspicion: NDArray[np.float32] | None,
+        budget: F64 | None,
+        ref_time: float,
+        inv_h: float,
+        cutoff: int,
+    ) -> None:
+        n_i = self.voters.shape[0]
+        ii, vv = votes.idea[a:b], votes.value[a:b]
+        code = t.idea_code[ii]
+        w, uc = _weights(t, code, votes.user[a:b], config, suspicion, budget)
+        if self.any_multi:
+            m = np.flatnonzero(code == t.multi_code)
+            if m.size:
+                self.cluster_rows.append(m + a)
+        del code
+        i64 = ii.astype(np.intp)  # bincount would convert on every call
+        self.voters += np.bincount(i64, minlength=n_i)
+        if vv.size and int(vv.min()) < 0:
+            opp = np.flatnonzero(vv < 0)
+            self.oppose += np.bincount(i64[opp], w[opp], minlength=n_i)
+            self.opposers += np.bincount(i64[opp], minlength=n_i)
+            w[opp] = 0.0
+        key = t.slot_offset[uc]
+        key += i64
+        del uc
+        self.okrug_support += np.bincount(key, w, minlength=self.okrug_support.shape[0])
+        del key
+        tt = votes.time[a:b]
+        recent = np.flatnonzero(tt >= cutoff)
+        dt = tt[recent].astype(np.float64)
+        dt -= ref_time
+        dt *= inv_h
+        np.exp2(dt, out=dt)
+        dt *= w[recent]
+        self.decayed += np.bincount(i64[recent], dt, minlength=n_i)
+
+
 def aggregate(
     votes: Votes,
     t: Tables,
@@ -168,6 +233,7 @@ def aggregate(
     suspicion: NDArray[np.float32] | None,
     user_counts: I64 | None,
     horizon: float = 40.0,
+    threads: int = 2,
 ) -> tuple[Aggregates, ClusterVotes]:
     """Stream over the votes once and return the aggregates (see module docstring).
 
@@ -177,48 +243,32 @@ def aggregate(
     """
     n_i = t.canonical.shape[0]
     k1 = t.n_okrugs + 1
-    cells = n_i * k1
     budget = None if user_counts is None else _budget_table(user_counts, config.budget)
-    any_multi = bool(t.multi.any())
-    okrug_support = np.zeros(cells, dtype=np.float64)
-    voters = np.zeros(n_i, dtype=np.int64)
-    decayed = np.zeros(n_i, dtype=np.float64)
-    oppose = np.zeros(n_i, dtype=np.float64)
-    opposers = np.zeros(n_i, dtype=np.int64)
-    cluster_rows: list[I64] = []
     inv_h = 1.0 / half_life_s
     cutoff = int(np.ceil(ref_time - horizon * half_life_s))
-    for a in range(0, len(votes), CHUNK):
-        b = min(a + CHUNK, len(votes))
-        ii, vv = votes.idea[a:b], votes.value[a:b]
-        code = t.idea_code[ii]
-        s = None if suspicion is None else suspicion[a:b]
-        w, uc = _weights(t, code, votes.user[a:b], config, s, budget)
-        if any_multi:
-            m = np.flatnonzero(code == t.multi_code)
-            if m.size:
-                cluster_rows.append(m + a)
-        del code
-        i64 = ii.astype(np.intp)  # bincount would convert on every call
-        voters += np.bincount(i64, minlength=n_i)
-        if vv.size and int(vv.min()) < 0:
-            opp = np.flatnonzero(vv < 0)
-            oppose += np.bincount(i64[opp], w[opp], minlength=n_i)
-            opposers += np.bincount(i64[opp], minlength=n_i)
-            w[opp] = 0.0
-        key = t.slot_offset[uc]
-        key += i64
-        del uc
-        okrug_support += np.bincount(key, w, minlength=cells)
-        del key
-        tt = votes.time[a:b]
-        recent = np.flatnonzero(tt >= cutoff)
-        dt = tt[recent].astype(np.float64)
-        dt -= ref_time
-        dt *= inv_h
-        np.exp2(dt, out=dt)
-        dt *= w[recent]
-        decayed += np.bincount(i64[recent], dt, minlength=n_i)
+    starts = list(range(0, len(votes), CHUNK))
+    parts = [
+        _Partial(n_i * k1, n_i, bool(t.multi.any()))
+        for _ in range(max(1, min(threads, len(starts))))
+    ]
+
+    def run(j: int) -> None:
+        for a in starts[j :: len(parts)]:
+            b = min(a + CHUNK, len(votes))
+            s = None if suspicion is None else suspicion[a:b]
+            parts[j].add(votes, t, config, a, b, s, budget, ref_time, inv_h, cutoff)
+
+    if len(parts) == 1:
+        run(0)
+    else:  # NumPy releases the GIL in gathers and ufuncs: two chunks overlap on two cores
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(run, range(len(parts))))
+    total = parts[0]
+    for p in parts[1:]:
+        total.merge(p)
+    okrug_support, voters, decayed = total.okrug_support, total.voters, total.decayed
+    oppose, opposers = total.oppose, total.opposers
+    cluster_rows = sorted(total.cluster_rows, key=lambda r: int(r[0]))
     # votes on clustered ideas had weight 0 above; their raw counts are redone per cluster
     voters[t.multi] = 0
     opposers[t.multi] = 0

@@ -14,6 +14,7 @@ re-sorted. ``trending`` decays uniformly with time, which never changes its orde
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,9 @@ class Snapshot:
         weight_config: WeightConfig,
         ranking_config: RankingConfig,
         now: float,
+        threads: int = 1,
     ) -> None:
+        self._threads = threads
         self._agg = agg
         self._t = tables
         self._state = state
@@ -97,6 +100,7 @@ class Snapshot:
         ranking_config: RankingConfig | None = None,
         now: float = 0.0,
         suspicion: object | None = None,
+        threads: int = 2,
     ) -> Snapshot:
         """Full recompute: weights, aggregates, every scheme's scores and order.
 
@@ -111,6 +115,8 @@ class Snapshot:
             Unix seconds at which ``trending`` is evaluated (advance with :meth:`advance`).
         suspicion : (n_votes,) floats in [0, 1], optional
             Manipulation suspicion per vote (from :mod:`ranking.signals`).
+        threads : int, default 2
+            Worker threads of the full recompute (NumPy releases the GIL in most of it).
         """
         wcfg = WeightConfig() if weight_config is None else weight_config
         rcfg = RankingConfig() if ranking_config is None else ranking_config
@@ -120,6 +126,8 @@ class Snapshot:
             raise ValueError(f"ranking_config must be a RankingConfig, got {type(rcfg).__name__}")
         if not np.isfinite(now):
             raise ValueError(f"now must be finite, got {now!r}")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
         check_inputs(votes, users, ideas, geo)
         s = _check_suspicion(suspicion, len(votes))
         tables = build_tables(users, ideas, geo, wcfg)
@@ -136,9 +144,10 @@ class Snapshot:
             s,
             counts,
             rcfg.trending_horizon,
+            threads,
         )
         state = VoteState(votes, tables, wcfg, rcfg, s, clusters, counts)
-        return cls(agg, tables, state, ideas, wcfg, rcfg, now)
+        return cls(agg, tables, state, ideas, wcfg, rcfg, now, threads)
 
     # ------------------------------------------------------------------ scores
 
@@ -198,8 +207,15 @@ class Snapshot:
 
     def refresh(self) -> None:
         """Re-sort every scheme and clear the dirty set."""
-        for scheme in SORTED:
-            self._orders[scheme] = sort_order(self.scores(scheme), self._alive)
+
+        def one(scheme: str) -> I32:
+            return sort_order(self.scores(scheme), self._alive)
+
+        if self._threads > 1:  # sorts and ufuncs release the GIL
+            with ThreadPoolExecutor(self._threads) as pool:
+                self._orders.update(zip(SORTED, pool.map(one, SORTED), strict=True))
+        else:
+            self._orders.update((scheme, one(scheme)) for scheme in SORTED)
         self._dirty[self._dirty_list] = False
         self._dirty_list = []
 
