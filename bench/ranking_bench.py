@@ -175,7 +175,7 @@ def veche_worker(args: argparse.Namespace) -> dict[str, Any]:
     wc, rc = WeightConfig(), RankingConfig()
     # Full recompute: best of N, the previous snapshot released before the next build.
     times = []
-    snap = None
+    snap: Any = None
     for i in range(args.repeats):
         snap = None
         gc.collect()
@@ -269,7 +269,7 @@ def veche_worker(args: argparse.Namespace) -> dict[str, Any]:
     out["top20_ms_by_scheme"] = {s: statistics.median(v) for s, v in by_scheme.items() if v}
     out["top20_filters"] = len(filters)
     # `random` with a fresh visitor seed per call (every new visitor), and deeper pages of `top`.
-    fresh_seed = {"unfiltered": [], "filtered": []}
+    fresh_seed: dict[str, list[float]] = {"unfiltered": [], "filtered": []}
     for seed in range(1, 21):
         for name, m in (("unfiltered", None), ("filtered", masks[seed % len(masks)])):
             t0 = time.perf_counter()
@@ -305,7 +305,8 @@ def run_worker(args: argparse.Namespace, votes: int) -> dict[str, Any]:
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
         return {"error": f"worker exited with {proc.returncode}", "votes": votes}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

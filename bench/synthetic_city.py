@@ -35,6 +35,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -160,7 +161,7 @@ def votes_per_idea(
     elif diff < 0:
         have = np.flatnonzero(counts > 0)
         counts[rng.choice(have, -diff, replace=False)] -= 1
-    return counts
+    return np.asarray(counts, dtype=np.int64)
 
 
 def _districts(cfg: CityConfig, rng: np.random.Generator) -> tuple[NDArray[np.int64], Geography]:
@@ -176,7 +177,9 @@ def _districts(cfg: CityConfig, rng: np.random.Generator) -> tuple[NDArray[np.in
     return sizes, Geography(okrug_of=okrug)
 
 
-def generate(signatures: NDArray[np.int64], cfg: CityConfig, progress: bool = True) -> dict:
+def generate(
+    signatures: NDArray[np.int64], cfg: CityConfig, progress: bool = True
+) -> dict[str, NDArray[Any]]:
     """All arrays of the city as a dict of name → array (the cache layout)."""
     rng = np.random.default_rng(cfg.seed)
     span = cfg.days * DAY
@@ -297,7 +300,9 @@ def generate(signatures: NDArray[np.int64], cfg: CityConfig, progress: bool = Tr
     }
 
 
-def _to_city(arrays: dict, cfg: CityConfig, source: str, seconds: float, cached: bool) -> City:
+def _to_city(
+    arrays: dict[str, NDArray[Any]], cfg: CityConfig, source: str, seconds: float, cached: bool
+) -> City:
     # The arrays are already valid by construction: build the dataclasses directly (the
     # validating ``build`` would copy and scan 1.7 GB for nothing).
     return City(
@@ -355,7 +360,7 @@ def load_city(
     return _to_city(arrays, cfg, source, seconds, False)
 
 
-def describe(city: City) -> dict:
+def describe(city: City) -> dict[str, Any]:
     """A few statistics showing the city is what it claims to be."""
     counts = np.bincount(city.votes.idea, minlength=len(city.ideas))
     q = np.percentile(counts, [50, 90, 99, 99.9])
