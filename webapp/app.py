@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from webapp import background
 from webapp.errors_view import exception_handlers
 from webapp.i18n import Translator, load_translators
 from webapp.middleware import BodySizeLimit, SecurityHeaders
 from webapp.routes import build_routes
 from webapp.security import RateLimiter
+from webapp.services.exposure import ViewBuffer
+from webapp.services.ranking import RankingService
 from webapp.settings import Settings
 from webapp.storage.db import make_engine, make_session_factory
 
@@ -52,8 +57,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        app.state.engine.dispose()
+        await run_in_threadpool(app.state.ranking.rebuild)
+        stop = asyncio.Event()
+        task = asyncio.create_task(background.keep_current(app, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            await run_in_threadpool(background.flush_views, app)
+            app.state.engine.dispose()
 
     app = Starlette(
         debug=False,
@@ -81,6 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.jinja = build_jinja(translators, settings)
     for env in app.state.jinja.values():
         env.globals["url_for"] = lambda name, **params: str(app.url_path_for(name, **params))
+    app.state.ranking = RankingService(settings, app.state.session_factory)
+    app.state.views = ViewBuffer()
     app.state.limiters = {
         "login": RateLimiter(settings.login_rate_limit, 60.0),
         "write": RateLimiter(settings.write_rate_limit, 60.0),

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from webapp.views import admin, auth, ideas
+from webapp.views import admin, auth, ideas, pages
 from webapp.views.api import api_routes
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -37,6 +37,7 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         Route("/language", auth.set_language, methods=POST, name="set_language"),
         Route("/admin/categories", admin.categories, methods=BOTH, name="admin_categories"),
         Route("/admin/districts", admin.districts, methods=BOTH, name="admin_districts"),
+        Route("/ranking", pages.ranking_help, methods=GET, name="ranking_help"),
         Route("/healthz", health, methods=GET, name="health"),
         Mount("/api/v1", routes=api_routes(), name="api"),
         Mount("/static", app=StaticFiles(directory=static_dir), name="static"),

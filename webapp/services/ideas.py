@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied
@@ -17,7 +17,9 @@ from webapp.services.validation import Errors, clean_optional_id, clean_text
 from webapp.storage.models import PUBLIC_STATUSES, Category, District, Idea, User, Vote, utcnow
 from webapp.storage.search import apply_search
 
-SORTS = ("new", "top", "discussed", "relevance")
+# Sorts done in SQL; the ranked schemes (webapp.settings.RANKED_SORTS) come from the snapshot.
+SQL_SORTS = ("supporters", "discussed", "relevance")
+SEARCH_CANDIDATES = 5_000  # matches of a search that get ranked by a scheme
 VOTABLE_STATUSES = ("published", "under_review", "accepted", "in_progress")
 EXCERPT_LENGTH = 240
 MAX_PAGE = 10_000
@@ -30,7 +32,7 @@ class IdeaFilter:
     district_id: int | None = None
     status: str | None = None
     author_id: int | None = None
-    sort: str = "new"
+    sort: str = "supporters"
     page: int = 1
     include_hidden: bool = False
 
@@ -75,8 +77,7 @@ def district_and_children(session: Session, district_id: int) -> list[int]:
     return [district_id, *children]
 
 
-def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSummary]:
-    """A page of ideas matching the filter, with the total for pagination."""
+def _filtered(session: Session, flt: IdeaFilter) -> Select[Idea]:
     stmt = select(Idea)
     if flt.status:
         stmt = stmt.where(Idea.status == flt.status)
@@ -88,16 +89,22 @@ def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSu
         stmt = stmt.where(Idea.district_id.in_(district_and_children(session, flt.district_id)))
     if flt.author_id is not None:
         stmt = stmt.where(Idea.author_id == flt.author_id)
+    return stmt
+
+
+def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSummary]:
+    """A page of ideas matching the filter, sorted in SQL (see SQL_SORTS), with the total."""
+    stmt = _filtered(session, flt)
     rank = None
     if flt.q.strip():
         stmt, rank = apply_search(session, stmt, flt.q)
     # Count before joining the authors: the join would make PostgreSQL scan every user.
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page_stmt = stmt.add_columns(User.display_name).outerjoin(User, User.id == Idea.author_id)
-    sort = flt.sort if flt.sort in SORTS else "new"
+    sort = flt.sort
     if sort == "relevance" and rank is not None:
         page_stmt = page_stmt.order_by(rank.desc(), Idea.id.desc())
-    elif sort == "top":
+    elif sort == "supporters":
         page_stmt = page_stmt.order_by(Idea.support_count.desc(), Idea.id.desc())
     elif sort == "discussed":
         page_stmt = page_stmt.order_by(Idea.comment_count.desc(), Idea.id.desc())
@@ -106,6 +113,28 @@ def list_ideas(session: Session, flt: IdeaFilter, page_size: int) -> Page[IdeaSu
     page = min(max(1, flt.page), MAX_PAGE)
     rows = session.execute(page_stmt.limit(page_size).offset((page - 1) * page_size)).all()
     return Page([_summary(i, n) for i, n in rows], page, page_size, total)
+
+
+def search_ids(session: Session, flt: IdeaFilter, limit: int = SEARCH_CANDIDATES) -> list[int]:
+    """Ids of the public ideas matching ``flt.q`` and the filters, most relevant first."""
+    stmt = _filtered(session, flt)
+    stmt, rank = apply_search(session, stmt.with_only_columns(Idea.id), flt.q)
+    if rank is not None:
+        stmt = stmt.order_by(rank.desc(), Idea.id.desc())
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def summaries(session: Session, idea_ids: list[int]) -> list[IdeaSummary]:
+    """Summaries of the given ideas, in the given order (ids not found are left out)."""
+    if not idea_ids:
+        return []
+    rows = session.execute(
+        select(Idea, User.display_name)
+        .outerjoin(User, User.id == Idea.author_id)
+        .where(Idea.id.in_(idea_ids))
+    ).all()
+    by_id = {idea.id: _summary(idea, name) for idea, name in rows}
+    return [by_id[i] for i in idea_ids if i in by_id]
 
 
 def _visible(idea: Idea, viewer: CurrentUser | None) -> bool:

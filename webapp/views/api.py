@@ -42,8 +42,9 @@ from webapp.services.dto import (
     Page,
     VoteState,
 )
-from webapp.services.ideas import SORTS
+from webapp.settings import RANKED_SORTS
 from webapp.storage.models import PUBLIC_STATUSES
+from webapp.views.listing import ranked_page
 from webapp.web import (
     CSRF_HEADER,
     check_csrf,
@@ -57,6 +58,7 @@ from webapp.web import (
 )
 
 MAX_PAGE_SIZE = 100
+SORTS = (*RANKED_SORTS, "supporters", "discussed", "relevance")
 QUERY_LENGTH = 200
 
 # --- serialisation ------------------------------------------------------------------------------
@@ -151,10 +153,15 @@ def _vote(state: VoteState) -> dict[str, Any]:
 
 
 async def _idea_page(request: Request, flt: ideas_service.IdeaFilter, size: int) -> Response:
-    def load(session: Session) -> tuple[Page[IdeaSummary], _Names]:
-        return ideas_service.list_ideas(session, flt, size), _Names(session)
+    if flt.sort in RANKED_SORTS:
+        page = await ranked_page(request, flt, size)
+        names = await db(request, _Names)
+    else:
 
-    page, names = await db(request, load)
+        def load(session: Session) -> tuple[Page[IdeaSummary], _Names]:
+            return ideas_service.list_ideas(session, flt, size), _Names(session)
+
+        page, names = await db(request, load)
     return JSONResponse(_page(page, [_summary(request, i, names) for i in page.items]))
 
 
@@ -171,7 +178,7 @@ async def ideas(request: Request, call: Call) -> Response:
         category_id=p["category"],
         district_id=p["district"],
         status=p["status"],
-        sort=p["sort"] or ("relevance" if q else "new"),
+        sort=p["sort"] or ("relevance" if q else request.app.state.settings.default_sort),
         page=p["page"],
     )
     return await _idea_page(request, flt, p["page_size"])
@@ -375,7 +382,11 @@ PAGE_SIZE = Param(
 Q = Param("q", "string", "Words to search for.", max_length=QUERY_LENGTH)
 Q_REQUIRED = replace(Q, required=True, missing=N_("Enter something to search for."))
 SORT = Param(
-    "sort", "string", "Order (default: relevance when q is given, else new).", enum=SORTS
+    "sort",
+    "string",
+    "Order: a ranking scheme (docs/ranking.md), supporters (raw count), discussed or relevance "
+    "(default: relevance when q is given, else the configured default scheme).",
+    enum=SORTS
 )
 FILTERS = (
     Param("category", "integer", "Only this category (id).", minimum=1, maximum=MAX_ID),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -13,7 +15,10 @@ from webapp.services import ideas as ideas_service
 from webapp.services import reports as reports_service
 from webapp.services import taxonomy
 from webapp.services import votes as votes_service
+from webapp.services.exposure import viewer_key
+from webapp.settings import RANKED_SORTS, Settings
 from webapp.storage.models import PUBLIC_STATUSES
+from webapp.views.listing import ranked_page
 from webapp.web import (
     current_user,
     db,
@@ -38,17 +43,25 @@ def _int_param(value: str | None, default: int | None = None) -> int | None:
     return number if 0 < number < 2**31 else default
 
 
+def available_sorts(settings: Settings, with_query: bool) -> tuple[str, ...]:
+    """Sorts offered in lists: the ranked schemes, then the plain SQL ones."""
+    ranked = tuple(s for s in RANKED_SORTS if s != "controversial" or settings.allow_oppose)
+    plain = ("supporters", "discussed") + (("relevance",) if with_query else ())
+    return ranked + plain
+
+
 def filter_from_query(request: Request, **extra: Any) -> ideas_service.IdeaFilter:
     qp = request.query_params
+    settings = request.app.state.settings
     status = qp.get("status")
     q = (qp.get("q") or "").strip()[:200]
-    sort = qp.get("sort") or ("relevance" if q else "new")
+    sort = qp.get("sort") or ("relevance" if q else settings.default_sort)
     return ideas_service.IdeaFilter(
         q=q,
         category_id=_int_param(qp.get("category")),
         district_id=_int_param(qp.get("district")),
         status=status if status in PUBLIC_STATUSES else None,
-        sort=sort if sort in ideas_service.SORTS else "new",
+        sort=sort if sort in available_sorts(settings, bool(q)) else settings.default_sort,
         page=_int_param(qp.get("page"), 1) or 1,
         **extra,
     )
@@ -69,12 +82,16 @@ async def index(request: Request) -> Response:
     flt = filter_from_query(request)
     size = request.app.state.settings.page_size
 
-    def load(session: Any) -> dict[str, Any]:
-        return {"page": ideas_service.list_ideas(session, flt, size), **_taxonomy(session)}
-
-    ctx = await db(request, load)
+    ctx = await db(request, _taxonomy)
+    if flt.sort in RANKED_SORTS:
+        ctx["page"] = await ranked_page(request, flt, size)
+    else:
+        ctx["page"] = await db(request, ideas_service.list_ideas, flt, size)
+    sorts = available_sorts(request.app.state.settings, bool(flt.q))
     return await render(
-        request, "ideas/index.html", {"flt": flt, "statuses": PUBLIC_STATUSES, **ctx}
+        request,
+        "ideas/index.html",
+        {"flt": flt, "statuses": PUBLIC_STATUSES, "sorts": sorts, **ctx},
     )
 
 
@@ -175,7 +192,23 @@ async def show_idea(request: Request) -> Response:
     if idea.merged_into_id is not None and idea.status == "merged":
         flash(request, "This idea was merged into the one below.", "info")
         return redirect(request, "idea", idea_id=idea.merged_into_id, status=301)
+    request.app.state.views.add(
+        idea_id, viewer_key(user.id if user else None, anonymous_id(request))
+    )
+    scheme = request.app.state.settings.default_sort
+    await run_in_threadpool(request.app.state.ranking.catch_up)
+    ctx["why"] = request.app.state.ranking.explain(idea_id, scheme)
+    ctx["why_scheme"] = scheme
     return await render(request, "ideas/show.html", ctx)
+
+
+def anonymous_id(request: Request) -> str:
+    """A random id kept in the session, so an anonymous visitor counts once per idea."""
+    vid = request.session.get("vid")
+    if not isinstance(vid, str):
+        vid = secrets.token_urlsafe(12)
+        request.session["vid"] = vid
+    return vid
 
 
 def _wants_json(request: Request) -> bool:
@@ -193,6 +226,8 @@ async def _vote_action(request: Request, action: str) -> Response:
     else:
         value = -1 if action == "oppose" else 1
         state = await db(request, votes_service.cast_vote, user, idea_id, value, allow_oppose)
+    if state.changed:  # this worker's ranking reflects the vote at once; others within a poll
+        await run_in_threadpool(request.app.state.ranking.poll, False)
     if _wants_json(request):
         idea = await db(request, ideas_service.get_idea, idea_id, user)
         box = await render(request, "ideas/_support_box.html", {"idea": idea})
