@@ -60,6 +60,7 @@ class VoteState:
         self.by_user: dict[int, dict[int, list[Vote]]] = {}
         self.by_pair: dict[tuple[int, int], list[Vote]] = {}
         self.susp_overlay: dict[tuple[int, int], float] = {}
+        self.log: dict[int, list[tuple[int, int, int, int, int, float]]] = {}
         self.user_order: NDArray[np.intp] | None = None
         self.user_offsets: NDArray[np.int64] | None = None
         if user_counts is not None:
@@ -154,6 +155,7 @@ class VoteState:
         """Apply one vote change; return the canonical ideas whose aggregates changed."""
         c = int(self.t.canonical[idea])
         key = (idea, user)
+        self.log.setdefault(c, []).append((idea, user, value, time, delta, suspicion))
         if delta > 0:
             s = suspicion
             self.susp_overlay[key] = s
@@ -227,3 +229,32 @@ def _mutate(lst: list[Vote], idea: int, new: Vote | None) -> None:
             del lst[i]
             return
     raise ValueError(f"no vote on idea {idea} to withdraw")
+
+
+def live_votes(state: VoteState, c: int) -> tuple[list[int], list[int], list[int], list[float]]:
+    """Current votes on the cluster of canonical idea ``c``: the build-time rows (one scan of
+    the vote table, O(n_votes)) replayed with the incremental log. Returns parallel lists of
+    idea, user, value and suspicion."""
+    members = np.flatnonzero(state.t.canonical == c)
+    v = state.votes
+    rows = np.flatnonzero(np.isin(v.idea, members))
+    susp = state.suspicion
+    live: dict[tuple[int, int], tuple[int, float]] = {
+        (int(v.idea[r]), int(v.user[r])): (
+            int(v.value[r]),
+            0.0 if susp is None else float(susp[r]),
+        )
+        for r in rows.tolist()
+    }
+    for idea, user, value, _, delta, s in state.log.get(c, []):
+        if delta > 0:
+            live[(idea, user)] = (value, s)
+        else:
+            live.pop((idea, user), None)
+    keys = sorted(live)
+    return (
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [live[k][0] for k in keys],
+        [live[k][1] for k in keys],
+    )

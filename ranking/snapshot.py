@@ -23,8 +23,9 @@ from numpy.typing import NDArray
 from ranking import scores as S
 from ranking.aggregate import Aggregates, Tables, aggregate, build_tables
 from ranking.arrays import Geography, Ideas, Users, Votes
+from ranking.explain import discount_counts, explain_rank
 from ranking.incremental import VoteState
-from ranking.order import rank_candidates, rank_of, sort_order, walk_order
+from ranking.order import rank_candidates, sort_order, walk_order
 from ranking.scores import MERGED_SCORE, SCHEMES, RankingConfig
 from ranking.weights import WeightConfig, _check_suspicion, check_inputs
 
@@ -343,38 +344,22 @@ class Snapshot:
         """
         idea = self._check_idea(idea)
         _check_scheme(scheme)
-        c = int(self._t.canonical[idea])
-        a, cfg = self._agg, self._cfg
-        sup_raw = float(a.voters[c] - a.opposers[c])
-        sup_w = float(a.support[c])
-        viewers = float(self._viewers[c])
-        e = max(viewers, float(a.voters[c]))
-        all_scores = self.scores(scheme)
-        out: dict[str, Any] = {
-            "idea": idea,
-            "canonical": c,
-            "merged": c != idea,
-            "scheme": scheme,
-            "score": float(all_scores[c]),
-            "rank": rank_of(all_scores, self._alive, c),
-            "raw_supporters": int(round(sup_raw)),
-            "raw_opposers": int(round(float(a.opposers[c]))),
-            "weighted_support": sup_w,
-            "weighted_oppose": float(a.oppose[c]),
-            "discounted_weight": max(sup_raw - sup_w, 0.0),
-            "mean_weight": sup_w / sup_raw if sup_raw > 0 else 1.0,
-            "viewers": int(viewers),
-            "denominator": e,
-            "prior_mean": cfg.prior_mean,
-            "prior_strength": cfg.prior_strength,
-            "prior_share": cfg.prior_strength / (e + float(a.oppose[c]) + cfg.prior_strength),
-        }
-        if scheme == "trending":
-            out["half_life_s"] = cfg.half_life_s
-        if scheme == "broad":
-            k = self._t.n_okrugs
-            rates = S.okrug_rates(
-                a.okrug_support[:k, c : c + 1], self._viewers[c : c + 1], self._t.share, cfg
-            )
-            out["okrug_rates"] = [float(r) for r in rates[:, 0]]
-        return out
+        return explain_rank(
+            self._agg,
+            self._t,
+            self._viewers,
+            self._alive,
+            self.scores(scheme),
+            self._cfg,
+            idea,
+            scheme,
+        )
+
+    def discounts(self, idea: int) -> dict[str, int]:
+        """Why votes on the idea's duplicate cluster lost weight (for the moderator view).
+
+        Keys: ``votes``, ``supports``, ``discounted`` (weight below 1), and how many votes each
+        factor reduced: ``unverified``, ``district``, ``budget``, ``suspicion`` (a vote may count
+        under several). Scans the vote table once: O(n_votes), not for list pages.
+        """
+        return discount_counts(self._state, self._wcfg, self._check_idea(idea))

@@ -7,7 +7,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking import SCHEMES, RankingConfig, Snapshot, Votes, WeightConfig
+import ranking.aggregate as aggregate_module
+from ranking import (
+    SCHEMES,
+    Geography,
+    Ideas,
+    RankingConfig,
+    Snapshot,
+    Users,
+    Votes,
+    VoteWeights,
+    WeightConfig,
+    discount_summary,
+    vote_weights,
+)
 from ranking.order import sort_order
 from tests.ranking.world import World, make_world
 
@@ -189,3 +202,56 @@ def test_build_refuses_bad_configs_and_suspicion() -> None:
         Snapshot.build(*args, ranking_config=WeightConfig())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="suspicion"):
         Snapshot.build(*args, suspicion=np.zeros(2))
+    with pytest.raises(ValueError, match="threads"):
+        Snapshot.build(*args, threads=0)
+    with pytest.raises(ValueError, match="now"):
+        Snapshot.build(*args, now=float("inf"))
+
+
+def test_discounts_count_why_votes_lost_weight() -> None:
+    world = make_world(11, n_votes=80)
+    snap = Snapshot.build(
+        world.votes(), world.users, world.ideas, world.geo, now=NOW, suspicion=world.susp()
+    )
+    w = vote_weights(world.votes(), world.users, world.ideas, world.geo, suspicion=world.susp())
+    idea = int(np.bincount(world.idea).argmax())
+    on_idea = np.asarray(world.idea) == idea
+    sub = VoteWeights(
+        *(getattr(w, f)[on_idea] for f in ("weight", "resident", "district", "budget", "suspicion"))
+    )
+    expected = discount_summary(sub)
+    got = snap.discounts(idea)
+    for key in ("votes", "discounted", "unverified", "district", "suspicion"):
+        assert got[key] == expected[key], key
+    free = next(
+        u
+        for u in range(len(world.users))
+        if (idea, u) not in set(zip(world.idea, world.user, strict=True))
+    )
+    snap.apply_vote(idea, free, 1, NOW, 1, suspicion=0.5)
+    after = snap.discounts(idea)
+    assert after["votes"] == got["votes"] + 1
+    assert after["suspicion"] == got["suspicion"] + 1
+
+
+def test_many_districts_and_many_chunks_give_the_same_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(12)
+    n_d, n_i, n_u, n_v = 300, 50, 400, 3000
+    geo = Geography((np.arange(n_d) // 30).astype(np.int16))
+    users = Users.build(rng.random(n_u) < 0.5, rng.integers(-1, n_d, n_u), np.zeros(n_u))
+    ideas = Ideas.build(rng.integers(-1, n_d, n_i), np.arange(n_i), rng.integers(0, 100, n_i))
+    pairs = rng.choice(n_i * n_u, n_v, replace=False)
+    votes = Votes.build(pairs // n_u, pairs % n_u, None, rng.integers(0, NOW, n_v))
+    one = Snapshot.build(votes, users, ideas, geo, now=NOW, threads=1)
+    monkeypatch.setattr(aggregate_module, "CHUNK", 97)
+    many = Snapshot.build(votes, users, ideas, geo, now=NOW, threads=2)
+    w = vote_weights(votes, users, ideas, geo)
+    support = np.bincount(votes.idea, w.weight.astype(np.float64), minlength=n_i)
+    expected_top = (support + 0.5) / (
+        np.maximum(ideas.viewers, np.bincount(votes.idea, minlength=n_i)) + 10
+    )
+    for scheme in SCHEMES:
+        np.testing.assert_allclose(one.scores(scheme), many.scores(scheme), rtol=1e-12)
+    np.testing.assert_allclose(one.scores("top"), expected_top, rtol=1e-6)
