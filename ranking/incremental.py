@@ -168,6 +168,8 @@ class VoteState:
             return self._apply_budget(agg, c, idea, user, value, time, delta, new)
         if bool(self.t.multi[idea]):
             lst = self.pair_votes(c, user)
+            if new is None:
+                _check_present(lst, idea)
             old = _effective(lst)
             if old is not None:
                 self._add(agg, c, user, old, 1.0, -1.0)
@@ -199,25 +201,44 @@ class VoteState:
             raise ValueError(f"user {user} has no vote to withdraw")
         f_old = _budget_factor(n_old, self.config.budget)
         f_new = _budget_factor(n_new, self.config.budget)
-        affected = list(uv) if f_old != f_new else []
-        if c not in uv:
-            affected.append(c)
-        elif not affected:
-            affected = [c]
-        for cc in affected:
-            eff = _effective(uv.get(cc, []))
-            if eff is not None:
-                self._add(agg, cc, user, eff, f_old, -1.0)
         lst = uv.setdefault(c, [])
+        if new is None:
+            _check_present(lst, idea)
+        old = _effective(lst)
+        if old is not None:
+            self._add(agg, c, user, old, f_old, -1.0)
         _mutate(lst, idea, new)
-        if not lst:
+        eff = _effective(lst)
+        if eff is None:
             del uv[c]
+        else:
+            self._add(agg, c, user, eff, f_new, 1.0)
         self.counts[user] = n_new
-        for cc in affected:
-            eff = _effective(uv.get(cc, []))
-            if eff is not None:
-                self._add(agg, cc, user, eff, f_new, 1.0)
-        return affected
+        if f_old == f_new:
+            return [c]
+        # the user's factor changed: re-weight their other votes in place
+        slot = int(self.t.user_slot[self.t.user_code[user]])
+        changed = [c]
+        for cc, votes in uv.items():
+            if cc == c:
+                continue
+            base, value, time, _ = _effective(votes) or (0.0, 1, 0, 0)
+            dw = (f_new - f_old) * base
+            if value > 0:
+                agg.support[cc] += dw
+                agg.okrug_support[slot, cc] += dw
+                exponent = (time - agg.ref_time) * self.inv_h
+                if -self.horizon <= exponent <= REBASE_EXPONENT:
+                    agg.decayed[cc] += dw * 2.0**exponent
+            else:
+                agg.oppose[cc] += dw
+            changed.append(cc)
+        return changed
+
+
+def _check_present(lst: list[Vote], idea: int) -> None:
+    if not any(v[3] == idea for v in lst):
+        raise ValueError(f"no vote on idea {idea} to withdraw")
 
 
 def _mutate(lst: list[Vote], idea: int, new: Vote | None) -> None:

@@ -163,8 +163,10 @@ def test_withdrawing_a_vote_that_was_never_cast_is_refused_with_a_budget() -> No
     for i, u in zip(world.idea, world.user, strict=True):
         if u == free_user:
             snap.apply_vote(i, u, 1, NOW, -1)
+    before = snap.scores("top")
     with pytest.raises(ValueError, match="withdraw"):
         snap.apply_vote(0, free_user, 1, NOW, -1)
+    np.testing.assert_array_equal(snap.scores("top"), before)  # nothing half-applied
 
 
 @pytest.mark.parametrize(
