@@ -231,3 +231,51 @@ def test_separate_server_processes_agree_within_two_seconds(settings, session_fa
             s.terminate()
         for s in servers:
             s.wait(timeout=10)
+
+
+def _planted_burst(session_factory: Any, idea_id: int, n: int = 80) -> None:
+    """n accounts support one idea within half an hour (bulk rows, as an attack would look)."""
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.security import UNUSABLE_PASSWORD
+    from webapp.services import ranking_log
+    from webapp.storage.models import User, Vote
+
+    start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    with transaction(session_factory) as s:
+        for i in range(n):
+            user = User(
+                email=f"bot{i}@example.org",
+                display_name=f"Bot {i}",
+                password_hash=UNUSABLE_PASSWORD,
+                created_at=start - timedelta(days=30),
+            )
+            s.add(user)
+            s.flush()
+            s.add(Vote(user_id=user.id, idea_id=idea_id, value=1, created_at=start + timedelta(seconds=20 * i)))
+        s.get(Idea, idea_id).support_count = n
+        ranking_log.recompute(s)
+
+
+def test_moderators_see_why_weights_fell(app, session_factory) -> None:
+    idea = add_idea(session_factory, "Идея с накруткой голосов")
+    _planted_burst(session_factory, idea)
+    make_user(session_factory, "moder@example.org", role="moderator")
+    make_user(session_factory, "citizen2@example.org")
+    with Browser(app) as b:
+        assert b.get(f"/moderation/ideas/{idea}/weights").status_code == 303  # anonymous → login
+        b.login("citizen2@example.org")
+        assert b.get(f"/moderation/ideas/{idea}/weights").status_code == 403
+        b.submit("/logout")
+        b.login("moder@example.org")
+        app.state.ranking.catch_up()
+        report = app.state.ranking.discounts(idea)
+        assert report["votes"] == 80 and report["unverified"] == 80
+        assert report["burst"] >= 60  # the planted burst is found
+        page = b.get(f"/moderation/ideas/{idea}/weights")
+        assert page.status_code == 200
+        assert "всплеск" in page.text
+        assert f'href="/moderation/ideas/{idea}/weights"' in b.get(f"/ideas/{idea}").text
+        why = app.state.ranking.explain(idea, "top")
+        assert why["raw_supporters"] == 80  # raw votes stay visible...
+        assert why["weighted_support"] < 80 * 0.5  # ...while unverified and burst discounts apply

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from webapp.views import admin, auth, ideas, pages
+from webapp.views import admin, auth, ideas, moderation, pages
 from webapp.views.api import api_routes
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -38,6 +38,12 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         Route("/admin/categories", admin.categories, methods=BOTH, name="admin_categories"),
         Route("/admin/districts", admin.districts, methods=BOTH, name="admin_districts"),
         Route("/ranking", pages.ranking_help, methods=GET, name="ranking_help"),
+        Route(
+            "/moderation/ideas/{idea_id:int}/weights",
+            moderation.idea_weights,
+            methods=GET,
+            name="idea_weights",
+        ),
         Route("/healthz", health, methods=GET, name="health"),
         Mount("/api/v1", routes=api_routes(), name="api"),
         Mount("/static", app=StaticFiles(directory=static_dir), name="static"),

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ranking.scores import RankingConfig
+from ranking.signals import BURST, FRESH, LOCKSTEP, SignalConfig, Signals, detect_signals
 from ranking.snapshot import Snapshot
 from ranking.weights import WeightConfig
 from webapp.settings import Settings
@@ -69,6 +70,7 @@ class _State:
     user_index: dict[int, int]
     cursor: int
     built_at: float
+    signals: Signals | None
 
 
 class RankingService:
@@ -90,6 +92,7 @@ class RankingService:
         """Load everything and build a fresh snapshot (start-up, bulk changes)."""
         started = time.perf_counter()
         loaded = self._load_consistent()
+        signals = self._signals(loaded)
         snapshot = Snapshot.build(
             loaded.votes,
             loaded.users,
@@ -98,7 +101,7 @@ class RankingService:
             self.weights,
             self.config,
             now=time.time(),
-            suspicion=self._suspicion(loaded),
+            suspicion=None if signals is None else signals.suspicion,
         )
         state = _State(
             snapshot=snapshot,
@@ -107,6 +110,7 @@ class RankingService:
             user_index={int(u): n for n, u in enumerate(loaded.user_ids)},
             cursor=loaded.last_event_id,
             built_at=time.time(),
+            signals=signals,
         )
         with self._lock:
             self._state = state
@@ -118,14 +122,10 @@ class RankingService:
             time.perf_counter() - started,
         )
 
-    def _suspicion(self, loaded: ranking_arrays.Loaded) -> NDArray[np.float64] | None:
-        try:
-            from ranking.signals import SignalConfig, detect_signals
-        except ImportError:  # pragma: no cover - signals are part of the engine
-            return None
+    def _signals(self, loaded: ranking_arrays.Loaded) -> Signals | None:
         if len(loaded.votes) == 0:
             return None
-        return detect_signals(loaded.votes, loaded.users, SignalConfig()).suspicion
+        return detect_signals(loaded.votes, loaded.users, SignalConfig())
 
     def _load_consistent(self) -> ranking_arrays.Loaded:
         """Votes and event cursor from one consistent view of the database."""
@@ -288,6 +288,64 @@ class RankingService:
             if state is None or idea_id not in state.idea_index:
                 return None
             return dict(state.snapshot.explain(state.idea_index[idea_id], scheme))
+
+    def discounts(self, idea_id: int) -> dict[str, Any] | None:
+        """Why the weights of an idea's votes fell, for moderators (as of the last full build).
+
+        Counts by reason — unverified accounts, where voters live relative to the idea, and the
+        manipulation signals — plus the most suspicious votes with their user ids.
+        """
+        with self._lock:
+            state = self._state
+            if state is None or idea_id not in state.idea_index:
+                return None
+            loaded = state.loaded
+            c = int(loaded.ideas.canonical[state.idea_index[idea_id]])
+            sel = np.flatnonzero(loaded.ideas.canonical[loaded.votes.idea] == c)
+            voters = loaded.votes.user[sel]
+            verified = loaded.users.verified[voters]
+            home = loaded.users.district[voters]
+            place = int(loaded.ideas.district[c])
+            okrug_of = loaded.geo.okrug_of
+            if place < 0:
+                same = near = np.zeros(len(sel), dtype=np.bool_)
+            else:
+                same = home == place
+                near = (home >= 0) & (okrug_of[np.maximum(home, 0)] == okrug_of[place]) & ~same
+            out: dict[str, Any] = {
+                "votes": len(sel),
+                "supports": int((loaded.votes.value[sel] == 1).sum()),
+                "unverified": int((~verified).sum()),
+                "city_wide": place < 0,
+                "same_district": int(same.sum()),
+                "same_okrug": int(near.sum()),
+                "elsewhere": 0 if place < 0 else int(len(sel) - same.sum() - near.sum()),
+                "built_at": state.built_at,
+                "burst": 0,
+                "fresh": 0,
+                "lockstep": 0,
+                "suspicious": [],
+            }
+            if state.signals is not None:
+                bits = state.signals.reason_bits[sel]
+                suspicion = state.signals.suspicion[sel]
+                out["burst"] = int(((bits & BURST) > 0).sum())
+                out["fresh"] = int(((bits & FRESH) > 0).sum())
+                out["lockstep"] = int(((bits & LOCKSTEP) > 0).sum())
+                worst = np.argsort(-suspicion, kind="stable")[:20]
+                out["suspicious"] = [
+                    {
+                        "user_id": int(loaded.user_ids[voters[i]]),
+                        "time": int(loaded.votes.time[sel[i]]),
+                        "suspicion": float(suspicion[i]),
+                        "burst": bool(bits[i] & BURST),
+                        "fresh": bool(bits[i] & FRESH),
+                        "lockstep": bool(bits[i] & LOCKSTEP),
+                    }
+                    for i in worst
+                    if suspicion[i] > 0
+                ]
+            return out
 
     def _require(self) -> _State:
         if self._state is None:
