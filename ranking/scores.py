@@ -222,7 +222,8 @@ def controversial_score(support: F64, oppose: F64, config: RankingConfig) -> F64
     """
     lo = np.minimum(support, oppose)
     hi = np.maximum(support, oppose)
-    ok = lo >= max(config.controversial_min, 1e-12)
+    # a relative tolerance: weights like budget/n must not flip the threshold on rounding
+    ok = lo >= max(config.controversial_min * (1.0 - 1e-9), 1e-12)
     out = np.zeros(support.shape, dtype=np.float64)
     out[ok] = (support[ok] + oppose[ok]) ** (lo[ok] / hi[ok])
     return out
