@@ -63,10 +63,8 @@ def explain_rank(
 def discount_counts(state: VoteState, config: WeightConfig, idea: int) -> dict[str, int]:
     """How many current votes on the idea's cluster lost weight, and to which factor."""
     c = int(state.t.canonical[idea])
-    ideas, users, values, susp = live_votes(state, c)
+    ii, uu, values, s = live_votes(state, c)
     t = state.t
-    ii = np.asarray(ideas, dtype=np.int64)
-    uu = np.asarray(users, dtype=np.int64)
     uc = t.user_code[uu].astype(np.int64)
     base = t.wtab[t.idea_dcode[ii].astype(np.int64) * t.n_user_codes + uc]
     verified = uc % 2 == 1
@@ -76,11 +74,10 @@ def discount_counts(state: VoteState, config: WeightConfig, idea: int) -> dict[s
         budget = _budget_table(state.counts[uu], config.budget)
     else:
         budget = np.ones(uu.shape[0])
-    s = np.asarray(susp, dtype=np.float64)
     factor = base * budget * (1.0 - config.max_suspicion_discount * s)
     return {
         "votes": int(ii.shape[0]),
-        "supports": int(np.count_nonzero(np.asarray(values) > 0)),
+        "supports": int(np.count_nonzero(values > 0)),
         "discounted": int(np.count_nonzero(factor < 1.0)),
         "unverified": int(np.count_nonzero(resident < 1.0)),
         "district": int(np.count_nonzero(district < 1.0)),

@@ -252,30 +252,32 @@ def _mutate(lst: list[Vote], idea: int, new: Vote | None) -> None:
     raise ValueError(f"no vote on idea {idea} to withdraw")
 
 
-def live_votes(state: VoteState, c: int) -> tuple[list[int], list[int], list[int], list[float]]:
+def live_votes(
+    state: VoteState, c: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Current votes on the cluster of canonical idea ``c``: the build-time rows (one scan of
-    the vote table, O(n_votes)) replayed with the incremental log. Returns parallel lists of
-    idea, user, value and suspicion."""
+    the vote table, O(n_votes)) replayed with the incremental log. Returns idea, user, value
+    and suspicion arrays."""
     members = np.flatnonzero(state.t.canonical == c)
     v = state.votes
     rows = np.flatnonzero(np.isin(v.idea, members))
-    susp = state.suspicion
-    live: dict[tuple[int, int], tuple[int, float]] = {
-        (int(v.idea[r]), int(v.user[r])): (
-            int(v.value[r]),
-            0.0 if susp is None else float(susp[r]),
-        )
-        for r in rows.tolist()
-    }
-    for idea, user, value, _, delta, s in state.log.get(c, []):
-        if delta > 0:
-            live[(idea, user)] = (value, s)
-        else:
-            live.pop((idea, user), None)
-    keys = sorted(live)
-    return (
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [live[k][0] for k in keys],
-        [live[k][1] for k in keys],
+    idea = v.idea[rows].astype(np.int64)
+    user = v.user[rows].astype(np.int64)
+    value = v.value[rows].astype(np.int64)
+    susp = (
+        np.zeros(rows.shape[0])
+        if state.suspicion is None
+        else state.suspicion[rows].astype(np.float64)
     )
+    final: dict[tuple[int, int], tuple[int, float] | None] = {}
+    for i, u, val, _, delta, s in state.log.get(c, []):
+        final[(i, u)] = (val, s) if delta > 0 else None
+    if final:
+        keys = np.array([i * state.n_users + u for i, u in final], dtype=np.int64)
+        keep = ~np.isin(idea * state.n_users + user, keys)
+        added = [(i, u, vs) for (i, u), vs in final.items() if vs is not None]
+        idea = np.concatenate([idea[keep], np.array([a[0] for a in added], dtype=np.int64)])
+        user = np.concatenate([user[keep], np.array([a[1] for a in added], dtype=np.int64)])
+        value = np.concatenate([value[keep], np.array([a[2][0] for a in added], dtype=np.int64)])
+        susp = np.concatenate([susp[keep], np.array([a[2][1] for a in added], dtype=np.float64)])
+    return idea, user, value, susp

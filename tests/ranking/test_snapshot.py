@@ -234,6 +234,9 @@ def test_discounts_count_why_votes_lost_weight() -> None:
     after = snap.discounts(idea)
     assert after["votes"] == got["votes"] + 1
     assert after["suspicion"] == got["suspicion"] + 1
+    first = int(np.flatnonzero(on_idea)[0])
+    snap.apply_vote(idea, world.user[first], world.value[first], world.time[first], -1)
+    assert snap.discounts(idea)["votes"] == got["votes"]
 
 
 def test_many_districts_and_many_chunks_give_the_same_scores(
