@@ -260,3 +260,33 @@ def test_many_districts_and_many_chunks_give_the_same_scores(
     for scheme in SCHEMES:
         np.testing.assert_allclose(one.scores(scheme), many.scores(scheme), rtol=1e-12)
     np.testing.assert_allclose(one.scores("top"), expected_top, rtol=1e-6)
+
+
+def test_trending_rebases_instead_of_overflowing() -> None:
+    world = make_world(13)
+    cfg = RankingConfig(half_life_s=10.0)
+    snap = Snapshot.build(world.votes(), world.users, world.ideas, world.geo, None, cfg, NOW)
+    voted = set(zip(world.idea, world.user, strict=True))
+    idea, user = next((i, u) for i in range(12) for u in range(15) if (i, u) not in voted)
+    later = NOW + 10 * 700  # 700 half-lives: 2**700 is near float overflow
+    snap.apply_vote(idea, user, 1, later, 1)
+    snap.advance(later)
+    votes = Votes.build(
+        world.idea + [idea], world.user + [user], world.value + [1], world.time + [later]
+    )
+    full = Snapshot.build(votes, world.users, world.ideas, world.geo, None, cfg, later)
+    assert np.all(np.isfinite(snap.scores("trending")))
+    np.testing.assert_allclose(snap.scores("trending"), full.scores("trending"))
+    assert snap.top("trending", k=1).tolist() == [idea]
+
+
+def test_an_empty_city_builds() -> None:
+    world = make_world(14)
+    empty = Votes.build(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+    snap = Snapshot.build(empty, world.users, world.ideas, world.geo, now=NOW)
+    for scheme in SCHEMES:
+        assert np.all(
+            np.isfinite(snap.scores(scheme)[world.ideas.canonical == np.arange(snap.n_ideas)])
+        )
+    no_ideas = Ideas.build(np.zeros(0), np.zeros(0))
+    assert Snapshot.build(empty, world.users, no_ideas, world.geo).top("top").tolist() == []
