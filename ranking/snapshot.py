@@ -85,6 +85,7 @@ class Snapshot:
         self._alive = ideas.canonical == np.arange(len(ideas), dtype=np.int32)
         self._dirty = np.zeros(len(ideas), dtype=np.bool_)
         self._dirty_list: list[int] = []
+        self._dirty_arr = np.zeros(0, dtype=np.int64)  # _dirty_list as an array, rebuilt lazily
         self._orders: dict[str, I32] = {}
         self.refresh()
 
@@ -272,7 +273,9 @@ class Snapshot:
             self.refresh()
         clean = walk_order(self._orders[scheme], keep & ~self._dirty, need)
         if self._dirty_list:
-            d = np.asarray(self._dirty_list, dtype=np.int64)
+            if self._dirty_arr.shape[0] != len(self._dirty_list):
+                self._dirty_arr = np.asarray(self._dirty_list, dtype=np.int64)
+            d = self._dirty_arr
             d = d[keep[d]]
             cand = np.concatenate([clean.astype(np.int64), d])
         else:
