@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("value", sa.SmallInteger(), nullable=False),
         sa.Column("delta", sa.SmallInteger(), nullable=False),
+        sa.Column("vote_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ranking_events")),
     )

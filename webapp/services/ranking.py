@@ -33,7 +33,8 @@ from webapp.storage.models import PUBLIC_STATUSES, RankingEvent
 log = logging.getLogger("veche.ranking")
 EVENT_BATCH = 20_000
 GAP_WAIT_S = 5.0
-INLINE_REBUILD_VOTES = 200_000  # below this a rebuild takes well under 100 ms
+INLINE_REBUILD_VOTES = 200_000
+REFRESH_DIRTY = 2_000  # re-sort once this many ideas changed since the last sort  # below this a rebuild takes well under 100 ms
 PUBLIC_CODES = np.array([ranking_arrays.STATUS_CODE[s] for s in PUBLIC_STATUSES], dtype=np.int8)
 
 
@@ -162,7 +163,7 @@ class RankingService:
                     RankingEvent.user_id,
                     RankingEvent.value,
                     RankingEvent.delta,
-                    ranking_arrays.epoch(session, RankingEvent.created_at),
+                    ranking_arrays.epoch(session, RankingEvent.vote_at),
                 )
                 .where(RankingEvent.id > state.cursor)
                 .order_by(RankingEvent.id)
@@ -200,6 +201,9 @@ class RankingService:
                 elif e.kind == "idea" and idea_rows.get(e.idea_id) is not None:
                     self._update_idea(state, idea_rows[e.idea_id])
                 state.cursor = int(e.id)
+            state.snapshot.advance(time.time())
+            if state.snapshot.n_dirty > REFRESH_DIRTY:
+                state.snapshot.refresh()  # here, in the background, not in a request's top()
         return len(events)
 
     def _gap_expired(self, missing_id: int) -> bool:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from webapp.storage.models import RankingEvent
 
 
-def vote_changed(session: Session, idea_id: int, user_id: int, value: int, delta: int) -> None:
-    """A vote row with ``value`` was added (``delta`` +1) or removed (-1)."""
+def vote_changed(
+    session: Session, idea_id: int, user_id: int, value: int, delta: int, vote_at: datetime
+) -> None:
+    """A vote row with ``value`` cast at ``vote_at`` was added (``delta`` +1) or removed (-1)."""
     session.execute(
         insert(RankingEvent).values(
-            kind="vote", idea_id=idea_id, user_id=user_id, value=value, delta=delta
+            kind="vote", idea_id=idea_id, user_id=user_id, value=value, delta=delta, vote_at=vote_at
         )
     )
 

@@ -16,7 +16,7 @@ from webapp.security import can
 from webapp.services import ranking_log
 from webapp.services.dto import CurrentUser, VoteState
 from webapp.services.ideas import VOTABLE_STATUSES
-from webapp.storage.models import Idea, Vote
+from webapp.storage.models import Idea, Vote, utcnow
 
 _COUNTER = {1: Idea.support_count, -1: Idea.oppose_count}
 
@@ -64,21 +64,22 @@ def cast_vote(
         if existing.value == value:
             return _state(session, user.id, idea_id, changed=False)
         _bump(session, idea_id, existing.value, -1)
-        ranking_log.vote_changed(session, idea_id, user.id, existing.value, -1)
-        existing.value = value
+        ranking_log.vote_changed(session, idea_id, user.id, existing.value, -1, existing.created_at)
+        existing.value = value  # the row keeps its time: so does the ranking
         _bump(session, idea_id, value, +1)
-        ranking_log.vote_changed(session, idea_id, user.id, value, +1)
+        ranking_log.vote_changed(session, idea_id, user.id, value, +1, existing.created_at)
         session.flush()
         return _state(session, user.id, idea_id, changed=True)
+    vote = Vote(user_id=user.id, idea_id=idea_id, value=value, created_at=utcnow())
     try:
         with session.begin_nested():
-            session.add(Vote(user_id=user.id, idea_id=idea_id, value=value))
+            session.add(vote)
             session.flush()
     except IntegrityError:
         # Another request by the same user won the race; its row stands.
         return _state(session, user.id, idea_id, changed=False)
     _bump(session, idea_id, value, +1)
-    ranking_log.vote_changed(session, idea_id, user.id, value, +1)
+    ranking_log.vote_changed(session, idea_id, user.id, value, +1, vote.created_at)
     return _state(session, user.id, idea_id, changed=True)
 
 
@@ -88,10 +89,12 @@ def withdraw_vote(session: Session, user: CurrentUser, idea_id: int) -> VoteStat
         raise PermissionDenied("You may not vote.")
     _votable(session, idea_id)
     result = session.execute(
-        delete(Vote).where(Vote.user_id == user.id, Vote.idea_id == idea_id).returning(Vote.value)
+        delete(Vote)
+        .where(Vote.user_id == user.id, Vote.idea_id == idea_id)
+        .returning(Vote.value, Vote.created_at)
     ).first()
     if result is None:
         return _state(session, user.id, idea_id, changed=False)
     _bump(session, idea_id, result[0], -1)
-    ranking_log.vote_changed(session, idea_id, user.id, result[0], -1)
+    ranking_log.vote_changed(session, idea_id, user.id, result[0], -1, result[1])
     return _state(session, user.id, idea_id, changed=True)

@@ -251,6 +251,8 @@ class RankingEvent(Base):
     user_id: Mapped[int | None] = mapped_column(Integer)
     value: Mapped[int] = mapped_column(SmallInteger, default=0)
     delta: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # When the vote concerned was cast (a withdrawal names the original vote's time).
+    vote_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
