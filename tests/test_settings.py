@@ -41,6 +41,12 @@ def test_environment_values_are_parsed() -> None:
         ({"VECHE_DEFAULT_LANGUAGE": "de"}, "VECHE_DEFAULT_LANGUAGE must be one of"),
         ({"VECHE_ENV": "production"}, "SECRET_KEY must be set"),
         ({"VECHE_ENV": "production", "SECRET_KEY": "short"}, "SECRET_KEY must be set"),
+        ({"VECHE_WEIGHT_UNVERIFIED": "1.5"}, "VECHE_WEIGHT_UNVERIFIED must be between 0 and 1"),
+        ({"VECHE_WEIGHT_SAME_OKRUG": "-0.1"}, "VECHE_WEIGHT_SAME_OKRUG must be between 0 and 1"),
+        ({"VECHE_WEIGHT_VERIFIED": "nan"}, "VECHE_WEIGHT_VERIFIED must be a finite number"),
+        ({"VECHE_TRENDING_HALF_LIFE_HOURS": "0"}, "VECHE_TRENDING_HALF_LIFE_HOURS must be > 0"),
+        ({"VECHE_SUPPORT_BUDGET": "-3"}, "VECHE_SUPPORT_BUDGET must be >= 0"),
+        ({"VECHE_DEFAULT_SORT": "hot"}, "VECHE_DEFAULT_SORT must be one of"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
