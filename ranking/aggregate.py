@@ -55,6 +55,16 @@ class Tables:
     multi: NDArray[np.bool_]  # (n_ideas,) idea belongs to a cluster of > 1 member
     share: F64  # (K,) resident share of each okrug
     n_okrugs: int
+    residents: I64  # (K + 1,) users per okrug row (row K: unknown district), for ``share``
+
+    @property
+    def n_districts(self) -> int:
+        return self.n_user_codes // 2 - 1
+
+    def add_users(self, code: NDArray[np.integer]) -> None:
+        """Count new users (their user codes) in ``residents`` and update ``share``."""
+        self.residents += np.bincount(self.user_slot[code], minlength=self.residents.shape[0])
+        self.share = _share(self.residents, self.n_okrugs)
 
     def base(self, idea: int, user: int) -> float:
         """Resident × district factor of one vote."""
@@ -102,9 +112,7 @@ def build_tables(users: Users, ideas: Ideas, geo: Geography, config: WeightConfi
     )
     slot_of_district = np.where(okr >= 0, okr, k).astype(np.int64)
     user_slot = np.repeat(slot_of_district, 2)
-    residents = np.bincount(user_slot[user_code], minlength=k + 1)[:k].astype(np.float64)
-    total = residents.sum()
-    share = residents / total if total > 0 else residents
+    residents = np.bincount(user_slot[user_code], minlength=k + 1).astype(np.int64)
     size = np.bincount(ideas.canonical, minlength=len(ideas))
     multi = size[ideas.canonical] > 1
     dcode = (ideas.district.astype(np.int64) + 1).astype(_smallest_uint(nd + 2))
@@ -119,9 +127,17 @@ def build_tables(users: Users, ideas: Ideas, geo: Geography, config: WeightConfi
         multi_code=multi_code,
         canonical=ideas.canonical,
         multi=multi,
-        share=share,
+        share=_share(residents, k),
         n_okrugs=k,
+        residents=residents,
     )
+
+
+def _share(residents: I64, k: int) -> F64:
+    """Resident share of each of the ``k`` okrugs (users of unknown district left out)."""
+    r = residents[:k].astype(np.float64)
+    total = r.sum()
+    return r / total if total > 0 else r
 
 
 def _weights(

@@ -55,7 +55,8 @@ class VoteState:
         self.horizon = ranking_config.trending_horizon
         self.suspicion = suspicion
         self.clusters = clusters
-        self.n_users = int(t.user_code.shape[0])
+        self.n_users = int(t.user_code.shape[0])  # grows with Snapshot.add_users
+        self.key_users = self.n_users  # users known at build: the sorted keys below use it
         self.counts = user_counts
         self.by_user: dict[int, dict[int, list[Vote]]] = {}
         self.by_pair: dict[tuple[int, int], list[Vote]] = {}
@@ -71,7 +72,7 @@ class VoteState:
         self.susp_val = np.zeros(0, dtype=np.float32)
         if suspicion is not None:
             nz = np.flatnonzero(suspicion > 0)
-            key = votes.idea[nz].astype(np.int64) * self.n_users + votes.user[nz]
+            key = votes.idea[nz].astype(np.int64) * self.key_users + votes.user[nz]
             order = np.argsort(key)
             self.susp_key, self.susp_val = key[order], suspicion[nz][order]
 
@@ -85,9 +86,11 @@ class VoteState:
         return w
 
     def stored_suspicion(self, idea: int, user: int) -> float:
-        key = idea * self.n_users + user
         if (idea, user) in self.susp_overlay:
             return self.susp_overlay[(idea, user)]
+        if user >= self.key_users:  # added after the build: no stored votes
+            return 0.0
+        key = idea * self.key_users + user
         i = int(np.searchsorted(self.susp_key, key))
         if i < self.susp_key.shape[0] and int(self.susp_key[i]) == key:
             return float(self.susp_val[i])
@@ -104,6 +107,9 @@ class VoteState:
         if got is None:
             assert self.user_order is not None and self.user_offsets is not None
             got = {}
+            if user >= self.key_users:  # added after the build: no stored votes
+                self.by_user[user] = got
+                return got
             lo, hi = int(self.user_offsets[user]), int(self.user_offsets[user + 1])
             for row in self.user_order[lo:hi].tolist():
                 vote = self._row_vote(row)
@@ -113,8 +119,10 @@ class VoteState:
 
     def pair_votes(self, c: int, user: int) -> list[Vote]:
         got = self.by_pair.get((c, user))
+        if got is None and user >= self.key_users:  # added after the build: no stored votes
+            got = self.by_pair[(c, user)] = []
         if got is None:
-            key = c * self.n_users + user
+            key = c * self.key_users + user
             lo = int(np.searchsorted(self.clusters.key, key, side="left"))
             hi = int(np.searchsorted(self.clusters.key, key, side="right"))
             got = [self._row_vote(int(r)) for r in self.clusters.rows[lo:hi]]

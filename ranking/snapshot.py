@@ -2,14 +2,19 @@
 
 Build it once (:meth:`Snapshot.build`, a full recompute), then feed it every vote
 (:meth:`Snapshot.apply_vote`) and viewer count (:meth:`Snapshot.set_viewers`); read lists with
-:meth:`Snapshot.top` and explanations with :meth:`Snapshot.explain`.
+:meth:`Snapshot.top` and explanations with :meth:`Snapshot.explain`. New ideas and users join
+without a rebuild (:meth:`Snapshot.add_ideas`, :meth:`Snapshot.add_users`): the per-idea and
+per-user arrays grow in place with capacity doubling (:mod:`ranking.growth`). Like the other
+mutators, these must be serialised with every other call (a snapshot is not thread-safe).
 
 Orders stay exact without re-sorting per vote: each scheme keeps the order of its last sort plus
 the set of *dirty* ideas whose aggregates changed since. ``top`` walks the stale order (skipping
 dirty ideas, applying the caller's mask) for ``k + offset`` candidates, adds the masked dirty ideas
-and sorts those few by their current score. Clean ideas keep their relative order, so the result is
-the true top list. When the dirty set exceeds ``RankingConfig.refresh_after`` every order is
-re-sorted. ``trending`` decays uniformly with time, which never changes its order.
+(new ideas start dirty) and sorts those few by their current score. Clean ideas keep their
+relative order, so the result is the true top list. When the dirty set exceeds ``RankingConfig.refresh_after`` every order is
+re-sorted. ``trending`` decays uniformly with time, which never changes its order. New users of a
+known district change every okrug's resident share, so the ``broad`` order alone is re-sorted on
+its next read.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from numpy.typing import NDArray
 
 from ranking import scores as S
 from ranking.aggregate import Aggregates, Tables, aggregate, build_tables
-from ranking.arrays import Geography, Ideas, Users, Votes
+from ranking.arrays import CITY_WIDE, Geography, Ideas, Users, Votes
 from ranking.explain import discount_counts, explain_rank
+from ranking.growth import Columns
 from ranking.incremental import VoteState
 from ranking.order import rank_candidates, sort_order, walk_order
 from ranking.scores import MERGED_SCORE, SCHEMES, RankingConfig
@@ -44,7 +50,7 @@ class Snapshot:
 
     Examples
     --------
-    >>> from ranking.arrays import Geography, Ideas, Users, Votes
+    >>> from ranking.arrays import CITY_WIDE, Geography, Ideas, Users, Votes
     >>> geo = Geography(np.array([0, 1], dtype=np.int16))
     >>> users = Users.build([True] * 4, [0, 0, 1, 1], [0] * 4)
     >>> ideas = Ideas.build([-1, -1, -1], [0, 10, 20], viewers=[10, 20, 0])
@@ -87,6 +93,18 @@ class Snapshot:
         self._dirty_list: list[int] = []
         self._dirty_arr = np.zeros(0, dtype=np.int64)  # _dirty_list as an array, rebuilt lazily
         self._orders: dict[str, I32] = {}
+        self._stale: set[str] = set()  # schemes whose whole order changed (broad: new users)
+        a, t = agg, tables
+        self._idea_cols = Columns(
+            [(a, f) for f in ("support", "oppose", "voters", "opposers", "decayed")]
+            + [(a, "okrug_support")]
+            + [(t, f) for f in ("idea_code", "idea_dcode", "canonical", "multi")]
+            + [(self, f) for f in ("_created", "_idea_viewers", "_viewers", "_alive", "_dirty")]
+        )
+        user_fields: list[tuple[object, str]] = [(t, "user_code")]
+        if state.counts is not None:
+            user_fields.append((state, "counts"))
+        self._user_cols = Columns(user_fields)
         self.refresh()
 
     # ------------------------------------------------------------------ construction
@@ -220,6 +238,7 @@ class Snapshot:
             self._orders.update((scheme, one(scheme)) for scheme in SORTED)
         self._dirty[self._dirty_list] = False
         self._dirty_list = []
+        self._stale.clear()
 
     # ------------------------------------------------------------------ reads
 
@@ -271,6 +290,9 @@ class Snapshot:
             return rank_candidates(keys, cand)[offset:need]
         if self.n_dirty > self._cfg.refresh_after:
             self.refresh()
+        if scheme in self._stale:
+            self._orders[scheme] = sort_order(self.scores(scheme), self._alive)
+            self._stale.discard(scheme)
         clean = walk_order(self._orders[scheme], keep & ~self._dirty, need)
         if self._dirty_list:
             if self._dirty_arr.shape[0] != len(self._dirty_list):
@@ -333,6 +355,134 @@ class Snapshot:
         self._idea_viewers[idea] = int(viewers)
         self._touch([c])
 
+    # ------------------------------------------------------------------ growth
+
+    def add_ideas(self, district: object, created: object, viewers: object | None = None) -> I32:
+        """Append new ideas (no votes, not merged) and return their indices.
+
+        Parameters
+        ----------
+        district : int or (m,) ints
+            District index of each idea, ``CITY_WIDE`` (-1) for the whole city.
+        created : int or (m,) ints
+            Unix seconds of publication (>= 0).
+        viewers : int or (m,) ints, optional
+            Distinct viewers recorded so far (>= 0); 0 when omitted.
+
+        Scalars broadcast against arrays; all arrays must have the same length. The new ideas
+        get every scheme's score exactly as a full build with them would (``top`` at the prior,
+        ``new`` by ``created``) and are read by :meth:`top` at once: they join the dirty set
+        until the next re-sort. Amortised O(1) per idea (the per-idea arrays double their
+        capacity when full).
+
+        Returns
+        -------
+        (m,) int32, the new indices ``n_ideas_before .. n_ideas_after - 1``.
+
+        Examples
+        --------
+        >>> from ranking.arrays import Geography, Ideas, Users, Votes
+        >>> snap = Snapshot.build(Votes.build([0], [0]), Users.build([True], [0], [0]),
+        ...                       Ideas.build([0], [10]), Geography(np.array([0], np.int16)))
+        >>> snap.add_ideas([-1, 0], [20, 30]).tolist()
+        [1, 2]
+        >>> snap.top("new").tolist()
+        [2, 1, 0]
+        """
+        nd = self._t.n_districts
+        cols = _columns(
+            {"district": district, "created": created, "viewers": 0 if viewers is None else viewers}
+        )
+        d, c, v = cols["district"], cols["created"], cols["viewers"]
+        if d.size and (d.min() < CITY_WIDE or d.max() >= nd):
+            raise ValueError(f"district must be in -1..{nd - 1}, got {d.tolist()}")
+        if c.size and c.min() < 0:
+            raise ValueError("created must be >= 0 (Unix seconds)")
+        if v.size and v.min() < 0:
+            raise ValueError("viewers must be >= 0")
+        n0, m = self.n_ideas, int(d.shape[0])
+        n1 = n0 + m
+        if m == 0:
+            return np.zeros(0, dtype=np.int32)
+        self._idea_cols.resize(n0, n1)
+        new = slice(n0, n1)
+        a, t = self._agg, self._t
+        for col in (a.support, a.oppose, a.voters, a.opposers, a.decayed):
+            col[new] = 0.0
+        a.okrug_support[:, new] = 0.0
+        t.idea_dcode[new] = d + 1
+        t.idea_code[new] = d + 1
+        t.canonical[new] = np.arange(n0, n1, dtype=np.int32)
+        t.multi[new] = False
+        t.slot_offset = t.user_slot * n1
+        self._created[new] = c
+        self._idea_viewers[new] = v
+        self._viewers[new] = v
+        self._alive[new] = True
+        self._dirty[new] = False
+        self._touch(list(range(n0, n1)))
+        return np.arange(n0, n1, dtype=np.int32)
+
+    def add_users(self, verified: object, district: object, created: object) -> I32:
+        """Append new users (no votes yet) and return their indices.
+
+        Parameters
+        ----------
+        verified : bool or (m,) bools
+            Verified resident of the city.
+        district : int or (m,) ints
+            Home district index, ``CITY_WIDE`` (-1) when unknown.
+        created : int or (m,) ints
+            Unix seconds the account was created (>= 0; validated, not used by the weights).
+
+        Scalars broadcast against arrays. Their votes, passed to :meth:`apply_vote`, weigh
+        exactly as in a full build with them (resident and district factors, budget counts).
+        Amortised O(1) per user, plus O(okrugs) per call. A user of a known district changes
+        every okrug's resident share, hence every ``broad`` score: the ``broad`` order is
+        re-sorted on its next read (O(n_ideas log n_ideas)); add users in batches where that
+        matters.
+
+        Returns
+        -------
+        (m,) int32, the new indices ``n_users_before .. n_users_after - 1``.
+
+        Examples
+        --------
+        >>> from ranking.arrays import Geography, Ideas, Users, Votes
+        >>> snap = Snapshot.build(Votes.build([0], [0]), Users.build([True], [0], [0]),
+        ...                       Ideas.build([0, 0], [10, 20]), Geography(np.array([0], np.int16)))
+        >>> snap.add_users(True, [0, -1], 50).tolist()
+        [1, 2]
+        >>> snap.apply_vote(0, 2, 1, 60, 1)
+        >>> snap.top("top").tolist()
+        [0, 1]
+        """
+        nd = self._t.n_districts
+        cols = _columns({"verified": verified, "district": district, "created": created})
+        v, d, c = cols["verified"], cols["district"], cols["created"]
+        if v.size and (v.min() < 0 or v.max() > 1):
+            raise ValueError("verified must hold booleans (or 0/1)")
+        if d.size and (d.min() < CITY_WIDE or d.max() >= nd):
+            raise ValueError(f"district must be in -1..{nd - 1}, got {d.tolist()}")
+        if c.size and c.min() < 0:
+            raise ValueError("created must be >= 0 (Unix seconds)")
+        u0, m = self.n_users, int(d.shape[0])
+        u1 = u0 + m
+        if m == 0:
+            return np.zeros(0, dtype=np.int32)
+        t = self._t
+        code = (d + 1) * 2 + v
+        share = t.share
+        self._user_cols.resize(u0, u1)
+        t.user_code[u0:u1] = code
+        if self._state.counts is not None:
+            self._state.counts[u0:u1] = 0
+        self._state.n_users = u1
+        t.add_users(code)
+        if not np.array_equal(share, t.share):
+            self._stale.add("broad")
+        return np.arange(u0, u1, dtype=np.int32)
+
     # ------------------------------------------------------------------ explanations
 
     def explain(self, idea: int, scheme: str) -> dict[str, Any]:
@@ -366,3 +516,23 @@ class Snapshot:
         under several). Scans the vote table once: O(n_votes), not for list pages.
         """
         return discount_counts(self._state, self._wcfg, self._check_idea(idea))
+
+
+def _columns(args: dict[str, object]) -> dict[str, NDArray[np.int64]]:
+    """Integer scalars or equal-length 1-D arrays, broadcast to one length (ValueError naming
+    the argument otherwise)."""
+    out: dict[str, NDArray[np.int64]] = {}
+    n: int | None = None
+    for name, x in args.items():
+        a = np.asarray(x)
+        if a.ndim > 1:
+            raise ValueError(f"{name} must be a scalar or one-dimensional, got shape {a.shape}")
+        if a.size and a.dtype.kind not in "biu":
+            raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
+        if a.ndim == 1:
+            if n is not None and a.shape[0] != n:
+                raise ValueError(f"{name} must have length {n}, got {a.shape[0]}")
+            n = int(a.shape[0])
+        out[name] = a.astype(np.int64)
+    length = 1 if n is None else n
+    return {name: np.broadcast_to(a, (length,)) for name, a in out.items()}
