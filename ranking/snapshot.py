@@ -11,10 +11,10 @@ Orders stay exact without re-sorting per vote: each scheme keeps the order of it
 the set of *dirty* ideas whose aggregates changed since. ``top`` walks the stale order (skipping
 dirty ideas, applying the caller's mask) for ``k + offset`` candidates, adds the masked dirty ideas
 (new ideas start dirty) and sorts those few by their current score. Clean ideas keep their
-relative order, so the result is the true top list. When the dirty set exceeds ``RankingConfig.refresh_after`` every order is
-re-sorted. ``trending`` decays uniformly with time, which never changes its order. New users of a
-known district change every okrug's resident share, so the ``broad`` order alone is re-sorted on
-its next read.
+relative order, so the result is the true top list. When the dirty set exceeds
+``RankingConfig.refresh_after`` every order is re-sorted. ``trending`` decays uniformly with time,
+which never changes its order. New users of a known district change every okrug's resident share,
+so the ``broad`` order alone is re-sorted on its next read.
 """
 
 from __future__ import annotations
