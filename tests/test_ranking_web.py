@@ -252,7 +252,14 @@ def _planted_burst(session_factory: Any, idea_id: int, n: int = 80) -> None:
             )
             s.add(user)
             s.flush()
-            s.add(Vote(user_id=user.id, idea_id=idea_id, value=1, created_at=start + timedelta(seconds=20 * i)))
+            s.add(
+                Vote(
+                    user_id=user.id,
+                    idea_id=idea_id,
+                    value=1,
+                    created_at=start + timedelta(seconds=20 * i),
+                )
+            )
         s.get(Idea, idea_id).support_count = n
         ranking_log.recompute(s)
 
@@ -281,7 +288,9 @@ def test_moderators_see_why_weights_fell(app, session_factory) -> None:
         assert why["weighted_support"] < 80 * 0.5  # ...while unverified and burst discounts apply
 
 
-def test_incremental_updates_through_the_site_equal_a_full_rebuild(settings, session_factory) -> None:
+def test_incremental_updates_through_the_site_equal_a_full_rebuild(
+    settings, session_factory
+) -> None:
     """Random supports, opposes, changes of mind and withdrawals, applied from the event log."""
     import random
     from dataclasses import replace
@@ -291,7 +300,9 @@ def test_incremental_updates_through_the_site_equal_a_full_rebuild(settings, ses
     from webapp.services.ranking import RankingService
 
     ideas = [add_idea(session_factory, f"Идея для проверки пересчёта {i}") for i in range(6)]
-    people = [make_user(session_factory, f"r{i}@example.org", verified=i % 2 == 0) for i in range(8)]
+    people = [
+        make_user(session_factory, f"r{i}@example.org", verified=i % 2 == 0) for i in range(8)
+    ]
     opposing = replace(settings, allow_oppose=True)
     live = RankingService(opposing, session_factory)
     live.rebuild()
@@ -314,3 +325,40 @@ def test_incremental_updates_through_the_site_equal_a_full_rebuild(settings, ses
     b.advance(now)
     for scheme in ("top", "confident", "trending", "broad", "controversial"):
         assert np.allclose(a.scores(scheme), b.scores(scheme)), scheme
+
+
+def test_new_ideas_and_new_citizens_join_the_snapshot_without_a_rebuild(
+    app, session_factory
+) -> None:
+    old = add_idea(session_factory, "Старая идея про сквер")
+    support(session_factory, make_user(session_factory, "old@example.org"), old)
+    with Browser(app) as b:
+        ranking = app.state.ranking
+        ranking.catch_up()
+        rebuilds = ranking.rebuilds
+        r = b.submit(
+            "/register",
+            {"email": "new@example.org", "display_name": "Новичок", "password": PASSWORD},
+        )
+        assert r.status_code == 303
+        with transaction(session_factory) as s:
+            cat = s.scalar(select(Category.id))
+        r = b.submit(
+            "/ideas/new",
+            {
+                "title": "Новая идея про сквер",
+                "body": "Посадить деревья и поставить скамейки в сквере.",
+                "category_id": str(cat),
+            },
+        )
+        new = int(r.headers["location"].rsplit("/", 1)[1])
+        assert b.submit(f"/ideas/{new}/support").status_code == 303
+        assert "Новая идея про сквер" in b.get("/?sort=top").text
+        assert (
+            titles_in_order(
+                b.get("/?sort=new").text, ["Старая идея про сквер", "Новая идея про сквер"]
+            )[0]
+            == "Новая идея про сквер"
+        )
+        assert ranking.explain(new, "top")["raw_supporters"] == 1
+        assert ranking.rebuilds == rebuilds  # grew in place

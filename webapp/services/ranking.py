@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ranking.arrays import CITY_WIDE
 from ranking.scores import RankingConfig
 from ranking.signals import BURST, FRESH, LOCKSTEP, SignalConfig, Signals, detect_signals
 from ranking.snapshot import Snapshot
@@ -171,12 +172,15 @@ class RankingService:
             ).all()
             if not events:
                 return 0
-            if any(e.kind == "recompute" for e in events) or self._unknown(state, events):
+            if any(e.kind == "recompute" for e in events):
                 session.close()
                 if not allow_rebuild:
                     return 0
                 self.rebuild()
                 return len(events)
+            new_ideas, new_users = self._unknown(state, events)
+            grown_ideas = ranking_arrays.idea_rows(session, new_ideas)
+            grown_users = ranking_arrays.user_rows(session, new_users)
             idea_rows = {
                 e.idea_id: ranking_arrays.idea_row(session, e.idea_id)
                 for e in events
@@ -185,12 +189,17 @@ class RankingService:
         with self._lock:
             if state.cursor >= events[-1].id:  # another thread applied them meanwhile
                 return 0
+            self._grow(state, grown_ideas, grown_users)
             for e in events:
                 if e.id <= state.cursor:
                     continue
                 if e.id != state.cursor + 1 and not self._gap_expired(state.cursor + 1):
                     break  # an earlier transaction has not committed yet: wait for it
-                if e.kind == "vote":
+                if e.kind == "vote" and (
+                    e.idea_id not in state.idea_index or e.user_id not in state.user_index
+                ):
+                    log.warning("ranking event %s names a missing idea or user; skipped", e.id)
+                elif e.kind == "vote":
                     state.snapshot.apply_vote(
                         state.idea_index[e.idea_id],
                         state.user_index[e.user_id],
@@ -218,14 +227,51 @@ class RankingService:
         self._gaps.clear()
         return True
 
-    def _unknown(self, state: _State, events: Sequence[Any]) -> bool:
-        """True when an event names an idea or user the snapshot has never seen."""
-        for e in events:
-            if e.idea_id is not None and e.idea_id not in state.idea_index:
-                return True
-            if e.kind == "vote" and e.user_id not in state.user_index:
-                return True
-        return False
+    def _unknown(self, state: _State, events: Sequence[Any]) -> tuple[list[int], list[int]]:
+        """Ideas and users the events name that the snapshot has not seen yet."""
+        ideas = {e.idea_id for e in events if e.idea_id is not None} - state.idea_index.keys()
+        users = {e.user_id for e in events if e.kind == "vote"} - state.user_index.keys()
+        return sorted(ideas), sorted(users)
+
+    def _grow(self, state: _State, ideas: list[Any], users: list[Any]) -> None:
+        """Append new ideas and users to the snapshot in place (no rebuild)."""
+        ideas = [r for r in ideas if r[0] not in state.idea_index]
+        users = [r for r in users if r[0] not in state.user_index]
+        index = state.loaded.district_index
+        if ideas:
+            added = state.snapshot.add_ideas(
+                district=ranking_arrays.district_indices([r[1] for r in ideas], index),
+                created=np.array([max(0, r[4] or 0) for r in ideas], dtype=np.int64),
+                viewers=np.array([r[5] or 0 for r in ideas], dtype=np.int64),
+            )
+            columns = state.loaded.columns
+            columns.ids = np.concatenate([columns.ids, np.array([r[0] for r in ideas], np.int64)])
+            columns.category = np.concatenate(
+                [
+                    columns.category,
+                    np.array([-1 if r[2] is None else r[2] for r in ideas], np.int32),
+                ]
+            )
+            columns.district = np.concatenate(
+                [
+                    columns.district,
+                    np.array([-1 if r[1] is None else r[1] for r in ideas], np.int32),
+                ]
+            )
+            columns.status = np.concatenate(
+                [
+                    columns.status,
+                    np.array([ranking_arrays.STATUS_CODE[r[3]] for r in ideas], np.int8),
+                ]
+            )
+            state.idea_index.update({int(r[0]): int(i) for r, i in zip(ideas, added, strict=True)})
+        if users:
+            added = state.snapshot.add_users(
+                verified=np.array([bool(r[1]) for r in users], dtype=np.bool_),
+                district=ranking_arrays.district_indices([r[2] for r in users], index),
+                created=np.array([max(0, r[3] or 0) for r in users], dtype=np.int64),
+            )
+            state.user_index.update({int(r[0]): int(i) for r, i in zip(users, added, strict=True)})
 
     def _update_idea(self, state: _State, row: Any) -> None:
         index = state.idea_index[row[0]]
@@ -304,12 +350,13 @@ class RankingService:
             if state is None or idea_id not in state.idea_index:
                 return None
             loaded = state.loaded
-            c = int(loaded.ideas.canonical[state.idea_index[idea_id]])
-            sel = np.flatnonzero(loaded.ideas.canonical[loaded.votes.idea] == c)
+            position = state.idea_index[idea_id]
+            c = int(loaded.ideas.canonical[position]) if position < len(loaded.ideas) else -1
+            sel = np.flatnonzero(loaded.ideas.canonical[loaded.votes.idea] == c)  # none if new
             voters = loaded.votes.user[sel]
             verified = loaded.users.verified[voters]
             home = loaded.users.district[voters]
-            place = int(loaded.ideas.district[c])
+            place = int(loaded.ideas.district[c]) if c >= 0 else CITY_WIDE
             okrug_of = loaded.geo.okrug_of
             if place < 0:
                 same = near = np.zeros(len(sel), dtype=np.bool_)

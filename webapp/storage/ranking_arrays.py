@@ -61,13 +61,37 @@ def load_geography(session: Session) -> tuple[Geography, dict[int, int]]:
     return Geography(okrug_of), index
 
 
-def _district_idx(values: list[int | None], index: dict[int, int]) -> NDArray[np.int16]:
+def district_indices(values: list[int | None], index: dict[int, int]) -> NDArray[np.int16]:
     return np.array([CITY_WIDE if v is None else index.get(v, CITY_WIDE) for v in values], np.int16)
 
 
 def idea_row(session: Session, idea_id: int) -> tuple[Any, ...] | None:
     """One idea's (id, district, category, status, created, viewers, merged_into)."""
     return session.execute(_idea_select(session).where(Idea.id == idea_id)).first()
+
+
+def idea_rows(session: Session, idea_ids: list[int]) -> list[Any]:
+    """Rows like :func:`idea_row` for several ideas (empty list for none)."""
+    if not idea_ids:
+        return []
+    return list(
+        session.execute(_idea_select(session).where(Idea.id.in_(idea_ids)).order_by(Idea.id))
+    )
+
+
+def user_rows(session: Session, user_ids: list[int]) -> list[Any]:
+    """(id, verified, district, created) of several users."""
+    if not user_ids:
+        return []
+    return list(
+        session.execute(
+            select(
+                User.id, User.verified_resident, User.district_id, epoch(session, User.created_at)
+            )
+            .where(User.id.in_(user_ids))
+            .order_by(User.id)
+        )
+    )
 
 
 def _idea_select(session: Session) -> Any:
@@ -123,7 +147,7 @@ def load(session: Session) -> Loaded:
     )
     canonical = canonical[canonical]  # no chains: a merge target is canonical itself
     ideas = Ideas.build(
-        district=_district_idx([r[1] for r in rows], district_index),
+        district=district_indices([r[1] for r in rows], district_index),
         created=np.array([r[4] or 0 for r in rows], dtype=np.int64),
         viewers=np.array([r[5] or 0 for r in rows], dtype=np.int64),
         canonical=canonical,
@@ -143,7 +167,7 @@ def load(session: Session) -> Loaded:
     user_ids = np.array([r[0] for r in urows], dtype=np.int64)
     users = Users.build(
         verified=np.array([bool(r[1]) for r in urows], dtype=np.bool_),
-        district=_district_idx([r[2] for r in urows], district_index),
+        district=district_indices([r[2] for r in urows], district_index),
         created=np.array([r[3] or 0 for r in urows], dtype=np.int64),
     )
 
