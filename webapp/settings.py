@@ -75,7 +75,7 @@ class Settings:
     password_min_length: int = 10
     timezone: str = "Europe/Moscow"
     # Ranking (docs/ranking.md): vote weights, trending half-life, how often workers sync.
-    default_sort: str = "top"
+    default_sort: str = "confident"
     weight_verified: float = 1.0
     weight_unverified: float = 0.5
     weight_same_district: float = 1.0
