@@ -25,9 +25,14 @@ def explain_rank(
     config: RankingConfig,
     idea: int,
     scheme: str,
+    rank: int | None = None,
 ) -> dict[str, Any]:
-    """See :meth:`ranking.snapshot.Snapshot.explain`."""
+    """See :meth:`ranking.snapshot.Snapshot.explain`.
+
+    ``all_scores`` may hold just the canonical idea's score (length 1) when ``rank`` is given.
+    """
     c = int(t.canonical[idea])
+    score = float(all_scores[0] if rank is not None else all_scores[c])
     sup_raw = float(agg.voters[c] - agg.opposers[c])
     sup_w = float(agg.support[c])
     v = float(viewers[c])
@@ -37,8 +42,8 @@ def explain_rank(
         "canonical": c,
         "merged": c != idea,
         "scheme": scheme,
-        "score": float(all_scores[c]),
-        "rank": rank_of(all_scores, alive, c),
+        "score": score,
+        "rank": rank if rank is not None else rank_of(all_scores, alive, c),
         "raw_supporters": int(round(sup_raw)),
         "raw_opposers": int(round(float(agg.opposers[c]))),
         "weighted_support": sup_w,

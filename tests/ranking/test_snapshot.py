@@ -290,3 +290,24 @@ def test_an_empty_city_builds() -> None:
         )
     no_ideas = Ideas.build(np.zeros(0), np.zeros(0))
     assert Snapshot.build(empty, world.users, no_ideas, world.geo).top("top").tolist() == []
+
+
+def test_explain_with_a_known_position_matches_the_full_explanation() -> None:
+    from ranking.arrays import Geography, Ideas, Users, Votes
+    from ranking.snapshot import Snapshot
+
+    geo = Geography(np.array([0, 1], dtype=np.int16))
+    users = Users.build([True, False, True], [0, 1, -1], [0, 0, 0])
+    ideas = Ideas.build([-1, 0, 1], [0, 10, 20], viewers=[5, 9, 0])
+    snap = Snapshot.build(Votes.build([0, 1, 1, 2], [0, 1, 2, 0]), users, ideas, geo, now=100)
+    for scheme in ("top", "confident", "trending", "broad", "controversial"):
+        for idea in range(3):
+            full = snap.explain(idea, scheme)
+            quick = snap.explain(idea, scheme, rank=7)
+            assert quick["rank"] == 7
+            assert quick.pop("okrug_rates", None) == pytest.approx(full.pop("okrug_rates", None))
+            assert {k: v for k, v in quick.items() if k != "rank"} == pytest.approx(
+                {k: v for k, v in full.items() if k != "rank"}
+            )
+    with pytest.raises(ValueError, match="rank"):
+        snap.explain(0, "top", rank=0)

@@ -332,12 +332,13 @@ class RankingService:
             order = state.snapshot.top(scheme, mask, k=len(known), offset=0, seed=seed)
             return [int(i) for i in state.loaded.columns.ids[order]]
 
-    def explain(self, idea_id: int, scheme: str) -> dict[str, Any] | None:
+    def explain(self, idea_id: int, scheme: str, rank: int | None = None) -> dict[str, Any] | None:
+        """The "why this rank" numbers; ``rank`` = the idea's position in the caller's list."""
         with self._lock:
             state = self._state
             if state is None or idea_id not in state.idea_index:
                 return None
-            return dict(state.snapshot.explain(state.idea_index[idea_id], scheme))
+            return dict(state.snapshot.explain(state.idea_index[idea_id], scheme, rank))
 
     def discounts(self, idea_id: int) -> dict[str, Any] | None:
         """Why the weights of an idea's votes fell, for moderators (as of the last full build).

@@ -47,5 +47,6 @@ async def ranked_page(
         list_filter = ListFilter(flt.category_id, districts, flt.status)
         ids, total = await run_in_threadpool(ranking.page, list_filter, flt.sort, page, size, seed)
     items = await db(request, ideas_service.summaries, ids)
-    explanations = {i: ranking.explain(i, flt.sort) for i in ids}
+    first = (page - 1) * size + 1  # "no. N" is the position in the visitor's (filtered) list
+    explanations = {i: ranking.explain(i, flt.sort, first + n) for n, i in enumerate(ids)}
     return Page(items, page, size, total, extra={"explanations": explanations})
