@@ -37,10 +37,11 @@ class Named:
 
 
 @dataclass(frozen=True)
-class IdeaSummary:
+class IdeaFields:
+    """What every view of an idea shows (``services.ideas._common`` fills it)."""
+
     id: int
     title: str
-    excerpt: str
     status: str
     language: str
     category_id: int | None
@@ -54,21 +55,14 @@ class IdeaSummary:
 
 
 @dataclass(frozen=True)
-class IdeaDetail:
-    id: int
-    title: str
+class IdeaSummary(IdeaFields):
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class IdeaDetail(IdeaFields):
     body: str
-    status: str
-    language: str
-    category_id: int | None
-    district_id: int | None
-    author_id: int | None
-    author_name: str | None
-    support_count: int
-    oppose_count: int
-    comment_count: int
     merged_into_id: int | None
-    created_at: datetime
     updated_at: datetime
     my_vote: int = 0
     can_edit: bool = False
