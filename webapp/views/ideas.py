@@ -130,11 +130,17 @@ async def new_idea(request: Request) -> Response:
         else:
             flash(request, "Your idea is published. Thank you!", "success")
             return redirect(request, "idea", idea_id=idea_id)
+    return await _idea_form(request, values, errors, None, status)
+
+
+async def _idea_form(
+    request: Request, values: dict[str, Any], errors: dict[str, str], editing: Any, status: int
+) -> Response:
     ctx = await db(request, _taxonomy)
     return await render(
         request,
         "ideas/form.html",
-        {"values": values, "errors": errors, "editing": None, **ctx},
+        {"values": values, "errors": errors, "editing": editing, **ctx},
         status,
     )
 
@@ -164,13 +170,7 @@ async def edit_idea(request: Request) -> Response:
     elif not idea.can_edit:
         flash(request, "An idea cannot be edited once it has supporters.", "error")
         return redirect(request, "idea", idea_id=idea_id)
-    ctx = await db(request, _taxonomy)
-    return await render(
-        request,
-        "ideas/form.html",
-        {"values": values, "errors": errors, "editing": idea, **ctx},
-        status,
-    )
+    return await _idea_form(request, values, errors, idea, status)
 
 
 async def show_idea(request: Request) -> Response:
