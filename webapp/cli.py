@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +31,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**overrides)
 
 
-def _session_factory(settings: Settings) -> Any:
+@contextmanager
+def _session_factory(settings: Settings) -> Iterator[Any]:
+    """A session factory for one command; its engine is disposed of afterwards."""
     from webapp.storage.db import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(settings))
+    engine = make_engine(settings)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def _run(settings: Settings, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     from webapp.storage.db import transaction
 
-    factory = _session_factory(settings)
-    try:
-        with transaction(factory) as session:
-            return fn(session, *args, **kwargs)
-    finally:
-        factory.kw["bind"].dispose()
+    with _session_factory(settings) as factory, transaction(factory) as session:
+        return fn(session, *args, **kwargs)
 
 
 def _check_schema(settings: Settings) -> None:
@@ -103,8 +106,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _check_schema(settings)
-    factory = _session_factory(settings)
-    try:
+    with _session_factory(settings) as factory:
         report = demo.seed_demo(
             factory,
             data_dir=Path(args.data) if args.data else (settings.data_path if args.full else None),
@@ -113,8 +115,6 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             login_url=f"http://{settings.host}:{settings.port}/login",
         )
-    finally:
-        factory.kw["bind"].dispose()
     print(report.describe())
     return 0
 
@@ -125,8 +125,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _check_schema(settings)
-    factory = _session_factory(settings)
-    try:
+    with _session_factory(settings) as factory:
         report = importer.import_file(
             factory,
             Path(args.file),
@@ -136,8 +135,6 @@ def cmd_import(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             limits=Limits(title_max=settings.title_max_length, body_max=settings.body_max_length),
         )
-    finally:
-        factory.kw["bind"].dispose()
     print(report.describe())
     return 0 if not report.errors or args.dry_run else 1
 
