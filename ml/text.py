@@ -1,0 +1,146 @@
+"""Text helpers shared by duplicate detection: joining, validation, normalisation, copy checks.
+
+``normalise`` is the one canonical form every lexical comparison uses: NFKC, case folded,
+``ё`` folded to ``е``, accents and stress marks removed (``й`` is kept: it is a letter of its own
+in Russian), every run of characters that are not letters or digits turned into one space.
+Two texts with the same :func:`fingerprint` differ only in case, punctuation, spacing or accents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+__all__ = [
+    "cyrillic_share",
+    "fingerprint",
+    "join_idea",
+    "near_copy_similarity",
+    "normalise",
+    "validate_texts",
+]
+
+_NON_ALNUM = re.compile(r"[\W_]+")
+_BREVE = "\u0306"
+#: base letters whose breve is part of the letter (й, ў), not an accent to fold
+_BREVE_KEEPS = frozenset("иИуУ")
+_GRAM = 5
+
+
+def join_idea(title: str, description: str | None) -> str:
+    """An idea as the finder reads it: the title, a newline, the description (both stripped).
+
+    An empty or missing description gives the title alone (no trailing newline).
+    """
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, not {type(title).__name__}")
+    if description is not None and not isinstance(description, str):
+        raise TypeError(f"description must be a str or None, not {type(description).__name__}")
+    t = title.strip()
+    d = (description or "").strip()
+    return f"{t}\n{d}" if d else t
+
+
+def validate_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, after checking every item is a non-blank ``str``.
+
+    Raises ``TypeError`` for a bare string (a common slip: it would be read character by
+    character) or for an item that is not a string, and ``ValueError`` for an empty or
+    whitespace-only item, naming its position.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("expected a sequence of texts, got a single string")
+    try:
+        items = list(texts)
+    except TypeError:
+        raise TypeError(f"expected a sequence of texts, not {type(texts).__name__}") from None
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            raise TypeError(f"text {i} must be a str, not {type(t).__name__}")
+        if not t.strip():
+            raise ValueError(f"text {i} is empty or whitespace-only")
+    return items
+
+
+def _fold(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text).casefold()
+    d = unicodedata.normalize("NFD", s)
+    out: list[str] = []
+    for ch in d:
+        if unicodedata.combining(ch):
+            if ch == _BREVE and out and out[-1] in _BREVE_KEEPS:
+                out.append(ch)
+            continue
+        out.append(ch)
+    s = unicodedata.normalize("NFC", "".join(out))
+    return _NON_ALNUM.sub(" ", s).strip()
+
+
+def normalise(text: str) -> str:
+    """Canonical form for lexical comparison (idempotent: ``normalise(normalise(t)) == normalise(t)``)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    s = _fold(text)
+    # A few exotic characters change again once folded (e.g. a casefold that yields a character
+    # NFKC maps further); fold to a fixed point so the result is stable.
+    for _ in range(3):
+        t = _fold(s)
+        if t == s:
+            break
+        s = t
+    return s
+
+
+def fingerprint(text: str) -> str:
+    """SHA-1 hex digest of :func:`normalise`: equal fingerprints mean an exact copy."""
+    return hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
+
+
+def _is_cyrillic(ch: str) -> bool:
+    o = ord(ch)
+    return (0x0400 <= o <= 0x052F or 0x1C80 <= o <= 0x1C8F
+            or 0x2DE0 <= o <= 0x2DFF or 0xA640 <= o <= 0xA69F)
+
+
+def cyrillic_share(text: str) -> float:
+    """Share of the letters in ``text`` that are Cyrillic, 0.0..1.0 (0.0 when it has no letters)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    letters = 0
+    cyr = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            if _is_cyrillic(ch):
+                cyr += 1
+    return cyr / letters if letters else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _grams(text: str) -> frozenset[str]:
+    s = normalise(text)
+    if len(s) < _GRAM:
+        return frozenset((s,))
+    return frozenset(s[i:i + _GRAM] for i in range(len(s) - _GRAM + 1))
+
+
+def near_copy_similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the character 5-gram sets of ``normalise(a)`` and ``normalise(b)``.
+
+    1.0 for copies (up to case, punctuation, spacing and accents), 0.0 for texts with no
+    5-gram in common. A text shorter than five characters once normalised counts as one
+    "gram" of its own, so two short texts score 1.0 when equal and 0.0 otherwise.
+    """
+    if not isinstance(a, str) or not isinstance(b, str):
+        raise TypeError("near_copy_similarity expects two str")
+    ga = _grams(a)
+    gb = _grams(b)
+    if ga is gb or ga == gb:
+        return 1.0
+    inter = len(ga & gb)
+    if not inter:
+        return 0.0
+    return inter / (len(ga) + len(gb) - inter)
