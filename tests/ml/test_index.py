@@ -1,0 +1,153 @@
+"""Vector indexes: exact search against a brute-force reference, updates, padding, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ml.index import ExactIndex, VectorIndex, build_index, load_index
+
+
+def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute(ids: np.ndarray, vectors: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    """Reference top-k scores by a full sort."""
+    s = q @ vectors.T
+    return -np.sort(-s, axis=1)[:, :k]
+
+
+def test_exact_matches_brute_force_and_is_sorted() -> None:
+    rng = np.random.default_rng(1)
+    v = unit(rng, 500, 32)
+    ids = rng.permutation(10_000)[:500].astype(np.int64)
+    index = ExactIndex(32)
+    index.add(ids, v)
+    q = unit(rng, 7, 32)
+    got_ids, got_scores = index.search(q, 10)
+    assert got_ids.shape == (7, 10) and got_scores.shape == (7, 10)
+    np.testing.assert_allclose(got_scores, brute(ids, v, q, 10), rtol=1e-5, atol=1e-6)
+    assert (np.diff(got_scores, axis=1) <= 0).all()
+    # returned ids carry the returned scores
+    lookup = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+    for r in range(7):
+        rows = [lookup[i] for i in got_ids[r]]
+        np.testing.assert_allclose(v[rows] @ q[r], got_scores[r], rtol=1e-5, atol=1e-6)
+
+
+def test_padding_when_fewer_than_k() -> None:
+    index = ExactIndex(4)
+    empty_ids, empty_scores = index.search(np.ones((2, 4), np.float32), 3)
+    assert (empty_ids == -1).all() and np.isneginf(empty_scores).all()
+    index.add(np.array([5, 9]), np.eye(4, dtype=np.float32)[:2])
+    ids, scores = index.search(np.eye(4, dtype=np.float32)[:1], 4)
+    assert ids.tolist() == [[5, 9, -1, -1]]
+    assert scores[0, :2].tolist() == [1.0, 0.0] and np.isneginf(scores[0, 2:]).all()
+
+
+def test_add_replaces_same_id_and_remove() -> None:
+    e = np.eye(3, dtype=np.float32)
+    index = ExactIndex(3)
+    index.add(np.array([1, 2, 3]), e)
+    index.add(np.array([2]), e[[2]])  # id 2 now points where 3 points
+    assert len(index) == 3
+    ids, scores = index.search(e[[2]], 3)
+    assert set(ids[0, :2].tolist()) == {2, 3} and scores[0, 1] == pytest.approx(1.0)
+    index.remove(np.array([1, 99]))  # unknown id ignored
+    assert len(index) == 2 and 1 not in index and 2 in index and 99 not in index
+    ids, _ = index.search(e[[0]], 5)
+    assert 1 not in ids[0].tolist() and sorted(ids[0, :2].tolist()) == [2, 3]
+    # a repeat inside one batch: the last one wins
+    index.add(np.array([7, 7]), e[[0, 1]])
+    assert len(index) == 3
+    np.testing.assert_array_equal(index.get(np.array([7])), e[[1]])
+
+
+def test_growth_keeps_all_rows() -> None:
+    rng = np.random.default_rng(2)
+    index = ExactIndex(8)
+    all_v = []
+    for start in range(0, 1000, 37):
+        v = unit(rng, 37, 8)
+        index.add(np.arange(start, start + 37), v)
+        all_v.append(v)
+    assert len(index) == 37 * len(all_v)
+    stacked = np.concatenate(all_v)
+    q = stacked[[0, 500, 999]]
+    ids, scores = index.search(q, 1)
+    assert ids[:, 0].tolist() == [0, 500, 999]
+    np.testing.assert_allclose(scores[:, 0], 1.0, rtol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 30)),
+                min_size=1, max_size=60))
+def test_random_updates_equal_a_fresh_index(ops: list[tuple[str, int]]) -> None:
+    rng = np.random.default_rng(len(ops))
+    index = ExactIndex(6)
+    truth: dict[int, np.ndarray] = {}
+    for op, key in ops:
+        if op == "add":
+            v = unit(rng, 1, 6)
+            index.add(np.array([key]), v)
+            truth[key] = v[0]
+        else:
+            index.remove(np.array([key]))
+            truth.pop(key, None)
+    assert len(index) == len(truth)
+    assert all(key in index for key in truth)
+    if truth:
+        keys = np.array(sorted(truth))
+        np.testing.assert_array_equal(index.get(keys), np.stack([truth[k] for k in keys]))
+        q = unit(rng, 3, 6)
+        _, scores = index.search(q, 5)
+        ref = brute(keys, np.stack([truth[k] for k in keys]), q, 5)
+        np.testing.assert_allclose(scores[:, : ref.shape[1]], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    v = unit(rng, 50, 16)
+    index = ExactIndex(16)
+    index.add(np.arange(100, 150), v)
+    index.remove(np.array([120]))
+    path = tmp_path / "exact.idx"
+    index.save(path)
+    assert path.exists() and not (tmp_path / "exact.idx.npz").exists()
+    again = load_index(path)
+    assert isinstance(again, ExactIndex) and len(again) == 49 and 120 not in again
+    q = unit(rng, 4, 16)
+    for a, b in zip(index.search(q, 5), again.search(q, 5), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_input_is_named() -> None:
+    index = ExactIndex(4)
+    with pytest.raises(ValueError, match="4 columns"):
+        index.add(np.array([1]), np.ones((1, 5)))
+    with pytest.raises(ValueError, match="ids"):
+        index.add(np.array([1, 2]), np.ones((1, 4)))
+    with pytest.raises(ValueError, match=">= 0"):
+        index.add(np.array([-3]), np.ones((1, 4)))
+    with pytest.raises(TypeError, match="integers"):
+        index.add(np.array([1.5]), np.ones((1, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        index.add(np.array([1]), np.full((1, 4), np.nan))
+    with pytest.raises(ValueError, match="k must be"):
+        index.search(np.ones((1, 4)), 0)
+    with pytest.raises(ValueError, match="dim"):
+        ExactIndex(0)
+    with pytest.raises(ValueError, match="kind"):
+        build_index(4, kind="fast")  # type: ignore[arg-type]
+
+
+def test_build_index_exact_satisfies_protocol() -> None:
+    index = build_index(8, kind="exact")
+    assert isinstance(index, ExactIndex) and isinstance(index, VectorIndex)
+    assert index.dim == 8 and len(index) == 0
