@@ -11,9 +11,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -263,3 +265,86 @@ class IdeaViewer(Base):
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True)
     viewer_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- duplicate detection (docs/operations.md, "Embeddings and duplicate detection") -----------
+
+DUPLICATE_GROUP_STATUSES = ("open", "dismissed", "merged")
+
+
+class IdeaEmbedding(Base):
+    """One idea's sentence vector for one model (``model`` = the encoder's identity).
+
+    ``vector`` is ``dim`` float32 numbers, little-endian. ``text_hash`` is the SHA-1 of the
+    embedded text (``ml.text.join_idea(title, body)``) and ``idea_updated_at`` the idea's
+    ``updated_at`` when it was read: an idea whose ``updated_at`` moved on is re-checked, and
+    re-embedded only if its text hash changed. A re-embedded idea gets a new row (new ``id``):
+    every worker polls this table by ``id`` to add the vectors one worker computed to its index.
+    """
+
+    __tablename__ = "idea_embeddings"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), unique=True
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    text_hash: Mapped[str] = mapped_column(String(40))
+    idea_updated_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DuplicatePair(Base):
+    """Two ideas the duplicate finder scored at or above its threshold (``idea_a < idea_b``)."""
+
+    __tablename__ = "duplicate_pairs"
+    __table_args__ = (
+        UniqueConstraint("idea_a", "idea_b", name="uq_duplicate_pairs_idea_a_idea_b"),
+        CheckConstraint("idea_a < idea_b", name="ordered"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_a: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    idea_b: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    similarity: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated codes
+    model: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DuplicateGroup(Base):
+    """A candidate group of duplicates for the moderation queue.
+
+    ``status`` 'open' is all the finder writes; 'dismissed' and 'merged' are for the moderators'
+    actions (the moderation issue). ``score`` is the group's strongest pair score.
+    """
+
+    __tablename__ = "duplicate_groups"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'dismissed', 'merged')", name="status"),
+        Index("ix_duplicate_groups_status_score", "status", "score"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    model: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DuplicateGroupMember(Base):
+    """An idea in a candidate group: its strongest pair score in the group, and why."""
+
+    __tablename__ = "duplicate_group_members"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("duplicate_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
