@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench bench-ranking clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench bench-ranking eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -57,6 +57,11 @@ bench: bench-ranking  ## run every benchmark (results in bench/results/, summary
 
 bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (BENCH_ARGS="--votes 1000000" for a quick run)
 	$(PY) -m bench.ranking_bench $(BENCH_ARGS)
+
+DATA ?= ../shared/data
+
+eval: install  ## duplicate detection on the labelled data in $(DATA), methods side by side (docs/dedup.md)
+	$(BIN)/veche eval --data $(DATA)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

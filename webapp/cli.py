@@ -1,4 +1,4 @@
-"""The `veche` command line: serve, migrate, seed-demo, user, import, taxonomy."""
+"""The `veche` command line: serve, migrate, seed-demo, user, import, taxonomy, eval."""
 
 from __future__ import annotations
 
@@ -205,6 +205,41 @@ def cmd_user_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from ml.embeddings import ModelUnavailable
+    from webapp.services import similarity
+
+    settings = _settings(args)
+    _check_schema(settings)
+    if args.batch < 1:
+        raise CliError(f"--batch must be at least 1, got {args.batch}")
+    model = (args.model or settings.embedding_model).strip()
+    if model.lower() == "off":
+        raise CliError("VECHE_EMBEDDING_MODEL is 'off': name a model with --model")
+    try:
+        finder = similarity.load_finder(settings, model)
+    except ModelUnavailable as exc:
+        raise CliError(f"the model {model!r} is not available: {exc}") from None
+    except (ValueError, OSError) as exc:
+        raise CliError(f"cannot load the model {model!r}: {exc}") from None
+    if args.model and args.model.strip() != settings.embedding_model.strip():
+        print(
+            f"note: VECHE_EMBEDDING_MODEL is {settings.embedding_model!r}; a server running with "
+            "it will embed every idea again with that model. Set it to this one too.",
+            file=sys.stderr,
+        )
+    with _session_factory(settings) as factory:
+        try:
+            report = similarity.reindex(
+                factory, settings, finder, batch=args.batch, force=args.force,
+                progress=not args.quiet,
+            )
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+    print(report.describe())
+    return 0
+
+
 def cmd_taxonomy(args: argparse.Namespace) -> int:
     from webapp.services import taxonomy
 
@@ -223,6 +258,42 @@ def cmd_taxonomy(args: argparse.Namespace) -> int:
             Path(args.file) if args.file else taxonomy.DEFAULT_DISTRICTS,
         )
     print(f"Loaded {n} {args.kind}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """The Dedup evaluation (ml.evaluate): methods side by side on the held-out real data."""
+    from ml import evaluate
+    from ml.datasets import DataMissing
+    from ml.embeddings import ModelUnavailable
+    from ml.trigram import TrigramUnavailable
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise CliError(f"data folder {data} not found (the shared data, see its README.md)")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise CliError("--methods names no method")
+    if args.quora_limit is not None and args.quora_limit < 2:
+        raise CliError("--quora-limit must be at least 2 (0 is not allowed; omit it for 4000)")
+    settings = evaluate.Settings(
+        data=data,
+        methods=methods,
+        model=args.model,
+        quora_limit=args.quora_limit or evaluate.QUORA_LIMIT,
+        pg_url=args.pg_url,
+        progress=not args.quiet,
+    )
+    try:
+        report = evaluate.run(settings)
+    except (ValueError, DataMissing, ModelUnavailable, TrigramUnavailable) as exc:
+        raise CliError(str(exc)) from exc
+    table = evaluate.markdown(report)
+    print(table, end="")
+    evaluate.write_json(report, Path(args.json))
+    print(f"Results written to {args.json}", file=sys.stderr)
+    if args.markdown:
+        Path(args.markdown).write_text(table, encoding="utf-8")
     return 0
 
 
@@ -290,6 +361,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
+        "reindex",
+        help="embed every idea with the embedding model and rebuild the duplicate groups",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--model",
+        help="model name or local path (default VECHE_EMBEDDING_MODEL); see docs/operations.md",
+    )
+    p.add_argument(
+        "--batch", type=int, default=64, help="ideas embedded per transaction (default 64)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-embed ideas whose vector is already current for this model",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser(
         "taxonomy", help="load categories or districts from a JSON file", epilog=EPILOG
     )
     p.add_argument("kind", choices=["categories", "districts"])
@@ -297,6 +388,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--file", help="JSON file (default: the shipped Moscow okrugs/districts or city categories)"
     )
     p.set_defaults(func=cmd_taxonomy)
+
+    p = sub.add_parser(
+        "eval",
+        help="measure duplicate detection on the labelled data (docs/dedup.md, 'Evaluation')",
+        epilog=EPILOG,
+    )
+    p.add_argument("--data", metavar="DIR", required=True,
+                   help="the shared data folder (paraphraser_ru/, stsb_ru_en/, quora_en/, "
+                   "uk_petitions/), e.g. ../shared/data")
+    p.add_argument("--model", help="model of the 'default' method (default: the embedded one)")
+    p.add_argument("--methods", default=",".join(("default", "e5", "minilm", "pg_trgm")),
+                   help="comma-separated: default, e5, minilm, pg_trgm, hashing, cosine:<model> "
+                   "(default: %(default)s)")
+    p.add_argument("--quora-limit", type=int, default=None, metavar="N",
+                   help="Quora test pairs, a fixed subsample (default 4000)")
+    p.add_argument("--pg-url", metavar="URL",
+                   help="PostgreSQL server for pg_trgm (default postgresql://postgres@127.0.0.1"
+                   ":5432/postgres; the database veche_eval is created on it)")
+    p.add_argument("--json", metavar="PATH", default="bench/results/dedup_eval.json",
+                   help="where to write the results (default: %(default)s)")
+    p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_eval)
 
     user = sub.add_parser("user", help="manage accounts", epilog=EPILOG)
     usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
