@@ -60,7 +60,7 @@ bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (
 
 DATA ?= ../shared/data
 
-eval: install  ## duplicate detection on the labelled data in $(DATA), methods side by side (docs/dedup.md)
+eval: install  ## duplicate detection on the labelled data (DATA=../shared/data), methods side by side (docs/dedup.md)
 	$(BIN)/veche eval --data $(DATA)
 
 clean:  ## remove the virtual environment and caches
