@@ -21,6 +21,7 @@ from webapp.routes import build_routes
 from webapp.security import RateLimiter
 from webapp.services.exposure import ViewBuffer
 from webapp.services.ranking import RankingService
+from webapp.services.similarity import SimilarityService
 from webapp.settings import Settings
 from webapp.storage.db import make_engine, make_session_factory
 
@@ -58,13 +59,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(app.state.ranking.rebuild)
+        app.state.similarity.start()  # loads the model in a thread: the site serves meanwhile
         stop = asyncio.Event()
         task = asyncio.create_task(background.keep_current(app, stop))
+        embedder = asyncio.create_task(background.keep_embeddings(app, stop))
         try:
             yield
         finally:
             stop.set()
+            app.state.similarity.stop()
             await task
+            await embedder
             await run_in_threadpool(background.flush_views, app)
             app.state.engine.dispose()
 
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     for env in app.state.jinja.values():
         env.globals["url_for"] = lambda name, **params: str(app.url_path_for(name, **params))
     app.state.ranking = RankingService(settings, app.state.session_factory)
+    app.state.similarity = SimilarityService(settings, app.state.session_factory)
     app.state.views = ViewBuffer()
     app.state.limiters = {
         "login": RateLimiter(settings.login_rate_limit, 60.0),

@@ -1,4 +1,5 @@
-"""Background work of a worker process: keep the ranking current, flush recorded views."""
+"""Background work of a worker process: keep the ranking current, flush recorded views, embed
+new ideas and keep the similarity index current."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from webapp.services.exposure import flush_views as store_views
 from webapp.storage.db import transaction
 
 log = logging.getLogger("veche.background")
+EMBED_POLL_SECONDS = 2.0  # how often each worker pulls new vectors when nothing woke it
+EMBED_RETRY_SECONDS = 1.0  # wait before retrying noted ideas another process kept from us
 
 
 def flush_views(app: Starlette) -> int:
@@ -44,3 +47,38 @@ async def keep_current(app: Starlette, stop: asyncio.Event) -> None:
             await run_in_threadpool(app.state.ranking.poll)
         except Exception:  # the database may be restarting: log, keep serving, retry next tick
             log.exception("background ranking sync failed; retrying")
+
+
+async def keep_embeddings(app: Starlette, stop: asyncio.Event) -> None:
+    """Run the similarity service's embedder (``SimilarityService.tick``) in a worker thread.
+
+    Wakes when an idea is noted as changed, else every ``EMBED_POLL_SECONDS`` (to pick up the
+    vectors other workers wrote). Ends when ``stop`` is set; a running pass stops after its batch.
+    """
+    service = app.state.similarity
+    if service.status == "disabled":
+        return
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    service.set_waker(lambda: loop.call_soon_threadsafe(wake.set))
+    try:
+        while not stop.is_set():
+            waiter = asyncio.ensure_future(wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=EMBED_POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
+            if stop.is_set():
+                return
+            wake.clear()
+            try:
+                await run_in_threadpool(service.tick)
+            except Exception:  # the database may be restarting: log, keep serving, retry
+                log.exception("background embedding failed; retrying")
+            if service.has_pending:  # another process held the lock: retry soon, not at once
+                await asyncio.sleep(EMBED_RETRY_SECONDS)
+                wake.set()
+    finally:
+        service.set_waker(None)

@@ -86,6 +86,12 @@ class Settings:
     trending_half_life_hours: float = 72.0
     ranking_poll_seconds: float = 1.0
     view_flush_seconds: float = 5.0
+    # Duplicate detection (docs/operations.md, "Embeddings and duplicate detection").
+    embedding_model: str = "veche-embedded-v1"
+    model_config: str = ""
+    index_dir: str = ""
+    embed_threads: int = 0
+    similar_min_score: float = 0.3
 
     ENV_NAMES = {
         "database_url": "DATABASE_URL",
@@ -118,6 +124,11 @@ class Settings:
         "trending_half_life_hours": "VECHE_TRENDING_HALF_LIFE_HOURS",
         "ranking_poll_seconds": "VECHE_RANKING_POLL_SECONDS",
         "view_flush_seconds": "VECHE_VIEW_FLUSH_SECONDS",
+        "embedding_model": "VECHE_EMBEDDING_MODEL",
+        "model_config": "VECHE_MODEL_CONFIG",
+        "index_dir": "VECHE_INDEX_DIR",
+        "embed_threads": "VECHE_EMBED_THREADS",
+        "similar_min_score": "VECHE_SIMILAR_MIN_SCORE",
     }
 
     def __post_init__(self) -> None:
@@ -178,6 +189,14 @@ class Settings:
             raise SettingsError(
                 f"VECHE_DEFAULT_SORT must be one of {', '.join(RANKED_SORTS)}, got {self.default_sort!r}"
             )
+        if not self.embedding_model.strip():
+            raise SettingsError(
+                "VECHE_EMBEDDING_MODEL must name a model, a local path, or 'off'"
+            )
+        if not 0.0 <= self.similar_min_score <= 1.0:
+            raise SettingsError(
+                f"VECHE_SIMILAR_MIN_SCORE must be between 0 and 1, got {self.similar_min_score}"
+            )
         if self.page_size < 1 or self.page_size > 200:
             raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")
 
@@ -188,6 +207,11 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def similarity_enabled(self) -> bool:
+        """False when VECHE_EMBEDDING_MODEL is 'off': no embeddings, no suggestions."""
+        return self.embedding_model.strip().lower() != "off"
 
     @property
     def data_path(self) -> Path:

@@ -1,0 +1,740 @@
+"""Similar ideas: each worker's duplicate finder, its index of idea vectors, and the embedder.
+
+Every worker process holds one ``SimilarityService`` (``app.state.similarity``):
+
+* **Start-up** (a background thread, so the site serves at once): load the
+  ``ml.DuplicateFinder`` for ``VECHE_EMBEDDING_MODEL``, then every stored vector of that model
+  (``idea_embeddings``) into its index. Until then ``status`` is ``"loading"`` and the lookups
+  raise :class:`SimilarityUnavailable`.
+* **Embedder** (``tick()``, run by ``webapp.background.keep_embeddings`` in a worker thread,
+  never on the event loop): ideas without a vector of the current model, or whose text changed
+  (their ``updated_at`` moved on and the SHA-1 of the text differs), are embedded in batches and
+  written; then their duplicate pairs and groups are refreshed (``webapp.services.dedup_groups``).
+  Only one process embeds at a time: a PostgreSQL advisory lock, or a lock file next to the
+  SQLite database. ``note_changed(idea_id)`` wakes it at once after a submit or an edit.
+* **Every worker** polls ``idea_embeddings`` by ``id`` (a re-embedded idea gets a new row) and
+  adds the vectors other workers wrote to its own index, so a vector is computed once per city.
+* **Lookups** (blocking: embed the typed text, search, re-rank; views call them in the
+  threadpool): ``similar()`` while a citizen types, ``like()`` for the semantic browse.
+  Candidates come back from the database with their stored vectors and texts, so only public
+  ideas are ever returned and every score is the finder's pair score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from webapp.errors import N_, DomainError
+from webapp.services.dedup_groups import (
+    DuplicateGroupView,
+    GroupMember,
+    decode,
+    list_groups,
+)
+from webapp.services.dto import IdeaSummary
+from webapp.settings import Settings
+from webapp.storage.models import PUBLIC_STATUSES, Idea, IdeaEmbedding, utcnow
+
+if TYPE_CHECKING:
+    from ml.finder import DuplicateFinder
+
+log = logging.getLogger("veche.similarity")
+
+Status = Literal["disabled", "loading", "ready", "failed"]
+EMBED_BATCH = 32  # ideas embedded per transaction (about a second with the default model)
+POLL_BATCH = 5_000  # vectors read per query when catching up
+SCAN_SECONDS = 30.0  # how often the embedder looks for ideas it was not told about
+OVERFETCH = 4  # candidates fetched per suggestion shown (hidden, merged, excluded are dropped)
+MIN_CANDIDATES = 20
+LIKE_MAX = 500  # deepest result the semantic browse pages to
+ADVISORY_KEY = 0x7665636865  # "veche": pg_try_advisory_lock key of the embedder
+
+__all__ = [
+    "DuplicateGroupView",
+    "GroupMember",
+    "SimilarIdea",
+    "SimilarityService",
+    "SimilarityUnavailable",
+    "list_groups",
+    "text_hash",
+]
+
+
+class SimilarityUnavailable(DomainError):
+    """Suggestions cannot be computed right now (model loading, disabled, or failed)."""
+
+    status = 503
+
+
+LOADING_MESSAGE = N_("Similar ideas are warming up; try again in a minute.")
+OFF_MESSAGE = N_("Similar ideas are not available on this site.")
+
+
+@dataclass(frozen=True)
+class SimilarIdea:
+    idea: IdeaSummary
+    score: float  # DuplicateFinder pair score, 0..1
+    similarity: float  # script-weighted cosine
+    reasons: tuple[str, ...]  # guard / copy codes: "numbers", "negation", ..., "exact_copy"
+    likely_duplicate: bool  # score >= finder.threshold
+
+
+def idea_text(title: str, body: str | None) -> str:
+    from ml.text import join_idea
+
+    return join_idea(title, body)
+
+
+def text_hash(text_: str) -> str:
+    """SHA-1 of an idea's embedded text: a changed hash means the stored vector is stale."""
+    return hashlib.sha1(text_.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324
+
+
+def encode(vector: np.ndarray[Any, Any]) -> bytes:
+    """A vector as stored: float32, little-endian."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+class SimilarityService:
+    """Thread-safe: lookups from request threads, ``tick()`` from the background task."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        factory: sessionmaker[Session],
+        *,
+        finder: DuplicateFinder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.model_name = settings.embedding_model.strip()
+        self.status: Status = "loading" if settings.similarity_enabled else "disabled"
+        self.model_identity = ""
+        self.error: str | None = None
+        self.finder: DuplicateFinder | None = finder
+        self.cursor = 0  # the last idea_embeddings.id this worker's index has seen
+        self.backlog = -1  # ideas waiting for a vector, as of the last scan (-1: not scanned yet)
+        self.embedded = 0  # vectors this process computed
+        self.loaded_in: float | None = None  # seconds the start-up took
+        self._lock = threading.Lock()  # one poll / embed pass at a time in this process
+        self._pending: set[int] = set()
+        self._pending_lock = threading.Lock()
+        self._wake: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+        self._last_scan = 0.0
+        self._skip: dict[int, Any] = {}  # idea id -> updated_at of a text that cannot be embedded
+        self.stopping = threading.Event()
+
+    # --- start-up --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load in a background thread (returns at once); ``status`` becomes ready or failed."""
+        if self.status != "loading" or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._load_safely, name="veche-similarity", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until start-up has finished (tests, the CLI); True when ready."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.status == "ready"
+
+    def _load_safely(self) -> None:
+        try:
+            self.load()
+        except Exception as exc:
+            self.status = "failed"
+            self.error = str(exc)
+            log.exception("similar ideas are off: the model %r did not load", self.model_name)
+
+    def load(self) -> None:
+        """Load the finder (unless given) and every stored vector of its model (blocking)."""
+        if not self.settings.similarity_enabled:
+            self.status = "disabled"
+            return
+        started = time.perf_counter()
+        if self.finder is None:
+            self.finder = load_finder(self.settings, self.model_name)
+        self.model_identity = self.finder.identity
+        n = self.poll()
+        self.loaded_in = time.perf_counter() - started
+        self.status = "ready"
+        log.info(
+            "similar ideas ready: %s, %d vectors, %.1f s", self.model_identity, n, self.loaded_in
+        )
+        self._notify()
+
+    def _require(self) -> DuplicateFinder:
+        if self.status == "ready" and self.finder is not None:
+            return self.finder
+        if self.status == "loading":
+            raise SimilarityUnavailable(LOADING_MESSAGE)
+        raise SimilarityUnavailable(OFF_MESSAGE)
+
+    # --- keeping the index current ------------------------------------------------------------
+
+    def poll(self) -> int:
+        """Add the vectors written since the cursor (by any process) to the index."""
+        finder = self.finder
+        if finder is None:
+            return 0
+        added = 0
+        with self._lock:
+            while True:
+                with self.factory() as session:
+                    rows = session.execute(
+                        select(IdeaEmbedding.id, IdeaEmbedding.idea_id, IdeaEmbedding.vector)
+                        .where(
+                            IdeaEmbedding.id > self.cursor,
+                            IdeaEmbedding.model == finder.identity,
+                            IdeaEmbedding.dim == finder.dim,
+                        )
+                        .order_by(IdeaEmbedding.id)
+                        .limit(POLL_BATCH)
+                    ).all()
+                if not rows:
+                    return added
+                ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+                vectors = np.stack([decode(r[2], finder.dim) for r in rows])
+                finder.index_vectors(ids, vectors)
+                self.cursor = int(rows[-1][0])
+                added += len(rows)
+                if len(rows) < POLL_BATCH:
+                    return added
+
+    def note_changed(self, idea_id: int) -> None:
+        """An idea was submitted or its text edited: embed it soon (non-blocking)."""
+        if self.status == "disabled":
+            return
+        with self._pending_lock:
+            self._pending.add(int(idea_id))
+        self._notify()
+
+    def set_waker(self, wake: Callable[[], None] | None) -> None:
+        """The background task's thread-safe wake-up call (``loop.call_soon_threadsafe``)."""
+        self._wake = wake
+
+    def _notify(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            try:
+                wake()
+            except RuntimeError:  # the event loop has closed
+                pass
+
+    @property
+    def has_pending(self) -> bool:
+        with self._pending_lock:
+            return bool(self._pending)
+
+    def tick(self) -> int:
+        """One background step: pull other workers' vectors; embed what is due. Returns embedded."""
+        if self.status != "ready":
+            return 0
+        self.poll()
+        scan = time.monotonic() - self._last_scan >= SCAN_SECONDS
+        if not scan and not self.has_pending:
+            return 0
+        return self.embed_pending(full_scan=scan)
+
+    def embed_pending(self, *, full_scan: bool = True, limit: int | None = None) -> int:
+        """Embed stale ideas (the noted ones; all of them with ``full_scan``) and refresh their
+        duplicate groups. Each batch runs under the embedder lock: while another process holds
+        it (another worker's batch, ``veche reindex``) this pass stops and the noted ideas wait
+        for the next tick. Returns the ideas embedded."""
+        finder = self._require()
+        with self._pending_lock:
+            noted = sorted(self._pending)
+            self._pending.clear()
+        if not full_scan and not noted:
+            return 0
+        if full_scan:
+            self._last_scan = time.monotonic()
+        todo: list[int] | None = None if full_scan else noted
+        total = 0
+        after = 0
+        finished = False
+        while not self.stopping.is_set():
+            batch = EMBED_BATCH if limit is None else min(EMBED_BATCH, limit - total)
+            if batch <= 0:
+                break
+            with embedder_lock(self.factory, self.settings) as got:
+                if not got:  # another process is embedding: try again on the next tick
+                    break
+                with self.factory() as session:
+                    rows = stale_ideas(session, finder.identity, ids=todo, after=after, limit=batch)
+                if not rows:
+                    finished = True
+                    break
+                after = rows[-1].id
+                total += self._embed_rows(finder, rows)
+        if not finished and todo is not None:
+            with self._pending_lock:  # not done: keep the rest noted
+                self._pending.update(i for i in todo if i > after)
+        if full_scan and not self.stopping.is_set():
+            with self.factory() as session:
+                self.backlog = count_stale(session, finder.identity)
+        return total
+
+    def _embed_rows(self, finder: DuplicateFinder, rows: Sequence[Any]) -> int:
+        """Embed and store one batch, index it, refresh the groups it touches."""
+        from webapp.services import dedup_groups
+
+        fresh: list[tuple[Any, str, str]] = []  # (row, text, hash)
+        same: list[Any] = []
+        for r in rows:
+            if self._skip.get(r.id) == r.updated_at:
+                continue
+            t = idea_text(r.title, r.body)
+            h = text_hash(t)
+            if r.model == finder.identity and r.text_hash == h:
+                same.append(r)  # updated_at moved but the text did not: no new vector
+            elif t.strip():
+                fresh.append((r, t, h))
+            else:
+                self._skip[r.id] = r.updated_at
+        vectors = self._embed_texts(finder, fresh)
+        now = utcnow()
+        with self.factory() as session, session.begin():
+            for r in same:
+                session.execute(
+                    update(IdeaEmbedding)
+                    .where(IdeaEmbedding.idea_id == r.id)
+                    .values(idea_updated_at=r.updated_at)
+                )
+            ok = [(row, h, v) for (row, _, h), v in zip(fresh, vectors, strict=True) if v is not None]
+            if ok:
+                ids = [row.id for row, _, _ in ok]
+                session.execute(delete(IdeaEmbedding).where(IdeaEmbedding.idea_id.in_(ids)))
+                session.execute(
+                    insert(IdeaEmbedding),
+                    [
+                        {
+                            "idea_id": row.id,
+                            "model": finder.identity,
+                            "dim": finder.dim,
+                            "vector": encode(v),
+                            "text_hash": h,
+                            "idea_updated_at": row.updated_at,
+                            "created_at": now,
+                        }
+                        for row, h, v in ok
+                    ],
+                )
+        if not ok:
+            return 0
+        self.embedded += len(ok)
+        self.poll()  # the index takes the new rows the way every other worker does
+        try:
+            with self.factory() as session, session.begin():
+                dedup_groups.refresh(session, finder, [row.id for row, _, _ in ok])
+        except Exception:  # the vectors are stored; groups catch up on the next change
+            log.exception("refreshing duplicate groups failed")
+        return len(ok)
+
+    def _embed_texts(
+        self, finder: DuplicateFinder, fresh: Sequence[tuple[Any, str, str]]
+    ) -> list[np.ndarray[Any, Any] | None]:
+        if not fresh:
+            return []
+        try:
+            return list(finder.embed([t for _, t, _ in fresh]))
+        except (ValueError, TypeError):  # one bad text: embed one by one, skip the bad ones
+            out: list[np.ndarray[Any, Any] | None] = []
+            for row, t, _ in fresh:
+                try:
+                    out.append(finder.embed([t])[0])
+                except (ValueError, TypeError) as exc:
+                    log.warning("idea %s cannot be embedded: %s", row.id, exc)
+                    self._skip[row.id] = row.updated_at
+                    out.append(None)
+            return out
+
+    # --- lookups (blocking) --------------------------------------------------------------------
+
+    def _ranked(
+        self, session: Session, text_: str, depth: int, exclude_id: int | None
+    ) -> list[SimilarIdea]:
+        finder = self._require()
+        if not isinstance(text_, str):
+            raise TypeError("text must be a str")
+        if not text_.strip():
+            return []
+        vector = finder.embed([text_])[0]
+        found = finder.search(text_, vector, depth)
+        ids = [c.id for c in found if c.id != exclude_id]
+        if not ids:
+            return []
+        rows = session.execute(
+            select(Idea.id, Idea.title, Idea.body, IdeaEmbedding.vector)
+            .join(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id)
+            .where(
+                Idea.id.in_(ids),
+                Idea.status.in_(PUBLIC_STATUSES),
+                IdeaEmbedding.model == finder.identity,
+            )
+        ).all()
+        if not rows:
+            return []
+        verdicts = finder.score_vectors(
+            [text_] * len(rows),
+            [idea_text(r.title, r.body) for r in rows],
+            np.repeat(vector[None, :], len(rows), axis=0),
+            np.stack([decode(r.vector, finder.dim) for r in rows]),
+        )
+        order = sorted(
+            range(len(rows)), key=lambda i: (-verdicts[i].score, -verdicts[i].similarity, rows[i].id)
+        )
+        from webapp.services.ideas import summaries
+
+        by_id = {s.id: s for s in summaries(session, [rows[i].id for i in order])}
+        out = []
+        for i in order:
+            summary = by_id.get(rows[i].id)
+            if summary is None:
+                continue
+            v = verdicts[i]
+            out.append(
+                SimilarIdea(
+                    idea=summary,
+                    score=float(v.score),
+                    similarity=float(v.similarity),
+                    reasons=tuple(v.reasons),
+                    likely_duplicate=bool(v.score >= finder.threshold),
+                )
+            )
+        return out
+
+    def similar(
+        self, session: Session, text: str, *, k: int = 5, exclude_id: int | None = None
+    ) -> list[SimilarIdea]:
+        """Up to ``k`` public ideas like ``text`` (title + "\\n" + description), best first.
+
+        Scores below VECHE_SIMILAR_MIN_SCORE are dropped. BLOCKING: it embeds ``text``.
+        """
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        depth = max(MIN_CANDIDATES, OVERFETCH * k)
+        found = self._ranked(session, text, depth, exclude_id)
+        floor = self.settings.similar_min_score
+        return [s for s in found if s.score >= floor][:k]
+
+    def like(
+        self, session: Session, text: str, *, limit: int = 20, offset: int = 0
+    ) -> list[SimilarIdea]:
+        """Semantic browse: public ideas ranked by pair score with ``text``, one page of them.
+
+        No score floor (it is a ranking, not a suggestion); pages end at LIKE_MAX results.
+        BLOCKING: it embeds ``text``.
+        """
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be >= 1 and offset >= 0")
+        if offset >= LIKE_MAX:
+            return []
+        depth = min(LIKE_MAX * 2, max(MIN_CANDIDATES, 2 * (offset + limit)))
+        return self._ranked(session, text, depth, None)[offset : offset + limit]
+
+    # --- shutting down ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask a running embedding pass to stop after its current batch."""
+        self.stopping.set()
+
+
+# --- helpers shared with `veche reindex` ----------------------------------------------------
+
+
+def load_finder(settings: Settings, model: str | None = None) -> DuplicateFinder:
+    """The DuplicateFinder for ``model`` (default VECHE_EMBEDDING_MODEL); raises
+    ``ml.embeddings.ModelUnavailable`` when the weights are not on this machine."""
+    from ml.finder import DuplicateFinder
+
+    name = (model or settings.embedding_model).strip()
+    return DuplicateFinder.load(
+        name,
+        config=settings.model_config or None,
+        threads=settings.embed_threads or None,
+    )
+
+
+def _stale_query(identity: str) -> Any:
+    e = IdeaEmbedding
+    return (
+        select(
+            Idea.id, Idea.title, Idea.body, Idea.updated_at, e.model, e.text_hash
+        )
+        .outerjoin(e, e.idea_id == Idea.id)
+        .where(or_(e.id.is_(None), e.model != identity, e.idea_updated_at != Idea.updated_at))
+    )
+
+
+def stale_ideas(
+    session: Session,
+    identity: str,
+    *,
+    ids: Sequence[int] | None = None,
+    after: int = 0,
+    limit: int = EMBED_BATCH,
+) -> list[Any]:
+    """Ideas whose vector is missing, of another model, or older than their last edit."""
+    stmt = _stale_query(identity).where(Idea.id > after)
+    if ids is not None:
+        stmt = stmt.where(Idea.id.in_(list(ids)))
+    return list(session.execute(stmt.order_by(Idea.id).limit(limit)).all())
+
+
+def count_stale(session: Session, identity: str, cap: int = 100_000) -> int:
+    """How many ideas wait for a vector (counted up to ``cap``)."""
+    sub = _stale_query(identity).with_only_columns(Idea.id).limit(cap).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+@contextmanager
+def embedder_lock(
+    factory: sessionmaker[Session], settings: Settings, *, wait: float = 0.0
+) -> Iterator[bool]:
+    """Yields True when this process may embed (no other process is): on PostgreSQL a
+    session-level advisory lock, on SQLite an exclusive lock on ``<database>.embed-lock``.
+    Tries for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    engine = factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:  # the lock belongs to this connection until unlocked
+            lock = text(f"SELECT pg_try_advisory_lock({ADVISORY_KEY})")
+            got = bool(conn.execute(lock).scalar())
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.2)
+                got = bool(conn.execute(lock).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text(f"SELECT pg_advisory_unlock({ADVISORY_KEY})"))
+                    conn.commit()
+        return
+    path = _sqlite_lock_path(settings.database_url)
+    if path is None:
+        with _MEMORY_LOCK:
+            yield True
+        return
+    import fcntl
+
+    with open(path, "a+b") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.2)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_MEMORY_LOCK = threading.Lock()
+
+
+def _sqlite_lock_path(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(f"{database}.embed-lock")
+
+
+# --- veche reindex ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    model: str
+    ideas: int
+    embedded: int
+    unchanged: int
+    skipped: int
+    replaced: int  # vectors of another model that were replaced
+    pairs: int
+    groups: int
+    embed_seconds: float
+    group_seconds: float
+
+    def describe(self) -> str:
+        rate = self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
+        lines = [
+            f"Model {self.model}: {self.ideas} ideas, {self.embedded} embedded "
+            f"({self.replaced} replacing another model's vectors) in {self.embed_seconds:.1f} s"
+            f" ({rate:.0f} ideas/s), {self.unchanged} already current",
+            f"Duplicate detection: {self.pairs} pairs, {self.groups} candidate groups "
+            f"in {self.group_seconds:.1f} s",
+        ]
+        if self.skipped:
+            lines.append(f"{self.skipped} ideas have no text to embed and were skipped")
+        return "\n".join(lines)
+
+
+def reindex(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    finder: DuplicateFinder,
+    *,
+    batch: int = 64,
+    force: bool = False,
+    progress: bool = True,
+    wait: float = 600.0,
+) -> ReindexReport:
+    """Embed every idea with ``finder``'s model (those already current are kept unless
+    ``force``), replacing other models' vectors, then rebuild every duplicate pair and group.
+
+    Holds the embedder lock throughout, so running servers embed nothing meanwhile; their
+    workers pick the new vectors up by polling. Raises RuntimeError if the lock stays busy.
+    """
+    from tqdm import tqdm
+
+    from webapp.services import dedup_groups
+
+    if batch < 1:
+        raise ValueError("batch must be >= 1")
+    with embedder_lock(factory, settings, wait=wait) as got:
+        if not got:
+            raise RuntimeError(
+                f"another process kept the embedder lock for {wait:.0f} s; try again later"
+            )
+        with factory() as session:
+            total = int(session.scalar(select(func.count()).select_from(Idea)) or 0)
+        embedded = unchanged = skipped = replaced = 0
+        started = time.perf_counter()
+        bar = tqdm(total=total, desc="embed", unit="idea", disable=not progress)
+        after = 0
+        try:
+            while True:
+                with factory() as session:
+                    rows = session.execute(
+                        select(
+                            Idea.id, Idea.title, Idea.body, Idea.updated_at,
+                            IdeaEmbedding.model, IdeaEmbedding.text_hash,
+                        )
+                        .outerjoin(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id)
+                        .where(Idea.id > after)
+                        .order_by(Idea.id)
+                        .limit(batch)
+                    ).all()
+                if not rows:
+                    break
+                after = rows[-1].id
+                items = [(r, idea_text(r.title, r.body)) for r in rows]
+                todo = [
+                    (r, t, text_hash(t))
+                    for r, t in items
+                    if t.strip()
+                    and (force or r.model != finder.identity or r.text_hash != text_hash(t))
+                ]
+                skipped += sum(1 for _, t in items if not t.strip())
+                unchanged += len(items) - len(todo) - sum(1 for _, t in items if not t.strip())
+                vectors = finder.embed([t for _, t, _ in todo]) if todo else None
+                now = utcnow()
+                with factory() as session, session.begin():
+                    current = [r for r, t in items if t.strip() and r.model == finder.identity]
+                    for r in current:  # keep idea_updated_at in step: nothing left to re-check
+                        session.execute(
+                            update(IdeaEmbedding)
+                            .where(IdeaEmbedding.idea_id == r.id)
+                            .values(idea_updated_at=r.updated_at)
+                        )
+                    if todo and vectors is not None:
+                        ids = [r.id for r, _, _ in todo]
+                        session.execute(delete(IdeaEmbedding).where(IdeaEmbedding.idea_id.in_(ids)))
+                        session.execute(
+                            insert(IdeaEmbedding),
+                            [
+                                {
+                                    "idea_id": r.id,
+                                    "model": finder.identity,
+                                    "dim": finder.dim,
+                                    "vector": encode(v),
+                                    "text_hash": h,
+                                    "idea_updated_at": r.updated_at,
+                                    "created_at": now,
+                                }
+                                for (r, _, h), v in zip(todo, vectors, strict=True)
+                            ],
+                        )
+                embedded += len(todo)
+                replaced += sum(
+                    1 for r, _, _ in todo if r.model is not None and r.model != finder.identity
+                )
+                bar.update(len(rows))
+        finally:
+            bar.close()
+        embed_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        _index_all(factory, finder)
+        with factory() as session, session.begin():
+            public = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(IdeaEmbedding)
+                    .join(Idea, Idea.id == IdeaEmbedding.idea_id)
+                    .where(
+                        IdeaEmbedding.model == finder.identity, Idea.status.in_(PUBLIC_STATUSES)
+                    )
+                )
+                or 0
+            )
+            gbar = tqdm(total=public, desc="groups", unit="idea", disable=not progress)
+            try:
+                pairs, groups = dedup_groups.rebuild_all(session, finder, gbar.update)
+            finally:
+                gbar.close()
+        return ReindexReport(
+            model=finder.identity,
+            ideas=total,
+            embedded=embedded,
+            unchanged=unchanged,
+            skipped=skipped,
+            replaced=replaced,
+            pairs=pairs,
+            groups=groups,
+            embed_seconds=embed_seconds,
+            group_seconds=time.perf_counter() - started,
+        )
+
+
+def _index_all(factory: sessionmaker[Session], finder: DuplicateFinder) -> int:
+    """Load every stored vector of ``finder``'s model into its index; returns how many."""
+    cursor = 0
+    n = 0
+    while True:
+        with factory() as session:
+            rows = session.execute(
+                select(IdeaEmbedding.id, IdeaEmbedding.idea_id, IdeaEmbedding.vector)
+                .where(IdeaEmbedding.id > cursor, IdeaEmbedding.model == finder.identity)
+                .order_by(IdeaEmbedding.id)
+                .limit(POLL_BATCH)
+            ).all()
+        if not rows:
+            return n
+        finder.index_vectors(
+            np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+            np.stack([decode(r[2], finder.dim) for r in rows]),
+        )
+        cursor = int(rows[-1][0])
+        n += len(rows)
