@@ -24,9 +24,11 @@ __all__ = [
 ]
 
 _NON_ALNUM = re.compile(r"[\W_]+")
-_BREVE = "\u0306"
-#: base letters whose breve is part of the letter (й, ў), not an accent to fold
-_BREVE_KEEPS = frozenset("иИуУ")
+#: combining accents (the Latin/Cyrillic diacritic blocks), except the breve that makes и
+#: into й (and у into ў): that is a letter of its own, not an accent
+_COMBINING = re.compile(
+    "(?<![иу])\u0306|[\u0300-\u0305\u0307-\u036f\u1ab0-\u1aff\u1dc0-\u1dff"
+    "\u20d0-\u20ff\ufe20-\ufe2f]")
 _GRAM = 5
 
 
@@ -67,15 +69,8 @@ def validate_texts(texts: Sequence[str]) -> list[str]:
 
 def _fold(text: str) -> str:
     s = unicodedata.normalize("NFKC", text).casefold()
-    d = unicodedata.normalize("NFD", s)
-    out: list[str] = []
-    for ch in d:
-        if unicodedata.combining(ch):
-            if ch == _BREVE and out and out[-1] in _BREVE_KEEPS:
-                out.append(ch)
-            continue
-        out.append(ch)
-    s = unicodedata.normalize("NFC", "".join(out))
+    d = _COMBINING.sub("", unicodedata.normalize("NFD", s))
+    s = unicodedata.normalize("NFC", d)
     return _NON_ALNUM.sub(" ", s).strip()
 
 
@@ -99,24 +94,19 @@ def fingerprint(text: str) -> str:
     return hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
 
 
-def _is_cyrillic(ch: str) -> bool:
-    o = ord(ch)
-    return (0x0400 <= o <= 0x052F or 0x1C80 <= o <= 0x1C8F
-            or 0x2DE0 <= o <= 0x2DFF or 0xA640 <= o <= 0xA69F)
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile("[\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f]")
 
 
 def cyrillic_share(text: str) -> float:
     """Share of the letters in ``text`` that are Cyrillic, 0.0..1.0 (0.0 when it has no letters)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
-    letters = 0
-    cyr = 0
-    for ch in text:
-        if ch.isalpha():
-            letters += 1
-            if _is_cyrillic(ch):
-                cyr += 1
-    return cyr / letters if letters else 0.0
+    letters = len(_LETTER.findall(text))
+    if not letters:
+        return 0.0
+    cyr = sum(1 for ch in _CYRILLIC.findall(text) if ch.isalpha())
+    return cyr / letters
 
 
 @lru_cache(maxsize=4096)
