@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from webapp.views import admin, auth, ideas, moderation, pages
+from webapp.views import admin, auth, ideas, moderation, pages, similar
 from webapp.views.api import api_routes
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -23,6 +23,7 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
     return [
         Route("/", ideas.index, methods=GET, name="index"),
         Route("/ideas/new", ideas.new_idea, methods=BOTH, name="new_idea"),
+        Route("/ideas/similar", similar.similar_fragment, methods=GET, name="similar_ideas"),
         Route("/ideas/{idea_id:int}", ideas.show_idea, methods=GET, name="idea"),
         Route("/ideas/{idea_id:int}/edit", ideas.edit_idea, methods=BOTH, name="edit_idea"),
         Route("/ideas/{idea_id:int}/support", ideas.support, methods=POST, name="support"),
@@ -43,6 +44,12 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
             moderation.idea_weights,
             methods=GET,
             name="idea_weights",
+        ),
+        Route(
+            "/moderation/duplicates",
+            moderation.duplicates,
+            methods=GET,
+            name="moderation_duplicates",
         ),
         Route("/healthz", health, methods=GET, name="health"),
         Mount("/api/v1", routes=api_routes(), name="api"),

@@ -174,6 +174,46 @@ SCHEMAS: dict[str, Any] = {
             "token_type": {"type": "string", "enum": ["Bearer"]},
         }
     ),
+    "SimilarIdea": _object(
+        {
+            "id": {"type": "integer"},
+            "title": {"type": "string"},
+            "status": {"type": "string", "enum": list(IDEA_STATUSES)},
+            "support_count": _COUNT,
+            "score": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "Duplicate score: how likely the two say the same thing.",
+            },
+            "likely_duplicate": {
+                "type": "boolean",
+                "description": "The score reaches the model's calibrated threshold.",
+            },
+            "reasons": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "enum": [
+                        "exact_copy",
+                        "near_copy",
+                        "numbers",
+                        "negation",
+                        "opposite",
+                        "street",
+                    ],
+                },
+                "description": "exact_copy / near_copy, or the guards that say the two differ "
+                "(numbers, negation, opposite actions, street names).",
+            },
+            "url": {**_URL, "description": "This idea in the API."},
+            "html_url": {**_URL, "description": "This idea's page on the site."},
+        }
+    ),
+    "SimilarIdeaList": _object(
+        {"items": {"type": "array", "items": _ref("SimilarIdea")}},
+        "Public ideas closest in meaning, most similar first.",
+    ),
     "OpenAPI": {"type": "object", "description": "This document."},
 }
 
@@ -201,6 +241,7 @@ ERROR_DESCRIPTIONS = {
     415: "The body is not sent as application/json.",
     422: "Invalid values; error.fields names each one.",
     429: "Too many requests; wait a minute.",
+    503: "Temporarily unavailable (the similarity index is warming up): retry after Retry-After.",
 }
 
 CSRF_PARAMETER = {

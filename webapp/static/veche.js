@@ -28,3 +28,90 @@ document.addEventListener("submit", async (event) => {
     form.submit();
   }
 });
+
+// Similar ideas while a citizen types a new idea (or edits one). The form works without this:
+// the server then shows a "check for similar ideas" step before publishing. Here the title and
+// description are sent, debounced, to GET /ideas/similar, which answers the list as HTML (escaped
+// and translated on the server); a newer request cancels the one in flight. The ids shown are
+// sent with the form (similar_seen), so a citizen who saw them is not asked again.
+(() => {
+  const form = document.querySelector("[data-similar-form]");
+  const region = document.querySelector("[data-similar-region]");
+  if (!form || !region || !window.fetch || !window.AbortController) return;
+  const title = form.querySelector("[name=title]");
+  const body = form.querySelector("[name=body]");
+  if (!title || !body) return;
+  const minLength = parseInt(form.dataset.similarMin || "12", 10);
+  const DELAY = 400, BODY_MAX = 1500;
+  const seen = new Set();
+  const seenField = document.createElement("input");
+  seenField.type = "hidden";
+  seenField.name = "similar_seen";
+  form.appendChild(seenField);
+  const remember = () => {
+    region.querySelectorAll("[data-similar-id]").forEach((el) => seen.add(el.dataset.similarId));
+    seenField.value = Array.from(seen).join(",");
+  };
+  remember(); // a list the server already rendered (the check step) counts as seen
+  let timer = 0, controller = null, lastKey = null;
+
+  const lookup = async () => {
+    const t = title.value.trim(), d = body.value.trim().slice(0, BODY_MAX);
+    const key = t + "\n" + d;
+    if (key === lastKey || (t + d).length < minLength) return;
+    lastKey = key;
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const params = new URLSearchParams({ title: t, description: d });
+    if (form.dataset.exclude) params.set("exclude", form.dataset.exclude);
+    region.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(`${form.dataset.similarUrl}?${params}`, {
+        signal: controller.signal,
+        headers: { Accept: "text/html" },
+        credentials: "same-origin",
+      });
+      if (!response.ok) { lastKey = null; return; } // e.g. 429: keep the list, try again later
+      const html = await response.text();
+      region.innerHTML = html;
+      remember();
+    } catch (e) {
+      if (e.name !== "AbortError") lastKey = null;
+    } finally {
+      region.removeAttribute("aria-busy");
+    }
+  };
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(lookup, DELAY); };
+  title.addEventListener("input", schedule);
+  body.addEventListener("input", schedule);
+
+  // "Support this instead" without leaving the draft: the same form, sent with fetch.
+  region.addEventListener("submit", async (event) => {
+    const support = event.target;
+    if (!support.matches("[data-similar-support]")) return;
+    event.preventDefault();
+    const button = support.querySelector("button");
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      const response = await fetch(support.action, {
+        method: "POST",
+        body: new FormData(support),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const data = await response.json();
+      if (!response.ok) { support.submit(); return; }
+      const item = support.closest("[data-similar-id]");
+      const count = item && item.querySelector("[data-support-count]");
+      if (count) count.textContent = new Intl.NumberFormat(document.documentElement.lang).format(data.support_count);
+      const done = document.createElement("p");
+      done.className = "my-vote";
+      done.setAttribute("role", "status");
+      done.textContent = support.dataset.done;
+      support.replaceWith(done);
+    } catch (e) {
+      support.submit();
+    }
+  });
+})();

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webapp.errors import N_, NotAuthenticated
+from webapp.errors import N_, DomainError, NotAuthenticated
+from webapp.errors_view import error_payload
 from webapp.openapi import (
     MAX_ID,
     Call,
@@ -44,6 +45,7 @@ from webapp.services.dto import (
 )
 from webapp.settings import RANKED_SORTS
 from webapp.storage.models import PUBLIC_STATUSES
+from webapp.views import similar as similar_views
 from webapp.views.listing import ranked_page
 from webapp.web import (
     CSRF_HEADER,
@@ -57,7 +59,17 @@ from webapp.web import (
     require_user,
 )
 
+if TYPE_CHECKING:
+    from webapp.services.similarity import SimilarIdea
+
 MAX_PAGE_SIZE = 100
+MAX_SIMILAR = 20
+SIMILAR_RETRY_AFTER = 30  # seconds: how soon a warming-up index is worth asking again
+SIMILAR_UNAVAILABLE = {
+    "loading": N_("The similarity index is warming up. Try again in a moment."),
+    "disabled": N_("Similarity search is turned off on this server."),
+    "failed": N_("Similarity search is unavailable right now."),
+}
 SORTS = (*RANKED_SORTS, "supporters", "discussed", "relevance")
 QUERY_LENGTH = 200
 
@@ -149,6 +161,20 @@ def _vote(state: VoteState) -> dict[str, Any]:
     }
 
 
+def _similar(request: Request, s: SimilarIdea) -> dict[str, Any]:
+    return {
+        "id": s.idea.id,
+        "title": s.idea.title,
+        "status": s.idea.status,
+        "support_count": s.idea.support_count,
+        "score": round(min(1.0, max(0.0, float(s.score))), 4),
+        "likely_duplicate": bool(s.likely_duplicate),
+        "reasons": list(s.reasons),
+        "url": str(request.url_for("api:idea", idea_id=s.idea.id)),
+        "html_url": str(request.url_for("idea", idea_id=s.idea.id)),
+    }
+
+
 # --- handlers -----------------------------------------------------------------------------------
 
 
@@ -201,6 +227,43 @@ async def search(request: Request, call: Call) -> Response:
     return await _idea_page(request, flt, p["page_size"])
 
 
+def _unavailable(request: Request, state: str) -> Response:
+    message = SIMILAR_UNAVAILABLE.get(state, SIMILAR_UNAVAILABLE["failed"])
+    headers = {"retry-after": str(SIMILAR_RETRY_AFTER)} if state == "loading" else None
+    return JSONResponse(error_payload(request, 503, message), status_code=503, headers=headers)
+
+
+async def similar_ideas(request: Request, call: Call) -> Response:
+    """Ideas similar to a text
+
+    The public ideas closest in meaning to a text (Russian or English), most similar first, each
+    with its duplicate score, whether it is likely the same proposal and why. Send text (an
+    idea's title, a newline, its description), or title and description. Hidden and merged ideas
+    are never returned, nor the idea named by exclude. 400 for an empty text or one longer than
+    a whole idea; 503 with Retry-After while the index is warming up; rate-limited per caller.
+    """
+    p = call.params
+    settings = request.app.state.settings
+    text = p["text"] or similar_views.idea_text(p["title"], p["description"])
+    if not text.strip():
+        raise DomainError(N_("Send the text to compare: text, or title and description."))
+    longest = settings.title_max_length + settings.body_max_length + 1
+    if len(text) > longest:
+        raise DomainError(N_("The text is too long: at most %(max)s characters."), max=longest)
+    similar_views.limit_lookups(request, call.user)
+    service = similar_views.service(request)
+    state = similar_views.state(request)
+    if service is None or state != "ready":
+        return _unavailable(request, state)
+    try:
+        found = await db(request, service.similar, text, k=p["k"], exclude_id=p["exclude"])
+    except DomainError as exc:
+        if not similar_views.unavailable(exc):
+            raise
+        return _unavailable(request, similar_views.state(request))
+    return JSONResponse({"items": [_similar(request, s) for s in found]})
+
+
 async def idea(request: Request, call: Call) -> Response:
     """One idea in full
 
@@ -231,6 +294,7 @@ async def create_idea(request: Request, call: Call) -> Response:
         return ideas_service.get_idea(session, idea_id, call.user), _Names(session)
 
     idea, names = await db(request, work)
+    similar_views.note_changed(request, idea.id)
     data = _detail(request, idea, names, call.user)
     return JSONResponse(data, status_code=201, headers={"Location": data["url"]})
 
@@ -403,6 +467,16 @@ IDEA_BODY = (
     Field("district_id", "id", "A district or okrug id.", required=False, nullable=True),
 )
 COMMENT_BODY = (Field("body", "string", "2 characters or more.", max_length=lambda s: s.comment_max_length),)
+SIMILAR_PARAMS = (
+    Param("text", "string", "The idea to compare: its title, a newline, its description."),
+    Param("title", "string", "The title (instead of text, with description)."),
+    Param("description", "string", "The description (instead of text, with title)."),
+    Param("k", "integer", "How many ideas at most.", minimum=1, maximum=MAX_SIMILAR, default=5),
+    Param(
+        "exclude", "integer", "Never return this idea (the one being edited).", minimum=1,
+        maximum=MAX_ID,
+    ),
+)
 TOKEN_BODY = (
     Field("email", "string", "The account's e-mail.", max_length=254),
     Field("password", "string", "The account's password.", max_length=256),
@@ -421,6 +495,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST /ideas", create_idea, "Idea", "ideas", status=201, auth="required",
         permission="submit", body=IDEA_BODY, location=True,
+    ),
+    Operation(
+        "GET /ideas/similar", similar_ideas, "SimilarIdeaList", "ideas", params=SIMILAR_PARAMS,
+        errors=(400, 429, 503),
     ),
     Operation("GET /ideas/{idea_id}", idea, "Idea", "ideas", params=(IDEA_ID,)),
     _vote_op("POST /ideas/{idea_id}/support", support),

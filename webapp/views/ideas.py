@@ -18,6 +18,7 @@ from webapp.services import votes as votes_service
 from webapp.services.exposure import viewer_key
 from webapp.settings import RANKED_SORTS, Settings
 from webapp.storage.models import PUBLIC_STATUSES
+from webapp.views import similar
 from webapp.views.listing import ranked_page
 from webapp.web import (
     current_user,
@@ -83,10 +84,21 @@ async def index(request: Request) -> Response:
     size = request.app.state.settings.page_size
 
     ctx = await db(request, _taxonomy)
-    if flt.sort in RANKED_SORTS:
-        ctx["page"] = await ranked_page(request, flt, size)
-    else:
-        ctx["page"] = await db(request, ideas_service.list_ideas, flt, size)
+    # "By meaning": the ideas closest to the words typed, filtered like the list; when the
+    # similarity service is not ready the words search below answers instead, with a notice.
+    meaning = request.query_params.get("mode") == "meaning"
+    ctx.update(mode="meaning" if meaning else "words", like_state="", like_message="")
+    if meaning and flt.q:
+        like_state, page, matches = await similar.like_page(request, flt, flt.q, size)
+        ctx["like_state"] = like_state
+        ctx["like_message"] = similar.STATE_MESSAGES.get(like_state, "")
+        if like_state == "ready":
+            ctx.update(page=page, matches=matches)
+    if "page" not in ctx:
+        if flt.sort in RANKED_SORTS:
+            ctx["page"] = await ranked_page(request, flt, size)
+        else:
+            ctx["page"] = await db(request, ideas_service.list_ideas, flt, size)
     sorts = available_sorts(request.app.state.settings, bool(flt.q))
     return await render(
         request,
@@ -123,20 +135,31 @@ async def new_idea(request: Request) -> Response:
         values = await read_form(request)
         rate_limit(request, "write", f"user:{user.id}")
         try:
+            await db(request, ideas_service.clean_idea, values, _limits(request))
+            check = await similar.check_before_publish(request, values, user)
+            if check is not None:  # similar ideas exist: show them before publishing
+                return await _idea_form(request, values, errors, None, status, check)
             idea_id = await db(request, ideas_service.submit_idea, user, values, _limits(request))
         except InvalidInput as exc:
             errors = field_errors(request, exc)
             status = 422
         else:
+            similar.note_changed(request, idea_id)
             flash(request, "Your idea is published. Thank you!", "success")
             return redirect(request, "idea", idea_id=idea_id)
     return await _idea_form(request, values, errors, None, status)
 
 
 async def _idea_form(
-    request: Request, values: dict[str, Any], errors: dict[str, str], editing: Any, status: int
+    request: Request,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    editing: Any,
+    status: int,
+    similar_ctx: dict[str, Any] | None = None,
 ) -> Response:
     ctx = await db(request, _taxonomy)
+    ctx.update(similar_ctx or await similar.form_context(request))
     return await render(
         request,
         "ideas/form.html",
@@ -165,6 +188,7 @@ async def edit_idea(request: Request) -> Response:
             errors = field_errors(request, exc)
             status = 422
         else:
+            similar.note_changed(request, idea_id)
             flash(request, "Your changes are saved.", "success")
             return redirect(request, "idea", idea_id=idea_id)
     elif not idea.can_edit:

@@ -1,0 +1,255 @@
+"""Similar ideas on the site: suggestions while typing, the check before publishing, "ideas like".
+
+Everything here goes through ``request.app.state.similarity`` (``webapp.services.similarity``),
+whose lookups embed text and are therefore blocking: they run in a worker thread inside one
+transaction (``webapp.web.db``). When the service is not ready (loading, disabled, failed) the
+site keeps working without suggestions and says so; a broken lookup never blocks publishing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from webapp.errors import N_, DomainError
+from webapp.security import RateLimiter, can
+from webapp.services import ideas as ideas_service
+from webapp.services.dto import IdeaSummary, Page
+from webapp.web import client_ip, csrf_token, current_user, db, language, rate_limit
+
+if TYPE_CHECKING:  # the service module loads the ML stack; the views need only its types
+    from webapp.services.similarity import SimilarIdea
+
+log = logging.getLogger("veche")
+
+MIN_TEXT_LENGTH = 12
+"""Characters of title and description together before suggestions are looked up."""
+FRAGMENT_TEXT_MAX = 1_500
+"""The live lookup reads at most this much of the description (the model truncates anyway)."""
+SUGGESTIONS = 5
+LIKE_WINDOW = 200
+"""Semantic browse looks at the closest LIKE_WINDOW ideas, then applies the list's filters."""
+DEFAULT_RATE_LIMIT = 120
+"""Lookups per client and minute (a debounced typist makes at most ~150)."""
+COPY_REASONS = ("exact_copy", "near_copy")
+VOTABLE = ideas_service.VOTABLE_STATUSES
+
+STATE_MESSAGES = {
+    "loading": N_("Suggestions of similar ideas are warming up and will appear shortly."),
+    "disabled": N_("Suggestions of similar ideas are turned off on this site."),
+    "failed": N_("Suggestions of similar ideas are unavailable right now."),
+}
+
+
+def service(request: Request) -> Any:
+    """The app's SimilarityService, or None where the app has none."""
+    return getattr(request.app.state, "similarity", None)
+
+
+def state(request: Request) -> str:
+    """``ready``, ``loading``, ``disabled`` or ``failed`` (no service counts as disabled)."""
+    svc = service(request)
+    return "disabled" if svc is None else str(svc.status)
+
+
+def note_changed(request: Request, idea_id: int) -> None:
+    """Wake the background embedder after an idea was created or edited (non-blocking)."""
+    svc = service(request)
+    if svc is not None:
+        svc.note_changed(idea_id)
+
+
+def unavailable(exc: DomainError) -> bool:
+    """Whether a service error means "not ready" (SimilarityUnavailable answers 503)."""
+    return exc.status == 503
+
+
+def idea_text(title: str | None, description: str | None) -> str:
+    """An idea as the finder reads it: title, newline, description (both stripped)."""
+    t = (title or "").strip()
+    d = (description or "").strip()
+    return f"{t}\n{d}" if t and d else t or d
+
+
+def client_key(request: Request, user: Any) -> str:
+    return f"user:{user.id}" if user is not None else f"ip:{client_ip(request)}"
+
+
+def limit_lookups(request: Request, user: Any) -> None:
+    """The per-client rate limit of similarity lookups (bucket ``similar``; 429 beyond it)."""
+    limiters = request.app.state.limiters
+    if "similar" not in limiters:
+        settings = request.app.state.settings
+        limit = int(getattr(settings, "similar_rate_limit", DEFAULT_RATE_LIMIT))
+        limiters["similar"] = RateLimiter(limit, 60.0)
+    rate_limit(request, "similar", client_key(request, user))
+
+
+async def lookup(
+    request: Request, text: str, *, k: int = SUGGESTIONS, exclude_id: int | None = None
+) -> tuple[str, list[SimilarIdea]]:
+    """``(state, similar ideas)``; an empty list with the state when the service is not ready.
+
+    For the site only: a failing lookup is logged and reported as ``failed``, never raised.
+    """
+    svc = service(request)
+    current = state(request)
+    if svc is None or current != "ready" or not text:
+        return current, []
+    try:
+        found = await db(request, svc.similar, text, k=k, exclude_id=exclude_id)
+    except DomainError as exc:
+        if not unavailable(exc):
+            raise
+        return state(request), []
+    except Exception:  # a suggestion must never break the page or block publishing
+        log.exception("similar-ideas lookup failed")
+        return "failed", []
+    return "ready", list(found)
+
+
+def copy_reasons(item: SimilarIdea) -> list[str]:
+    """The reasons worth telling a citizen: exact or near copies (guard codes are for moderators)."""
+    return [r for r in item.reasons if r in COPY_REASONS]
+
+
+def render_fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+    """A piece of a page for scripts: the page's helpers, but flash messages stay queued."""
+    lang = language(request)
+    env = request.app.state.jinja[lang]
+    user = getattr(request.state, "user", None)
+    ctx = {
+        "request": request,
+        "user": user,
+        "lang": lang,
+        "t": request.app.state.translators[lang],
+        "settings": request.app.state.settings,
+        "csrf_token": csrf_token(request),
+        "can": lambda perm: user is not None and can(user.role, perm),
+        **context,
+    }
+    html = env.get_template(template).render(ctx)
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+
+def similar_context(
+    request: Request, current: str, items: Sequence[SimilarIdea], *, check: bool = False
+) -> dict[str, Any]:
+    """What templates/ideas/_similar.html needs."""
+    return {
+        "similar_state": current,
+        "similar_message": STATE_MESSAGES.get(current, ""),
+        "similar_items": list(items),
+        "similar_check": check,
+        "similar_seen": ",".join(str(s.idea.id) for s in items),
+        "copy_reasons": copy_reasons,
+        "votable": VOTABLE,
+        "similar_min_length": MIN_TEXT_LENGTH,
+    }
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+async def similar_fragment(request: Request) -> Response:
+    """GET /ideas/similar?title=&description=&exclude=: the suggestion list as an HTML fragment."""
+    qp = request.query_params
+    user = await current_user(request)
+    settings = request.app.state.settings
+    title = (qp.get("title") or "")[: settings.title_max_length]
+    description = (qp.get("description") or "")[:FRAGMENT_TEXT_MAX]
+    text = idea_text(title, description)
+    exclude = _int(qp.get("exclude"))
+    items: list[SimilarIdea] = []
+    current = state(request)
+    if len(text) >= MIN_TEXT_LENGTH and "\x00" not in text:
+        limit_lookups(request, user)
+        current, items = await lookup(request, text, exclude_id=exclude)
+    context = similar_context(request, current, items)
+    return render_fragment(request, "ideas/_similar.html", context)
+
+
+def _seen(value: str | None) -> set[int]:
+    ids = set()
+    for part in (value or "").split(",")[:50]:
+        if (number := _int(part.strip())) is not None:
+            ids.add(number)
+    return ids
+
+
+async def check_before_publish(
+    request: Request, values: dict[str, str], user: Any
+) -> dict[str, Any] | None:
+    """The "check for similar ideas" step of a new idea, or None to publish at once.
+
+    Publishing goes ahead when the citizen confirmed (``confirm_similar``), when nothing similar
+    exists, or when the service cannot tell. A citizen whose browser already showed the live
+    suggestions (``similar_seen``, set by veche.js) is stopped only by likely duplicates they
+    have not seen; without JavaScript any similar idea is shown first.
+    """
+    if values.get("confirm_similar") == "1" or state(request) != "ready":
+        return None
+    text = idea_text(values.get("title"), values.get("body"))
+    if len(text) < MIN_TEXT_LENGTH:
+        return None
+    limit_lookups(request, user)
+    current, items = await lookup(request, text)
+    if not items:
+        return None
+    if "similar_seen" in values:
+        seen = _seen(values.get("similar_seen"))
+        if all(s.idea.id in seen for s in items if s.likely_duplicate):
+            return None
+    return similar_context(request, current, items, check=True)
+
+
+async def form_context(request: Request) -> dict[str, Any]:
+    """The suggestion region of an idea form before anything is typed: the service's state."""
+    return similar_context(request, state(request), [])
+
+
+async def like_page(
+    request: Request, flt: ideas_service.IdeaFilter, text: str, size: int
+) -> tuple[str, Page[IdeaSummary], dict[int, SimilarIdea]]:
+    """Ideas closest in meaning to ``text``, filtered like the list, one page of them.
+
+    Returns ``(state, page, matches by idea id)``; the page is empty unless the state is ready.
+    """
+    svc = service(request)
+    current = state(request)
+    page_no = min(max(1, flt.page), ideas_service.MAX_PAGE)
+    empty: Page[IdeaSummary] = Page([], page_no, size, 0)
+    if svc is None or current != "ready":
+        return current, empty, {}
+    try:
+        found = await db(request, svc.like, text, limit=LIKE_WINDOW, offset=0)
+    except DomainError as exc:
+        if not unavailable(exc):
+            raise
+        return state(request), empty, {}
+    except Exception:
+        log.exception("semantic search failed")
+        return "failed", empty, {}
+    districts: set[int] | None = None
+    if flt.district_id is not None:
+        districts = set(await db(request, ideas_service.district_and_children, flt.district_id))
+    kept = [
+        s
+        for s in found
+        if (flt.category_id is None or s.idea.category_id == flt.category_id)
+        and (districts is None or s.idea.district_id in districts)
+        and (flt.status is None or s.idea.status == flt.status)
+    ]
+    start = (page_no - 1) * size
+    window = kept[start : start + size]
+    page = Page([s.idea for s in window], page_no, size, len(kept))
+    return "ready", page, {s.idea.id: s for s in window}
