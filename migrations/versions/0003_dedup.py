@@ -40,6 +40,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idea_embeddings")),
         sa.UniqueConstraint("idea_id", name=op.f("uq_idea_embeddings_idea_id")),
+        sqlite_autoincrement=True,  # ids never reused: workers poll new vectors by id
     )
     op.create_table(
         "duplicate_pairs",

@@ -9,8 +9,9 @@ neighbours into scored pairs (``duplicate_pairs``) and the pairs into groups
 2. A pair is kept when its score is at least ``finder.threshold`` and the two ideas are mutual
    nearest neighbours (each among the other's ``NEIGHBOURS`` best): chains of "a bit like" do
    not glue a topic together.
-3. Groups are the connected components of the kept pairs, split further by a stricter score
-   (``ml.cluster.group_edges``) so that one borderline pair does not merge two groups.
+3. Groups are the connected components of the kept pairs, split by average linkage
+   (``ml.cluster.group_edges``, missing pairs count as 0) so that a chain of pairs does not
+   glue unrelated ideas into one group.
 
 Incremental: only the pairs touching the changed ideas are recomputed, then only the groups of
 the components they belong to are rewritten. A group whose member set is unchanged keeps its id
@@ -31,6 +32,7 @@ from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from ml.cluster import Edge, group_edges
 from ml.text import join_idea
 from webapp.services.dto import IdeaSummary
 from webapp.storage.models import (
@@ -44,7 +46,6 @@ from webapp.storage.models import (
 )
 
 if TYPE_CHECKING:
-    from ml.cluster import Edge
     from ml.finder import DuplicateFinder
 
 log = logging.getLogger("veche.dedup")
@@ -71,8 +72,13 @@ class DuplicateGroupView:
 
 
 def strict_threshold(finder: DuplicateFinder) -> float:
-    """The stricter score that splits a component into groups: halfway from threshold to 1."""
-    return finder.threshold + (1.0 - finder.threshold) / 2.0
+    """The average-linkage floor of ``ml.cluster.group_edges``: the finder's threshold.
+
+    Every kept pair already scores at least the threshold, so a lone pair always stays a group;
+    a chain a~b~c without an a-c pair averages at most half the threshold across the join
+    (missing pairs count as 0), so it is split.
+    """
+    return float(finder.threshold)
 
 
 def decode(blob: bytes, dim: int) -> NDArray[np.float32]:
@@ -142,8 +148,6 @@ def score_edges(
     session: Session, finder: DuplicateFinder, ids: Iterable[int], stored: Stored | None = None
 ) -> list[Edge]:
     """The kept pairs (score >= threshold, mutual nearest neighbours) touching ``ids``."""
-    from ml.cluster import Edge
-
     sources = sorted(set(ids))
     stored = stored or load_stored(session, finder, sources)
     near = _neighbours(finder, stored, sources)
@@ -228,8 +232,6 @@ def _write_pairs(
 
 def _component(session: Session, seeds: Iterable[int]) -> tuple[set[int], list[Edge]]:
     """Every idea connected to ``seeds`` through stored pairs, and those pairs."""
-    from ml.cluster import Edge
-
     nodes: set[int] = set()
     frontier = set(seeds)
     edges: dict[tuple[int, int], Edge] = {}
@@ -271,8 +273,6 @@ def _rewrite_groups(
     Returns (groups removed, groups written). A new group with exactly the member set of an
     old one keeps the old row (id, status, created_at).
     """
-    from ml.cluster import group_edges
-
     old: dict[int, frozenset[int]] = {}
     for chunk in _chunks(sorted(nodes)):
         group_ids = session.scalars(

@@ -283,6 +283,8 @@ class IdeaEmbedding(Base):
     """
 
     __tablename__ = "idea_embeddings"
+    # AUTOINCREMENT on SQLite: ids are never reused after a delete (pollers rely on it).
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
