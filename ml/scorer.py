@@ -99,15 +99,17 @@ def _stemmer(lang: str) -> Any:
     return _STEMMERS[lang]
 
 
+@lru_cache(maxsize=262_144)
+def _stem_word(word: str) -> str:
+    lang = "russian" if cyrillic_share(word) >= _CYRILLIC else "english"
+    with _STEM_LOCK:  # snowball stemmer objects keep state between calls
+        return str(_stemmer(lang).stemWord(word))
+
+
 @lru_cache(maxsize=8192)
 def _stems(text: str) -> frozenset[str]:
-    words = normalise(text[:LEXICAL_MAX_CHARS]).split()
-    ru = [w for w in words if cyrillic_share(w) >= _CYRILLIC]
-    other = [w for w in words if cyrillic_share(w) < _CYRILLIC]
-    with _STEM_LOCK:  # snowball stemmer objects keep state between calls
-        out = set(_stemmer("russian").stemWords(ru)) if ru else set()
-        out.update(_stemmer("english").stemWords(other) if other else ())
-    return frozenset(str(s) for s in out)
+    words = set(normalise(text[:LEXICAL_MAX_CHARS]).split())
+    return frozenset(_stem_word(w) for w in words)
 
 
 def stem_overlap(a: str, b: str) -> float:
