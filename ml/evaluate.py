@@ -34,7 +34,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -450,7 +450,7 @@ def eval_uk(finder: Finder, pet: datasets.Petitions, *, published_only: bool,
 
 
 @dataclass
-class Settings:
+class EvalSettings:
     data: Path
     methods: list[str] = field(default_factory=lambda: list(METHODS))
     model: str | None = None
@@ -525,16 +525,18 @@ def _describe(finder: Finder) -> dict[str, Any]:
     for attr in ("identity", "threshold", "calibrated"):
         if hasattr(finder, attr):
             desc[attr] = getattr(finder, attr)
-    config = getattr(finder, "config", None)
-    provenance = getattr(config, "provenance", None)
-    if provenance is not None:
-        desc["provenance"] = provenance
+    to_dict = getattr(getattr(finder, "config", None), "to_dict", None)
+    if callable(to_dict):  # a DuplicateFinder: its calibration, without the coefficients
+        config = to_dict()
+        desc["config"] = {k: config[k] for k in ("model", "calibrated", "threshold", "guard_cap",
+                                                 "near_copy", "near_copy_floor", "part_weights",
+                                                 "provenance") if k in config}
     return desc
 
 
 def _clean(x: Any) -> Any:
     """JSON-ready: NaN/inf -> None, NumPy scalars -> Python, floats rounded."""
-    if isinstance(x, dict):
+    if isinstance(x, Mapping):
         return {str(k): _clean(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
         return [_clean(v) for v in x]
@@ -557,7 +559,7 @@ def _opened(finder: Finder) -> Iterator[Finder]:
             close()
 
 
-def run(settings: Settings) -> dict[str, Any]:
+def run(settings: EvalSettings) -> dict[str, Any]:
     """Evaluate every method of ``settings``; the report (JSON-ready)."""
     data = Path(settings.data)
     if not data.is_dir():

@@ -276,7 +276,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--methods names no method")
     if args.quora_limit is not None and args.quora_limit < 2:
         raise CliError("--quora-limit must be at least 2 (0 is not allowed; omit it for 4000)")
-    settings = evaluate.Settings(
+    settings = evaluate.EvalSettings(
         data=data,
         methods=methods,
         model=args.model,

@@ -163,8 +163,17 @@ def test_evaluation_on_a_tiny_data_set(data: Path) -> None:
     assert pub["recall@1"] == 1.0 and pub["mrr"] == 1.0
 
 
+def test_the_duplicate_finder_through_its_public_api(data: Path, tmp_path: Path) -> None:
+    finder = ev.make_method("default", model="hashing-char-ngrams", cache_dir=tmp_path / "cache")
+    assert math.isfinite(finder.threshold)
+    res = ev.evaluate_finder(finder, data, rounds=20)
+    assert res["quora"]["f1_calibrated"] is not None  # measured at the finder's own threshold
+    assert res["paraphraser"]["strict_vs_non"]["auc"] > 0.9
+    assert res["uk_published"]["recall@10"] == 1.0
+
+
 def test_run_report_and_markdown(data: Path) -> None:
-    report = ev.run(ev.Settings(data=data, methods=["hashing"], rounds=20, progress=False))
+    report = ev.run(ev.EvalSettings(data=data, methods=["hashing"], rounds=20, progress=False))
     assert {"date", "machine", "commit", "settings", "results", "methods"} <= set(report)
     assert report["settings"]["quora_limit"] == ev.QUORA_LIMIT
     json.dumps(report, allow_nan=False)  # NaN never reaches the JSON
