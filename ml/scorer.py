@@ -112,6 +112,12 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(_stem_word(w) for w in words)
 
 
+@lru_cache(maxsize=16_384)
+def _profile(text: str) -> tuple[float, int, str]:
+    """Per-text facts (cached): Cyrillic share, normalised length, fingerprint."""
+    return cyrillic_share(text), max(1, len(normalise(text))), fingerprint(text)
+
+
 def stem_overlap(a: str, b: str) -> float:
     """Jaccard similarity of the sets of word stems (Snowball, Russian or English per word)."""
     sa, sb = _stems(a), _stems(b)
@@ -171,28 +177,24 @@ class PairData:
         n = len(a_texts)
         a_cut = [t[:LEXICAL_MAX_CHARS] for t in a_texts]
         b_cut = [t[:LEXICAL_MAX_CHARS] for t in b_texts]
-        share: dict[str, float] = {}
-        norm_len: dict[str, int] = {}
-        for t in (*a_cut, *b_cut):
-            if t not in share:
-                share[t] = cyrillic_share(t)
-                norm_len[t] = max(1, len(normalise(t)))
+        pa = [_profile(t) for t in a_cut]
+        pb = [_profile(t) for t in b_cut]
+        pairs = list(zip(a_cut, b_cut, strict=True))
+        # Same fingerprint of the (cut) texts; overlong texts are compared in full.
+        exact = [x[2] == y[2] and (max(len(s), len(t)) <= LEXICAL_MAX_CHARS
+                                   or fingerprint(s) == fingerprint(t))
+                 for x, y, s, t in zip(pa, pb, a_texts, b_texts, strict=True)]
         return cls(
             cosines=part_cosines(a_vectors, b_vectors, parts),
-            share_a=np.array([share[t] for t in a_cut], dtype=np.float64),
-            share_b=np.array([share[t] for t in b_cut], dtype=np.float64),
-            near_copy=np.array([near_copy_similarity(x, y) for x, y in zip(a_cut, b_cut,
-                                                                           strict=True)],
+            share_a=np.array([x[0] for x in pa], dtype=np.float64),
+            share_b=np.array([y[0] for y in pb], dtype=np.float64),
+            near_copy=np.array([near_copy_similarity(x, y) for x, y in pairs],
                                dtype=np.float64),
-            stem_overlap=np.array([stem_overlap(x, y) for x, y in zip(a_cut, b_cut,
-                                                                      strict=True)],
+            stem_overlap=np.array([stem_overlap(x, y) for x, y in pairs], dtype=np.float64),
+            length_ratio=np.array([abs(math.log(x[1] / y[1])) for x, y in zip(pa, pb,
+                                                                             strict=True)],
                                   dtype=np.float64),
-            length_ratio=np.array([abs(math.log(norm_len[x] / norm_len[y]))
-                                   for x, y in zip(a_cut, b_cut, strict=True)],
-                                  dtype=np.float64),
-            exact=np.array([fingerprint(x) == fingerprint(y)
-                            for x, y in zip(a_texts, b_texts, strict=True)], dtype=bool)
-            if n else np.zeros(0, dtype=bool),
+            exact=np.array(exact, dtype=bool) if n else np.zeros(0, dtype=bool),
             conflicts=list(conflicts_many(a_cut, b_cut)) if n else [],
         )
 

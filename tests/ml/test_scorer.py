@@ -12,6 +12,7 @@ from ml.embeddings import ConcatEncoder, HashingEncoder
 from ml.finder import FinderConfig
 from ml.scorer import (
     BASE_FEATURES,
+    LEXICAL_MAX_CHARS,
     PairData,
     ScorerConfig,
     feature_names,
@@ -141,3 +142,11 @@ def test_scorer_config_round_trip_and_validation() -> None:
     with pytest.raises(TypeError, match="coefficients"):
         ScorerConfig.from_dict({"kind": "logistic", "features": ["similarity"],
                                 "coefficients": ["x"]})
+
+
+def test_overlong_texts_differing_past_the_lexical_cut_are_not_exact_copies() -> None:
+    head = "Открыть парк. " * (LEXICAL_MAX_CHARS // 10)
+    v = np.ones((2, 2), dtype=np.float32) / math.sqrt(2)
+    data = PairData.compute([head + "Ночью", head + "Ночью"], [head + "Днём", head + "ночью!"],
+                            v, v, (("main", 2),))
+    assert data.exact.tolist() == [False, True]
