@@ -135,6 +135,19 @@ def test_fragment_is_rate_limited_per_client(
     assert fragment(site, "Вело", "").status_code == 200
 
 
+def test_a_typist_over_the_lookup_limit_can_still_publish(
+    sim_app: Any, site: Browser, author: Any, corpus: dict[str, int]
+) -> None:
+    factory = sim_app.state.session_factory
+    site.login(author.email)
+    sim_app.state.limiters["similar"] = RateLimiter(1, 60.0)
+    assert fragment(site, *TYPED).status_code == 200
+    assert fragment(site, *TYPED).status_code == 429
+    response = site.submit("/ideas/new", idea_form(site, factory, TYPED, similar_seen=""))
+    assert response.status_code == 303
+    assert count(factory, Idea, Idea.title == TYPED[0]) == 1
+
+
 def test_the_form_is_wired_for_the_script_and_says_nothing_before_typing(
     site: Browser, author: Any, corpus: dict[str, int]
 ) -> None:

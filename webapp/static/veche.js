@@ -58,7 +58,12 @@ document.addEventListener("submit", async (event) => {
   const lookup = async () => {
     const t = title.value.trim(), d = body.value.trim().slice(0, BODY_MAX);
     const key = t + "\n" + d;
-    if (key === lastKey || (t + d).length < minLength) return;
+    if ((t + d).length < minLength) { // too little to compare: drop any answer still on its way
+      if (controller) controller.abort();
+      lastKey = null;
+      return;
+    }
+    if (key === lastKey) return;
     lastKey = key;
     if (controller) controller.abort();
     controller = new AbortController();
