@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml.index import ExactIndex, VectorIndex, build_index, load_index
+from ml.index import (
+    AUTO_EXACT_MAX,
+    ANNIndex,
+    ExactIndex,
+    VectorIndex,
+    build_index,
+    load_index,
+    upgrade,
+)
 
 
 def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -151,3 +159,96 @@ def test_build_index_exact_satisfies_protocol() -> None:
     index = build_index(8, kind="exact")
     assert isinstance(index, ExactIndex) and isinstance(index, VectorIndex)
     assert index.dim == 8 and len(index) == 0
+
+
+# ----------------------------------------------------------------------------- ANN
+
+
+def clustered(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    centres = unit(rng, max(4, n // 50), dim)
+    x = centres[rng.integers(0, len(centres), n)] + 0.6 * unit(rng, n, dim)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ann_finds_near_copies_like_exact() -> None:
+    rng = np.random.default_rng(4)
+    v = clustered(rng, 3000, 64)
+    ids = np.arange(3000, dtype=np.int64) * 5 + 1
+    ann, exact = ANNIndex(64), ExactIndex(64)
+    ann.add(ids, v)
+    exact.add(ids, v)
+    rows = rng.choice(3000, 100, replace=False)
+    noise = unit(rng, 100, 64)
+    q = v[rows] + 0.35 * noise
+    q = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    got, scores = ann.search(q, 10)
+    ref, ref_scores = exact.search(q, 10)
+    assert got.shape == (100, 10) and (np.diff(scores, axis=1) <= 1e-3).all()
+    assert (got[:, 0] == ids[rows]).mean() >= 0.99
+    overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, ref, strict=True)])
+    assert overlap >= 0.95
+    # scores are inner products (float16 storage: close, not equal)
+    np.testing.assert_allclose(scores[:, 0], ref_scores[:, 0], atol=2e-3)
+
+
+def test_ann_replace_remove_padding_and_one_query() -> None:
+    e = np.eye(8, dtype=np.float32)
+    ann = ANNIndex(8)
+    ids, scores = ann.search(e[:1], 3)
+    assert (ids == -1).all() and np.isneginf(scores).all()
+    ann.add(np.array([10, 20, 30]), e[:3])
+    ann.add(np.array([20]), e[[5]])  # replaced, not duplicated
+    assert len(ann) == 3 and 20 in ann and 40 not in ann and "20" not in ann
+    ids, scores = ann.search(e[5], 5)  # a 1-D query is one row
+    assert ids[0, 0] == 20 and scores[0, 0] == pytest.approx(1.0, abs=1e-3)
+    assert ids[0, 3:].tolist() == [-1, -1] and np.isneginf(scores[0, 3:]).all()
+    ann.remove(np.array([20, 999]))
+    assert len(ann) == 2 and 20 not in ann
+    ids, _ = ann.search(e[5], 5)
+    assert 20 not in ids[0].tolist() and sorted(ids[0, :2].tolist()) == [10, 30]
+    ann.add(np.array([20]), e[[6]])  # re-added after removal
+    assert ann.search(e[6], 1)[0][0, 0] == 20
+
+
+def test_ann_save_load_and_read_only_view(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    v = clustered(rng, 500, 32)
+    ann = ANNIndex(32)
+    ann.add(np.arange(500) + 1000, v)
+    path = tmp_path / "ann.idx"
+    ann.save(path)
+    q = v[:20]
+    for view in (False, True):
+        again = load_index(path, view=view)
+        assert isinstance(again, ANNIndex) and len(again) == 500 and again.dim == 32
+        got, _ = again.search(q, 5)
+        np.testing.assert_array_equal(got[:, 0], np.arange(20) + 1000)
+    viewed = load_index(path, view=True)
+    with pytest.raises(ValueError, match="read-only"):
+        viewed.add(np.array([1]), v[:1])
+    loaded = load_index(path)
+    loaded.add(np.array([1]), v[:1])
+    assert len(loaded) == 501
+
+
+def test_load_index_rejects_other_files(tmp_path: Path) -> None:
+    bad = tmp_path / "x.idx"
+    bad.write_bytes(b"not an index at all" * 10)
+    with pytest.raises(ValueError, match="not a Veche index"):
+        load_index(bad)
+    with pytest.raises(FileNotFoundError):
+        load_index(tmp_path / "missing.idx")
+
+
+def test_auto_kind_by_size_and_upgrade() -> None:
+    assert isinstance(build_index(16, expected=100), ExactIndex)
+    assert isinstance(build_index(16, expected=AUTO_EXACT_MAX + 1), ANNIndex)
+    assert isinstance(build_index(16, kind="ann"), ANNIndex)
+    rng = np.random.default_rng(8)
+    v = clustered(rng, 300, 16)
+    exact = ExactIndex(16)
+    exact.add(np.arange(300), v)
+    assert upgrade(exact, threshold=1000) is exact
+    ann = upgrade(exact, threshold=100)
+    assert isinstance(ann, ANNIndex) and len(ann) == 300
+    assert ann.search(v[:10], 1)[0][:, 0].tolist() == list(range(10))
