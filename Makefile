@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench bench-ranking eval clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench bench-ranking bench-dedup eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -53,10 +53,13 @@ messages: install  ## re-extract translatable strings and update the ru/en catal
 	  -k PayloadTooLarge -k DomainError .
 	$(BIN)/pybabel update -i webapp/i18n/messages.pot -d webapp/i18n --no-fuzzy-matching --ignore-obsolete
 
-bench: bench-ranking  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
+bench: bench-ranking bench-dedup  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
 
 bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (BENCH_ARGS="--votes 1000000" for a quick run)
 	$(PY) -m bench.ranking_bench $(BENCH_ARGS)
+
+bench-dedup: install  ## similar-ideas search at 10k/100k/1M: exact vs ANN vs pg_trgm, encoder threads (DEDUP_ARGS="--sizes 10000" for a quick run)
+	$(PY) -m bench.dedup_bench --data $(DATA) $(DEDUP_ARGS)
 
 DATA ?= ../shared/data
 
