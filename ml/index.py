@@ -348,17 +348,20 @@ class ANNIndex:
                            connectivity=int(connectivity), expansion_add=int(expansion_add),
                            expansion_search=int(expansion_search))
         self._index = _index
-        self._index.expansion_search = int(expansion_search)
+        self._ef = int(expansion_search)
+        self._index.expansion_search = self._ef
 
     @property
     def expansion_search(self) -> int:
-        return int(self._index.expansion_search)
+        """Candidates explored per query (raised to k for a larger k, for that query only)."""
+        return self._ef
 
     @expansion_search.setter
     def expansion_search(self, value: int) -> None:
         if int(value) < 2:
             raise ValueError(f"expansion_search must be >= 2, got {value}")
-        self._index.expansion_search = int(value)
+        self._ef = int(value)
+        self._index.expansion_search = self._ef
 
     @property
     def dtype(self) -> str:

@@ -208,6 +208,9 @@ def test_ann_replace_remove_padding_and_one_query() -> None:
     assert 20 not in ids[0].tolist() and sorted(ids[0, :2].tolist()) == [10, 30]
     ann.add(np.array([20]), e[[6]])  # re-added after removal
     assert ann.search(e[6], 1)[0][0, 0] == 20
+    ef = ann.expansion_search
+    ann.search(e[6], ef + 50)  # a large k widens that query only
+    assert ann.expansion_search == ef
 
 
 def test_ann_save_load_and_read_only_view(tmp_path: Path) -> None:
