@@ -24,6 +24,10 @@ from webapp.storage.db import make_engine, make_session_factory, transaction
 from webapp.storage.migrate import upgrade
 
 MUTABLE_TABLES = [
+    "duplicate_group_members",
+    "duplicate_groups",
+    "duplicate_pairs",
+    "idea_embeddings",
     "ranking_events",
     "idea_viewers",
     "audit_log",
@@ -96,6 +100,8 @@ def settings(database_url: str) -> Settings:
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         login_rate_limit=1000,
         write_rate_limit=1000,
+        # The lexical encoder: instant, no weights. Tests of the real model set it themselves.
+        embedding_model="hashing-char-ngrams",
     )
 
 

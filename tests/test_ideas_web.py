@@ -32,6 +32,7 @@ def submit(browser: Browser, session_factory: Any, **overrides: Any) -> Any:
         "body": BODY,
         "category_id": str(category_id(session_factory)),
         "district_id": "",
+        "confirm_similar": "1",  # past the "check for similar ideas" step
     }
     data.update(overrides)
     return browser.submit("/ideas/new", data)

@@ -349,6 +349,7 @@ def test_new_ideas_and_new_citizens_join_the_snapshot_without_a_rebuild(
                 "title": "Новая идея про сквер",
                 "body": "Посадить деревья и поставить скамейки в сквере.",
                 "category_id": str(cat),
+                "confirm_similar": "1",  # "Старая идея про сквер" is similar
             },
         )
         new = int(r.headers["location"].rsplit("/", 1)[1])
