@@ -257,6 +257,79 @@ def bench_index(n: int, dim: int, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# ----------------------------------------------------------------------------- library choice
+
+
+def compare_libraries(n: int, dim: int, queries: int = 200) -> list[dict[str, Any]]:
+    """The measurement behind the choice of ANN library: usearch (f32/f16/i8), hnswlib, faiss.
+
+    Same corpus, queries and planted duplicates for each; HNSW with connectivity 16 and
+    expansion_add 128 (64 for the chosen configuration too); one query on one thread.
+    """
+    import faiss
+    import hnswlib
+    from usearch.index import Index
+
+    data = synthetic_corpus(n + queries, dim, seed=1)
+    corpus, held = data[:n], data[n:]
+    dup_rows, dup_q = plant_duplicates(corpus, queries)
+    ids = np.arange(n, dtype=np.int64)
+    exact = ExactIndex.from_arrays(ids, corpus)
+    truth, _ = exact.search(held, 10)
+    found, _ = exact.search(dup_q, 10)
+    exact_hit = (found == dup_rows[:, None]).any(axis=1)
+    rows = []
+    configs = [("usearch", "f32", 128), ("usearch", "f16", 128), ("usearch", "i8", 128),
+               ("usearch", "f16", 64), ("hnswlib", "f32", 128), ("faiss", "f32", 128)]
+    for lib, dtype, efc in configs:
+        gc.collect()
+        r0 = rss_mb()
+        t = time.perf_counter()
+        if lib == "usearch":
+            ux = Index(ndim=dim, metric="ip", dtype=dtype, connectivity=16, expansion_add=efc)
+            ux.add(ids, corpus, threads=0)
+
+            def search(q: np.ndarray, k: int, ef: int, ux: Any = ux) -> np.ndarray:
+                ux.expansion_search = max(ef, k)
+                return np.asarray(ux.search(q, k, threads=1).keys).reshape(len(q), k)
+        elif lib == "hnswlib":
+            hx = hnswlib.Index(space="ip", dim=dim)
+            hx.init_index(max_elements=n, M=16, ef_construction=efc, allow_replace_deleted=True)
+            hx.set_num_threads(os.cpu_count() or 1)
+            hx.add_items(corpus, ids)
+            hx.set_num_threads(1)
+
+            def search(q: np.ndarray, k: int, ef: int, hx: Any = hx) -> np.ndarray:
+                hx.set_ef(max(ef, k))
+                return np.asarray(hx.knn_query(q, k)[0])
+        else:
+            fx = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
+            fx.hnsw.efConstruction = efc
+            fx.add(corpus)
+            faiss.omp_set_num_threads(1)
+
+            def search(q: np.ndarray, k: int, ef: int, fx: Any = fx) -> np.ndarray:
+                fx.hnsw.efSearch = max(ef, k)
+                return np.asarray(fx.search(q, k)[1])
+        build = time.perf_counter() - t
+        mem = rss_mb() - r0
+        for ef in (32, 64, 128):
+            got = search(held, 10, ef)
+            hit = (search(dup_q, 10, ef) == dup_rows[:, None]).any(axis=1)
+            lat = timings(lambda q, ef=ef: search(q[None], 10, ef), held)  # noqa: B023
+            rows.append({"library": lib, "dtype": dtype, "expansion_add": efc, "ef": ef,
+                         "build_s": build, "rss_delta_mb": mem,
+                         "recall10_random": recall_at(got, truth),
+                         "dup_recall_vs_exact": float(hit[exact_hit].mean()),
+                         "k10": lat})
+            print(f"  {lib} {dtype} efc={efc} ef={ef}: build {build:.1f}s {mem:.0f} MB "
+                  f"recall@10 {rows[-1]['recall10_random']:.4f} dup {rows[-1]['dup_recall_vs_exact']:.4f} "
+                  f"p50 {lat['p50_ms']:.3f} ms", flush=True)
+        if lib == "faiss":
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+    return rows
+
+
 # ----------------------------------------------------------------------------- pg_trgm
 
 
@@ -402,6 +475,15 @@ def markdown(res: dict[str, Any]) -> str:
                      f"load {an['load_s']:.2f} s, mmap view open {an['view_open_s']:.3f} s "
                      f"(+{an['view_rss_delta_mb']:.0f} MB RSS after {an['view_k10']['n']} "
                      f"queries, p50 {an['view_k10']['p50_ms']:.3f} ms).")
+    if res.get("libraries"):
+        lines += ["", "Library choice (same corpus; connectivity 16; one query, one thread):", "",
+                  "| library | dtype | expansion_add | ef | build s | MB | recall@10 | "
+                  "dup recall vs exact | p50 / p99 ms |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in res["libraries"]:
+            lines.append(f"| {r['library']} | {r['dtype']} | {r['expansion_add']} | {r['ef']} | "
+                         f"{r['build_s']:.1f} | {r['rss_delta_mb']:.0f} | "
+                         f"{r['recall10_random']:.4f} | {r['dup_recall_vs_exact']:.4f} | "
+                         f"{r['k10']['p50_ms']:.3f} / {r['k10']['p99_ms']:.3f} |")
     enc = res.get("encoder")
     if enc:
         lines += ["", "| encoder threads | one text p50 / p99 ms | batch texts/s |", "|---|---|---|"]
@@ -428,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", PG_URL))
     parser.add_argument("--pg", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--encoder", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--compare-libs", type=int, default=0, metavar="N",
+                        help="also compare usearch/hnswlib/faiss at N vectors (the choice)")
     parser.add_argument("--http-url", default=None, help="similar-ideas URL for end-to-end")
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--tmp", default=None, help="directory for index files")
@@ -446,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     pool = sentences(args.data) if args.pg or args.encoder else []
     titles = synthetic_titles(pool, max(sizes)) if args.pg else []
     pg_queries = synthetic_titles(pool, 100, seed=99) if args.pg else []
+    if args.compare_libs:
+        print(f"libraries at {args.compare_libs:,}", flush=True)
+        res["libraries"] = compare_libraries(args.compare_libs, args.dim)
     for n in sizes:
         print(f"size {n:,}", flush=True)
         row = bench_index(n, args.dim, args)
