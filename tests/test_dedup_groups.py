@@ -130,3 +130,23 @@ def test_reindex_rebuilds_the_same_groups(
     monkeypatch.setenv("VECHE_EMBEDDING_MODEL", "hashing-char-ngrams")
     assert main(["--database-url", fast_settings.database_url, "reindex", "--force", "--quiet"]) == 0
     assert set(_groups(factory)) == incremental
+
+
+def test_a_copy_arriving_after_a_duplicate_was_hidden_joins_the_group(
+    fast_settings: Settings, factory
+) -> None:  # type: ignore[no-untyped-def]
+    """Hidden ideas keep their stored pairs but never hold a new copy out of a group."""
+    user = author(factory)
+    bike = add_idea(factory, user, *BIKE)
+    bike2 = add_idea(factory, user, *BIKE_COPY)
+    for o in OTHER:
+        add_idea(factory, user, *o)
+    svc = service(fast_settings, factory)
+    svc.embed_pending()
+    assert set(_groups(factory)) == {frozenset({bike, bike2})}
+    with transaction(factory) as session:
+        session.execute(update(Idea).where(Idea.id == bike2).values(status="hidden"))
+    bike3 = add_idea(factory, user, BIKE_COPY[0], BIKE_COPY[1] + " Пожалуйста.")
+    svc.note_changed(bike3)
+    assert svc.embed_pending(full_scan=False) == 1
+    assert set(_groups(factory)) == {frozenset({bike, bike3})}

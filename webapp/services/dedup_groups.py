@@ -250,7 +250,17 @@ def _component(session: Session, seeds: Iterable[int]) -> tuple[set[int], list[E
                 edges[(a, b)] = Edge(a, b, float(score), _split(reasons))
                 found.update((a, b))
         frontier = found - nodes
-    return nodes, list(edges.values())
+    # Hidden and merged ideas keep their stored pairs (unhiding restores them) but never join a
+    # group: a group over them would hold on to members the moderators removed.
+    public: set[int] = set()
+    for chunk in _chunks(sorted(nodes)):
+        public.update(
+            session.scalars(
+                select(Idea.id).where(Idea.id.in_(chunk), Idea.status.in_(PUBLIC_STATUSES))
+            )
+        )
+    kept = [e for e in edges.values() if e.a in public and e.b in public]
+    return nodes, kept
 
 
 def _members(group_edges_: Sequence[Edge], members: Sequence[int]) -> list[tuple[int, float, str]]:
