@@ -56,7 +56,7 @@ from ml import datasets
 from ml.cache import CachedEncoder
 from ml.embeddings import EMBEDDED_DEFAULT, Encoder, load_encoder
 from ml.finder import FinderConfig, config_slug, shipped_config_dir
-from ml.scorer import PairData, ScorerConfig, feature_names, final_scores
+from ml.scorer import PairData, ScorerConfig, final_scores, scripted_feature_names
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ class UKSet:
     pairs: PairSet | None = None                   # (query, candidate or original) rows
     pair_query: NDArray[np.int64] | None = None    # query row of each pair
     pair_pos: NDArray[np.int64] | None = None      # petition position of each pair
+    base_ranks: NDArray[np.int64] | None = None    # ranks by similarity alone (all queries)
 
 
 def _pairs(name: str, p: datasets.Pairs, target: F64, weight: F64) -> PairSet:
@@ -330,7 +331,9 @@ def uk_rerank_ranks(uk: UKSet, scores: F64, w_lat: F64,
                     rows: NDArray[np.bool_] | None) -> NDArray[np.int64]:
     """Rank of the best original after re-ranking the top candidates by pair score."""
     assert uk.pair_query is not None and uk.pair_pos is not None and uk.candidates is not None
-    base = uk_ranks(uk, w_lat)
+    if uk.base_ranks is None:
+        uk.base_ranks = uk_ranks(uk, w_lat)
+    base = uk.base_ranks
     out = []
     for r, origs in enumerate(uk.originals):
         if rows is not None and not rows[r]:
@@ -441,7 +444,7 @@ def objective(m: dict[str, float]) -> float:
 
 def select_features(ctx: Context, candidates: Sequence[str],
                     *, quiet: bool) -> tuple[list[str], list[dict[str, Any]]]:
-    """Backward elimination on the validation slice; ``similarity`` always stays."""
+    """Backward elimination on the validation slice; the similarity columns always stay."""
     def fit_rows(ps: PairSet) -> NDArray[np.bool_]:
         return ~ps.validation
 
@@ -463,7 +466,7 @@ def select_features(ctx: Context, candidates: Sequence[str],
     while len(current) > 1:
         trials = []
         for f in current:
-            if f == "similarity":
+            if f.partition(":")[0] == "similarity":
                 continue
             rest = [c for c in current if c != f]
             val, m = score(rest)
@@ -572,7 +575,7 @@ def calibrate(data: Path, model: str | None = None, *, encoder: Encoder | None =
     ctx = Context(parts, sets, uk, w_cyr, w_lat)
 
     say("selecting features (backward elimination on the validation slice)")
-    kept, history = select_features(ctx, feature_names(parts), quiet=quiet)
+    kept, history = select_features(ctx, scripted_feature_names(parts), quiet=quiet)
 
     def every(ps: PairSet) -> NDArray[np.bool_]:
         return np.ones(len(ps), dtype=bool)

@@ -24,6 +24,13 @@ Feature columns (:data:`FEATURES`; ``cos_<part>`` per part of a multi-part encod
     ``|ln(len(a) / len(b))|`` of the normalised texts.
 ``guard``
     1.0 when a guard fired.
+``bias``
+    1.0 (only with a script suffix, below).
+
+A column name may carry a script suffix: ``x:cyrillic`` is ``x * s`` and ``x:latin`` is
+``x * (1 - s)`` for the pair's Cyrillic share ``s`` — one logistic model then holds separate
+weights for Russian (and mixed) pairs and for English pairs (see
+:func:`scripted_feature_names`, the candidates ``python -m ml.calibrate`` selects from).
 
 :class:`ScorerConfig` turns the chosen columns into a probability with logistic-regression
 coefficients fitted by ``python -m ml.calibrate`` (inference is plain NumPy). An empty feature
@@ -56,6 +63,8 @@ __all__ = [
     "PairData",
     "ScorerConfig",
     "feature_names",
+    "is_feature",
+    "scripted_feature_names",
     "final_scores",
     "part_cosines",
     "stem_overlap",
@@ -73,6 +82,7 @@ BASE_FEATURES: tuple[str, ...] = (
     "length_ratio",
     "guard",
 )
+SCRIPTS = ("cyrillic", "latin")
 #: Lexical features and guards read at most this many characters of each text (an overlong text
 #: never costs more than this; the encoders truncate or window on their own).
 LEXICAL_MAX_CHARS = 10_000
@@ -81,9 +91,28 @@ _CYRILLIC = 0.5
 
 
 def feature_names(parts: Sequence[tuple[str, int]]) -> tuple[str, ...]:
-    """All candidate feature columns for an encoder with these ``parts``."""
+    """All plain feature columns for an encoder with these ``parts``."""
     extra = tuple(f"cos_{name}" for name, _ in parts) if len(parts) > 1 else ()
     return BASE_FEATURES[:2] + extra + BASE_FEATURES[2:]
+
+
+def scripted_feature_names(parts: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """Candidate columns with one coefficient per script: ``<name>:cyrillic``, ``<name>:latin``.
+
+    ``x:cyrillic = x * s`` and ``x:latin = x * (1 - s)`` for the pair's Cyrillic share ``s``, so
+    Russian (and mixed) pairs and English pairs get their own weights in one logistic model;
+    ``bias:cyrillic`` is a separate intercept for Russian pairs. (``similarity_cyrillic`` and
+    ``both_cyrillic`` are left out: these columns subsume them.)
+    """
+    plain = [n for n in feature_names(parts) if n not in ("similarity_cyrillic", "both_cyrillic")]
+    return (*(f"{n}:{sc}" for n in plain for sc in SCRIPTS), "bias:cyrillic")
+
+
+def is_feature(name: str, parts: Sequence[tuple[str, int]]) -> bool:
+    base, _, script = name.partition(":")
+    if script and script not in SCRIPTS:
+        return False
+    return base in feature_names(parts) or (base == "bias" and bool(script))
 
 
 # ----------------------------------------------------------------------------- lexical
@@ -239,9 +268,13 @@ class PairData:
         cyr_a = self.share_a >= _CYRILLIC
         cyr_b = self.share_b >= _CYRILLIC
         part_index = {f"cos_{name}": i for i, (name, _) in enumerate(parts)}
+        share = self.pair_share
         cols: list[F64] = []
-        for name in names:
-            if name == "similarity":
+        for full in names:
+            name, _, script = full.partition(":")
+            if name == "bias":
+                cols.append(np.ones(len(self), dtype=np.float64))
+            elif name == "similarity":
                 cols.append(sim)
             elif name == "similarity_cyrillic":
                 cols.append(sim * self.pair_share)
@@ -260,7 +293,13 @@ class PairData:
             elif name in part_index:
                 cols.append(self.cosines[:, part_index[name]])
             else:
-                raise ValueError(f"unknown scorer feature {name!r}")
+                raise ValueError(f"unknown scorer feature {full!r}")
+            if script == "cyrillic":
+                cols[-1] = cols[-1] * share
+            elif script == "latin":
+                cols[-1] = cols[-1] * (1.0 - share)
+            elif script or name == "bias":
+                raise ValueError(f"unknown scorer feature {full!r}")
         if not cols:
             return np.zeros((len(self), 0), dtype=np.float64)
         return np.stack(cols, axis=1)
@@ -321,8 +360,7 @@ class ScorerConfig:
         return cls(tuple(feats), tuple(float(c) for c in coefs), float(intercept))
 
     def check_features(self, parts: Sequence[tuple[str, int]]) -> None:
-        known = set(feature_names(parts))
-        unknown = [f for f in self.features if f not in known]
+        unknown = [f for f in self.features if not is_feature(f, parts)]
         if unknown:
             raise ValueError(f"scorer features {unknown} do not exist for parts "
                              f"{[p for p, _ in parts]}")

@@ -93,7 +93,7 @@ def test_calibration_writes_a_usable_config(run: Run) -> None:
     assert cfg.calibrated is True and cfg.model == "hashing-char-ngrams"
     assert cfg.identity == enc.identity
     assert 0.0 < cfg.guard_cap < cfg.threshold <= cfg.near_copy_floor <= 1.0
-    assert "similarity" in cfg.scorer.features
+    assert {"similarity:cyrillic", "similarity:latin"} <= set(cfg.scorer.features)
     assert f"threshold {cfg.threshold:.4f}" in run.stdout
     prov = cfg.to_dict()["provenance"]
     assert prov["data"].startswith("train parts only")
