@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.limiters = {
         "login": RateLimiter(settings.login_rate_limit, 60.0),
         "write": RateLimiter(settings.write_rate_limit, 60.0),
+        "similar": RateLimiter(settings.similar_rate_limit, 60.0),
         "register": RateLimiter(max(1, settings.login_rate_limit // 2), 60.0),
     }
     return app

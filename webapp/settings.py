@@ -72,6 +72,7 @@ class Settings:
     session_max_age: int = 14 * 24 * 3600
     login_rate_limit: int = 10
     write_rate_limit: int = 60
+    similar_rate_limit: int = 120
     password_min_length: int = 10
     timezone: str = "Europe/Moscow"
     # Ranking (docs/ranking.md): vote weights, trending half-life, how often workers sync.
@@ -111,6 +112,7 @@ class Settings:
         "session_max_age": "VECHE_SESSION_MAX_AGE",
         "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
+        "similar_rate_limit": "VECHE_SIMILAR_RATE_LIMIT",
         "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
         "timezone": "VECHE_TIMEZONE",
         "default_sort": "VECHE_DEFAULT_SORT",
@@ -197,6 +199,11 @@ class Settings:
             raise SettingsError(
                 f"VECHE_SIMILAR_MIN_SCORE must be between 0 and 1, got {self.similar_min_score}"
             )
+        for name in ("login_rate_limit", "write_rate_limit", "similar_rate_limit"):
+            if getattr(self, name) < 1:
+                raise SettingsError(
+                    f"{self.ENV_NAMES[name]} must be at least 1 per minute, got {getattr(self, name)}"
+                )
         if self.page_size < 1 or self.page_size > 200:
             raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")
 

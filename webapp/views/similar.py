@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from webapp.errors import N_, DomainError, RateLimited
-from webapp.security import RateLimiter, can
+from webapp.security import can
 from webapp.services import ideas as ideas_service
 from webapp.services.dto import IdeaSummary, Page
 from webapp.web import client_ip, csrf_token, current_user, db, language, rate_limit
@@ -33,7 +33,6 @@ FRAGMENT_TEXT_MAX = 1_500
 SUGGESTIONS = 5
 LIKE_WINDOW = 200
 """Semantic browse looks at the closest LIKE_WINDOW ideas, then applies the list's filters."""
-DEFAULT_RATE_LIMIT = 120
 """Lookups per client and minute (a debounced typist makes at most ~150)."""
 COPY_REASONS = ("exact_copy", "near_copy")
 VOTABLE = ideas_service.VOTABLE_STATUSES
@@ -81,11 +80,6 @@ def client_key(request: Request, user: Any) -> str:
 
 def limit_lookups(request: Request, user: Any) -> None:
     """The per-client rate limit of similarity lookups (bucket ``similar``; 429 beyond it)."""
-    limiters = request.app.state.limiters
-    if "similar" not in limiters:
-        settings = request.app.state.settings
-        limit = int(getattr(settings, "similar_rate_limit", DEFAULT_RATE_LIMIT))
-        limiters["similar"] = RateLimiter(limit, 60.0)
     rate_limit(request, "similar", client_key(request, user))
 
 
