@@ -529,8 +529,11 @@ def _describe(finder: Finder) -> dict[str, Any]:
     if callable(to_dict):  # a DuplicateFinder: its calibration, without the coefficients
         config = to_dict()
         desc["config"] = {k: config[k] for k in ("model", "calibrated", "threshold", "guard_cap",
-                                                 "near_copy", "near_copy_floor", "part_weights",
-                                                 "provenance") if k in config}
+                                                 "near_copy", "near_copy_floor", "part_weights")
+                          if k in config}
+        provenance = config.get("provenance") or {}
+        desc["config"]["provenance"] = {  # the summary, not the search logs
+            k: v for k, v in provenance.items() if not isinstance(v, list | tuple)}
     return desc
 
 
