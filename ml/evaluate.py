@@ -533,7 +533,8 @@ def _describe(finder: Finder) -> dict[str, Any]:
                           if k in config}
         provenance = config.get("provenance") or {}
         desc["config"]["provenance"] = {  # the summary, not the search logs
-            k: v for k, v in provenance.items() if not isinstance(v, list | tuple)}
+            k: v for k, v in provenance.items()
+            if k in ("datasets", "limits") or not isinstance(v, Mapping | list | tuple)}
     return desc
 
 
