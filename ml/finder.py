@@ -424,7 +424,7 @@ class DuplicateFinder:
 
     def _score(self, a: Sequence[str], b: Sequence[str], va: Vectors,
                vb: Vectors) -> tuple[F64, F64, list[tuple[str, ...]]]:
-        data = PairData.compute(a, b, va, vb, self._parts)
+        data = PairData.compute(a, b, va, vb, self._parts, stems=self.config.scorer.uses_stems)
         cfg = self.config
         raw = cfg.scorer.raw_scores(data, self._w_cyr, self._w_lat, self._parts)
         scores, reasons = final_scores(raw, data, guard_cap=cfg.guard_cap,

@@ -202,7 +202,11 @@ class PairData:
     @classmethod
     def compute(cls, a_texts: Sequence[str], b_texts: Sequence[str],
                 a_vectors: NDArray[np.float32], b_vectors: NDArray[np.float32],
-                parts: Sequence[tuple[str, int]]) -> PairData:
+                parts: Sequence[tuple[str, int]], *, stems: bool = True) -> PairData:
+        """Features of the pairs ``(a_texts[i], b_texts[i])`` with their stored vectors.
+
+        ``stems=False`` skips the word-stem overlap (left NaN) when the scorer does not use it.
+        """
         n = len(a_texts)
         a_cut = [t[:LEXICAL_MAX_CHARS] for t in a_texts]
         b_cut = [t[:LEXICAL_MAX_CHARS] for t in b_texts]
@@ -219,7 +223,8 @@ class PairData:
             share_b=np.array([y[0] for y in pb], dtype=np.float64),
             near_copy=np.array([near_copy_similarity(x, y) for x, y in pairs],
                                dtype=np.float64),
-            stem_overlap=np.array([stem_overlap(x, y) for x, y in pairs], dtype=np.float64),
+            stem_overlap=np.array([stem_overlap(x, y) for x, y in pairs], dtype=np.float64)
+            if stems else np.full(n, np.nan),
             length_ratio=np.array([abs(math.log(x[1] / y[1])) for x, y in zip(pa, pb,
                                                                              strict=True)],
                                   dtype=np.float64),
@@ -281,6 +286,8 @@ class PairData:
             elif name == "near_copy":
                 cols.append(self.near_copy)
             elif name == "stem_overlap":
+                if np.isnan(self.stem_overlap).any():
+                    raise ValueError("stem_overlap was not computed (PairData.compute(stems=...))")
                 cols.append(self.stem_overlap)
             elif name == "both_cyrillic":
                 cols.append((cyr_a & cyr_b).astype(np.float64))
@@ -329,6 +336,10 @@ class ScorerConfig:
     @property
     def similarity_only(self) -> bool:
         return not self.features
+
+    @property
+    def uses_stems(self) -> bool:
+        return any(f.partition(":")[0] == "stem_overlap" for f in self.features)
 
     def to_dict(self) -> dict[str, Any]:
         if self.similarity_only:

@@ -150,3 +150,14 @@ def test_overlong_texts_differing_past_the_lexical_cut_are_not_exact_copies() ->
     data = PairData.compute([head + "Ночью", head + "Ночью"], [head + "Днём", head + "ночью!"],
                             v, v, (("main", 2),))
     assert data.exact.tolist() == [False, True]
+
+
+def test_stems_can_be_skipped_but_not_silently_used() -> None:
+    v = np.ones((1, 2), dtype=np.float32) / math.sqrt(2)
+    data = PairData.compute(["Новые парки"], ["новый парк"], v, v, (("main", 2),), stems=False)
+    one = np.ones(1)
+    assert data.features(["near_copy"], one, one, (("main", 2),)).shape == (1, 1)
+    with pytest.raises(ValueError, match="stem_overlap"):
+        data.features(["stem_overlap:latin"], one, one, (("main", 2),))
+    assert ScorerConfig(("stem_overlap:cyrillic",), (1.0,), 0.0).uses_stems
+    assert not ScorerConfig(("near_copy",), (1.0,), 0.0).uses_stems
