@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--queries", type=int, default=300, help="random held-out queries")
     parser.add_argument("--dups", type=int, default=300, help="planted duplicate queries")
-    parser.add_argument("--ef", default="32,64,128", help="expansion_search values to measure")
+    parser.add_argument("--ef", default="64,128,256", help="expansion_search values to measure")
     parser.add_argument("--exact-budget-ms", type=float, default=20_000.0,
                         help="bounds the number of one-query exact searches at large sizes")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
