@@ -64,7 +64,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ml.embeddings import EMBEDDED_DEFAULT, Encoder, load_encoder
-from ml.index import VectorIndex, build_index, check_ids, check_k
+from ml.index import (
+    AUTO_EXACT_MAX,
+    ExactIndex,
+    VectorIndex,
+    build_index,
+    check_ids,
+    check_k,
+    load_index,
+    upgrade,
+)
 from ml.scorer import PairData, ScorerConfig, final_scores
 from ml.text import cyrillic_share, validate_texts
 
@@ -552,6 +561,31 @@ class DuplicateFinder:
             self._texts = self._vectors = None
             if arr_ids.size:
                 self._index.add(arr_ids, vecs)
+            if isinstance(self._index, ExactIndex) and len(self._index) > AUTO_EXACT_MAX:
+                # grown past exact search's sweet spot: one ANN build (about a second at 5k),
+                # later additions go into the graph incrementally
+                self._index = upgrade(self._index)
+
+    def save_index(self, path: Path) -> None:
+        """Write the platform index to ``path`` atomically (see :func:`ml.index.load_index`)."""
+        with self._lock:
+            if self._index is None:
+                raise ValueError("there is no index to save")
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+            self._index.save(tmp)
+            os.replace(tmp, path)
+
+    def load_saved_index(self, path: Path) -> int:
+        """Replace the platform index by one saved with :meth:`save_index`; returns its size."""
+        index = load_index(Path(path))
+        if index.dim != self.dim:
+            raise ValueError(f"{path}: index of dimension {index.dim}, the model has {self.dim}")
+        with self._lock:
+            self._texts = self._vectors = None
+            self._index = index
+            return len(index)
 
     def remove_ids(self, ids: NDArray[np.int64]) -> None:
         """Remove idea ids from the index (unknown ids are ignored)."""

@@ -6,6 +6,8 @@ real default model end to end.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 
@@ -32,6 +34,7 @@ from webapp.services.similarity import (
     SimilarityService,
     SimilarityUnavailable,
     embedder_lock,
+    load_finder,
     text_hash,
 )
 from webapp.settings import Settings
@@ -236,3 +239,42 @@ def test_the_default_model_finds_a_paraphrase(settings: Settings) -> None:
         assert en and en[0].idea.id == trees
     finally:
         engine.dispose()
+
+
+def test_a_saved_index_is_restored_and_caught_up(fast_settings: Settings, factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """VECHE_INDEX_DIR: a worker starts from the saved index and reads only newer vectors."""
+    settings = dataclasses.replace(fast_settings, index_dir=str(tmp_path / "index"))
+    user = author(factory)
+    bike = add_idea(factory, user, *BIKE)
+    for o in OTHER:
+        add_idea(factory, user, *o)
+    first = service(settings, factory)
+    assert first.embed_pending() == 1 + len(OTHER)
+    first.stop()  # saves: the cursor moved on since start-up
+    files = sorted(p.suffix for p in (tmp_path / "index").iterdir())
+    assert files == [".index", ".json"]
+
+    trees = add_idea(factory, user, *TREES)
+    first.stopping.clear()
+    first.note_changed(trees)
+    assert first.embed_pending(full_scan=False) == 1  # written after the save
+
+    second = SimilarityService(settings, factory, finder=load_finder(settings))
+    restored = second._restore_index()
+    assert restored == 1 + len(OTHER)
+    assert second.cursor == first._saved_cursor
+    assert second.poll() == 1  # only the vector newer than the file
+    second.status = "ready"
+    with factory() as session:
+        assert second.similar(session, _text(*TREES_COPY), k=1)[0].idea.id == trees
+        assert second.similar(session, _text(*BIKE_COPY), k=1)[0].idea.id == bike
+
+    # a file written for another model is ignored: the index is rebuilt from the database
+    meta_path = next((tmp_path / "index").glob("*.json"))
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "model": "another-model@1"}))
+    third = SimilarityService(settings, factory)
+    third.load()
+    assert third._saved_cursor == third.cursor  # rebuilt from the database, then saved again
+    assert len(third.finder) == 2 + len(OTHER)
+    assert json.loads(meta_path.read_text())["model"] == third.finder.identity

@@ -318,3 +318,29 @@ def test_default_model_russian_query_finds_english_duplicate(default: DuplicateF
                                3)
     assert ids[0, 0] == 1
     assert scores[0, 0] > scores[0, 1]
+
+
+def test_platform_index_grows_from_exact_to_ann_and_round_trips(tmp_path: Path) -> None:
+    """Past AUTO_EXACT_MAX vectors the platform index becomes approximate; save/load keep it."""
+    from ml.index import AUTO_EXACT_MAX, ANNIndex, ExactIndex
+
+    finder = DuplicateFinder.load("hashing-char-ngrams")
+    rng = np.random.default_rng(3)
+    n = AUTO_EXACT_MAX + 500
+    vecs = rng.standard_normal((n, finder.dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(1, n + 1, dtype=np.int64) * 10
+    finder.index_vectors(ids[:1000], vecs[:1000])
+    assert isinstance(finder._index, ExactIndex)
+    for start in range(1000, n, 1000):
+        finder.index_vectors(ids[start:start + 1000], vecs[start:start + 1000])
+    assert isinstance(finder._index, ANNIndex)
+    assert len(finder) == n
+    probe = [7, n // 2, n - 1]
+    for i in probe:  # each stored vector finds itself first
+        assert finder.search("latin text", vecs[i], 1)[0].id == ids[i]
+    path = tmp_path / "idx" / "platform.index"
+    finder.save_index(path)
+    again = DuplicateFinder.load("hashing-char-ngrams")
+    assert again.load_saved_index(path) == n
+    assert again.search("latin text", vecs[probe[1]], 1)[0].id == ids[probe[1]]

@@ -23,7 +23,9 @@ Every worker process holds one ``SimilarityService`` (``app.state.similarity``):
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -136,6 +138,7 @@ class SimilarityService:
         self._last_scan = 0.0
         self._skip: dict[int, Any] = {}  # idea id -> updated_at of a text that cannot be embedded
         self.stopping = threading.Event()
+        self._saved_cursor = -1  # the cursor of the last index file this worker wrote
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -169,7 +172,11 @@ class SimilarityService:
         if self.finder is None:
             self.finder = load_finder(self.settings, self.model_name)
         self.model_identity = self.finder.identity
+        restored = self._restore_index()
         n = self.poll()
+        if self._index_file() is not None and (n or not restored):
+            self.save_index()
+        n += restored
         self.loaded_in = time.perf_counter() - started
         self.status = "ready"
         log.info(
@@ -183,6 +190,57 @@ class SimilarityService:
         if self.status == "loading":
             raise SimilarityUnavailable(LOADING_MESSAGE)
         raise SimilarityUnavailable(OFF_MESSAGE)
+
+    # --- the persisted index (VECHE_INDEX_DIR) ------------------------------------------------
+
+    def _index_file(self) -> Path | None:
+        if not self.settings.index_dir or self.finder is None:
+            return None
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.finder.identity)[:100]
+        digest = hashlib.sha1(self.finder.identity.encode()).hexdigest()[:8]
+        return Path(self.settings.index_dir) / f"{slug}-{digest}.index"
+
+    def _restore_index(self) -> int:
+        """Load the saved index and its cursor, if any; returns the vectors restored (0: none).
+
+        A missing, unreadable or foreign file is ignored (logged): the index is rebuilt from
+        ``idea_embeddings`` instead. Vectors newer than the saved cursor are caught up by
+        :meth:`poll`; adding a vector again is harmless (add-or-replace by idea id).
+        """
+        path = self._index_file()
+        if path is None or self.finder is None:
+            return 0
+        meta_path = path.with_suffix(".json")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("model") != self.finder.identity:
+                return 0
+            n = self.finder.load_saved_index(path)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("ignoring the saved vector index %s: %s", path, exc)
+            return 0
+        with self._lock:
+            self.cursor = int(meta.get("cursor", 0))
+        log.info("restored %d vectors from %s (cursor %d)", n, path, self.cursor)
+        return n
+
+    def save_index(self) -> bool:
+        """Write this worker's index and its cursor to VECHE_INDEX_DIR (atomic); False if off."""
+        path = self._index_file()
+        if path is None or self.finder is None or len(self.finder) == 0:
+            return False
+        with self._lock:  # no poll in between: the file holds exactly the rows up to cursor
+            cursor = self.cursor
+            self.finder.save_index(path)
+        meta = {"model": self.finder.identity, "cursor": cursor, "vectors": len(self.finder),
+                "saved_at": utcnow().isoformat()}
+        tmp = path.with_suffix(f".json.tmp{threading.get_ident()}")
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        tmp.replace(path.with_suffix(".json"))
+        self._saved_cursor = cursor
+        return True
 
     # --- keeping the index current ------------------------------------------------------------
 
@@ -450,8 +508,14 @@ class SimilarityService:
     # --- shutting down ----------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask a running embedding pass to stop after its current batch."""
+        """Ask a running embedding pass to stop after its current batch; save the index if it
+        moved on since it was last saved (VECHE_INDEX_DIR)."""
         self.stopping.set()
+        if self.status == "ready" and self.cursor != self._saved_cursor:
+            try:
+                self.save_index()
+            except OSError as exc:
+                log.warning("could not save the vector index: %s", exc)
 
 
 # --- helpers shared with `veche reindex` ----------------------------------------------------
