@@ -92,7 +92,7 @@ class Settings:
     model_config: str = ""
     index_dir: str = ""
     embed_threads: int = 0
-    similar_min_score: float = 0.3
+    similar_min_score: float = 0.2
 
     ENV_NAMES = {
         "database_url": "DATABASE_URL",
