@@ -58,8 +58,11 @@ bench: bench-ranking bench-dedup  ## run every benchmark (results in bench/resul
 bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (BENCH_ARGS="--votes 1000000" for a quick run)
 	$(PY) -m bench.ranking_bench $(BENCH_ARGS)
 
-bench-dedup: install  ## similar-ideas search at 10k/100k/1M: exact vs ANN vs pg_trgm, encoder threads (DEDUP_ARGS="--sizes 10000" for a quick run)
+bench-dedup: install  ## similar-ideas search at 10k/100k/1M: exact vs ANN vs pg_trgm, encoder threads, then end-to-end HTTP (DEDUP_ARGS="--sizes 10000" HTTP_SIZES=10000 for a quick run)
 	$(PY) -m bench.dedup_bench --data $(DATA) $(DEDUP_ARGS)
+	$(PY) -m bench.similar_http --sizes $(HTTP_SIZES) --json bench/results/similar_http.json
+
+HTTP_SIZES ?= 10000,100000,1000000
 
 DATA ?= ../shared/data
 
