@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.similarity.stop()
             await task
             await embedder
+            # the start-up loader thread uses the engine too: let it finish before disposing
+            await run_in_threadpool(app.state.similarity.wait_ready, 60.0)
             await run_in_threadpool(background.flush_views, app)
             app.state.engine.dispose()
 

@@ -270,7 +270,7 @@ class SimilarityService:
                 finder.index_vectors(ids, vectors)
                 self.cursor = int(rows[-1][0])
                 added += len(rows)
-                if len(rows) < POLL_BATCH:
+                if len(rows) < POLL_BATCH or self.stopping.is_set():
                     return added
 
     def note_changed(self, idea_id: int) -> None:
