@@ -530,7 +530,7 @@ class DuplicateFinder:
         vecs = self.embed(items)
         kk = min(n, max(MIN_CANDIDATES, CANDIDATE_FACTOR * k))
         with self._lock:
-            cand, _ = index.search(self.query_vectors(items, vecs), kk)
+            cand, _ = self._candidates(index, items, vecs, kk)
         qi, ci = np.nonzero(cand >= 0)
         ids = cand[qi, ci]
         scores, sims, _ = self._score([items[i] for i in qi.tolist()],
@@ -604,10 +604,40 @@ class DuplicateFinder:
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, not {type(text).__name__}")
         k = check_k(k)
-        q = self.query_vectors([text], self._check_vectors(vector, 1, "vector"))
+        vec = self._check_vectors(vector, 1, "vector")
         with self._lock:
             if self._index is None or len(self._index) == 0:
                 return []
-            ids, sims = self._index.search(q, k)
+            ids, sims = self._candidates(self._index, [text], vec, k)
         return [Candidate(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True)
                 if i >= 0]
+
+    def _candidates(self, index: VectorIndex, texts: Sequence[str], vecs: Vectors,
+                    k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Candidates for re-ranking: the ``k`` nearest by script-weighted similarity, plus —
+        for Latin-script queries of a multi-part model whose Cyrillic weights differ — the
+        ``k // 2`` nearest by the Cyrillic (cross-lingual e5) weighting, so an English query
+        also reaches Russian ideas (MiniLM alone cannot read them). ``(m, k + k // 2)``, -1
+        padded; similarity is the one of the search that found the candidate."""
+        ids, sims = index.search(self.query_vectors(texts, vecs), k)
+        if len(self._parts) == 1 or np.allclose(self._w_cyr, self._w_lat) or k < 2:
+            return ids, sims
+        latin = [i for i, t in enumerate(texts) if cyrillic_share(t) < 0.5]
+        extra = k // 2
+        out_ids = np.full((len(texts), k + extra), -1, dtype=np.int64)
+        out_sims = np.full((len(texts), k + extra), -np.inf, dtype=np.float32)
+        out_ids[:, :k], out_sims[:, :k] = ids, sims
+        if latin:
+            q = vecs[latin].copy()
+            lo = 0
+            for j, (_, width) in enumerate(self._parts):
+                q[:, lo:lo + width] *= np.float32(len(self._parts) * self._w_cyr[j])
+                lo += width
+            xids, xsims = index.search(q, extra)
+            for row, i in enumerate(latin):
+                seen = set(ids[i].tolist())
+                fresh = [c for c in range(extra) if xids[row, c] >= 0
+                         and int(xids[row, c]) not in seen]
+                out_ids[i, k:k + len(fresh)] = xids[row, fresh]
+                out_sims[i, k:k + len(fresh)] = xsims[row, fresh]
+        return out_ids, out_sims

@@ -344,3 +344,22 @@ def test_platform_index_grows_from_exact_to_ann_and_round_trips(tmp_path: Path) 
     again = DuplicateFinder.load("hashing-char-ngrams")
     assert again.load_saved_index(path) == n
     assert again.search("latin text", vecs[probe[1]], 1)[0].id == ids[probe[1]]
+
+
+@pytest.mark.slow
+def test_default_model_english_query_reaches_a_russian_idea(default: DuplicateFinder) -> None:
+    """Latin-script queries also search by the cross-lingual (e5) weighting: MiniLM alone
+    cannot read Russian, so 200 English near-topic ideas would crowd the Russian one out."""
+    finder = DuplicateFinder.load()
+    ru = "Велодорожка на Тверской улице\nНужна выделенная велодорожка вдоль всей Тверской улицы."
+    english = [f"Bike parking at school {i}\nPut up {i % 7 + 2} bike racks by the school gate."
+               for i in range(200)]
+    corpus = [*english, ru]
+    finder.index_vectors(np.arange(len(corpus), dtype=np.int64), finder.embed(corpus))
+    query = "A protected cycle lane along Tverskaya Street"
+    qvec = finder.embed([query])[0]
+    assert finder._index is not None
+    by_minilm, _ = finder._index.search(finder.query_vectors([query], qvec[None, :]), 20)
+    assert len(corpus) - 1 not in by_minilm[0].tolist()  # the script-weighted search misses it
+    found = [c.id for c in finder.search(query, qvec, 20)]
+    assert len(corpus) - 1 in found
