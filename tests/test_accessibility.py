@@ -32,7 +32,7 @@ def test_every_control_has_a_label(app, session_factory, role: str | None) -> No
             b.login(f"{role}@example.org")
             pages += ["/ideas/new", "/my/ideas"]
             if role == "admin":
-                pages += ["/admin/categories", "/admin/districts"]
+                pages += ["/admin/categories", "/admin/districts", "/admin/audit"]
         for url in pages:
             html = b.get(url).text
             parser = Controls()

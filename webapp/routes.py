@@ -38,6 +38,8 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         Route("/language", auth.set_language, methods=POST, name="set_language"),
         Route("/admin/categories", admin.categories, methods=BOTH, name="admin_categories"),
         Route("/admin/districts", admin.districts, methods=BOTH, name="admin_districts"),
+        Route("/admin/audit", admin.audit_log, methods=GET, name="admin_audit"),
+        Route("/admin/audit.csv", admin.audit_csv, methods=GET, name="admin_audit_csv"),
         Route("/ranking", pages.ranking_help, methods=GET, name="ranking_help"),
         Route(
             "/moderation/ideas/{idea_id:int}/weights",

@@ -1,15 +1,35 @@
-"""Admin pages: categories and districts are data that admins edit."""
+"""Admin pages: categories and districts are data that admins edit; the audit log to browse."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from webapp.errors import InvalidInput, invalid
+from webapp.services import audit as audit_service
+from webapp.services import ideas as ideas_service
 from webapp.services import taxonomy
-from webapp.web import db, field_errors, flash, read_form, redirect, render, require_user
+from webapp.services.dto import Page
+from webapp.storage.db import transaction
+from webapp.web import (
+    db,
+    field_errors,
+    flash,
+    read_form,
+    redirect,
+    render,
+    require_user,
+    translator,
+)
+
+AUDIT_PAGE_SIZE = 50
+MAX_FILTER_LENGTH = 254
 
 
 async def categories(request: Request) -> Response:
@@ -69,3 +89,95 @@ async def districts(request: Request) -> Response:
         return redirect(request, "admin_districts")
     rows = await db(request, taxonomy.list_districts)
     return await render(request, "admin/districts.html", {"districts": rows})
+
+
+def _parse_day(request: Request, name: str, raw: str) -> datetime | None:
+    """A YYYY-MM-DD filter as the start of that day in the site's time zone."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise invalid(name, "Enter a date as YYYY-MM-DD, e.g. 2024-05-31.") from None
+    return datetime(day.year, day.month, day.day, tzinfo=translator(request).tz)
+
+
+def _audit_filters(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+    """The service's filters and the raw values (to refill the form) from the query string."""
+    qp = request.query_params
+    raw = {
+        key: (qp.get(key) or "").strip()[:MAX_FILTER_LENGTH]
+        for key in ("action", "actor", "target_type", "since", "until")
+    }
+    since = _parse_day(request, "since", raw["since"])
+    until = _parse_day(request, "until", raw["until"])
+    if until is not None:
+        until += timedelta(days=1)  # the whole last day is included
+    if since is not None and until is not None and since >= until:
+        raise invalid("until", "The end date must not be before the start date.")
+    filters = {
+        "action": raw["action"] or None,
+        "actor_email": raw["actor"] or None,
+        "target_type": raw["target_type"] or None,
+        "since": since,
+        "until": until,
+    }
+    return filters, raw
+
+
+async def audit_log(request: Request) -> Response:
+    await require_user(request, "administer")
+    filters, raw = _audit_filters(request)
+    try:
+        number = int(request.query_params.get("page") or 1)
+    except ValueError:
+        number = 1
+    number = min(max(1, number), ideas_service.MAX_PAGE)
+    size = AUDIT_PAGE_SIZE
+
+    def load(session: Any) -> dict[str, Any]:
+        entries, total = audit_service.list_entries(
+            session, limit=size, offset=(number - 1) * size, **filters
+        )
+        actions, target_types = audit_service.distinct_values(session)
+        return {
+            "page": Page(entries, number, size, total),
+            "actions": actions,
+            "target_types": target_types,
+        }
+
+    ctx = await db(request, load)
+    query = request.url.query
+    csv_url = str(request.app.url_path_for("admin_audit_csv"))
+    ctx.update(filters=raw, csv_url=csv_url + (f"?{query}" if query else ""))
+    return await render(request, "admin/audit.html", ctx)
+
+
+async def audit_csv(request: Request) -> Response:
+    await require_user(request, "administer")
+    filters, _raw = _audit_filters(request)
+    factory = request.app.state.session_factory
+
+    def chunks() -> Iterator[bytes]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        yield "\ufeff".encode()  # a BOM, so that Excel reads the file as UTF-8
+        with transaction(factory) as session:
+            for n, row in enumerate(audit_service.export_rows(session, **filters), 1):
+                writer.writerow(row)
+                if n % 200 == 0:
+                    yield buf.getvalue().encode()
+                    buf.seek(0)
+                    buf.truncate()
+        yield buf.getvalue().encode()
+
+    stamp = datetime.now(translator(request).tz).strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="veche-audit-{stamp}.csv"',
+            "cache-control": "no-store",
+        },
+    )
