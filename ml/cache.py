@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.embeddings import Encoder, Progress, Vectors
+from ml.embeddings import Encoder, Progress, Vectors, identity_stem
 
 
 def default_cache_dir() -> Path:
@@ -36,9 +35,7 @@ class CachedEncoder:
         self.parts = encoder.parts
         root = directory or default_cache_dir()
         root.mkdir(parents=True, exist_ok=True)
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.identity)[:120]
-        digest = hashlib.sha1(encoder.identity.encode()).hexdigest()[:8]
-        self.path = root / f"{safe}-{digest}.sqlite"
+        self.path = root / f"{identity_stem(encoder.identity)}.sqlite"
         self._lock = threading.Lock()
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS vec (key BLOB PRIMARY KEY, v BLOB NOT NULL)")

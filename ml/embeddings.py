@@ -28,7 +28,9 @@ may have no internet): put them in the Hugging Face cache or a folder ahead of t
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,6 +88,28 @@ def _normalise(x: NDArray[Any]) -> Vectors:
     return out
 
 
+def _batched(
+    items: list[str], dim: int, batch_size: int, lock: threading.Lock,
+    run: Callable[[list[str]], NDArray[Any]], progress: Progress | None,
+) -> Vectors:
+    """``run`` over batches of ``items`` (one call at a time per model), into one (n, dim) array."""
+    out = np.empty((len(items), dim), dtype=np.float32)
+    step = max(1, batch_size)
+    for start in range(0, len(items), step):
+        chunk = items[start:start + step]
+        with lock:
+            out[start:start + len(chunk)] = run(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return out
+
+
+def identity_stem(identity: str) -> str:
+    """A file-name stem for an encoder identity: readable part plus a short hash (unique)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", identity)[:100]
+    return f"{safe}-{hashlib.sha1(identity.encode()).hexdigest()[:8]}"
+
+
 def default_threads() -> int:
     """Threads for one encoder: VECHE_EMBED_THREADS, else the CPU count capped at 2."""
     env = os.environ.get("VECHE_EMBED_THREADS")
@@ -124,17 +148,12 @@ class SentenceTransformerEncoder:
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
     ) -> Vectors:
-        items = _check_texts(texts)
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        for start in range(0, len(items), max(1, batch_size)):
-            chunk = items[start:start + batch_size]
-            with self._lock:  # one torch call at a time per model
-                vec = self._model.encode(chunk, batch_size=batch_size, convert_to_numpy=True,
-                                         normalize_embeddings=True, show_progress_bar=False)
-            out[start:start + len(chunk)] = vec
-            if progress is not None:
-                progress(len(chunk))
-        return out
+        def run(chunk: list[str]) -> NDArray[Any]:
+            return np.asarray(self._model.encode(
+                chunk, batch_size=batch_size, convert_to_numpy=True,
+                normalize_embeddings=True, show_progress_bar=False))
+
+        return _batched(_check_texts(texts), self.dim, batch_size, self._lock, run, progress)
 
 
 class E5Q4Encoder:
@@ -159,16 +178,11 @@ class E5Q4Encoder:
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
     ) -> Vectors:
-        items = _check_texts(texts)
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        for start in range(0, len(items), max(1, batch_size)):
-            chunk = items[start:start + batch_size]
-            with self._lock:
-                vec = self._model.query(chunk)
-            out[start:start + len(chunk)] = np.asarray(vec, dtype=np.float32).reshape(len(chunk), -1)
-            if progress is not None:
-                progress(len(chunk))
-        return _normalise(out)
+        def run(chunk: list[str]) -> NDArray[Any]:
+            return np.asarray(self._model.query(chunk), dtype=np.float32).reshape(len(chunk), -1)
+
+        return _normalise(
+            _batched(_check_texts(texts), self.dim, batch_size, self._lock, run, progress))
 
 
 def minilm_path() -> Path:

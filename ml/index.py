@@ -145,6 +145,17 @@ def last_wins(ids: Ids, vectors: Vectors) -> tuple[Ids, Vectors]:
     return ids[keep], vectors[keep]
 
 
+def checked_batch(ids: object, vectors: object, dim: int) -> tuple[Ids, Vectors] | None:
+    """Validated ids and vectors for ``add`` (a repeated id: the last one wins); None if empty."""
+    arr_ids = check_ids(ids)
+    arr = check_vectors(vectors, dim)
+    if arr.shape[0] != arr_ids.size:
+        raise ValueError(f"got {arr_ids.size} ids but {arr.shape[0]} vectors")
+    if arr_ids.size == 0:
+        return None
+    return last_wins(arr_ids, arr)
+
+
 def _as_id(id: object) -> int | None:
     if isinstance(id, bool) or not isinstance(id, int | np.integer):
         return None
@@ -217,13 +228,10 @@ class ExactIndex:
 
     def add(self, ids: Ids, vectors: Vectors) -> None:
         """Add vectors; an id already present is replaced (so is a repeat within the batch)."""
-        arr_ids = check_ids(ids)
-        arr = check_vectors(vectors, self.dim)
-        if arr.shape[0] != arr_ids.size:
-            raise ValueError(f"got {arr_ids.size} ids but {arr.shape[0]} vectors")
-        if arr_ids.size == 0:
+        batch = checked_batch(ids, vectors, self.dim)
+        if batch is None:
             return
-        arr_ids, arr = last_wins(arr_ids, arr)
+        arr_ids, arr = batch
         known = np.fromiter((i in self._row for i in arr_ids.tolist()), dtype=bool,
                             count=arr_ids.size)
         if known.any():
@@ -398,13 +406,10 @@ class ANNIndex:
     def add(self, ids: Ids, vectors: Vectors, *, threads: int = 0) -> None:
         """Add vectors; an id already present is replaced. ``threads=0``: every core."""
         self._writable()
-        arr_ids = check_ids(ids)
-        arr = check_vectors(vectors, self.dim)
-        if arr.shape[0] != arr_ids.size:
-            raise ValueError(f"got {arr_ids.size} ids but {arr.shape[0]} vectors")
-        if arr_ids.size == 0:
+        batch = checked_batch(ids, vectors, self.dim)
+        if batch is None:
             return
-        arr_ids, arr = last_wins(arr_ids, arr)
+        arr_ids, arr = batch
         keys = arr_ids.astype(np.uint64)
         present = np.asarray(self._index.contains(keys), dtype=bool).reshape(-1)
         if present.any():

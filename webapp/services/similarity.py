@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -196,9 +195,9 @@ class SimilarityService:
     def _index_file(self) -> Path | None:
         if not self.settings.index_dir or self.finder is None:
             return None
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.finder.identity)[:100]
-        digest = hashlib.sha1(self.finder.identity.encode()).hexdigest()[:8]
-        return Path(self.settings.index_dir) / f"{slug}-{digest}.index"
+        from ml.embeddings import identity_stem
+
+        return Path(self.settings.index_dir) / f"{identity_stem(self.finder.identity)}.index"
 
     def _restore_index(self) -> int:
         """Load the saved index and its cursor, if any; returns the vectors restored (0: none).
