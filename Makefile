@@ -40,18 +40,14 @@ test: install  ## the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
 	$(BIN)/pytest -q
 
 lint: install  ## ruff and the import-linter layer contracts
-	$(BIN)/ruff check webapp ranking ml tests migrations
+	$(BIN)/ruff check webapp ranking ml tests migrations tools
 	$(BIN)/lint-imports
 
 typecheck: install  ## mypy (strict for ranking/ and ml/)
 	$(BIN)/mypy webapp ranking ml
 
-messages: install  ## re-extract translatable strings and update the ru/en catalogs
-	$(BIN)/pybabel extract -F babel.cfg -o webapp/i18n/messages.pot --no-location --sort-output \
-	  -k _ -k gettext -k ngettext:1,2 -k N_ -k add:2 -k flash:2 -k invalid:2 \
-	  -k NotFound -k Conflict -k PermissionDenied -k NotAuthenticated -k RateLimited \
-	  -k PayloadTooLarge -k DomainError .
-	$(BIN)/pybabel update -i webapp/i18n/messages.pot -d webapp/i18n --no-fuzzy-matching --ignore-obsolete
+messages: install  ## re-extract translatable strings, update the ru/en catalogs, fill from webapp/i18n/pending/*.json
+	flock /tmp/veche-i18n.lock $(PY) tools/i18n_sync.py
 
 bench: bench-ranking bench-dedup  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
 

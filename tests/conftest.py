@@ -24,6 +24,12 @@ from webapp.storage.db import make_engine, make_session_factory, transaction
 from webapp.storage.migrate import upgrade
 
 MUTABLE_TABLES = [
+    "notifications",
+    "official_responses",
+    "signal_reviews",
+    "dismissed_pairs",
+    "idea_merge_members",
+    "idea_merges",
     "duplicate_group_members",
     "duplicate_groups",
     "duplicate_pairs",

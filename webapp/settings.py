@@ -93,6 +93,19 @@ class Settings:
     index_dir: str = ""
     embed_threads: int = 0
     similar_min_score: float = 0.2
+    # Moderation and officials (docs/moderation.md).
+    auto_hide_reports: int = 3
+    response_threshold: int = 100
+    response_days: int = 30
+    # E-mail of notifications: off while smtp_host is empty.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    smtp_from: str = "Veche <noreply@veche.local>"
+    base_url: str = "http://127.0.0.1:8000"
+    email_poll_seconds: float = 10.0
 
     ENV_NAMES = {
         "database_url": "DATABASE_URL",
@@ -131,6 +144,17 @@ class Settings:
         "index_dir": "VECHE_INDEX_DIR",
         "embed_threads": "VECHE_EMBED_THREADS",
         "similar_min_score": "VECHE_SIMILAR_MIN_SCORE",
+        "auto_hide_reports": "VECHE_AUTO_HIDE_REPORTS",
+        "response_threshold": "VECHE_RESPONSE_THRESHOLD",
+        "response_days": "VECHE_RESPONSE_DAYS",
+        "smtp_host": "VECHE_SMTP_HOST",
+        "smtp_port": "VECHE_SMTP_PORT",
+        "smtp_user": "VECHE_SMTP_USER",
+        "smtp_password": "VECHE_SMTP_PASSWORD",
+        "smtp_starttls": "VECHE_SMTP_STARTTLS",
+        "smtp_from": "VECHE_SMTP_FROM",
+        "base_url": "VECHE_BASE_URL",
+        "email_poll_seconds": "VECHE_EMAIL_POLL_SECONDS",
     }
 
     def __post_init__(self) -> None:
@@ -204,6 +228,24 @@ class Settings:
                 raise SettingsError(
                     f"{self.ENV_NAMES[name]} must be at least 1 per minute, got {getattr(self, name)}"
                 )
+        if self.auto_hide_reports < 0:
+            raise SettingsError(
+                f"VECHE_AUTO_HIDE_REPORTS must be >= 0 (0 = never), got {self.auto_hide_reports}"
+            )
+        if self.response_threshold < 1:
+            raise SettingsError(
+                f"VECHE_RESPONSE_THRESHOLD must be at least 1, got {self.response_threshold}"
+            )
+        if self.response_days < 1:
+            raise SettingsError(f"VECHE_RESPONSE_DAYS must be at least 1, got {self.response_days}")
+        if not 1 <= self.smtp_port <= 65535:
+            raise SettingsError(f"VECHE_SMTP_PORT must be 1..65535, got {self.smtp_port}")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise SettingsError(f"VECHE_BASE_URL must start with http:// or https://, got {self.base_url!r}")
+        if not 0.1 <= self.email_poll_seconds <= 3600:
+            raise SettingsError(
+                f"VECHE_EMAIL_POLL_SECONDS must be 0.1..3600, got {self.email_poll_seconds}"
+            )
         if self.page_size < 1 or self.page_size > 200:
             raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")
 
@@ -219,6 +261,11 @@ class Settings:
     def similarity_enabled(self) -> bool:
         """False when VECHE_EMBEDDING_MODEL is 'off': no embeddings, no suggestions."""
         return self.embedding_model.strip().lower() != "off"
+
+    @property
+    def email_enabled(self) -> bool:
+        """True when VECHE_SMTP_HOST is set: notifications are also e-mailed."""
+        return bool(self.smtp_host.strip())
 
     @property
     def data_path(self) -> Path:

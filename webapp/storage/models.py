@@ -124,6 +124,9 @@ class User(Base):
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    # E-mail delivery of notifications (when SMTP is configured); the page always has them.
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class ApiToken(Base):
@@ -174,6 +177,16 @@ class Idea(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When the text last changed (set by the edit service; votes and comments do not touch it).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moderation: why the idea is hidden (shown to its author), the status to restore on unhide,
+    # and whether it was hidden automatically by reports (pending a moderator's review).
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    status_before_hide: Mapped[str | None] = mapped_column(String(20))
+    auto_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Officials: when the status last changed, when the first official response was published,
+    # and when the idea first reached VECHE_RESPONSE_THRESHOLD supporters (the response clock).
+    status_changed_at: Mapped[datetime | None] = mapped_column()
+    responded_at: Mapped[datetime | None] = mapped_column()
+    threshold_reached_at: Mapped[datetime | None] = mapped_column()
 
 
 class Vote(Base):
@@ -198,7 +211,15 @@ class Comment(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     body: Mapped[str] = mapped_column(Text)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    auto_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A comment moved to the canonical idea by a merge: where it was written, and which merge
+    # moved it (an unmerge moves exactly these back).
+    moved_from_idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
+    moved_by_merge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("idea_merges.id"), index=True
+    )
 
 
 class Report(Base):
@@ -350,3 +371,130 @@ class DuplicateGroupMember(Base):
     score: Mapped[float] = mapped_column(Float)
     reasons: Mapped[str] = mapped_column(String(200), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- moderation and officials (docs/moderation.md) ------------------------------------------
+
+
+class IdeaMerge(Base):
+    """A moderator's merge of some ideas into a canonical one; ``undone_at`` once unmerged.
+
+    The members and what they were before are in ``idea_merge_members``; moved comments carry
+    ``moved_by_merge_id``. Vote rows are never touched: who counts where follows from
+    ``ideas.merged_into_id``.
+    """
+
+    __tablename__ = "idea_merges"
+    __table_args__ = (Index("ix_idea_merges_canonical", "canonical_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    canonical_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("duplicate_groups.id", ondelete="SET NULL")
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column()
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    undo_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IdeaMergeMember(Base):
+    """One idea folded in by a merge, with what to restore on unmerge."""
+
+    __tablename__ = "idea_merge_members"
+    merge_id: Mapped[int] = mapped_column(
+        ForeignKey("idea_merges.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"), primary_key=True, index=True)
+    previous_status: Mapped[str] = mapped_column(String(20))
+    previous_merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
+
+
+class DismissedPair(Base):
+    """Two ideas a moderator said are not duplicates, with the texts they had then.
+
+    The pair is not proposed again while both texts hash the same (``ml.text.join_idea``).
+    """
+
+    __tablename__ = "dismissed_pairs"
+    __table_args__ = (CheckConstraint("idea_a < idea_b", name="ordered"),)
+    idea_a: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_b: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    text_hash_a: Mapped[str] = mapped_column(String(40))
+    text_hash_b: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+SIGNAL_DECISIONS = ("confirmed", "lifted")
+
+
+class SignalReview(Base):
+    """A moderator's decision on the manipulation-signal discounts of an idea's votes.
+
+    'lifted' makes the ranking ignore the signals for the idea's votes; 'confirmed' keeps the
+    discounts and takes the idea off the review list. The latest row per idea is in force.
+    """
+
+    __tablename__ = "signal_reviews"
+    __table_args__ = (
+        CheckConstraint("decision IN ('confirmed', 'lifted')", name="decision"),
+        Index("ix_signal_reviews_idea_created", "idea_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    decision: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfficialResponse(Base):
+    """An official's public answer to an idea, with the status it set."""
+
+    __tablename__ = "official_responses"
+    __table_args__ = (Index("ix_official_responses_idea_created", "idea_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    previous_status: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+NOTIFICATION_KINDS = ("merged", "status", "response", "hidden", "unhidden", "comment_hidden")
+EMAIL_STATES = ("pending", "sent", "failed", "skipped")
+
+
+class Notification(Base):
+    """Something a citizen should know: a merge, an official answer, a status change, a hide.
+
+    ``data`` holds what the message needs (titles, statuses) as it was when it happened.
+    ``email_state`` is NULL when no e-mail is due, else pending → sent / failed / skipped.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+        Index("ix_notifications_email_state", "email_state", "id"),
+    )
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="SET NULL"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+    email_state: Mapped[str | None] = mapped_column(String(10))
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    emailed_at: Mapped[datetime | None] = mapped_column()
