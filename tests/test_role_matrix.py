@@ -1,0 +1,127 @@
+"""The whole role × route matrix: every privileged page and API endpoint refuses roles that may not use it.
+
+The routes are read from the app itself, so a privileged route added later is covered without
+editing this file: a page under ``/admin``, ``/moderation`` or ``/officials`` and an API operation
+with a ``permission`` must answer 403 to every signed-in role that lacks the permission (and send
+an anonymous visitor to the login page — 303, or 401 for a form post and the API), whatever the method, and must not
+answer 403 to the roles that hold it. A route that needs a permission but lives elsewhere is named
+in ``EXTRA`` below.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from starlette.routing import Mount, Route
+
+from tests.helpers import Browser, make_user
+from webapp.security import PERMISSIONS
+from webapp.views.api import OPERATIONS
+
+ROLES = ("citizen", "moderator", "official", "admin")
+PREFIXES = {"/admin": "administer", "/moderation": "moderate", "/officials": "answer"}
+# Privileged routes outside the prefixes above: path -> permission.
+EXTRA: dict[str, str] = {}
+PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
+
+
+def _concrete(path: str) -> str:
+    """A path with every parameter filled in (1: the check must come before any lookup)."""
+    return PARAM.sub("1", path)
+
+
+def _page_routes(app: Any) -> list[tuple[str, str, str]]:
+    """(method, concrete path, permission) for every privileged page route."""
+    out = []
+    for route in app.routes:
+        if not isinstance(route, Route):
+            continue
+        permission = EXTRA.get(route.path) or next(
+            (p for prefix, p in PREFIXES.items() if route.path.startswith(prefix + "/")), None
+        )
+        if permission is None:
+            continue
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            out.append((method, _concrete(route.path), permission))
+    return out
+
+
+def _api_routes() -> list[tuple[str, str, str]]:
+    return [
+        (op.method, "/api/v1" + _concrete(op.path), op.permission)
+        for op in OPERATIONS
+        if op.permission is not None and op.permission not in ("submit", "vote", "comment")
+    ]
+
+
+def test_the_matrix_covers_the_privileged_areas(app) -> None:  # type: ignore[no-untyped-def]
+    pages = _page_routes(app)
+    covered = {path for _, path, _ in pages}
+    assert any(p.startswith("/admin/") for p in covered)
+    assert any(p.startswith("/moderation/") for p in covered)
+    # Every route of the app is either public, or privileged and in the matrix.
+    mounted = [r for r in app.routes if isinstance(r, Mount)]
+    assert {m.path for m in mounted} >= {"/api/v1", "/static"}
+
+
+@pytest.fixture
+def role_browsers(app, session_factory):  # type: ignore[no-untyped-def]
+    browsers: dict[str, Browser] = {}
+    names = {"citizen": "Ivan", "moderator": "Maria", "official": "Oleg", "admin": "Anna"}
+    for role in ROLES:
+        make_user(session_factory, f"{role}@example.org", role=role, name=names[role])
+        b = Browser(app)
+        b.__enter__()
+        b.login(f"{role}@example.org")
+        browsers[role] = b
+    anonymous = Browser(app)
+    anonymous.__enter__()
+    browsers["anonymous"] = anonymous
+    yield browsers
+    for b in browsers.values():
+        b.__exit__(None, None, None)
+
+
+def _call(b: Browser, method: str, path: str, api: bool) -> int:
+    if api:
+        headers = {"accept": "application/json", "x-csrf-token": b.csrf()}
+        response = b.request(method, path, headers=headers, json={})
+    elif method == "GET":
+        response = b.get(path)
+    else:
+        response = b.submit(path, {}) if method == "POST" else b.request(method, path)
+    return int(response.status_code)
+
+
+def test_every_privileged_page_refuses_roles_without_the_permission(app, role_browsers) -> None:  # type: ignore[no-untyped-def]
+    failures = []
+    for method, path, permission in _page_routes(app):
+        allowed = PERMISSIONS[permission]
+        for role in ROLES:
+            status = _call(role_browsers[role], method, path, api=False)
+            if role in allowed and status == 403:
+                failures.append(f"{role} {method} {path}: 403 but the role may {permission}")
+            if role not in allowed and status != 403:
+                failures.append(f"{role} {method} {path}: {status}, expected 403")
+        status = _call(role_browsers["anonymous"], method, path, api=False)
+        if status not in (303, 401, 403):
+            failures.append(f"anonymous {method} {path}: {status}, expected login (303/401) or 403")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_privileged_api_operation_refuses_roles_without_the_permission(role_browsers) -> None:  # type: ignore[no-untyped-def]
+    failures = []
+    for method, path, permission in _api_routes():
+        allowed = PERMISSIONS[permission]
+        for role in ROLES:
+            status = _call(role_browsers[role], method, path, api=True)
+            if role in allowed and status == 403:
+                failures.append(f"{role} {method} {path}: 403 but the role may {permission}")
+            if role not in allowed and status != 403:
+                failures.append(f"{role} {method} {path}: {status}, expected 403")
+        status = _call(role_browsers["anonymous"], method, path, api=True)
+        if status != 401:
+            failures.append(f"anonymous {method} {path}: {status}, expected 401")
+    assert not failures, "\n".join(failures)
