@@ -358,7 +358,8 @@ def test_merged_idea_redirects_to_the_canonical_one(
         idea = s.get(Idea, b)
         idea.status, idea.merged_into_id = "merged", a
     response = browser.get(f"/ideas/{b}")
-    assert response.status_code == 301 and response.headers["location"] == f"/ideas/{a}"
+    # 303, not a permanent 301: an unmerge brings the idea's own page back.
+    assert response.status_code == 303 and response.headers["location"] == f"/ideas/{a}"
     assert browser.submit(f"/ideas/{b}/support").status_code == 409
 
 
@@ -367,8 +368,16 @@ def test_report_an_idea(browser: Browser, citizen, session_factory) -> None:
 
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
+    # the author cannot report their own idea; the refusal is said on the idea page
     assert browser.submit(f"/ideas/{idea_id}/report", {"reason": "Спам"}).status_code == 303
-    assert browser.submit(f"/ideas/{idea_id}/report", {"reason": "Спам"}).status_code == 409
+    assert "пожаловаться на то, что вы написали сами" in browser.get(f"/ideas/{idea_id}").text
+    assert count(session_factory, Report) == 0
+    browser.submit("/logout")
+    make_user(session_factory, "reader@example.org", name="Пётр")
+    browser.login("reader@example.org")
+    assert browser.submit(f"/ideas/{idea_id}/report", {"reason": "Спам"}).status_code == 303
+    assert browser.submit(f"/ideas/{idea_id}/report", {"reason": "Спам"}).status_code == 303
+    assert "Вы уже пожаловались" in browser.get(f"/ideas/{idea_id}").text
     assert count(session_factory, Report) == 1
 
 

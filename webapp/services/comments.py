@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied
@@ -19,7 +19,8 @@ def add_comment(
 ) -> int:
     if not can(user.role, "comment"):
         raise PermissionDenied("You may not comment.")
-    status = session.scalar(select(Idea.status).where(Idea.id == idea_id))
+    # Locked, as merges lock it: a comment cannot land on an idea being merged away.
+    status = session.scalar(select(Idea.status).where(Idea.id == idea_id).with_for_update())
     if status is None or status == "hidden":
         raise NotFound("Idea not found.")
     if status not in COMMENTABLE:
@@ -36,29 +37,42 @@ def add_comment(
     return comment.id
 
 
-def list_comments(session: Session, idea_id: int, page: int, page_size: int) -> Page[CommentView]:
-    """Visible comments, oldest first."""
-    base = (
-        select(Comment, User.display_name)
-        .outerjoin(User, User.id == Comment.author_id)
-        .where(Comment.idea_id == idea_id, Comment.hidden.is_(False))
-    )
-    total = (
-        session.scalar(
-            select(func.count())
-            .select_from(Comment)
-            .where(Comment.idea_id == idea_id, Comment.hidden.is_(False))
-        )
-        or 0
-    )
+def list_comments(
+    session: Session,
+    idea_id: int,
+    page: int,
+    page_size: int,
+    viewer: CurrentUser | None = None,
+) -> Page[CommentView]:
+    """Visible comments, oldest first; a hidden one only to its author and to moderators."""
+    shown: ColumnElement[bool] = Comment.hidden.is_(False)
+    if viewer is not None and can(viewer.role, "moderate"):
+        shown = true()
+    elif viewer is not None:
+        shown = or_(shown, Comment.author_id == viewer.id)
+    where = (Comment.idea_id == idea_id, shown)
+    base = select(Comment, User.display_name).outerjoin(User, User.id == Comment.author_id)
+    total = session.scalar(select(func.count()).select_from(Comment).where(*where)) or 0
     page = max(1, page)
     rows = session.execute(
-        base.order_by(Comment.created_at, Comment.id)
+        base.where(*where)
+        .order_by(Comment.created_at, Comment.id)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
     items = [
-        CommentView(c.id, c.idea_id, c.author_id, name, c.body, c.created_at) for c, name in rows
+        CommentView(
+            c.id,
+            c.idea_id,
+            c.author_id,
+            name,
+            c.body,
+            c.created_at,
+            hidden=c.hidden,
+            hidden_reason=c.hidden_reason if c.hidden else None,
+            auto_hidden=c.hidden and c.auto_hidden,
+        )
+        for c, name in rows
     ]
     return Page(items, page, page_size, total)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied
@@ -154,9 +154,14 @@ def get_idea(session: Session, idea_id: int, viewer: CurrentUser | None) -> Idea
     idea, author_name = row
     my_vote = 0
     if viewer is not None:
+        # The viewer's standing on the idea's cluster (it and the ideas merged into it): a +1
+        # anywhere makes a supporter, as the counters count (webapp.services.merges).
+        cluster = select(Idea.id).where(or_(Idea.id == idea.id, Idea.merged_into_id == idea.id))
         my_vote = (
             session.scalar(
-                select(Vote.value).where(Vote.idea_id == idea.id, Vote.user_id == viewer.id)
+                select(func.max(Vote.value)).where(
+                    Vote.idea_id.in_(cluster), Vote.user_id == viewer.id
+                )
             )
             or 0
         )
