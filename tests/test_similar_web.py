@@ -431,7 +431,7 @@ def test_duplicates_page_lists_the_groups_for_a_moderator(
     page = site.get("/moderation/duplicates")
     assert page.status_code == 200
     assert "Возможные дубликаты" in page.text
-    rows = re.findall(r'<td><a href="/ideas/(\d+)"', page.text)
+    rows = re.findall(r'class="dup-title"[^>]*><a href="/ideas/(\d+)"', page.text)
     assert {first, copy} <= {int(r) for r in rows}, rows
     assert "Опубликована" in page.text and "предлагается оставить" in page.text
 

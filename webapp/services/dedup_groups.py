@@ -14,9 +14,12 @@ neighbours into scored pairs (``duplicate_pairs``) and the pairs into groups
    glue unrelated ideas into one group.
 
 Incremental: only the pairs touching the changed ideas are recomputed, then only the groups of
-the components they belong to are rewritten. A group whose member set is unchanged keeps its id
-and status (so a moderator's future "dismiss" sticks). ``rebuild_all`` recomputes everything
-(``veche reindex``). Pure ``ml`` code does the maths; this module only reads and writes rows.
+the components they belong to are rewritten. Only 'open' groups are rewritten; an open group
+whose member set is unchanged keeps its id. Groups the moderators dismissed or merged stay as
+records. A pair a moderator dismissed (``webapp.services.dismissals``) is never kept while both
+texts are unchanged, so a dismissed group cannot come back. ``rebuild_all`` recomputes every
+pair and open group (``veche reindex``). Pure ``ml`` code does the maths; this module only reads
+and writes rows.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from ml.cluster import Edge, group_edges
 from ml.text import join_idea
+from webapp.services import dismissals
 from webapp.services.dto import IdeaSummary
 from webapp.storage.models import (
     PUBLIC_STATUSES,
@@ -164,6 +168,8 @@ def score_edges(
             if b in stored.vectors  # public, with a vector of this model
         }
     )
+    blocked = dismissals.blocked_pairs(session, pairs, stored.texts)
+    pairs = [p for p in pairs if p not in blocked]  # moderators said "not duplicates"
     if not pairs:
         return []
     verdicts = finder.score_vectors(
@@ -280,13 +286,16 @@ def _rewrite_groups(
 ) -> tuple[int, int]:
     """Replace the groups that contain any of ``nodes`` by the groups of ``edges``.
 
-    Returns (groups removed, groups written). A new group with exactly the member set of an
-    old one keeps the old row (id, status, created_at).
+    Returns (groups removed, groups written). Only 'open' groups are replaced (dismissed and
+    merged ones are the moderators' records). A new group with exactly the member set of an
+    old one keeps the old row (id, created_at).
     """
     old: dict[int, frozenset[int]] = {}
     for chunk in _chunks(sorted(nodes)):
         group_ids = session.scalars(
-            select(DuplicateGroupMember.group_id).where(DuplicateGroupMember.idea_id.in_(chunk))
+            select(DuplicateGroupMember.group_id)
+            .join(DuplicateGroup, DuplicateGroup.id == DuplicateGroupMember.group_id)
+            .where(DuplicateGroupMember.idea_id.in_(chunk), DuplicateGroup.status == "open")
         ).all()
         for gid_chunk in _chunks(sorted(set(group_ids))):
             for gid, idea_id in session.execute(
@@ -356,6 +365,17 @@ def refresh(session: Session, finder: DuplicateFinder, ids: Sequence[int]) -> in
     return written
 
 
+def regroup(session: Session, finder: DuplicateFinder, ids: Sequence[int]) -> int:
+    """Rewrite the open groups around ``ids`` from the stored pairs (after a moderator removed
+    pairs or members); nothing is re-scored. Returns the groups written."""
+    if not ids:
+        return 0
+    session.flush()
+    nodes, comp_edges = _component(session, ids)
+    _, written = _rewrite_groups(session, finder, nodes, comp_edges)
+    return written
+
+
 def _similarities(
     finder: DuplicateFinder, stored: Stored, edges: Sequence[Edge]
 ) -> dict[tuple[int, int], float]:
@@ -375,9 +395,12 @@ def rebuild_all(
     finder: DuplicateFinder,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
-    """Recompute every pair and group from scratch; returns (pairs, groups)."""
-    session.execute(delete(DuplicateGroupMember))
-    session.execute(delete(DuplicateGroup))
+    """Recompute every pair and open group from scratch; returns (pairs, groups)."""
+    open_groups = select(DuplicateGroup.id).where(DuplicateGroup.status == "open")
+    session.execute(
+        delete(DuplicateGroupMember).where(DuplicateGroupMember.group_id.in_(open_groups))
+    )
+    session.execute(delete(DuplicateGroup).where(DuplicateGroup.status == "open"))
     session.execute(delete(DuplicatePair))
     ids = list(
         session.scalars(

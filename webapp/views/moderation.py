@@ -10,7 +10,6 @@ from starlette.responses import Response
 
 from webapp.errors import NotFound
 from webapp.services import ideas as ideas_service
-from webapp.services.dto import Page
 from webapp.web import db, render, require_user
 
 
@@ -30,26 +29,3 @@ async def idea_weights(request: Request) -> Response:
         request, "moderation/weights.html", {"idea": idea, "report": report, "why": why}
     )
 
-
-async def duplicates(request: Request) -> Response:
-    """Candidate groups of duplicate ideas, strongest first (merging comes with moderation)."""
-    from webapp.services.dedup_groups import list_groups  # loads the ML stack: only here
-
-    user = await require_user(request, "moderate")
-    size = request.app.state.settings.page_size
-    try:
-        number = int(request.query_params.get("page") or 1)
-    except ValueError:
-        number = 1
-    number = min(max(1, number), ideas_service.MAX_PAGE)
-    groups, total = await db(request, list_groups, limit=size, offset=(number - 1) * size)
-    svc = getattr(request.app.state, "similarity", None)
-    return await render(
-        request,
-        "moderation/duplicates.html",
-        {
-            "page": Page(groups, number, size, total),
-            "similarity_state": "disabled" if svc is None else svc.status,
-            "moderator": user,
-        },
-    )

@@ -1,0 +1,251 @@
+"""The moderators' duplicate queue: candidate groups with their texts compared word by word.
+
+Built on ``dedup_groups.list_groups`` (open groups, strongest first, public members only). Each
+group gets a suggested idea to keep — the one with the most supporters, the oldest among equals:
+it is the one most citizens already know and link to, and its author was first — and every other
+member's title and body as tokens, the words that differ from the suggested idea marked. The
+template escapes the tokens like any text; nothing here produces HTML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ml.text import normalise
+from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
+from webapp.security import can
+from webapp.services import merges
+from webapp.services.dedup_groups import DuplicateGroupView, GroupMember, list_groups
+from webapp.services.dismissals import public_members
+from webapp.services.dto import CurrentUser, IdeaSummary
+from webapp.services.merges import MergeView
+from webapp.storage.models import DuplicateGroup, DuplicatePair, Idea
+
+_TOKEN = re.compile(r"\w+|[^\w\s]+|\s+")
+
+Suggestion = Literal["supporters", "oldest"]
+
+
+@dataclass(frozen=True)
+class Token:
+    """A run of text; ``changed`` when its words are not in the suggested idea's text there."""
+
+    text: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Link:
+    """The stored pair between a member and the suggested idea (or its strongest link)."""
+
+    other_id: int
+    score: float
+    similarity: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueueMember:
+    idea: IdeaSummary
+    title: tuple[Token, ...]
+    body: tuple[Token, ...]
+    suggested: bool
+    link: Link | None  # to the suggested idea; None for the suggested one itself
+    direct: bool  # the link is a pair with the suggested idea (not through another member)
+    changed_words: int  # words marked as different
+
+
+@dataclass(frozen=True)
+class QueueGroup:
+    id: int
+    score: float
+    updated_at: datetime
+    members: tuple[QueueMember, ...]  # the suggested idea first, then by link strength
+    suggested_id: int
+    suggested_because: Suggestion
+
+
+def _words(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _is_word(token: str) -> bool:
+    return bool(re.match(r"\w", token))
+
+
+def diff_tokens(reference: str, text: str) -> tuple[Token, ...]:
+    """``text`` as tokens, its words that differ from ``reference`` marked ``changed``.
+
+    Words are compared in ``ml.text.normalise`` form (case, ``ё``/``е`` and accents do not
+    count), spaces and punctuation are never marked on their own; a run of changed words with
+    the spaces between them comes back as one token.
+
+    >>> [(t.text, t.changed) for t in diff_tokens("Plant trees", "Plant more trees")]
+    [('Plant ', False), ('more', True), (' trees', False)]
+    """
+    tokens = _words(text)
+    ref = [normalise(t) for t in _words(reference) if _is_word(t)]
+    where = [i for i, t in enumerate(tokens) if _is_word(t)]
+    keys = [normalise(tokens[i]) for i in where]
+    matcher = difflib.SequenceMatcher(None, ref, keys, autojunk=False)
+    changed = [False] * len(tokens)
+    for tag, _, _, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            for j in range(j1, j2):
+                changed[where[j]] = True
+    # glue: a space or punctuation between two changed words belongs to the marked run
+    for k in range(1, len(where)):
+        i, j = where[k - 1], where[k]
+        if changed[i] and changed[j]:
+            for g in range(i + 1, j):
+                changed[g] = True
+    out: list[Token] = []
+    for token, flag in zip(tokens, changed, strict=True):
+        if out and out[-1].changed == flag:
+            out[-1] = Token(out[-1].text + token, flag)
+        else:
+            out.append(Token(token, flag))
+    return tuple(out)
+
+
+def plain_tokens(text: str) -> tuple[Token, ...]:
+    return (Token(text, False),) if text else ()
+
+
+def suggest(members: tuple[GroupMember, ...]) -> tuple[int, Suggestion]:
+    """The idea to keep: most supporters, then oldest; and why it was chosen."""
+    best = min(members, key=lambda m: (-m.idea.support_count, m.idea.created_at, m.idea.id))
+    tied = sum(1 for m in members if m.idea.support_count == best.idea.support_count)
+    return best.idea.id, "supporters" if tied == 1 else "oldest"
+
+
+def _pairs(session: Session, ids: list[int]) -> dict[tuple[int, int], Link]:
+    rows = session.execute(
+        select(
+            DuplicatePair.idea_a,
+            DuplicatePair.idea_b,
+            DuplicatePair.score,
+            DuplicatePair.similarity,
+            DuplicatePair.reasons,
+        ).where(DuplicatePair.idea_a.in_(ids), DuplicatePair.idea_b.in_(ids))
+    ).all()
+    out: dict[tuple[int, int], Link] = {}
+    for a, b, score, sim, reasons in rows:
+        codes = tuple(r for r in (reasons or "").split(",") if r)
+        out[(a, b)] = Link(b, float(score), float(sim), codes)
+        out[(b, a)] = Link(a, float(score), float(sim), codes)
+    return out
+
+
+def _texts(session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+    rows = session.execute(select(Idea.id, Idea.title, Idea.body).where(Idea.id.in_(ids)))
+    return {i: (t, b or "") for i, t, b in rows}
+
+
+def _build(
+    group: DuplicateGroupView,
+    texts: dict[int, tuple[str, str]],
+    pairs: dict[tuple[int, int], Link],
+) -> QueueGroup:
+    keep, because = suggest(group.members)
+    ref_title, ref_body = texts[keep]
+    members: list[QueueMember] = []
+    for m in group.members:
+        mid = m.idea.id
+        title, body = texts[mid]
+        if mid == keep:
+            members.append(
+                QueueMember(m.idea, plain_tokens(title), plain_tokens(body), True, None, False, 0)
+            )
+            continue
+        link = pairs.get((mid, keep))
+        direct = link is not None
+        if link is None:  # joined the group through another member: show its strongest pair
+            links = [v for (a, _), v in pairs.items() if a == mid]
+            link = max(links, key=lambda v: v.score, default=None)
+        t_tokens = diff_tokens(ref_title, title)
+        b_tokens = diff_tokens(ref_body, body)
+        changed = sum(
+            len([w for w in _words(t.text) if _is_word(w)])
+            for t in (*t_tokens, *b_tokens)
+            if t.changed
+        )
+        members.append(QueueMember(m.idea, t_tokens, b_tokens, False, link, direct, changed))
+    first = [m for m in members if m.suggested]
+    rest = sorted(
+        (m for m in members if not m.suggested),
+        key=lambda m: (not m.direct, -(m.link.score if m.link else 0.0), m.idea.id),
+    )
+    return QueueGroup(
+        id=group.id,
+        score=group.score,
+        updated_at=group.updated_at,
+        members=tuple(first + rest),
+        suggested_id=keep,
+        suggested_because=because,
+    )
+
+
+def queue_page(
+    session: Session, *, limit: int = 20, offset: int = 0
+) -> tuple[list[QueueGroup], int]:
+    """One page of the duplicate queue (open groups, strongest first) and the total."""
+    groups, total = list_groups(session, limit=limit, offset=offset)
+    ids = sorted({m.idea.id for g in groups for m in g.members})
+    if not ids:
+        return [], total
+    texts = _texts(session, ids)
+    pairs = _pairs(session, ids)
+    out = []
+    for g in groups:
+        inside = {m.idea.id for m in g.members}
+        own = {k: v for k, v in pairs.items() if k[0] in inside and k[1] in inside}
+        out.append(_build(g, texts, own))
+    return out, total
+
+
+def merge_group(
+    session: Session,
+    actor: CurrentUser,
+    group_id: int,
+    canonical_id: int,
+    member_ids: Sequence[int],
+    *,
+    reason: str,
+    email: bool = False,
+) -> MergeView:
+    """Merge some members of an open group into the chosen one (``merges.merge`` does the
+    merge, its audit entry and the notifications). Only ideas the queue shows for this group
+    can be chosen."""
+    if not can(actor.role, "moderate"):
+        raise PermissionDenied("You do not have permission to do this.")
+    # Locked before the check (merges.merge locks it too, first of all): a moderator dismissing
+    # the group at the same time waits, then finds it merged; or this merge finds it dismissed.
+    group = session.get(DuplicateGroup, group_id, with_for_update=True)
+    if group is None:
+        raise NotFound("This group of possible duplicates does not exist (any more).")
+    if group.status != "open":
+        raise Conflict("Another moderator has already dealt with this group.")
+    members = set(public_members(session, group_id))
+    chosen = {int(m) for m in member_ids} - {canonical_id}
+    if canonical_id not in members or chosen - members:
+        raise invalid("canonical", "Choose ideas of this group only.")
+    if not chosen:
+        raise invalid("members", "Tick at least one idea to merge into the one you keep.")
+    return merges.merge(
+        session,
+        actor,
+        canonical_id,
+        sorted(chosen),
+        reason=reason,
+        group_id=group_id,
+        email=email,
+    )
