@@ -76,6 +76,10 @@ class CommentView:
     author_name: str | None
     body: str
     created_at: datetime
+    # Moderation: listed only to its author and moderators while hidden (with the reason).
+    hidden: bool = False
+    hidden_reason: str | None = None
+    auto_hidden: bool = False
 
 
 @dataclass(frozen=True)

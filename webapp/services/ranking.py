@@ -27,6 +27,7 @@ from ranking.scores import RankingConfig
 from ranking.signals import BURST, FRESH, LOCKSTEP, SignalConfig, Signals, detect_signals
 from ranking.snapshot import Snapshot
 from ranking.weights import WeightConfig
+from webapp.services import signal_arrays, signal_review
 from webapp.settings import Settings
 from webapp.storage import ranking_arrays
 from webapp.storage.models import PUBLIC_STATUSES, RankingEvent
@@ -73,6 +74,8 @@ class _State:
     cursor: int
     built_at: float
     signals: Signals | None
+    cleared: NDArray[np.bool_] | None = None  # flagged votes a moderator's lift cleared
+    review: list[dict[str, Any]] | None = None  # signal_clusters(), computed on first use
 
 
 class RankingService:
@@ -95,6 +98,7 @@ class RankingService:
         started = time.perf_counter()
         loaded = self._load_consistent()
         signals = self._signals(loaded)
+        cleared = self._cleared(loaded, signals)
         snapshot = Snapshot.build(
             loaded.votes,
             loaded.users,
@@ -103,7 +107,7 @@ class RankingService:
             self.weights,
             self.config,
             now=time.time(),
-            suspicion=None if signals is None else signals.suspicion,
+            suspicion=signal_arrays.in_force(signals, cleared),
         )
         state = _State(
             snapshot=snapshot,
@@ -113,6 +117,7 @@ class RankingService:
             cursor=loaded.last_event_id,
             built_at=time.time(),
             signals=signals,
+            cleared=cleared,
         )
         with self._lock:
             self._state = state
@@ -128,6 +133,16 @@ class RankingService:
         if len(loaded.votes) == 0:
             return None
         return detect_signals(loaded.votes, loaded.users, SignalConfig())
+
+    def _cleared(
+        self, loaded: ranking_arrays.Loaded, signals: Signals | None
+    ) -> NDArray[np.bool_] | None:
+        """Flagged votes whose discount a moderator lifted (``webapp.services.signal_review``)."""
+        if signals is None:
+            return None
+        with self.factory() as session:
+            lifts = signal_review.lift_times(session)
+        return signal_arrays.cleared_votes(loaded, signals, lifts)
 
     def _load_consistent(self) -> ranking_arrays.Loaded:
         """Votes and event cursor from one consistent view of the database."""
@@ -376,14 +391,21 @@ class RankingService:
                 "burst": 0,
                 "fresh": 0,
                 "lockstep": 0,
+                "cleared": 0,
                 "suspicious": [],
             }
             if state.signals is not None:
                 bits = state.signals.reason_bits[sel]
                 suspicion = state.signals.suspicion[sel]
+                cleared = (
+                    np.zeros(len(sel), dtype=np.bool_)
+                    if state.cleared is None
+                    else state.cleared[sel]
+                )
                 out["burst"] = int(((bits & BURST) > 0).sum())
                 out["fresh"] = int(((bits & FRESH) > 0).sum())
                 out["lockstep"] = int(((bits & LOCKSTEP) > 0).sum())
+                out["cleared"] = int(cleared.sum())
                 worst = np.argsort(-suspicion, kind="stable")[:20]
                 out["suspicious"] = [
                     {
@@ -393,11 +415,28 @@ class RankingService:
                         "burst": bool(bits[i] & BURST),
                         "fresh": bool(bits[i] & FRESH),
                         "lockstep": bool(bits[i] & LOCKSTEP),
+                        "lifted": bool(cleared[i]),
                     }
                     for i in worst
                     if suspicion[i] > 0
                 ]
             return out
+
+    def signal_clusters(self) -> list[dict[str, Any]]:
+        """Clusters whose votes the manipulation signals flagged, largest weight at stake first.
+
+        As of the last full build (``webapp.services.signal_arrays.cluster_rows``); computed
+        once per build, on the first call.
+        """
+        with self._lock:
+            state = self._state
+            if state is None:
+                return []
+            if state.review is None:
+                state.review = signal_arrays.cluster_rows(
+                    state.loaded, state.signals, state.cleared, self.weights
+                )
+            return list(state.review)
 
     def _require(self) -> _State:
         if self._state is None:
@@ -407,3 +446,8 @@ class RankingService:
     @property
     def cursor(self) -> int:
         return self._state.cursor if self._state else 0
+
+    @property
+    def built_at(self) -> float | None:
+        """Unix time of the last full build (the signals are as of then), None before it."""
+        return self._state.built_at if self._state else None
