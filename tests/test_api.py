@@ -148,7 +148,7 @@ def test_openapi_paths_and_methods_are_exactly_the_mounted_routes(
     mounted = _mounted_api_operations(app)
     assert documented - mounted == set(), "documented but not served"
     assert mounted - documented == set(), "served but not documented"
-    assert len(mounted) == 15
+    assert len(mounted) == 17
 
 
 def test_openapi_declares_errors_security_and_limits_from_settings(settings: Any) -> None:

@@ -214,6 +214,94 @@ SCHEMAS: dict[str, Any] = {
         {"items": {"type": "array", "items": _ref("SimilarIdea")}},
         "Public ideas closest in meaning, most similar first.",
     ),
+    "ShortlistItem": _object(
+        {
+            "rank": {"type": "integer", "minimum": 1},
+            "id": {"type": "integer"},
+            "title": {"type": "string"},
+            "status": {"type": "string", "enum": list(IDEA_STATUSES)},
+            "category": _nullable(_ref("Named")),
+            "district": _nullable(_ref("Named")),
+            "supporters": {**_COUNT, "description": "Distinct citizens, across merged ideas."},
+            "score": {
+                "type": ["number", "null"],
+                "description": "The scheme's score (null while the ranking has not seen the idea).",
+            },
+            "confidence": _nullable(
+                _object(
+                    {
+                        "kind": {
+                            "type": "string",
+                            "enum": ["interval", "okrugs", "none"],
+                            "description": "interval: a 90 % Wilson interval of the support "
+                            "rate (top, confident); okrugs: the lowest and highest okrug rate "
+                            "(broad); none: the order is not an estimate.",
+                        },
+                        "low": {"type": ["number", "null"]},
+                        "high": {"type": ["number", "null"]},
+                        "level": {"type": "number"},
+                        "prior_share": {
+                            "type": "number",
+                            "description": "How much of the smoothed rate is the neutral prior.",
+                        },
+                    }
+                )
+            ),
+            "created_at": _TIME,
+            "threshold_reached_at": _nullable(_TIME),
+            "days_waiting": {
+                "type": ["integer", "null"],
+                "description": "Days since reaching the threshold, while unanswered.",
+            },
+            "overdue": {"type": "boolean"},
+            "response_state": {
+                "type": "string",
+                "enum": ["answered", "decided", "overdue", "awaiting", "below_threshold"],
+            },
+            "responded_at": _nullable(_TIME),
+            "url": {**_URL, "description": "This idea in the API."},
+            "html_url": {**_URL, "description": "This idea's page on the site."},
+        }
+    ),
+    "Shortlist": _object(
+        {
+            "items": {"type": "array", "items": _ref("ShortlistItem")},
+            "page": {"type": "integer", "minimum": 1},
+            "page_size": {"type": "integer", "minimum": 1},
+            "total": {"type": "integer", "minimum": 0},
+            "pages": {"type": "integer", "minimum": 1},
+            "scheme": {"type": "string"},
+            "threshold": {
+                "type": "integer",
+                "description": "Supporters from which a proposal awaits an answer.",
+            },
+            "response_days": {
+                "type": "integer",
+                "description": "Days after the threshold when an unanswered proposal is overdue.",
+            },
+        },
+        "The strongest proposals, one page.",
+    ),
+    "StatusChange": _object(
+        {
+            "idea_id": {"type": "integer"},
+            "status": {"type": "string", "enum": list(IDEA_STATUSES)},
+            "previous_status": {"type": "string", "enum": list(IDEA_STATUSES)},
+            "notified": {**_COUNT, "description": "Supporters and authors notified."},
+            "response": _object(
+                {
+                    "id": {"type": "integer"},
+                    "status": {"type": "string", "enum": list(IDEA_STATUSES)},
+                    "previous_status": {"type": "string", "enum": list(IDEA_STATUSES)},
+                    "body": {"type": "string"},
+                    "created_at": _TIME,
+                    "author_name": {"type": ["string", "null"]},
+                }
+            ),
+            "url": {**_URL, "description": "The idea in the API."},
+        },
+        "The idea's new status and the published response.",
+    ),
     "OpenAPI": {"type": "object", "description": "This document."},
 }
 

@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webapp.errors import N_, DomainError, NotAuthenticated
+from webapp.errors import N_, DomainError, InvalidInput, NotAuthenticated
 from webapp.errors_view import error_payload
 from webapp.openapi import (
     MAX_ID,
@@ -31,6 +32,8 @@ from webapp.openapi import (
 )
 from webapp.services import comments as comments_service
 from webapp.services import ideas as ideas_service
+from webapp.services import officials as officials_service
+from webapp.services import responses as responses_service
 from webapp.services import taxonomy
 from webapp.services import users as users_service
 from webapp.services import votes as votes_service
@@ -45,6 +48,7 @@ from webapp.services.dto import (
 )
 from webapp.settings import RANKED_SORTS
 from webapp.storage.models import PUBLIC_STATUSES
+from webapp.views import officials as officials_views
 from webapp.views import similar as similar_views
 from webapp.views.listing import ranked_page
 from webapp.web import (
@@ -57,6 +61,7 @@ from webapp.web import (
     language,
     rate_limit,
     require_user,
+    translator,
 )
 
 if TYPE_CHECKING:
@@ -432,6 +437,126 @@ async def openapi(request: Request, call: Call) -> Response:
     return JSONResponse(build_document(OPERATIONS, request.app.state.settings))
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _shortlist_row(
+    request: Request, r: officials_service.ShortlistRow, names: _Names
+) -> dict[str, Any]:
+    lang = language(request)
+    c = r.confidence
+    return {
+        "rank": r.rank,
+        "id": r.id,
+        "title": r.title,
+        "status": r.status,
+        "category": _named(names.categories.get(r.category_id or 0), lang),
+        "district": _named(names.districts.get(r.district_id or 0), lang),
+        "supporters": r.supporters,
+        "score": r.score,
+        "confidence": None
+        if c is None
+        else {
+            "kind": c.kind,
+            "low": c.low,
+            "high": c.high,
+            "level": c.level,
+            "prior_share": c.prior_share,
+        },
+        "created_at": r.created_at.isoformat(),
+        "threshold_reached_at": _iso(r.threshold_reached_at),
+        "days_waiting": r.days_waiting,
+        "overdue": r.overdue,
+        "response_state": r.response_state,
+        "responded_at": _iso(r.responded_at),
+        "url": str(request.url_for("api:idea", idea_id=r.id)),
+        "html_url": str(request.url_for("idea", idea_id=r.id)),
+    }
+
+
+async def officials_shortlist(request: Request, call: Call) -> Response:
+    """The officials' shortlist
+
+    The strongest proposals by a ranking scheme, with the score, how sure the ranking is of it
+    (confidence), distinct supporters and the response clock (threshold reached, days waiting,
+    overdue); the same list as the dashboard and its CSV export. Officials and admins only.
+    """
+    p = call.params
+    settings = request.app.state.settings
+    if p["scheme"] is not None and p["scheme"] not in officials_views.schemes(settings):
+        raise InvalidInput({"scheme": (N_("Opposing is not enabled on this platform."), {})})
+    query = {
+        k: str(p[k])
+        for k in ("scheme", "category", "district", "status", "period", "from", "to")
+        if p.get(k) is not None
+    }
+    _raw, flt, _page_no, errors = officials_views.parse_filters(
+        query, settings, translator(request).tz
+    )
+    if errors:
+        raise InvalidInput(errors)
+    ranking = request.app.state.ranking
+    await run_in_threadpool(ranking.catch_up)
+    size = p["page_size"]
+
+    def load(session: Session) -> tuple[list[officials_service.ShortlistRow], int, _Names]:
+        rows, total = officials_service.dashboard(session, ranking, settings, flt, p["page"], size)
+        return rows, total, _Names(session)
+
+    rows, total, names = await db(request, load)
+    page = Page(rows, p["page"], size, total)
+    return JSONResponse(
+        {
+            **_page(page, [_shortlist_row(request, r, names) for r in rows]),
+            "scheme": flt.scheme,
+            "threshold": settings.response_threshold,
+            "response_days": settings.response_days,
+        }
+    )
+
+
+async def set_status(request: Request, call: Call) -> Response:
+    """Answer an idea: set its status with a public response
+
+    Allowed steps (docs/officials.md): published -> under_review, accepted or rejected;
+    under_review -> accepted, in_progress or rejected; accepted -> in_progress, implemented or
+    rejected; in_progress -> implemented or rejected; rejected -> under_review; or the current
+    status again with a further response. The response text is required except for
+    under_review. Supporters and the author are notified. 409 for a step not allowed from the
+    current status, and for hidden or merged ideas.
+    """
+    settings = request.app.state.settings
+    result = await db(
+        request,
+        responses_service.answer,
+        call.user,
+        call.params["idea_id"],
+        call.body["status"],
+        call.body.get("response") or "",
+        email=settings.email_enabled,
+    )
+    await run_in_threadpool(request.app.state.ranking.poll, False)
+    r = result.response
+    return JSONResponse(
+        {
+            "idea_id": result.idea_id,
+            "status": result.status,
+            "previous_status": result.previous_status,
+            "notified": result.notified,
+            "response": {
+                "id": r.id,
+                "status": r.status,
+                "previous_status": r.previous_status,
+                "body": r.body,
+                "created_at": r.created_at.isoformat(),
+                "author_name": r.author_name,
+            },
+            "url": str(request.url_for("api:idea", idea_id=result.idea_id)),
+        }
+    )
+
+
 # --- the table ----------------------------------------------------------------------------------
 # fmt: off
 
@@ -477,6 +602,28 @@ SIMILAR_PARAMS = (
         maximum=MAX_ID,
     ),
 )
+SHORTLIST_PARAMS = (
+    Param(
+        "scheme", "string", "Ranking scheme (docs/ranking.md); default: the configured one.",
+        enum=officials_service.DASHBOARD_SCHEMES,
+    ),
+    *FILTERS,
+    Param(
+        "period", "string", "Only ideas created in the last N days.",
+        enum=tuple(str(d) for d in officials_service.PERIODS),
+    ),
+    Param("from", "string", "Only ideas created on or after this date (YYYY-MM-DD).", max_length=10),
+    Param("to", "string", "Only ideas created on or before this date (YYYY-MM-DD).", max_length=10),
+    PAGE,
+    PAGE_SIZE,
+)
+STATUS_BODY = (
+    Field("status", "string", "The new status: " + ", ".join(responses_service.ANSWER_STATUSES) + ".", max_length=20),
+    Field(
+        "response", "string", "The public response (required except for under_review).",
+        required=False, nullable=True, max_length=responses_service.RESPONSE_MAX_LENGTH,
+    ),
+)
 TOKEN_BODY = (
     Field("email", "string", "The account's e-mail.", max_length=254),
     Field("password", "string", "The account's password.", max_length=256),
@@ -518,6 +665,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST /tokens", create_token, "Token", "account", status=201, auth="none",
         body=TOKEN_BODY, errors=(401, 429),
+    ),
+    Operation(
+        "GET /officials/shortlist", officials_shortlist, "Shortlist", "officials",
+        auth="required", permission="answer", params=SHORTLIST_PARAMS,
+    ),
+    Operation(
+        "POST /ideas/{idea_id}/status", set_status, "StatusChange", "officials",
+        auth="required", permission="answer", params=(IDEA_ID,), body=STATUS_BODY, errors=(409,),
     ),
     Operation("GET /openapi.json", openapi, "OpenAPI", "meta", auth="none"),
 )

@@ -1,0 +1,629 @@
+"""The officials' dashboard, overdue list, votes chart, themes, CSV export and API (real databases)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.helpers import Browser, make_user
+from tests.officials_helpers import (
+    add_idea,
+    category,
+    district,
+    logged_in,
+    merge_into,
+    officials_settings,
+    vote,
+    voters,
+)
+from tests.test_accessibility import Controls
+from tests.test_api import bearer, conforms, error_of
+from webapp.app import create_app
+from webapp.services import officials, responses, vote_chart
+from webapp.storage.db import transaction
+from webapp.storage.models import Idea, Vote, utcnow
+
+NOW = utcnow()
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def app(settings):  # type: ignore[no-untyped-def]
+    application = create_app(officials_settings(settings))
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def official(app, session_factory) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    b = logged_in(app, session_factory, "official")
+    yield b
+    b.__exit__(None, None, None)
+
+
+def _clock(factory: Any, idea_id: int) -> datetime | None:
+    with transaction(factory) as s:
+        return s.scalar(select(Idea.threshold_reached_at).where(Idea.id == idea_id))
+
+
+def _rows(app: Any, flt: officials.DashboardFilter, now: datetime | None = None) -> list[Any]:
+    ranking = app.state.ranking
+    ranking.rebuild()
+    with transaction(app.state.session_factory) as s:
+        rows, _ = officials.dashboard(s, ranking, app.state.settings, flt, 1, 50, now)
+    return rows
+
+
+# --- who may see it ---------------------------------------------------------------------------
+
+PAGES = [
+    "/officials",
+    "/officials/overdue",
+    "/officials/themes",
+    "/officials/shortlist.csv",
+    "/officials/ideas/{idea}",
+]
+
+
+def test_every_officials_page_is_403_for_citizens_and_moderators(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Скамейки на бульваре")
+    for role, expected in (("citizen", 403), ("moderator", 403), ("official", 200), ("admin", 200)):
+        b = logged_in(app, session_factory, role)
+        try:
+            for url in PAGES:
+                assert b.get(url.format(idea=idea)).status_code == expected, (role, url)
+            assert ('<a href="/officials">' in b.get("/").text) == (expected == 200), role
+        finally:
+            b.__exit__(None, None, None)
+    with Browser(app) as anonymous:
+        for url in PAGES:
+            response = anonymous.get(url.format(idea=idea))
+            assert response.status_code == 303 and "/login" in response.headers["location"]
+
+
+def test_officials_see_the_menu_link_and_every_control_has_a_label(
+    app, session_factory, official
+) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Скамейки на бульваре")
+    for url in (
+        "/officials",
+        "/officials/overdue",
+        "/officials/themes",
+        f"/officials/ideas/{idea}",
+    ):
+        html = official.get(url).text
+        assert '<a href="/officials">' in html  # the menu link
+        parser = Controls()
+        parser.feed(html)
+        for control in parser.controls:
+            assert control.get("aria-label") or control.get("id") in parser.labels, (url, control)
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+
+def test_the_dashboard_ranks_by_scheme_with_distinct_supporters(
+    app, session_factory, official
+) -> None:  # type: ignore[no-untyped-def]
+    strong = add_idea(session_factory, "Сильная идея про парк")
+    weak = add_idea(session_factory, "Слабая идея про парк")
+    people = voters(session_factory, 5)
+    for v in people:
+        vote(session_factory, v, strong)
+    vote(session_factory, people[0], weak)
+    page = official.get("/officials?scheme=top")
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("Сильная идея про парк") < html.index("Слабая идея про парк")
+    rows = _rows(app, officials.DashboardFilter(scheme="top"))
+    assert [r.id for r in rows] == [strong, weak]
+    assert [r.supporters for r in rows] == [5, 1]
+    assert [r.rank for r in rows] == [1, 2]
+    # unknown scheme: the default, not an error
+    assert official.get("/officials?scheme=nonsense").status_code == 200
+
+
+def test_confidence_is_a_wilson_interval_whose_lower_end_is_the_confident_score(
+    app, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Идея с поддержкой")
+    for v in voters(session_factory, 4):
+        vote(session_factory, v, idea)
+    (confident,) = _rows(app, officials.DashboardFilter(scheme="confident"))
+    c = confident.confidence
+    assert c.kind == "interval" and 0 <= c.low < c.high <= 1
+    assert c.low == pytest.approx(confident.score, rel=1e-9)
+    (top,) = _rows(app, officials.DashboardFilter(scheme="top"))
+    assert top.confidence.low < top.score < top.confidence.high
+    assert top.confidence.low == pytest.approx(confident.score, rel=1e-9)
+    (trending,) = _rows(app, officials.DashboardFilter(scheme="trending"))
+    assert trending.confidence.kind == "none" and trending.confidence.low is None
+    assert 0 < trending.confidence.prior_share < 1
+    (broad,) = _rows(app, officials.DashboardFilter(scheme="broad"))
+    assert broad.confidence.kind in ("okrugs", "none")
+
+
+def test_wilson_interval_narrows_with_evidence() -> None:
+    few = officials.wilson(0.1, 20, 1.645)
+    many = officials.wilson(0.1, 2000, 1.645)
+    assert few[0] < many[0] < 0.1 < many[1] < few[1]
+    assert officials.wilson(0.0, 0, 1.645) == (0.0, 1.0)
+
+
+def test_filters_by_category_district_okrug_status_and_period(
+    app, session_factory, official
+) -> None:  # type: ignore[no-untyped-def]
+    home, okrug = district(session_factory)
+    far, far_okrug = district(session_factory, index=40)
+    assert far_okrug != okrug
+    old = NOW - 200 * DAY
+    ideas = {
+        "road": add_idea(session_factory, "Ремонт дороги у метро", district_id=home),
+        "park": add_idea(
+            session_factory, "Новый сквер во дворе", category_slug="parks", district_id=far
+        ),
+        "old": add_idea(session_factory, "Старая идея про дороги", created_at=old),
+        "city": add_idea(session_factory, "Городская идея про транспорт"),
+    }
+    with transaction(session_factory) as s:
+        s.execute(update(Idea).where(Idea.id == ideas["city"]).values(status="accepted"))
+
+    def titles(query: str) -> set[str]:
+        response = official.get(f"/officials?{query}")
+        assert response.status_code == 200, response.text[:300]
+        return {name for name, i in ideas.items() if f'/officials/ideas/{i}"' in response.text}
+
+    assert titles("") == set(ideas)
+    assert titles(f"category={category(session_factory, 'parks')}") == {"park"}
+    assert titles(f"district={home}") == {"road"}
+    assert titles(f"district={okrug}") == {"road"}  # an okrug includes its districts
+    assert titles("status=accepted") == {"city"}
+    assert titles("period=30") == {"road", "park", "city"}
+    assert titles("period=365") == set(ideas)
+    day = (old.astimezone(app.state.translators["ru"].tz)).date().isoformat()
+    assert titles(f"from={day}&to={day}") == {"old"}
+    assert titles(f"to={day}") == {"old"}
+    assert titles(f"from={day}&category={category(session_factory, 'parks')}") == {"park"}
+    # a bad date is reported on the page and left out
+    bad = official.get("/officials?from=31.12.2024")
+    assert bad.status_code == 422 and 'id="from-error"' in bad.text
+    backwards = official.get("/officials?from=2024-05-02&to=2024-05-01")
+    assert backwards.status_code == 422 and 'id="to-error"' in backwards.text
+    empty = official.get(
+        f"/officials?district={far}&category={category(session_factory, 'transport')}"
+    )
+    assert "empty-state" in empty.text
+
+
+# --- the response clock -----------------------------------------------------------------------
+
+
+def test_threshold_moment_is_the_created_at_of_the_t_th_support_and_is_cached(
+    app, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Пешеходный переход у школы", created_at=NOW - 60 * DAY)
+    people = voters(session_factory, 4)
+    dates = [NOW - 50 * DAY, NOW - 40 * DAY, NOW - 30 * DAY, NOW - 2 * DAY]
+    for v, at in zip(people, dates, strict=True):
+        vote(session_factory, v, idea, at)
+    assert _clock(session_factory, idea) is None
+    (row,) = _rows(app, officials.DashboardFilter())
+    assert row.supporters == 4
+    assert row.threshold_reached_at == dates[2]  # the 3rd support (threshold 3)
+    assert _clock(session_factory, idea) == dates[2]  # cached in the column
+    assert row.overdue and row.response_state == "overdue" and row.days_waiting == 30
+    # the cached value is what later pages read (votes re-dated afterwards do not move it)
+    with transaction(session_factory) as s:
+        s.execute(update(Vote).where(Vote.idea_id == idea).values(created_at=NOW))
+    (again,) = _rows(app, officials.DashboardFilter())
+    assert again.threshold_reached_at == dates[2]
+
+
+def test_overdue_needs_an_open_unanswered_idea_above_the_threshold_for_long_enough(
+    app, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    people = voters(session_factory, 3)
+    official_user = make_user(session_factory, "answerer@example.org", role="official", name="Oleg")
+
+    def idea_with_votes(title: str, *days_ago: int, status: str = "published") -> int:
+        idea = add_idea(session_factory, title, created_at=NOW - 90 * DAY)
+        for v, d in zip(people, days_ago, strict=False):
+            vote(session_factory, v, idea, NOW - d * DAY)
+        if status != "published":
+            with transaction(session_factory) as s:
+                s.execute(update(Idea).where(Idea.id == idea).values(status=status))
+        return idea
+
+    late = idea_with_votes("Давно ждёт ответа", 40, 30, 20)
+    recent = idea_with_votes("Недавно набрала голоса", 40, 30, 5)  # 5 days < 10
+    few = idea_with_votes("Мало голосов", 40, 30)
+    answered = idea_with_votes("Уже есть ответ", 40, 30, 20)
+    decided = idea_with_votes("Уже реализована", 40, 30, 20, status="implemented")
+    reviewed = idea_with_votes("На рассмотрении без ответа", 40, 30, 20)
+    with transaction(session_factory) as s:
+        responses.answer(
+            s, official_user, answered, "accepted", "Принято в работу, спасибо.", email=False
+        )
+        responses.answer(s, official_user, reviewed, "under_review", "", email=False)
+    states = {r.id: r for r in _rows(app, officials.DashboardFilter())}
+    assert states[late].response_state == "overdue" and states[late].days_waiting == 20
+    assert states[recent].response_state == "awaiting" and not states[recent].overdue
+    assert states[recent].days_waiting == 5
+    assert (
+        states[few].response_state == "below_threshold" and states[few].threshold_reached_at is None
+    )
+    assert states[answered].response_state == "answered" and not states[answered].overdue
+    assert states[decided].response_state == "decided" and not states[decided].overdue
+    assert states[reviewed].response_state == "overdue"  # under review is not an answer
+    # a supporter withdraws: below the threshold, the clock stops
+    from webapp.services import votes as votes_service
+
+    with transaction(session_factory) as s:
+        votes_service.withdraw_vote(s, people[2], late)
+    states = {r.id: r for r in _rows(app, officials.DashboardFilter())}
+    assert states[late].response_state == "below_threshold" and not states[late].overdue
+
+    with transaction(session_factory) as s:
+        waiting = officials.waiting(
+            s, app.state.ranking, app.state.settings, officials.DashboardFilter(), 1, 20, NOW
+        )
+    assert [r.id for r in waiting.overdue] == [reviewed]
+    assert waiting.total_overdue == 1 and waiting.awaiting == 1
+
+
+def test_overdue_page_lists_the_longest_waiting_first(app, session_factory, official) -> None:  # type: ignore[no-untyped-def]
+    people = voters(session_factory, 3)
+    ideas = []
+    for title, days in (
+        ("Ждёт двадцать дней", 20),
+        ("Ждёт шестьдесят дней", 60),
+        ("Ждёт три дня", 3),
+    ):
+        idea = add_idea(session_factory, title, created_at=NOW - 90 * DAY)
+        for n, v in enumerate(people):
+            vote(session_factory, v, idea, NOW - (days + 2 - n) * DAY)
+        ideas.append(idea)
+    page = official.get("/officials/overdue")
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("Ждёт шестьдесят дней") < html.index("Ждёт двадцать дней")
+    assert "Ждёт три дня" not in html
+    assert "60" in html and "20" in html
+    empty = official.get(f"/officials/overdue?district={district(session_factory)[0]}")
+    assert "empty-state" in empty.text
+
+
+def test_a_citizen_who_supported_merged_ideas_counts_once(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+    canonical = add_idea(session_factory, "Светофор у пятой школы", created_at=NOW - 60 * DAY)
+    member = add_idea(session_factory, "Светофор возле школы номер пять", created_at=NOW - 60 * DAY)
+    a, b, c = voters(session_factory, 3)
+    vote(session_factory, a, canonical, NOW - 50 * DAY)
+    vote(session_factory, a, member, NOW - 45 * DAY)  # the same citizen on both
+    vote(session_factory, b, member, NOW - 40 * DAY)
+    vote(session_factory, c, member, NOW - 35 * DAY)
+    merge_into(session_factory, member, canonical)
+    with transaction(session_factory) as s:
+        counts = officials.distinct_supporters(s, [canonical])
+        moment = officials.threshold_moment(s, canonical, 3, [member])
+    assert counts == {canonical: 3}  # 1 + 3 rows, 3 citizens
+    assert moment == NOW - 35 * DAY
+    (row,) = _rows(app, officials.DashboardFilter())
+    assert row.id == canonical and row.supporters == 3 and row.overdue
+    series = _series(session_factory, canonical)
+    assert series.total == 3 and series.points[-1].total == 3
+
+
+# --- the chart ----------------------------------------------------------------------------------
+
+
+def _series(factory: Any, idea_id: int, now: datetime | None = None) -> vote_chart.Series:
+    with transaction(factory) as s:
+        return vote_chart.series(s, idea_id, "Europe/Moscow", now or NOW)
+
+
+def test_series_counts_cumulative_supporters_per_local_day(session_factory) -> None:  # type: ignore[no-untyped-def]
+    start = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    idea = add_idea(session_factory, "Фонтан на площади", created_at=start)
+    people = voters(session_factory, 4)
+    # 22:30 UTC on 2 March is already 3 March in Moscow (UTC+3)
+    times = [start, start + timedelta(hours=34, minutes=30), start + 2 * DAY, start + 5 * DAY]
+    for v, at in zip(people, times, strict=True):
+        vote(session_factory, v, idea, at)
+    data = _series(session_factory, idea, now=start + 6 * DAY)
+    assert data.unit == "day" and data.total == 4
+    assert [p.start.day for p in data.points] == [1, 2, 3, 4, 5, 6, 7]
+    assert [p.new for p in data.points] == [1, 0, 2, 0, 0, 1, 0]
+    assert [p.total for p in data.points] == [1, 1, 3, 3, 3, 4, 4]
+    long = _series(session_factory, idea, now=start + 400 * DAY)
+    assert long.unit == "week" and long.points[-1].total == 4
+    assert all(p.start.weekday() == 0 for p in long.points)
+    longer = _series(session_factory, idea, now=start + 5 * 366 * DAY)
+    assert longer.unit == "month" and longer.points[-1].total == 4
+    assert sum(p.new for p in longer.points) == 4
+
+
+def test_chart_geometry_ends_at_the_total_and_ticks_are_round() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    points = [
+        vote_chart.Point(start + i * DAY, n, t)
+        for i, (n, t) in enumerate([(3, 3), (0, 3), (44, 47)])
+    ]
+    geometry = vote_chart.chart(vote_chart.Series("day", points, 47))
+    values = [v for _, v in geometry.y_ticks]
+    assert values[0] == 0 and values[-1] >= 47 and len(values) <= 7
+    step = values[1] - values[0]
+    assert str(step)[0] in "125" and set(str(step)[1:]) <= {"0"}
+    assert geometry.line.startswith("M ")
+    x_end, y_end = geometry.last
+    assert x_end == pytest.approx(geometry.right)
+    top_value = values[-1]
+    assert y_end == pytest.approx(
+        geometry.bottom - (geometry.bottom - geometry.top) * 47 / top_value
+    )
+    assert (
+        vote_chart.nice_step(3) == 1
+        and vote_chart.nice_step(47) == 20
+        and vote_chart.nice_step(1000) == 500
+    )
+
+
+def test_the_idea_page_has_an_accessible_chart_with_the_right_totals(
+    app, session_factory, official
+) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Фонтан на площади", created_at=NOW - 10 * DAY)
+    people = voters(session_factory, 5)
+    for n, v in enumerate(people):
+        vote(session_factory, v, idea, NOW - (8 - n) * DAY)
+    html = official.get(f"/officials/ideas/{idea}").text
+    assert '<svg viewBox="0 0 640 240"' in html and 'role="img"' in html
+    assert 'aria-labelledby="vote-chart-title vote-chart-desc"' in html
+    assert '<title id="vote-chart-title">' in html
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    assert "<script" not in svg
+    table = html[html.index('class="chart-data"') :]
+    table = table[: table.index("</details>")]
+    assert table.count("<tr><td>") == 5  # one row per day with new supporters
+    assert "<td>1</td><td>5</td>" in table  # the last day: 1 new, 5 in all
+    assert "<dt>Уникальных сторонников</dt><dd>5</dd>" in html
+
+
+# --- CSV and API --------------------------------------------------------------------------------
+
+
+def test_shortlist_csv_has_a_bom_the_filters_and_defused_formulas(
+    app, session_factory, official
+) -> None:  # type: ignore[no-untyped-def]
+    home, _ = district(session_factory)
+    evil = add_idea(
+        session_factory, '=HYPERLINK("http://evil")', district_id=home, created_at=NOW - 50 * DAY
+    )
+    plain = add_idea(session_factory, "Обычная идея про дороги", created_at=NOW - 50 * DAY)
+    for v, d in zip(voters(session_factory, 3), (45, 40, 30), strict=True):
+        vote(session_factory, v, plain, NOW - d * DAY)
+    response = official.get("/officials/shortlist.csv?scheme=top")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    raw = response.content
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["rank", "id", "title", "url"]
+    assert {
+        "category",
+        "district",
+        "status",
+        "supporters",
+        "score",
+        "confidence",
+        "created",
+        "threshold_reached",
+        "days_waiting",
+        "overdue",
+        "responded",
+    } <= set(header)
+    by_id = {int(r[1]): dict(zip(header, r, strict=True)) for r in body}
+    assert set(by_id) == {evil, plain}
+    assert by_id[evil]["title"] == '\'=HYPERLINK("http://evil")'
+    assert by_id[plain]["supporters"] == "3" and by_id[plain]["overdue"] == "yes"
+    assert by_id[plain]["days_waiting"] == "30"
+    assert by_id[plain]["url"].endswith(f"/ideas/{plain}")
+    assert by_id[plain]["rank"] == "1" and float(by_id[plain]["score"]) > 0
+    assert by_id[plain]["confidence"] == "interval"
+    assert float(by_id[plain]["confidence_low"]) < float(by_id[plain]["confidence_high"])
+    assert datetime.fromisoformat(by_id[plain]["threshold_reached"]) == (NOW - 30 * DAY)
+    assert by_id[evil]["district"] and by_id[evil]["overdue"] == "no"
+    filtered = official.get(f"/officials/shortlist.csv?district={home}&limit=1")
+    lines = list(csv.reader(io.StringIO(filtered.content.decode("utf-8-sig"))))
+    assert [int(r[1]) for r in lines[1:]] == [evil]
+    assert official.get("/officials/shortlist.csv?from=nonsense").status_code == 422
+
+
+def test_shortlist_csv_streams_more_rows_than_one_batch(
+    app, session_factory, official, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from webapp.views import officials as views
+
+    monkeypatch.setattr(views, "CSV_BATCH", 2)
+    ids = [add_idea(session_factory, f"Идея номер {n} про дворы") for n in range(5)]
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                official.get("/officials/shortlist.csv?limit=4").content.decode("utf-8-sig")
+            )
+        )
+    )
+    assert len(rows) == 1 + 4 and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+    everything = list(
+        csv.reader(
+            io.StringIO(official.get("/officials/shortlist.csv").content.decode("utf-8-sig"))
+        )
+    )
+    assert sorted(int(r[1]) for r in everything[1:]) == sorted(ids)
+
+
+def test_api_shortlist_is_403_for_citizens_and_moderators_and_200_for_officials(
+    app, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Идея для API", created_at=NOW - 40 * DAY)
+    for v, d in zip(voters(session_factory, 3), (35, 30, 25), strict=True):
+        vote(session_factory, v, idea, NOW - d * DAY)
+    with Browser(app) as client:
+        doc = client.get("/api/v1/openapi.json").json()
+        for role in ("citizen", "moderator"):
+            make_user(session_factory, f"{role}@example.org", role=role)
+            token = bearer(client, f"{role}@example.org")
+            denied = client.get("/api/v1/officials/shortlist", headers=token)
+            assert denied.status_code == 403
+            error_of(denied)
+            conforms(doc, "GET", "/api/v1/officials/shortlist", denied)
+            posted = client.post(
+                f"/api/v1/ideas/{idea}/status",
+                json={"status": "accepted", "response": "Принято, спасибо за идею."},
+                headers=token,
+            )
+            assert posted.status_code == 403
+        anonymous = client.get("/api/v1/officials/shortlist")
+        assert anonymous.status_code == 401
+        make_user(session_factory, "official@example.org", role="official", name="Oleg")
+        token = bearer(client, "official@example.org")
+        ok = client.get("/api/v1/officials/shortlist?scheme=top", headers=token)
+        assert ok.status_code == 200, ok.text
+        conforms(doc, "GET", "/api/v1/officials/shortlist", ok)
+        body = ok.json()
+        assert body["threshold"] == 3 and body["total"] == 1
+        (item,) = body["items"]
+        assert item["id"] == idea and item["supporters"] == 3 and item["overdue"] is True
+        assert item["days_waiting"] == 25 and item["confidence"]["kind"] == "interval"
+        bad = client.get("/api/v1/officials/shortlist?from=2024-13-01", headers=token)
+        assert bad.status_code == 422 and "from" in error_of(bad)["fields"]
+        conforms(doc, "GET", "/api/v1/officials/shortlist?from=2024-13-01", bad)
+        assert (
+            client.get(
+                "/api/v1/officials/shortlist?scheme=controversial", headers=token
+            ).status_code
+            == 422
+        )
+
+
+def test_api_answers_an_idea_with_a_status_and_response(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+    idea = add_idea(session_factory, "Идея для API")
+    supporter = voters(session_factory, 1)[0]
+    vote(session_factory, supporter, idea)
+    make_user(session_factory, "official@example.org", role="official", name="Oleg")
+    with Browser(app) as client:
+        doc = client.get("/api/v1/openapi.json").json()
+        token = bearer(client, "official@example.org")
+        url = f"/api/v1/ideas/{idea}/status"
+        ok = client.post(
+            url, json={"status": "accepted", "response": "Принято, спасибо за идею."}, headers=token
+        )
+        assert ok.status_code == 200, ok.text
+        conforms(doc, "POST", url, ok)
+        body = ok.json()
+        assert (body["previous_status"], body["status"], body["notified"]) == (
+            "published",
+            "accepted",
+            1,
+        )
+        assert body["response"]["author_name"] == "Oleg"
+        refused = client.post(url, json={"status": "published"}, headers=token)
+        assert refused.status_code == 422 and "status" in error_of(refused)["fields"]
+        conflict = client.post(url, json={"status": "under_review"}, headers=token)
+        assert conflict.status_code == 409
+        conforms(doc, "POST", url, conflict)
+        missing = client.post(url, json={"status": "rejected"}, headers=token)
+        assert missing.status_code == 422 and "body" in error_of(missing)["fields"]
+        unknown = client.post(url, json={"status": "rejected", "text": "x"}, headers=token)
+        assert unknown.status_code == 422
+        assert client.get(f"/api/v1/ideas/{idea}").json()["status"] == "accepted"
+
+
+# --- themes ---------------------------------------------------------------------------------------
+
+THEMES = {
+    "bike": [
+        ("Велодорожка на Тверской", "Нужна велодорожка вдоль Тверской улицы для велосипедистов."),
+        ("Велодорожки у парка", "Проложить велодорожки вокруг парка, велосипедистам негде ездить."),
+        ("Велодорожка к метро", "Сделать велодорожку от дома до метро, велосипедистов много."),
+        (
+            "Велодорожка на набережной",
+            "Велодорожка вдоль набережной для велосипедистов и самокатов.",
+        ),
+    ],
+    "playground": [
+        ("Детская площадка во дворе", "Отремонтировать детскую площадку: сломаны качели и горка."),
+        ("Новая площадка для детей", "Построить детскую площадку с качелями и песочницей."),
+        ("Качели на площадке", "На детской площадке нужны новые качели и горка."),
+        ("Площадка у школы", "Детская площадка возле школы: качели, горка, скамейки."),
+    ],
+    "trees": [
+        ("Plant trees in Gorky Park", "More shade trees along the paths of Gorky Park, please."),
+        ("Trees on the boulevard", "Plant shade trees along the boulevard, the trees give shade."),
+        ("Trees near the school", "Plant trees near the school so that the yard has shade trees."),
+        ("Street trees downtown", "Plant street trees downtown: shade trees cool the streets."),
+    ],
+}
+
+
+def test_themes_group_related_ideas_with_keyword_labels(app, session_factory, official) -> None:  # type: ignore[no-untyped-def]
+    author = make_user(session_factory, "author@example.org", name="Galina")
+    ids: dict[str, list[int]] = {}
+    for name, items in THEMES.items():
+        ids[name] = [add_idea(session_factory, t, author=author, body=b) for t, b in items]
+    hidden = add_idea(
+        session_factory,
+        "Велодорожка скрытая",
+        body="Скрытая велодорожка для велосипедистов.",
+        status="hidden",
+    )
+    supporter = voters(session_factory, 1)[0]
+    vote(session_factory, supporter, ids["bike"][0])
+    vote(session_factory, supporter, ids["bike"][1])
+    svc = app.state.similarity
+    assert svc.wait_ready(60)
+    svc.embed_pending()
+    page = official.get("/officials/themes")
+    assert page.status_code == 200
+    html = page.text
+    sections = html.split('<section class="theme"')[1:]
+    assert len(sections) == 3
+    for name, members in ids.items():
+        holding = [s for s in sections if f'/officials/ideas/{members[0]}"' in s]
+        assert len(holding) == 1, name
+        assert all(f'/officials/ideas/{i}"' in holding[0] for i in members), name
+    bike = next(s for s in sections if f'/officials/ideas/{ids["bike"][0]}"' in s)
+    assert "велодорожка" in bike.split("</h2>")[0] or "велосипедистов" in bike.split("</h2>")[0]
+    assert "1 уникальный сторонник" in bike  # one citizen supported two of its ideas
+    assert f'/officials/ideas/{hidden}"' not in html
+    # cached per process: a second visit does not recompute
+    cache = app.state.theme_cache
+    assert len(cache._items) == 1
+    assert official.get("/officials/themes").text.count('<section class="theme"') == 3
+    # a filter clusters only its ideas
+    other = official.get(f"/officials/themes?category={category(session_factory, 'parks')}")
+    assert other.status_code == 200 and '<section class="theme"' not in other.text
+
+
+def test_themes_say_so_while_the_model_loads_or_is_off(settings, session_factory) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    off = create_app(officials_settings(dataclasses.replace(settings, embedding_model="off")))
+    try:
+        b = logged_in(off, off.state.session_factory, "official")
+        try:
+            page = b.get("/officials/themes")
+            assert page.status_code == 200
+            assert "VECHE_EMBEDDING_MODEL=off" in page.text
+            off.state.similarity.status = "loading"
+            assert b.get("/officials/themes").status_code == 200
+        finally:
+            b.__exit__(None, None, None)
+    finally:
+        off.state.engine.dispose()
