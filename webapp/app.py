@@ -20,6 +20,7 @@ from webapp.middleware import BodySizeLimit, SecurityHeaders
 from webapp.routes import build_routes
 from webapp.security import RateLimiter
 from webapp.services.exposure import ViewBuffer
+from webapp.services.mailer import Mailer
 from webapp.services.ranking import RankingService
 from webapp.services.similarity import SimilarityService
 from webapp.settings import Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         stop = asyncio.Event()
         task = asyncio.create_task(background.keep_current(app, stop))
         embedder = asyncio.create_task(background.keep_embeddings(app, stop))
+        mailer = asyncio.create_task(background.keep_mailing(app, stop))
         try:
             yield
         finally:
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.similarity.stop()
             await task
             await embedder
+            await mailer
             # the start-up loader thread uses the engine too: let it finish before disposing
             await run_in_threadpool(app.state.similarity.wait_ready, 60.0)
             await run_in_threadpool(background.flush_views, app)
@@ -104,6 +107,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.ranking = RankingService(settings, app.state.session_factory)
     app.state.similarity = SimilarityService(settings, app.state.session_factory)
     app.state.views = ViewBuffer()
+    app.state.mailer = (
+        Mailer(settings, app.state.session_factory, translators, app.url_path_for)
+        if settings.email_enabled
+        else None
+    )
     app.state.limiters = {
         "login": RateLimiter(settings.login_rate_limit, 60.0),
         "write": RateLimiter(settings.write_rate_limit, 60.0),

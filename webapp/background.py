@@ -1,5 +1,5 @@
 """Background work of a worker process: keep the ranking current, flush recorded views, embed
-new ideas and keep the similarity index current."""
+new ideas and keep the similarity index current, e-mail notifications."""
 
 from __future__ import annotations
 
@@ -82,3 +82,28 @@ async def keep_embeddings(app: Starlette, stop: asyncio.Event) -> None:
                 wake.set()
     finally:
         service.set_waker(None)
+
+
+async def keep_mailing(app: Starlette, stop: asyncio.Event) -> None:
+    """E-mail pending notifications every VECHE_EMAIL_POLL_SECONDS (``services.mailer``).
+
+    A full batch is followed by the next one at once. Ends when ``stop`` is set: the batch in
+    progress stops after the message being sent, and its unsent rows are released.
+    """
+    mailer = getattr(app.state, "mailer", None)
+    if mailer is None:
+        return
+    poll = app.state.settings.email_poll_seconds
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=poll)
+            return
+        except TimeoutError:
+            pass
+        try:
+            while not stop.is_set():
+                report = await run_in_threadpool(mailer.send_batch, stop.is_set)
+                if report.claimed < mailer.batch_size or report.released:
+                    break
+        except Exception:  # the database may be restarting: log, keep serving, retry
+            log.exception("background e-mail of notifications failed; retrying")

@@ -1,4 +1,4 @@
-"""The `veche` command line: serve, migrate, seed-demo, user, import, taxonomy, eval."""
+"""The `veche` command line: serve, migrate, seed-demo, user, import, taxonomy, eval, notify."""
 
 from __future__ import annotations
 
@@ -297,6 +297,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notify_send(args: argparse.Namespace) -> int:
+    """E-mail the notifications that are due now, once (the server's sender does it every few
+    seconds; this is for cron, or to flush the queue by hand)."""
+    from starlette.routing import Router
+    from tqdm import tqdm
+
+    from webapp.app import STATIC_DIR
+    from webapp.i18n import load_translators
+    from webapp.routes import build_routes
+    from webapp.services.mailer import Mailer
+
+    settings = _settings(args)
+    if not settings.email_enabled:
+        raise CliError("VECHE_SMTP_HOST is not set: there is no SMTP server to send through")
+    if args.batch < 1:
+        raise CliError(f"--batch must be at least 1, got {args.batch}")
+    _check_schema(settings)
+    router = Router(routes=build_routes(STATIC_DIR))
+    translators = load_translators(settings.languages, settings.timezone)
+    with _session_factory(settings) as factory:
+        mailer = Mailer(settings, factory, translators, router.url_path_for, batch_size=args.batch)
+        due = mailer.count_due()
+        if not due:
+            print("Nothing to send.")
+            return 0
+        with tqdm(total=due, desc="e-mail", unit="notification", disable=args.quiet) as bar:
+            report = mailer.send_due(on_batch=lambda r: bar.update(r.claimed))
+    for error in report.errors[:5]:
+        print(f"veche: warning: {error}", file=sys.stderr)
+    print(report.describe())
+    return 0 if not report.errors else 1
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -411,6 +444,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
+
+    notify = sub.add_parser("notify", help="e-mail of notifications", epilog=EPILOG)
+    nsub = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    p = nsub.add_parser(
+        "send",
+        help="e-mail the notifications due now, once (needs VECHE_SMTP_HOST)",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--batch", type=int, default=200, help="notifications claimed at a time (default 200)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_notify_send)
 
     user = sub.add_parser("user", help="manage accounts", epilog=EPILOG)
     usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")

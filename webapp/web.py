@@ -16,6 +16,7 @@ from webapp.i18n import Translator, pick_language
 from webapp.security import can, csrf_matches, new_csrf_token
 from webapp.services import users as users_service
 from webapp.services.dto import CurrentUser
+from webapp.services.inbox import unread_count
 from webapp.storage.db import transaction
 
 T = TypeVar("T")
@@ -175,5 +176,11 @@ async def render(
         "can": lambda perm: user is not None and can(user.role, perm),
     }
     ctx.update(context or {})
+    if "unread_notifications" not in ctx:
+        # the nav badge: one indexed COUNT for signed-in visitors on full pages, none otherwise
+        full_page = not template.rsplit("/", 1)[-1].startswith("_")
+        ctx["unread_notifications"] = (
+            await db(request, unread_count, user.id) if user is not None and full_page else 0
+        )
     html = env.get_template(template).render(ctx)
     return HTMLResponse(html, status_code=status)

@@ -5,9 +5,10 @@ Writers (merges, official answers, status changes, moderation) call :func:`notif
 change it announces was committed. Supporters are selected in SQL (``INSERT … SELECT``), never
 loaded into Python: a merge of ideas with 100,000 supporters is one statement.
 
-``email`` says whether an e-mail is due (the caller passes ``settings.email_enabled``); rows for
-users who turned e-mail off get no e-mail state. The sender (``webapp.services.mailer``) sends
-the pending ones in the background.
+``email`` says whether an e-mail is due (the caller passes ``settings.email_enabled``): the row
+is then ``pending``, or ``skipped`` for a user who turned e-mail off; without it the row has no
+e-mail state. The sender (``webapp.services.mailer``) sends the pending ones in the background.
+What ``data`` may hold, and how each kind reads, is in ``webapp.services.notification_text``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _insert_from(
     """Insert one notification per distinct id in the ``users`` subquery (column ``uid``)."""
     sub = users.subquery()
     email_state = (
-        case((User.email_notifications.is_(True), literal("pending")), else_=None)
+        case((User.email_notifications.is_(True), literal("pending")), else_=literal("skipped"))
         if email
         else literal(None, String)
     )
@@ -109,12 +110,13 @@ def notify_supporters(
     if not ids:
         return 0
     skip = sorted(set(exclude))
-    parts = [select(Vote.user_id.label("uid")).where(Vote.idea_id.in_(ids), Vote.value == 1)]
+    voters = select(Vote.user_id.label("uid")).where(Vote.idea_id.in_(ids), Vote.value == 1)
+    users: Any = voters
     if authors:
-        parts.append(
-            select(Idea.author_id.label("uid")).where(Idea.id.in_(ids), Idea.author_id.is_not(None))
+        writers = select(Idea.author_id.label("uid")).where(
+            Idea.id.in_(ids), Idea.author_id.is_not(None)
         )
-    users = union(*parts) if len(parts) > 1 else parts[0]
+        users = union(voters, writers)
     sub = users.subquery()
     query = select(sub.c.uid)
     if skip:
