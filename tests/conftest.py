@@ -28,8 +28,6 @@ MUTABLE_TABLES = [
     "official_responses",
     "signal_reviews",
     "dismissed_pairs",
-    "idea_merge_members",
-    "idea_merges",
     "duplicate_group_members",
     "duplicate_groups",
     "duplicate_pairs",
@@ -39,6 +37,9 @@ MUTABLE_TABLES = [
     "audit_log",
     "reports",
     "comments",
+    # After comments: a comment a merge moved names the merge (moved_by_merge_id).
+    "idea_merge_members",
+    "idea_merges",
     "votes",
     "api_tokens",
     "ideas",

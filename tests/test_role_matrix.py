@@ -39,7 +39,12 @@ def _page_routes(app: Any) -> list[tuple[str, str, str]]:
         if not isinstance(route, Route):
             continue
         permission = EXTRA.get(route.path) or next(
-            (p for prefix, p in PREFIXES.items() if route.path.startswith(prefix + "/")), None
+            (
+                p
+                for prefix, p in PREFIXES.items()
+                if route.path == prefix or route.path.startswith(prefix + "/")
+            ),
+            None,
         )
         if permission is None:
             continue
@@ -61,6 +66,7 @@ def test_the_matrix_covers_the_privileged_areas(app) -> None:  # type: ignore[no
     covered = {path for _, path, _ in pages}
     assert any(p.startswith("/admin/") for p in covered)
     assert any(p.startswith("/moderation/") for p in covered)
+    assert "/officials" in covered
     # Every route of the app is either public, or privileged and in the matrix.
     mounted = [r for r in app.routes if isinstance(r, Mount)]
     assert {m.path for m in mounted} >= {"/api/v1", "/static"}

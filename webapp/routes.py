@@ -9,7 +9,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from webapp.views import admin, auth, ideas, moderation, pages, similar
+from webapp.views import admin, auth, duplicates, ideas, merges, moderation, pages, similar
+from webapp.views import moderation_queue as mod_queue
+from webapp.views import notifications as notices
+from webapp.views import officials as official_views
+from webapp.views import signal_review as signal_views
 from webapp.views.api import api_routes
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -32,6 +36,31 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         Route("/ideas/{idea_id:int}/comments", ideas.comment, methods=POST, name="comment"),
         Route("/ideas/{idea_id:int}/report", ideas.report_idea, methods=POST, name="report"),
         Route("/my/ideas", ideas.my_ideas, methods=GET, name="my_ideas"),
+        Route("/notifications", notices.notifications_page, methods=GET, name="notifications"),
+        Route(
+            "/notifications/read-all",
+            notices.mark_all_read,
+            methods=POST,
+            name="notifications_read_all",
+        ),
+        Route(
+            "/notifications/email",
+            notices.email_preference,
+            methods=POST,
+            name="notifications_email",
+        ),
+        Route(
+            "/notifications/{notification_id:int}/read",
+            notices.mark_read,
+            methods=POST,
+            name="notification_read",
+        ),
+        Route(
+            "/notifications/{notification_id:int}/open",
+            notices.open_notification,
+            methods=GET,
+            name="notification_open",
+        ),
         Route("/register", auth.register, methods=BOTH, name="register"),
         Route("/login", auth.login, methods=BOTH, name="login"),
         Route("/logout", auth.logout, methods=POST, name="logout"),
@@ -49,11 +78,136 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         ),
         Route(
             "/moderation/duplicates",
-            moderation.duplicates,
+            duplicates.queue,
             methods=GET,
             name="moderation_duplicates",
         ),
+        Route(
+            "/moderation/duplicates/{group_id:int}/merge",
+            duplicates.merge,
+            methods=POST,
+            name="merge_duplicates",
+        ),
+        Route(
+            "/moderation/duplicates/{group_id:int}/dismiss",
+            duplicates.dismiss,
+            methods=POST,
+            name="dismiss_duplicates",
+        ),
+        Route("/moderation/merges", merges.history, methods=GET, name="moderation_merges"),
+        Route(
+            "/moderation/merges/{merge_id:int}/unmerge",
+            merges.unmerge,
+            methods=POST,
+            name="moderation_unmerge",
+        ),
+        Route(
+            "/moderation/ideas/{idea_id:int}/merge",
+            merges.merge_idea,
+            methods=POST,
+            name="moderation_merge_idea",
+        ),
+        *moderation_routes(),
+        *officials_routes(),
         Route("/healthz", health, methods=GET, name="health"),
         Mount("/api/v1", routes=api_routes(), name="api"),
         Mount("/static", app=StaticFiles(directory=static_dir), name="static"),
+    ]
+
+
+def moderation_routes() -> list[BaseRoute]:
+    """Reports, hiding, blocking (views.moderation_queue) and the signal review."""
+    return [
+        Route(
+            "/moderation/reports", mod_queue.reports_queue, methods=GET, name="moderation_reports"
+        ),
+        Route("/moderation/hidden", mod_queue.hidden, methods=GET, name="moderation_hidden"),
+        Route("/moderation/blocked", mod_queue.blocked, methods=GET, name="moderation_blocked"),
+        Route(
+            "/moderation/ideas/{idea_id:int}/hide",
+            mod_queue.hide_idea,
+            methods=POST,
+            name="moderation_hide_idea",
+        ),
+        Route(
+            "/moderation/ideas/{idea_id:int}/unhide",
+            mod_queue.unhide_idea,
+            methods=POST,
+            name="moderation_unhide_idea",
+        ),
+        Route(
+            "/moderation/ideas/{idea_id:int}/dismiss-reports",
+            mod_queue.dismiss_idea_reports,
+            methods=POST,
+            name="moderation_dismiss_idea",
+        ),
+        Route(
+            "/moderation/comments/{comment_id:int}/hide",
+            mod_queue.hide_comment,
+            methods=POST,
+            name="moderation_hide_comment",
+        ),
+        Route(
+            "/moderation/comments/{comment_id:int}/unhide",
+            mod_queue.unhide_comment,
+            methods=POST,
+            name="moderation_unhide_comment",
+        ),
+        Route(
+            "/moderation/comments/{comment_id:int}/dismiss-reports",
+            mod_queue.dismiss_comment_reports,
+            methods=POST,
+            name="moderation_dismiss_comment",
+        ),
+        Route(
+            "/moderation/users/{user_id:int}/block",
+            mod_queue.block_user,
+            methods=POST,
+            name="moderation_block_user",
+        ),
+        Route(
+            "/moderation/users/{user_id:int}/unblock",
+            mod_queue.unblock_user,
+            methods=POST,
+            name="moderation_unblock_user",
+        ),
+        Route("/moderation/signals", signal_views.signals, methods=GET, name="moderation_signals"),
+        Route(
+            "/moderation/signals/{idea_id:int}/confirm",
+            signal_views.confirm,
+            methods=POST,
+            name="moderation_signals_confirm",
+        ),
+        Route(
+            "/moderation/signals/{idea_id:int}/lift",
+            signal_views.lift,
+            methods=POST,
+            name="moderation_signals_lift",
+        ),
+    ]
+
+
+def officials_routes() -> list[BaseRoute]:
+    """The officials' dashboard, overdue list, idea pages with the answer form, themes, export."""
+    return [
+        Route("/officials", official_views.dashboard, methods=GET, name="officials"),
+        Route("/officials/overdue", official_views.overdue, methods=GET, name="officials_overdue"),
+        Route(
+            "/officials/themes", official_views.themes_page, methods=GET, name="officials_themes"
+        ),
+        Route(
+            "/officials/shortlist.csv",
+            official_views.shortlist_csv,
+            methods=GET,
+            name="officials_shortlist_csv",
+        ),
+        Route(
+            "/officials/ideas/{idea_id:int}", official_views.idea, methods=GET, name="official_idea"
+        ),
+        Route(
+            "/officials/ideas/{idea_id:int}/status",
+            official_views.answer,
+            methods=POST,
+            name="official_answer",
+        ),
     ]

@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('email_state', sa.String(length=10), nullable=True),
     sa.Column('email_attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('emailed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('email_next_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['idea_id'], ['ideas.id'], name=op.f('fk_notifications_idea_id_ideas'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))

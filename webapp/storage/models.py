@@ -469,7 +469,15 @@ class OfficialResponse(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-NOTIFICATION_KINDS = ("merged", "status", "response", "hidden", "unhidden", "comment_hidden")
+NOTIFICATION_KINDS = (
+    "merged",
+    "status",
+    "response",
+    "hidden",
+    "unhidden",
+    "comment_hidden",
+    "comment_unhidden",
+)
 EMAIL_STATES = ("pending", "sent", "failed", "skipped")
 
 
@@ -498,3 +506,5 @@ class Notification(Base):
     email_state: Mapped[str | None] = mapped_column(String(10))
     email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     emailed_at: Mapped[datetime | None] = mapped_column()
+    # not before: the retry backoff after a failure, or the lease of a sender that claimed it
+    email_next_at: Mapped[datetime | None] = mapped_column()

@@ -9,10 +9,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from webapp.errors import N_, InvalidInput, NotFound
+from webapp.errors import N_, Conflict, InvalidInput, NotFound
 from webapp.services import comments as comments_service
 from webapp.services import ideas as ideas_service
+from webapp.services import merges as merges_service
+from webapp.services import moderation as moderation_service
 from webapp.services import reports as reports_service
+from webapp.services import responses as responses_service
 from webapp.services import taxonomy
 from webapp.services import votes as votes_service
 from webapp.services.exposure import viewer_key
@@ -113,7 +116,9 @@ async def my_ideas(request: Request) -> Response:
     size = request.app.state.settings.page_size
 
     def load(session: Any) -> dict[str, Any]:
-        return {"page": ideas_service.list_ideas(session, flt, size), **_taxonomy(session)}
+        page = ideas_service.list_ideas(session, flt, size)
+        hidden = moderation_service.hidden_notes(session, [i.id for i in page.items])
+        return {"page": page, "hidden_notes": hidden, **_taxonomy(session)}
 
     ctx = await db(request, load)
     return await render(
@@ -205,17 +210,27 @@ async def show_idea(request: Request) -> Response:
 
     def load(session: Any) -> dict[str, Any]:
         idea = ideas_service.get_idea(session, idea_id, user)
+        if idea.status == "merged" and idea.merged_into_id is not None:
+            return {"idea": idea}  # redirected below
+        comments = comments_service.list_comments(session, idea_id, page, size, viewer=user)
         return {
             "idea": idea,
-            "comments": comments_service.list_comments(session, idea_id, page, size),
+            "comments": comments,
+            "moderation": moderation_service.idea_moderation(session, idea_id, user),
+            "merge_info": merges_service.merged_into_info(
+                session, idea_id, user.id if user else None
+            ),
+            "moved_from": merges_service.moved_from(session, [c.id for c in comments.items]),
+            "official": responses_service.public_info(session, idea_id),
             **_taxonomy(session),
         }
 
     ctx = await db(request, load)
     idea = ctx["idea"]
     if idea.merged_into_id is not None and idea.status == "merged":
-        flash(request, "This idea was merged into the one below.", "info")
-        return redirect(request, "idea", idea_id=idea.merged_into_id, status=301)
+        # 303, not 301: an unmerge must be able to bring the idea's own page back.
+        flash(request, "“%(title)s” was merged into this idea.", "info", title=idea.title)
+        return redirect(request, "idea", idea_id=idea.merged_into_id)
     request.app.state.views.add(
         idea_id, viewer_key(user.id if user else None, anonymous_id(request))
     )
@@ -321,13 +336,33 @@ async def report_idea(request: Request) -> Response:
     comment_id = _int_param(form.get("comment_id"))
     if form.get("comment_id") and comment_id is None:
         raise NotFound("Comment not found.")
-    await db(
-        request,
-        reports_service.report,
-        user,
-        reason=form.get("reason"),
-        idea_id=None if comment_id else idea_id,
-        comment_id=comment_id,
-    )
+    settings = request.app.state.settings
+    back = str(request.app.url_path_for("idea", idea_id=idea_id))
+    back += f"#comment-{comment_id}" if comment_id else "#comments"
+    try:
+        await db(
+            request,
+            reports_service.report,
+            user,
+            reason=form.get("reason"),
+            idea_id=None if comment_id else idea_id,
+            comment_id=comment_id,
+            on_idea=idea_id,
+            auto_hide=settings.auto_hide_reports,
+            email=settings.email_enabled,
+        )
+    except (InvalidInput, Conflict) as exc:
+        tr = translator(request)
+        if isinstance(exc, InvalidInput) and exc.errors:
+            msg, params = next(iter(exc.errors.values()))
+        else:
+            msg, params = exc.message, exc.params
+        flash(
+            request,
+            "Your report was not sent: %(reason)s",
+            "error",
+            reason=tr.gettext(msg, **params),
+        )
+        return RedirectResponse(back, status_code=303)
     flash(request, "Thank you. A moderator will look at your report.", "success")
-    return redirect(request, "idea", idea_id=idea_id)
+    return RedirectResponse(back, status_code=303)
