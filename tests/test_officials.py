@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.helpers import Browser, make_user
+from tests.similarity_helpers import vectors
 from tests.officials_helpers import (
     add_idea,
     category,
@@ -589,6 +591,13 @@ def test_themes_group_related_ideas_with_keyword_labels(app, session_factory, of
     svc = app.state.similarity
     assert svc.wait_ready(60)
     svc.embed_pending()
+    # The background embedder may hold a batch of these ideas: wait until every one has its vector.
+    public = sum(len(v) for v in ids.values())
+    deadline = time.monotonic() + 60
+    while len(vectors(session_factory)) < public and time.monotonic() < deadline:
+        svc.embed_pending()
+        time.sleep(0.2)
+    assert len(vectors(session_factory)) >= public
     page = official.get("/officials/themes")
     assert page.status_code == 200
     html = page.text
@@ -627,3 +636,16 @@ def test_themes_say_so_while_the_model_loads_or_is_off(settings, session_factory
             b.__exit__(None, None, None)
     finally:
         off.state.engine.dispose()
+
+
+def test_an_incomplete_themes_result_is_kept_only_briefly() -> None:
+    from webapp.services import themes
+
+    cache = themes.ThemeCache(ttl=300.0)
+    done = themes.ThemesResult([], 0, 0, 0, False, utcnow())
+    partial = themes.ThemesResult([], 0, 0, 12, False, utcnow())  # 12 ideas not embedded yet
+    cache.put("done", done)
+    cache.put("partial", partial)
+    assert cache.get("done") is done and cache.get("partial") is partial
+    expiry = {key: item[0] for key, item in cache._items.items()}
+    assert expiry["done"] - expiry["partial"] > 200  # 300 s against 15 s

@@ -38,6 +38,7 @@ MAX_IDEAS = 5_000  # the best supported ideas of a filter that are clustered
 TEXT_CHARS = 2_000  # of each description, for the keyword labels
 IDEAS_PER_THEME = 5
 TTL_SECONDS = 300.0
+INCOMPLETE_TTL_SECONDS = 15.0  # while some ideas have no vector yet
 CACHE_ENTRIES = 64
 
 
@@ -186,7 +187,8 @@ def describe(session: Session, corpus: Corpus, topics: Topics) -> ThemesResult:
 
 
 class ThemeCache:
-    """Results per key for ``ttl`` seconds, in this process (thread-safe)."""
+    """Results per key for ``ttl`` seconds (15 s while some ideas lack a vector), in this
+    process (thread-safe). Entries hold their expiry time."""
 
     def __init__(self, ttl: float = TTL_SECONDS, entries: int = CACHE_ENTRIES) -> None:
         self.ttl = ttl
@@ -197,7 +199,7 @@ class ThemeCache:
     def get(self, key: Hashable) -> ThemesResult | None:
         with self._lock:
             item = self._items.get(key)
-            if item is None or time.monotonic() - item[0] > self.ttl:
+            if item is None or time.monotonic() > item[0]:
                 self._items.pop(key, None)
                 return None
             return item[1]
@@ -207,4 +209,6 @@ class ThemeCache:
             if len(self._items) >= self.entries:
                 oldest = min(self._items, key=lambda k: self._items[k][0])
                 del self._items[oldest]
-            self._items[key] = (time.monotonic(), value)
+            # While the embedder is still catching up the result is incomplete: keep it briefly.
+            ttl = self.ttl if value.without_vector == 0 else min(self.ttl, INCOMPLETE_TTL_SECONDS)
+            self._items[key] = (time.monotonic() + ttl, value)
