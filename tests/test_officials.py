@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.helpers import Browser, make_user
-from tests.similarity_helpers import vectors
 from tests.officials_helpers import (
     add_idea,
     category,
@@ -24,6 +23,7 @@ from tests.officials_helpers import (
     vote,
     voters,
 )
+from tests.similarity_helpers import vectors
 from tests.test_accessibility import Controls
 from tests.test_api import bearer, conforms, error_of
 from webapp.app import create_app
