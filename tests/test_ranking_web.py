@@ -161,6 +161,9 @@ def _serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
         VECHE_RANKING_POLL_SECONDS="0.2",
         VECHE_WRITE_RATE_LIMIT="1000",
         VECHE_LOGIN_RATE_LIMIT="1000",
+        # The ranking is under test, not the embeddings: loading the real model in two cold
+        # processes at once took longer than the shutdown wait on a fresh CI machine.
+        VECHE_EMBEDDING_MODEL="hashing-char-ngrams",
     )
     return subprocess.Popen(
         [
@@ -230,7 +233,12 @@ def test_separate_server_processes_agree_within_two_seconds(settings, session_fa
         for s in servers:
             s.terminate()
         for s in servers:
-            s.wait(timeout=10)
+            try:
+                s.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                s.kill()  # never leak a server into later tests
+                s.wait(timeout=10)
+                raise
 
 
 def _planted_burst(session_factory: Any, idea_id: int, n: int = 80) -> None:
