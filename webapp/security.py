@@ -12,6 +12,8 @@ from collections import deque
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from webapp.errors import PermissionDenied
+
 # Which roles may do what. Admins may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "submit": frozenset({"citizen", "moderator", "official", "admin"}),
@@ -49,6 +51,12 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 def can(role: str | None, permission: str) -> bool:
     return role is not None and role in PERMISSIONS[permission]
+
+
+def require_permission(role: str | None, permission: str) -> None:
+    """Refuse (PermissionDenied, HTTP 403) a role that lacks ``permission``."""
+    if not can(role, permission):
+        raise PermissionDenied("You do not have permission to do this.")
 
 
 def new_csrf_token() -> str:

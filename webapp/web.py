@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from webapp.errors import N_, InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
 from webapp.i18n import Translator, pick_language
@@ -184,3 +187,35 @@ async def render(
         )
     html = env.get_template(template).render(ctx)
     return HTMLResponse(html, status_code=status)
+
+
+def csv_download(
+    request: Request, rows: Callable[[], Iterable[Sequence[object]]], name: str
+) -> StreamingResponse:
+    """Stream ``rows()`` as a CSV attachment ``veche-<name>-<local time>.csv``.
+
+    A UTF-8 BOM first (so that Excel reads the file as UTF-8), then the rows in chunks of 200;
+    ``rows`` is called when the body is sent, so it may open its own transaction.
+    """
+
+    def chunks() -> Iterator[bytes]:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        yield "\ufeff".encode()
+        for n, row in enumerate(rows(), 1):
+            writer.writerow(row)
+            if n % 200 == 0:
+                yield buf.getvalue().encode()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue().encode()
+
+    stamp = datetime.now(translator(request).tz).strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="veche-{name}-{stamp}.csv"',
+            "cache-control": "no-store",
+        },
+    )

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied
-from webapp.security import can
+from webapp.security import can, require_permission
 from webapp.services import audit
 from webapp.services.dto import CurrentUser
 from webapp.services.moderation import clean_reason
@@ -84,15 +84,13 @@ def _set(session: Session, actor: CurrentUser, user_id: int, blocked: bool, reas
 
 def block_user(session: Session, actor: CurrentUser, user_id: int, reason: object) -> None:
     """Block an account with a reason (required)."""
-    if not can(actor.role, "moderate"):
-        raise PermissionDenied("You do not have permission to do this.")
+    require_permission(actor.role, "moderate")
     _set(session, actor, user_id, True, clean_reason(reason))
 
 
 def unblock_user(session: Session, actor: CurrentUser, user_id: int, reason: object) -> None:
     """Unblock an account (the reason is optional and kept in the audit log)."""
-    if not can(actor.role, "moderate"):
-        raise PermissionDenied("You do not have permission to do this.")
+    require_permission(actor.role, "moderate")
     _set(session, actor, user_id, False, clean_reason(reason, required=False))
 
 

@@ -26,8 +26,8 @@ from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from ml.text import join_idea
-from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
-from webapp.security import can
+from webapp.errors import Conflict, NotFound, invalid
+from webapp.security import require_permission
 from webapp.services import audit
 from webapp.services.dto import CurrentUser
 from webapp.services.validation import Errors, clean_text
@@ -185,8 +185,7 @@ def dismiss(
     ideas in ``apart`` against the rest of the group. Writes the audit entry
     ``duplicates.dismiss``. Setting some members apart rewrites the group, which needs the
     finder (its threshold splits groups); the whole group can be dismissed without it."""
-    if not can(actor.role, "moderate"):
-        raise PermissionDenied("You do not have permission to do this.")
+    require_permission(actor.role, "moderate")
     errors = Errors()
     why = clean_text(errors, "reason", reason, min_length=3, max_length=REASON_MAX, multiline=True)
     errors.raise_if_any()

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ml.text import normalise
-from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
-from webapp.security import can
+from webapp.errors import Conflict, NotFound, invalid
+from webapp.security import require_permission
 from webapp.services import merges
 from webapp.services.dedup_groups import DuplicateGroupView, GroupMember, list_groups
 from webapp.services.dismissals import public_members
@@ -225,8 +225,7 @@ def merge_group(
     """Merge some members of an open group into the chosen one (``merges.merge`` does the
     merge, its audit entry and the notifications). Only ideas the queue shows for this group
     can be chosen."""
-    if not can(actor.role, "moderate"):
-        raise PermissionDenied("You do not have permission to do this.")
+    require_permission(actor.role, "moderate")
     # Locked before the check (merges.merge locks it too, first of all): a moderator dismissing
     # the group at the same time waits, then finds it merged; or this merge finds it dismissed.
     group = session.get(DuplicateGroup, group_id, with_for_update=True)

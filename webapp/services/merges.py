@@ -38,8 +38,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from webapp.errors import Conflict, NotFound, PermissionDenied
-from webapp.security import can
+from webapp.errors import Conflict, NotFound
+from webapp.security import require_permission
 from webapp.services import audit, notifications, ranking_log
 from webapp.services.dto import CurrentUser
 from webapp.services.merge_counts import recount
@@ -94,11 +94,6 @@ def _clean_reason(reason: object) -> str:
     )
     errors.raise_if_any()
     return text
-
-
-def _require_moderator(actor: CurrentUser) -> None:
-    if not can(actor.role, "moderate"):
-        raise PermissionDenied("You do not have permission to do this.")
 
 
 def _lock(session: Session, idea_ids: Iterable[int]) -> dict[int, Idea]:
@@ -176,7 +171,7 @@ def merge(
     email: bool = False,
 ) -> MergeView:
     """Merge ``member_ids`` into ``canonical_id``; see the module docstring for what changes."""
-    _require_moderator(actor)
+    require_permission(actor.role, "moderate")
     text = _clean_reason(reason)
     members = sorted({int(m) for m in member_ids})
     if not members:
@@ -348,7 +343,7 @@ def unmerge(
     session: Session, actor: CurrentUser, merge_id: int, *, reason: str, email: bool = False
 ) -> MergeView:
     """Undo a merge exactly (see the module docstring). ``email`` is reserved for notices."""
-    _require_moderator(actor)
+    require_permission(actor.role, "moderate")
     text = _clean_reason(reason)
     record = session.get(IdeaMerge, merge_id, with_for_update=True, populate_existing=True)
     if record is None:

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from webapp.errors import N_, Conflict, NotFound, PermissionDenied
-from webapp.security import can
+from webapp.errors import N_, Conflict, NotFound
+from webapp.security import can, require_permission
 from webapp.services import audit, notifications, ranking_log
 from webapp.services.dto import CurrentUser
 from webapp.services.validation import Errors, clean_text
@@ -71,8 +71,8 @@ def clean_reason(reason: object, required: bool = True) -> str:
 
 
 def _require_moderator(actor: CurrentUser | None) -> None:
-    if actor is not None and not can(actor.role, "moderate"):
-        raise PermissionDenied("You do not have permission to do this.")
+    if actor is not None:  # None: the platform itself (auto-hide)
+        require_permission(actor.role, "moderate")
 
 
 def _excerpt(text: str) -> str:

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.errors import Conflict, NotFound, PermissionDenied
-from webapp.security import can
+from webapp.errors import Conflict, NotFound
+from webapp.security import require_permission
 from webapp.services import audit, ranking_log
 from webapp.services.dto import CurrentUser
 from webapp.services.notifications import notify_supporters
@@ -126,8 +126,7 @@ def answer(
     audit entry (before/after) and notifications to the supporters and the author (of the idea
     and of ideas merged into it), all in the caller's transaction.
     """
-    if not can(official.role, "answer"):
-        raise PermissionDenied("You do not have permission to do this.")
+    require_permission(official.role, "answer")
     target, text = _clean(status, body)
     idea = session.get(Idea, idea_id, with_for_update=True)  # one answer at a time per idea
     if idea is None:

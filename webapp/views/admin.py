@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from webapp.errors import InvalidInput, invalid
 from webapp.services import audit as audit_service
@@ -18,6 +16,7 @@ from webapp.services import taxonomy
 from webapp.services.dto import Page
 from webapp.storage.db import transaction
 from webapp.web import (
+    csv_download,
     db,
     field_errors,
     flash,
@@ -159,25 +158,8 @@ async def audit_csv(request: Request) -> Response:
     filters, _raw = _audit_filters(request)
     factory = request.app.state.session_factory
 
-    def chunks() -> Iterator[bytes]:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        yield "\ufeff".encode()  # a BOM, so that Excel reads the file as UTF-8
+    def rows() -> Iterator[list[str]]:
         with transaction(factory) as session:
-            for n, row in enumerate(audit_service.export_rows(session, **filters), 1):
-                writer.writerow(row)
-                if n % 200 == 0:
-                    yield buf.getvalue().encode()
-                    buf.seek(0)
-                    buf.truncate()
-        yield buf.getvalue().encode()
+            yield from audit_service.export_rows(session, **filters)
 
-    stamp = datetime.now(translator(request).tz).strftime("%Y%m%d-%H%M")
-    return StreamingResponse(
-        chunks(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="veche-audit-{stamp}.csv"',
-            "cache-control": "no-store",
-        },
-    )
+    return csv_download(request, rows, "audit")

@@ -4,8 +4,6 @@ themes, and the shortlist export. Every page needs the "answer" permission (offi
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,7 +11,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from webapp.errors import Conflict, InvalidInput
 from webapp.services import officials, responses, taxonomy, themes, vote_chart
@@ -24,6 +22,7 @@ from webapp.settings import Settings
 from webapp.storage.db import transaction
 from webapp.storage.models import PUBLIC_STATUSES, utcnow
 from webapp.web import (
+    csv_download,
     db,
     field_errors,
     flash,
@@ -390,24 +389,4 @@ async def shortlist_csv(request: Request) -> Response:
     await run_in_threadpool(request.app.state.ranking.catch_up)
     lang = translator(request).language
 
-    def chunks() -> Iterator[bytes]:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        yield "\ufeff".encode()  # a BOM, so that Excel reads the file as UTF-8
-        for n, row in enumerate(csv_rows(request, f.flt, limit, lang), 1):
-            writer.writerow(row)
-            if n % 200 == 0:
-                yield buf.getvalue().encode()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue().encode()
-
-    stamp = datetime.now(translator(request).tz).strftime("%Y%m%d-%H%M")
-    return StreamingResponse(
-        chunks(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="veche-shortlist-{stamp}.csv"',
-            "cache-control": "no-store",
-        },
-    )
+    return csv_download(request, lambda: csv_rows(request, f.flt, limit, lang), "shortlist")
