@@ -187,8 +187,14 @@ def test_ann_finds_near_copies_like_exact() -> None:
     assert (got[:, 0] == ids[rows]).mean() >= 0.99
     overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, ref, strict=True)])
     assert overlap >= 0.95
-    # scores are inner products (float16 storage: close, not equal)
-    np.testing.assert_allclose(scores[:, 0], ref_scores[:, 0], atol=2e-3)
+    # scores are the inner products of the ids returned (float16 storage: close, not equal).
+    # The graph is built on every core, so which (at most 1 %) query misses its nearest
+    # neighbour varies from run to run: compare scores where the top ids agree, and check
+    # that the ANN never reports a score above the exact best.
+    same = got[:, 0] == ref[:, 0]
+    assert same.mean() >= 0.99
+    np.testing.assert_allclose(scores[same, 0], ref_scores[same, 0], atol=2e-3)
+    assert (scores[:, 0] <= ref_scores[:, 0] + 2e-3).all()
 
 
 def test_ann_replace_remove_padding_and_one_query() -> None:
