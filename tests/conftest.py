@@ -109,6 +109,8 @@ def settings(database_url: str) -> Settings:
         write_rate_limit=1000,
         # The lexical encoder: instant, no weights. Tests of the real model set it themselves.
         embedding_model="hashing-char-ngrams",
+        # Tests change data and read pages back at once; the list micro-cache has its own tests.
+        page_cache_seconds=0.0,
     )
 
 

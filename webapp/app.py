@@ -18,6 +18,7 @@ from webapp.errors_view import exception_handlers
 from webapp.i18n import Translator, load_translators
 from webapp.middleware import BodySizeLimit, SecurityHeaders
 from webapp.routes import build_routes
+from webapp.page_cache import PageCache
 from webapp.security import RateLimiter
 from webapp.services.exposure import ViewBuffer
 from webapp.services.mailer import Mailer
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.ranking = RankingService(settings, app.state.session_factory)
     app.state.similarity = SimilarityService(settings, app.state.session_factory)
     app.state.views = ViewBuffer()
+    app.state.page_cache = PageCache(settings.page_cache_seconds)
     app.state.mailer = (
         Mailer(settings, app.state.session_factory, translators, app.url_path_for)
         if settings.email_enabled

@@ -93,6 +93,7 @@ class Settings:
     index_dir: str = ""
     embed_threads: int = 0
     similar_min_score: float = 0.2
+    page_cache_seconds: float = 1.0
     # Moderation and officials (docs/moderation.md).
     auto_hide_reports: int = 3
     response_threshold: int = 100
@@ -144,6 +145,7 @@ class Settings:
         "index_dir": "VECHE_INDEX_DIR",
         "embed_threads": "VECHE_EMBED_THREADS",
         "similar_min_score": "VECHE_SIMILAR_MIN_SCORE",
+        "page_cache_seconds": "VECHE_PAGE_CACHE_SECONDS",
         "auto_hide_reports": "VECHE_AUTO_HIDE_REPORTS",
         "response_threshold": "VECHE_RESPONSE_THRESHOLD",
         "response_days": "VECHE_RESPONSE_DAYS",
@@ -218,6 +220,10 @@ class Settings:
         if not self.embedding_model.strip():
             raise SettingsError(
                 "VECHE_EMBEDDING_MODEL must name a model, a local path, or 'off'"
+            )
+        if not 0.0 <= self.page_cache_seconds <= 60.0:
+            raise SettingsError(
+                f"VECHE_PAGE_CACHE_SECONDS must be 0..60 (0 = off), got {self.page_cache_seconds}"
             )
         if not 0.0 <= self.similar_min_score <= 1.0:
             raise SettingsError(

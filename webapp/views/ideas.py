@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from webapp.errors import N_, Conflict, InvalidInput, NotFound
 from webapp.services import comments as comments_service
@@ -24,10 +24,12 @@ from webapp.storage.models import PUBLIC_STATUSES
 from webapp.views import similar
 from webapp.views.listing import ranked_page
 from webapp.web import (
+    csrf_token,
     current_user,
     db,
     field_errors,
     flash,
+    language,
     rate_limit,
     read_form,
     redirect,
@@ -82,9 +84,29 @@ def _taxonomy(session: Any) -> dict[str, Any]:
     }
 
 
+def _cache_key(request: Request, flt: ideas_service.IdeaFilter) -> tuple[Any, ...] | None:
+    """The micro-cache key of this list page, or None where the page is the visitor's own."""
+    cache = request.app.state.page_cache
+    if (
+        not cache.enabled
+        or flt.sort == "random"
+        or request.query_params.get("mode") == "meaning"
+        or "user_id" in request.session
+        or "flash" in request.session
+        or "authorization" in request.headers
+    ):
+        return None
+    query = tuple(sorted(request.query_params.multi_items()))
+    return (language(request), request.url.path, query, request.app.state.ranking.cursor)
+
+
 async def index(request: Request) -> Response:
     flt = filter_from_query(request)
     size = request.app.state.settings.page_size
+    cache = request.app.state.page_cache
+    key = _cache_key(request, flt)
+    if key is not None and (html := cache.get(key, csrf_token(request))) is not None:
+        return HTMLResponse(html)
 
     ctx = await db(request, _taxonomy)
     # "By meaning": the ideas closest to the words typed, filtered like the list; when the
@@ -103,11 +125,16 @@ async def index(request: Request) -> Response:
         else:
             ctx["page"] = await db(request, ideas_service.list_ideas, flt, size)
     sorts = available_sorts(request.app.state.settings, bool(flt.q))
-    return await render(
-        request,
-        "ideas/index.html",
-        {"flt": flt, "statuses": PUBLIC_STATUSES, "sorts": sorts, **ctx},
+    context = {"flt": flt, "statuses": PUBLIC_STATUSES, "sorts": sorts, **ctx}
+    if key is None:
+        return await render(request, "ideas/index.html", context)
+    # rendered once with a placeholder token, stored, then served with the visitor's token
+    rendered = await render(
+        request, "ideas/index.html", {**context, "csrf_token": cache.placeholder}
     )
+    html = bytes(rendered.body).decode()
+    cache.put(key, html)
+    return HTMLResponse(html.replace(cache.placeholder, csrf_token(request)))
 
 
 async def my_ideas(request: Request) -> Response:

@@ -1,0 +1,113 @@
+"""The anonymous list micro-cache: reused only where the page is not the visitor's own."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from typing import Any
+
+import pytest
+
+from tests.helpers import CSRF_RE, Browser, make_user
+from tests.test_ranking_web import add_idea, support
+from webapp.app import create_app
+from webapp.page_cache import PageCache
+
+
+@pytest.fixture
+def cached_app(settings):  # type: ignore[no-untyped-def]
+    application = create_app(dataclasses.replace(settings, page_cache_seconds=30.0))
+    yield application
+    application.state.engine.dispose()
+
+
+def tokens(html: str) -> set[str]:
+    return set(CSRF_RE.findall(html))
+
+
+def test_a_second_anonymous_visit_is_a_hit_with_the_visitors_own_token(cached_app) -> None:
+    add_idea(cached_app.state.session_factory, "Скамейки у пруда")
+    cache = cached_app.state.page_cache
+    with Browser(cached_app) as first, Browser(cached_app) as second:
+        page1 = first.get("/")
+        assert page1.status_code == 200 and "Скамейки у пруда" in page1.text
+        misses = cache.misses
+        page2 = second.get("/")
+        assert cache.hits >= 1 and cache.misses == misses
+        assert "Скамейки у пруда" in page2.text
+        t1, t2 = tokens(page1.text), tokens(page2.text)
+        assert len(t1) == 1 and len(t2) == 1 and t1 != t2
+        assert cache.placeholder not in page2.text
+        # the token on the cached page is the visitor's: the language form it sits in works
+        answer = second.post("/language", data={"csrf_token": t2.pop(), "lang": "en"})
+        assert answer.status_code == 303
+
+
+def test_languages_and_query_strings_are_separate_pages(cached_app) -> None:
+    add_idea(cached_app.state.session_factory, "Фонтан на площади")
+    with Browser(cached_app) as visitor:
+        ru = visitor.get("/").text
+        en = visitor.get("/", headers={"Accept-Language": "en"}).text
+        assert re.search(r'<html lang="ru"', ru) and re.search(r'<html lang="en"', en)
+        visitor.get("/?sort=new")
+        hits = cached_app.state.page_cache.hits
+        visitor.get("/?sort=new&page=1")
+        assert cached_app.state.page_cache.hits == hits  # a new query string: rendered
+
+
+def test_signed_in_visitors_random_order_and_flashes_are_never_cached(cached_app) -> None:
+    factory = cached_app.state.session_factory
+    idea = add_idea(factory, "Велодорожка вдоль реки")
+    voter = make_user(factory, "voter@example.org", verified=True)
+    support(factory, voter, idea)
+    cache = cached_app.state.page_cache
+    with Browser(cached_app) as anon:
+        anon.get("/")
+        anon.get("/")
+    hits = cache.hits
+    with Browser(cached_app) as member:
+        member.login("voter@example.org")
+        member.get("/")  # the login left a flash message: not cached either
+        page = member.get("/")
+        assert cache.hits == hits
+        assert "Велодорожка вдоль реки" in page.text
+    with Browser(cached_app) as anon:
+        anon.get("/?sort=random")
+        anon.get("/?sort=random")
+    assert cache.hits == hits
+
+
+def test_a_moved_ranking_renders_afresh(cached_app) -> None:
+    factory = cached_app.state.session_factory
+    a = add_idea(factory, "Идея Альфа про сквер")
+    b = add_idea(factory, "Идея Бета про сквер")
+    voters = [make_user(factory, f"v{i}@example.org", verified=True) for i in range(3)]
+    support(factory, voters[0], a)
+    with Browser(cached_app) as anon:
+        first = anon.get("/?sort=top").text
+        assert first.index("Идея Альфа") < first.index("Идея Бета")
+        for v in voters[1:]:
+            support(factory, v, b)
+        cached_app.state.ranking.catch_up()  # what the worker's poller does every second
+        second = anon.get("/?sort=top").text
+        assert second.index("Идея Бета") < second.index("Идея Альфа")
+
+
+def test_entries_expire_and_the_oldest_go_first() -> None:
+    cache = PageCache(ttl=0.05, max_entries=2)
+    cache.put("a", f"<p>{cache.placeholder}</p>")
+    assert cache.get("a", "T1") == "<p>T1</p>"
+    time.sleep(0.06)
+    assert cache.get("a", "T1") is None
+    for key in ("x", "y", "z"):
+        cache.put(key, key)
+    assert cache.get("x", "t") is None and cache.get("z", "t") == "z"
+    assert not PageCache(ttl=0).enabled
+
+
+def test_the_setting_is_validated(settings: Any) -> None:
+    from webapp.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="VECHE_PAGE_CACHE_SECONDS"):
+        dataclasses.replace(settings, page_cache_seconds=-1.0)
