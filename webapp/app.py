@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import jinja2
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -25,11 +27,13 @@ from webapp.services.mailer import Mailer
 from webapp.services.ranking import RankingService
 from webapp.services.similarity import SimilarityService
 from webapp.settings import Settings
+from webapp.storage import faults
 from webapp.storage.db import make_engine, make_session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("veche")
 
 
 def build_jinja(
@@ -60,7 +64,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await run_in_threadpool(app.state.ranking.rebuild)
+        try:
+            await run_in_threadpool(app.state.ranking.rebuild)
+        except SQLAlchemyError as exc:
+            # A worker (re)started while the database is down must not fail its start-up (uvicorn
+            # would stop every worker): serve 503s until the ranking poller builds the snapshot.
+            if faults.classify(exc) is None:
+                raise
+            log.warning("database unavailable at start-up; the ranking is built once it answers")
+
         app.state.similarity.start()  # loads the model in a thread: the site serves meanwhile
         stop = asyncio.Event()
         task = asyncio.create_task(background.keep_current(app, stop))

@@ -23,8 +23,13 @@ def flush_views(app: Starlette) -> int:
     pairs = app.state.views.drain()
     if not pairs:
         return 0
-    with transaction(app.state.session_factory) as session:
-        return sum(store_views(session, pairs).values())
+    try:
+        with transaction(app.state.session_factory) as session:
+            return sum(store_views(session, pairs).values())
+    except Exception:  # the database is down or full: keep the pairs for the next flush
+        for idea_id, key in pairs:
+            app.state.views.add(idea_id, key)
+        raise
 
 
 async def keep_current(app: Starlette, stop: asyncio.Event) -> None:

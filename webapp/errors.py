@@ -60,6 +60,20 @@ class PayloadTooLarge(DomainError):
 
 class RateLimited(DomainError):
     status = 429
+    retry_after = 60  # seconds, sent as Retry-After; rate_limit() sets the real wait
+
+
+class ServiceUnavailable(DomainError):
+    """The database is down, restarting or unreachable (``webapp.storage.faults``): try again."""
+
+    status = 503
+    retry_after = 5  # seconds, sent as Retry-After
+
+
+class StorageFull(DomainError):
+    """The database's disk is full: reads work, writes are refused until space is freed."""
+
+    status = 507
 
 
 def invalid(field: str, message: str, **params: Any) -> InvalidInput:
@@ -78,5 +92,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
         Conflict,
         PayloadTooLarge,
         RateLimited,
+        ServiceUnavailable,
+        StorageFull,
     )
 }

@@ -6,11 +6,21 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from webapp.errors import N_, DomainError, InvalidInput, NotAuthenticated, RateLimited
+from webapp.errors import (
+    N_,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    RateLimited,
+    ServiceUnavailable,
+    StorageFull,
+)
+from webapp.storage import faults
 from webapp.web import render, translator
 
 log = logging.getLogger("veche")
@@ -41,6 +51,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     response = await _domain_error(request, exc)
     if isinstance(exc, RateLimited):
         response.headers["retry-after"] = "60"
+    elif isinstance(exc, ServiceUnavailable):
+        response.headers["retry-after"] = str(exc.retry_after)
     elif isinstance(exc, NotAuthenticated) and is_api(request):
         response.headers["www-authenticate"] = 'Bearer realm="veche"'
     return response
@@ -61,12 +73,28 @@ async def _domain_error(request: Request, exc: DomainError) -> Response:
     fields = {}
     if isinstance(exc, InvalidInput):
         fields = {name: tr.gettext(msg, **params) for name, (msg, params) in exc.errors.items()}
-    return await render(
-        request,
-        "errors/error.html",
-        {"status": exc.status, "message": tr.gettext(exc.message, **exc.params), "fields": fields},
-        status=exc.status,
+    context = {
+        "status": exc.status,
+        "message": tr.gettext(exc.message, **exc.params),
+        "fields": fields,
+    }
+    if isinstance(exc, ServiceUnavailable | StorageFull):
+        # The page must not need the database: no nav badge, and the user only if already known.
+        request.state.user = getattr(request.state, "user", None)
+        context["unread_notifications"] = 0
+    return await render(request, "errors/error.html", context, status=exc.status)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """A database fault (server down, connection lost, disk full) as a 503 or 507 in the
+    user's language (``webapp.storage.faults``); any other database error is a 500."""
+    fault = faults.classify(exc)
+    if fault is None:
+        return await server_error(request, exc)
+    log.warning(
+        "database fault on %s %s: %s", request.method, request.url.path, str(exc).splitlines()[0]
     )
+    return await domain_error(request, fault)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -104,4 +132,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def exception_handlers() -> dict[Any, Any]:
-    return {DomainError: domain_error, HTTPException: http_error, Exception: server_error}
+    return {
+        DomainError: domain_error,
+        HTTPException: http_error,
+        SQLAlchemyError: database_error,
+        Exception: server_error,
+    }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -20,20 +22,25 @@ from webapp.security import can, csrf_matches, new_csrf_token
 from webapp.services import users as users_service
 from webapp.services.dto import CurrentUser
 from webapp.services.inbox import unread_count
-from webapp.storage.db import transaction
+from webapp.storage import faults
 
 T = TypeVar("T")
+log = logging.getLogger("veche")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
 async def db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run ``fn(session, *args)`` in one transaction, off the event loop."""
+    """Run ``fn(session, *args)`` in one transaction, off the event loop.
+
+    On a GET or HEAD (safe, so idempotent) a transient database fault is retried on a fresh
+    connection; a write is never retried blindly (``webapp.storage.faults.run_transaction``).
+    """
     factory = request.app.state.session_factory
+    safe = request.method in ("GET", "HEAD")
 
     def work() -> T:
-        with transaction(factory) as session:
-            return fn(session, *args, **kwargs)
+        return faults.run_transaction(factory, fn, *args, idempotent=safe, **kwargs)
 
     return await run_in_threadpool(work)
 
@@ -46,7 +53,11 @@ async def current_user(request: Request) -> CurrentUser | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
-        user = await db(request, users_service.user_for_token, token) if token else None
+        stale = False
+        if token:
+            user, stale = await db(request, users_service.user_for_token, token)
+        if user is not None and stale:
+            await _touch_token(request, token)
         request.state.token_auth = user is not None
     elif isinstance(uid := request.session.get("user_id"), int):
         user = await db(request, users_service.active_user, uid)
@@ -54,6 +65,16 @@ async def current_user(request: Request) -> CurrentUser | None:
             request.session.pop("user_id", None)
     request.state.user = user
     return user
+
+
+async def _touch_token(request: Request, token: str) -> None:
+    """Record a token's use; best effort, so a full disk or a database hiccup fails no read."""
+    try:
+        await db(request, users_service.touch_token, token)
+    except SQLAlchemyError as exc:
+        if faults.classify(exc) is None:
+            raise
+        log.warning("could not record the use of an API token: %s", str(exc).splitlines()[0])
 
 
 async def require_user(request: Request, permission: str | None = None) -> CurrentUser:

@@ -27,9 +27,11 @@ from ranking.scores import RankingConfig
 from ranking.signals import BURST, FRESH, LOCKSTEP, SignalConfig, Signals, detect_signals
 from ranking.snapshot import Snapshot
 from ranking.weights import WeightConfig
+from webapp.errors import ServiceUnavailable
 from webapp.services import signal_arrays, signal_review
 from webapp.settings import Settings
 from webapp.storage import ranking_arrays
+from webapp.storage.faults import UNAVAILABLE_MESSAGE
 from webapp.storage.models import PUBLIC_STATUSES, RankingEvent
 
 log = logging.getLogger("veche.ranking")
@@ -439,8 +441,8 @@ class RankingService:
             return list(state.review)
 
     def _require(self) -> _State:
-        if self._state is None:
-            raise RuntimeError("the ranking snapshot is not built yet")
+        if self._state is None:  # the database was down at start-up: the poller builds it
+            raise ServiceUnavailable(UNAVAILABLE_MESSAGE)
         return self._state
 
     @property

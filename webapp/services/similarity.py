@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.errors import N_, DomainError
@@ -46,6 +47,7 @@ from webapp.services.dedup_groups import (
 )
 from webapp.services.dto import IdeaSummary
 from webapp.settings import Settings
+from webapp.storage.faults import is_transient
 from webapp.storage.models import PUBLIC_STATUSES, Idea, IdeaEmbedding, utcnow
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ SCAN_SECONDS = 30.0  # how often the embedder looks for ideas it was not told ab
 OVERFETCH = 4  # candidates fetched per suggestion shown (hidden, merged, excluded are dropped)
 MIN_CANDIDATES = 20
 LIKE_MAX = 500  # deepest result the semantic browse pages to
+LOAD_RETRY_SECONDS = 2.0  # start-up wait between reads of the vectors while the database is down
 ADVISORY_KEY = 0x7665636865  # "veche": pg_try_advisory_lock key of the embedder
 
 __all__ = [
@@ -172,7 +175,7 @@ class SimilarityService:
             self.finder = load_finder(self.settings, self.model_name)
         self.model_identity = self.finder.identity
         restored = self._restore_index()
-        n = self.poll()
+        n = self._first_poll()
         if self._index_file() is not None and (n or not restored):
             self.save_index()
         n += restored
@@ -182,6 +185,17 @@ class SimilarityService:
             "similar ideas ready: %s, %d vectors, %.1f s", self.model_identity, n, self.loaded_in
         )
         self._notify()
+
+    def _first_poll(self) -> int:
+        """Read the stored vectors; while the database is down (a worker started during an
+        outage) wait and try again, so suggestions come back without a restart."""
+        while True:
+            try:
+                return self.poll()
+            except SQLAlchemyError as exc:
+                if not is_transient(exc) or self.stopping.wait(LOAD_RETRY_SECONDS):
+                    raise
+                log.warning("database unavailable while loading vectors; retrying")
 
     def _require(self) -> DuplicateFinder:
         if self.status == "ready" and self.finder is not None:
@@ -324,23 +338,29 @@ class SimilarityService:
         total = 0
         after = 0
         finished = False
-        while not self.stopping.is_set():
-            batch = EMBED_BATCH if limit is None else min(EMBED_BATCH, limit - total)
-            if batch <= 0:
-                break
-            with embedder_lock(self.factory, self.settings) as got:
-                if not got:  # another process is embedding: try again on the next tick
+        try:
+            while not self.stopping.is_set():
+                batch = EMBED_BATCH if limit is None else min(EMBED_BATCH, limit - total)
+                if batch <= 0:
                     break
-                with self.factory() as session:
-                    rows = stale_ideas(session, finder.identity, ids=todo, after=after, limit=batch)
-                if not rows:
-                    finished = True
-                    break
-                after = rows[-1].id
-                total += self._embed_rows(finder, rows)
-        if not finished and todo is not None:
-            with self._pending_lock:  # not done: keep the rest noted
-                self._pending.update(i for i in todo if i > after)
+                with embedder_lock(self.factory, self.settings) as got:
+                    if not got:  # another process is embedding: try again on the next tick
+                        break
+                    with self.factory() as session:
+                        rows = stale_ideas(
+                            session, finder.identity, ids=todo, after=after, limit=batch
+                        )
+                    if not rows:
+                        finished = True
+                        break
+                    total += self._embed_rows(finder, rows)
+                    after = rows[-1].id
+        finally:
+            # not done (stopping, lock held elsewhere, or the database failed): keep the rest
+            # noted, so the next tick retries them rather than the 30 s scan
+            if not finished and todo is not None:
+                with self._pending_lock:
+                    self._pending.update(i for i in todo if i > after)
         if full_scan and not self.stopping.is_set():
             with self.factory() as session:
                 self.backlog = count_stale(session, finder.identity)

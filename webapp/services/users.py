@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, invalid
@@ -18,6 +18,8 @@ from webapp.services.audit import record
 from webapp.services.dto import CurrentUser
 from webapp.services.validation import EMAIL_RE, Errors, clean_optional_id, clean_text
 from webapp.storage.models import ROLES, ApiToken, District, User
+
+TOKEN_TOUCH_SECONDS = 60  # an API token's last_used_at is recorded at most this often
 
 
 def to_current(user: User) -> CurrentUser:
@@ -161,12 +163,34 @@ def create_api_token(session: Session, user_id: int, name: str = "") -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> CurrentUser | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_api_token(token)))
+def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bool]:
+    """The token's active user (None: unknown token), and whether its use should be recorded.
+
+    Reads only: a GET with a token must keep working when the disk is full or the database is
+    read-only for a moment; :func:`touch_token` records the use, at most once a minute, in a
+    separate transaction the caller may let fail.
+    """
+    row = session.execute(
+        select(ApiToken.user_id, ApiToken.last_used_at).where(
+            ApiToken.token_hash == hash_api_token(token)
+        )
+    ).first()
     if row is None:
-        return None
-    row.last_used_at = datetime.now(UTC)
-    return active_user(session, row.user_id)
+        return None, False
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)  # SQLite returns naive UTC
+    stale = last is None or last < datetime.now(UTC) - timedelta(seconds=TOKEN_TOUCH_SECONDS)
+    return active_user(session, row.user_id), stale
+
+
+def touch_token(session: Session, token: str) -> None:
+    """Record that the token was used now."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == hash_api_token(token))
+        .values(last_used_at=datetime.now(UTC))
+    )
 
 
 def count_users(session: Session) -> int:

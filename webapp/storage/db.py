@@ -29,7 +29,10 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
+    # Pre-ping replaces connections a database restart killed; the connect timeout turns an
+    # unreachable server into a prompt 503 (webapp.storage.faults) instead of a hung worker.
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
