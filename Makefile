@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages bench bench-ranking bench-dedup eval clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -48,6 +48,9 @@ typecheck: install  ## mypy (strict for ranking/ and ml/)
 
 messages: install  ## re-extract translatable strings, update the ru/en catalogs, fill from webapp/i18n/pending/*.json
 	flock /tmp/veche-i18n.lock $(PY) tools/i18n_sync.py
+
+screenshots: install  ## run the end-to-end browser flows (needs /usr/bin/chromium) and save a PNG per step in docs/screenshots/
+	$(PY) -m tools.screenshots --out docs/screenshots
 
 bench: bench-ranking bench-dedup  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
 
