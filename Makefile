@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup eval clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup load eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -62,6 +62,9 @@ bench-dedup: install  ## similar-ideas search at 10k/100k/1M: exact vs ANN vs pg
 	$(PY) -m bench.similar_http --sizes $(HTTP_SIZES) --json bench/results/similar_http.json
 
 HTTP_SIZES ?= 10000,100000,1000000
+
+load: install  ## 200 citizens over real HTTP against `veche serve --workers 2` on PostgreSQL and SQLite (WAL), with a ledger of every vote (bench/results/load.json, docs/benchmarks.md; LOAD_ARGS="--duration 20 --backends postgres" for a quick run)
+	$(PY) -m bench.load $(LOAD_ARGS)
 
 DATA ?= ../shared/data
 
