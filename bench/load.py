@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -630,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": "make load" if not argv and len(sys.argv) == 1 else
         "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "workers": args.workers, "model": args.model, "backends": {},
     }
     for backend in tqdm(backends, desc="backends", unit="backend"):

@@ -101,7 +101,7 @@ class Client:
         start = time.perf_counter()
         try:
             status, head, data = await asyncio.wait_for(self._exchange(raw), self.timeout)
-        except (HTTPError, ConnectionError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
+        except (TimeoutError, HTTPError, ConnectionError, OSError, asyncio.IncompleteReadError):
             await self.close()
             self.stats.record(label, time.perf_counter() - start, None)
             return None, {}, b""
