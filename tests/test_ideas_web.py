@@ -406,3 +406,16 @@ def test_a_single_spanish_word_finds_a_spanish_idea(
     )
     for query in ("Remodelación", "remodelacion", "rotondas"):
         assert "Remodelación de la rotonda" in browser.get("/", params={"q": query}).text, query
+
+
+@pytest.mark.parametrize("idea_id", [str(2**31), "99999999999", str(10**30)])
+def test_ids_beyond_a_database_integer_are_404_not_500(
+    app: Any, browser: Browser, citizen: Any, idea_id: str
+) -> None:
+    """Regression (fuzzing): /ideas/10**30/edit overflowed the database integer and answered 500."""
+    browser.login(citizen.email)
+    for url in [f"/ideas/{idea_id}", f"/ideas/{idea_id}/edit", f"/api/v1/ideas/{idea_id}"]:
+        assert browser.get(url).status_code == 404, url
+    for url in [f"/ideas/{idea_id}/support", f"/ideas/{idea_id}/comments"]:
+        assert browser.submit(url, {"body": "Хороший комментарий"}).status_code == 404, url
+    assert browser.get("/ideas/2147483647").status_code == 404  # the largest id is a real URL

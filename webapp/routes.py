@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from webapp.openapi import MAX_ID
 from webapp.views import admin, auth, duplicates, ideas, merges, moderation, pages, similar
 from webapp.views import moderation_queue as mod_queue
 from webapp.views import notifications as notices
@@ -17,6 +19,34 @@ from webapp.views import signal_review as signal_views
 from webapp.views.api import api_routes
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
+
+
+def _digits_up_to(limit: int) -> str:
+    """A regex matching the decimal numbers 0..limit (no sign, no leading zeros past 10 digits)."""
+    digits = str(limit)
+    parts = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        low = 1 if i == 0 else 0
+        if int(d) > low:
+            rest = len(digits) - i - 1
+            tail = f"[0-9]{{{rest}}}" if rest else ""
+            parts.append(f"{digits[:i]}[{low}-{int(d) - 1}]{tail}")
+    parts.append(digits)
+    return "|".join(parts)
+
+
+class IdConvertor(IntegerConvertor):
+    """``{name:int}`` matches only ids a database integer column can hold (0..2**31-1).
+
+    A larger number in a URL is simply a page that does not exist (404), never an overflow
+    error from the database (SQLite: OverflowError; PostgreSQL: integer out of range).
+    """
+
+    regex = _digits_up_to(MAX_ID)
+
+
+# Starlette's convertor table is process-wide; every id in this app is a 32-bit integer.
+register_url_convertor("int", IdConvertor())
 
 
 async def health(request: Request) -> Response:

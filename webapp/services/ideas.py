@@ -188,7 +188,12 @@ def clean_idea(session: Session, data: dict[str, Any], limits: Limits) -> dict[s
     """Validate title, body, category_id and district_id as the site does; raises InvalidInput."""
     errors = Errors()
     title = clean_text(
-        errors, "title", data.get("title"), min_length=5, max_length=limits.title_max
+        errors,
+        "title",
+        data.get("title"),
+        min_length=5,
+        max_length=limits.title_max,
+        one_script_words=True,
     )
     body = clean_text(
         errors, "body", data.get("body"), min_length=20, max_length=limits.body_max, multiline=True

@@ -70,7 +70,9 @@ def register(
         errors.add("email", "This field is required.")
     elif len(email_s) > 254 or not EMAIL_RE.match(email_s):
         errors.add("email", "Enter a valid e-mail address.")
-    name = clean_text(errors, "display_name", display_name, min_length=2, max_length=100)
+    name = clean_text(
+        errors, "display_name", display_name, min_length=2, max_length=100, one_script_words=True
+    )
     pw = check_password_policy(errors, password, password_min_length, email_s)
     district = clean_optional_id(errors, "district_id", district_id)
     if district is not None and session.get(District, district) is None:
@@ -156,9 +158,12 @@ def set_locale(session: Session, user_id: int, locale: str) -> None:
 
 
 def create_api_token(session: Session, user_id: int, name: str = "") -> str:
-    """Store a new token's digest and return the token (shown once)."""
+    """Store a new token's digest and return the token (shown once); raises InvalidInput."""
+    errors = Errors()
+    label = clean_text(errors, "name", name, min_length=0, max_length=100)
+    errors.raise_if_any()
     token, digest = new_api_token()
-    session.add(ApiToken(user_id=user_id, token_hash=digest, name=name[:100]))
+    session.add(ApiToken(user_id=user_id, token_hash=digest, name=label))
     session.flush()
     return token
 
