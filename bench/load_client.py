@@ -9,6 +9,7 @@ simulated client, a cookie jar, and records every request's latency under an end
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -84,14 +85,19 @@ class Client:
         path: str,
         *,
         form: dict[str, str] | None = None,
+        json_body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int | None, dict[str, str], bytes]:
         """Send one request; returns (status or None on failure, headers, body). Never raises."""
         body = urlencode(form).encode() if form is not None else b""
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         all_headers = {**self.headers, **(headers or {})}
         if form is not None:
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if json_body is not None:
+            all_headers["Content-Type"] = "application/json"
         if body or method in ("POST", "PUT", "DELETE"):
             all_headers["Content-Length"] = str(len(body))
         if self.cookies:
