@@ -107,6 +107,10 @@ def settings(database_url: str) -> Settings:
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         login_rate_limit=1000,
         write_rate_limit=1000,
+        # Rate limits in Redis when .ci/run provides one (TEST_REDIS_URL), under a prefix of
+        # this test's own; keys expire with their one-minute window.
+        redis_url=os.environ.get("TEST_REDIS_URL", ""),
+        redis_prefix=f"veche-test-{uuid.uuid4().hex[:12]}",
         # The lexical encoder: instant, no weights. Tests of the real model set it themselves.
         embedding_model="hashing-char-ngrams",
         # Tests change data and read pages back at once; the list micro-cache has its own tests.

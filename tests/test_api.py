@@ -737,9 +737,12 @@ def test_writes_are_rate_limited_per_user(
         token = bearer(client, citizen.email)
         idea = new_idea(client, token, session_factory)
         url = f"{API}/ideas/{idea['id']}/support"
+        # creating the idea counted in "submit"; supporting and withdrawing share "vote"
         assert client.post(url, headers=token).status_code == 200
+        assert client.delete(url, headers=token).status_code == 200
         response = client.post(url, headers=token)
         assert response.status_code == 429
+        assert 1 <= int(response.headers["retry-after"]) <= 60
         error_of(response)
 
 

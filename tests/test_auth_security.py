@@ -53,12 +53,104 @@ def test_registration_errors_are_shown_and_nothing_is_stored(
         assert s.scalar(select(func.count()).select_from(User)) == 0
 
 
-def test_duplicate_email_is_refused(browser: Browser, citizen) -> None:
+def test_a_registered_email_is_refused_without_saying_the_account_exists(
+    browser: Browser, citizen, session_factory
+) -> None:
     response = browser.submit(
         "/register",
-        {"email": citizen.email.upper(), "display_name": "Двойник", "password": PASSWORD},
+        {"email": citizen.email.upper(), "display_name": "Двойник", "password": "другой-пароль-7"},
     )
     assert response.status_code == 409
+    assert "Этот адрес нельзя использовать для новой учётной записи" in response.text
+    assert "уже существует" not in response.text
+    with transaction(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_registering_again_with_the_accounts_password_just_logs_in(
+    browser: Browser, citizen
+) -> None:
+    response = browser.submit(
+        "/register",
+        {"email": citizen.email, "display_name": "Снова я", "password": PASSWORD},
+    )
+    assert response.status_code == 303
+    assert "вы вошли в неё" in browser.get("/").text
+    assert browser.get("/my/ideas").status_code == 200
+
+
+def _spy_verify(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """Record the hash of every argon2 verify call."""
+    from webapp import security
+
+    calls: list[str] = []
+    real = security._hasher
+
+    class Spy:
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+        def verify(self, hash_: str, password: str) -> bool:
+            calls.append(hash_)
+            return real.verify(hash_, password)
+
+    monkeypatch.setattr(security, "_hasher", Spy())
+    return calls
+
+
+@pytest.mark.parametrize("route", ["login", "token"])
+def test_an_unknown_account_costs_an_argon2_verify_like_a_known_one(
+    browser: Browser, citizen, monkeypatch, route: str
+) -> None:
+    from webapp import security
+
+    calls = _spy_verify(monkeypatch)
+
+    def attempt(email: str) -> int:
+        body = {"email": email, "password": "wrong-password-1"}
+        if route == "login":
+            return int(browser.submit("/login", body).status_code)
+        return int(browser.post("/api/v1/tokens", json=body).status_code)
+
+    assert attempt(citizen.email) == 401
+    assert len(calls) == 1 and calls[0].startswith("$argon2")
+    assert attempt("nobody@example.org") == 401
+    assert len(calls) == 2 and calls[1] == security._DUMMY_HASH
+    browser.submit("/login", {"email": citizen.email, "password": "x" * 5000})  # over the cap
+    assert calls[-1] == security._DUMMY_HASH  # a very long password is never hashed
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("x" * 257, "Must be at most %(max)s characters long."),
+        ("NewComer@example.org!", "The password must not contain your e-mail address."),
+        ("my-newcomer-password", "The password must not contain your e-mail address."),
+        ("qwertyuiop", "This password is too easy to guess."),
+        ("Password2024!", "This password is too easy to guess."),
+        ("1q2w3e4r5t", "This password is too easy to guess."),
+        ("йцукенгшщз", "This password is too easy to guess."),
+    ],
+)
+def test_password_policy_refuses_long_personal_and_common_passwords(
+    app, browser: Browser, session_factory, password: str, message: str
+) -> None:
+    form = {"email": "newcomer@example.org", "display_name": "Новый", "password": password}
+    response = browser.submit("/register", form)
+    assert response.status_code == 422
+    expected = app.state.translators["ru"].gettext(message, max=256)
+    assert expected != message and expected in response.text  # in the user's language
+    with transaction(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_password_policy_accepts_a_long_uncommon_password() -> None:
+    from webapp import passwords
+
+    assert len(passwords.common_passwords()) >= 10_000
+    assert passwords.problem("тихая-улица-у-реки", "anna@example.org", 10, 256) is None
+    assert passwords.problem(PASSWORD, "ann@example.org", 10, 256) is None
+    assert passwords.is_common("dragon2024") and not passwords.is_common("dragonfly-over-pond")
 
 
 def test_login_failure_does_not_reveal_whether_the_account_exists(
@@ -120,17 +212,20 @@ def test_login_is_rate_limited(settings, citizen) -> None:
         assert codes[:3] == [401, 401, 401]
         assert codes[3:] == [429, 429]
         limited = b.submit("/login", {"email": citizen.email, "password": "wrong-password"})
-        assert limited.headers["retry-after"] == "60"
+        assert 1 <= int(limited.headers["retry-after"]) <= 60  # until the oldest attempt expires
         # even the right password is refused while limited
         assert b.submit("/login", {"email": citizen.email, "password": PASSWORD}).status_code == 429
     app.state.engine.dispose()
 
 
 def test_session_cookie_is_httponly_samesite_and_secure_in_production(settings) -> None:
-    with Browser(create_app(settings)) as b:
-        cookie = b.get("/login").headers.get("set-cookie", "")
-        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
-        assert "secure" not in cookie.lower()
+    # development and test serve plain http://127.0.0.1 (the browser tests too), where a
+    # browser would drop a Secure cookie: Secure is for production, which must be HTTPS.
+    for environment in ("development", "test"):
+        with Browser(create_app(replace(settings, environment=environment))) as b:
+            cookie = b.get("/login").headers.get("set-cookie", "")
+            assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+            assert "secure" not in cookie.lower()
     prod = replace(settings, environment="production", secret_key="x" * 40)
     with Browser(create_app(prod), base_url="https://testserver") as b:
         cookie = b.get("/login").headers.get("set-cookie", "")
@@ -138,14 +233,51 @@ def test_session_cookie_is_httponly_samesite_and_secure_in_production(settings) 
         assert "strict-transport-security" in b.get("/").headers
 
 
+def _assert_security_headers(headers, where: str, hsts: bool = False) -> None:  # type: ignore[no-untyped-def]
+    csp = headers.get("content-security-policy", "")
+    script_src = re.search(r"script-src ([^;]*)", csp)
+    assert script_src and "'unsafe-inline'" not in script_src.group(1), where
+    assert "'self'" in script_src.group(1) and "unsafe-eval" not in csp, where
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, where
+    assert headers.get("x-frame-options") == "DENY", where
+    assert headers.get("referrer-policy") == "same-origin", where
+    assert headers.get("x-content-type-options") == "nosniff", where
+    assert ("strict-transport-security" in headers) is hsts, where
+
+
 def test_security_headers(browser: Browser) -> None:
-    headers = browser.get("/").headers
-    csp = headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert "frame-ancestors 'none'" in csp
-    assert headers["x-frame-options"] == "DENY"
-    assert headers["referrer-policy"] == "same-origin"
-    assert headers["x-content-type-options"] == "nosniff"
+    _assert_security_headers(browser.get("/").headers, "/")
+
+
+def test_security_headers_on_error_pages_and_the_api(settings, citizen) -> None:
+    tight = replace(settings, max_body_bytes=1000, login_rate_limit=1)
+    app = create_app(tight)
+    with Browser(app) as b:
+        responses = {
+            "page": b.get("/login"),
+            "404": b.get("/no-such-page"),
+            "403": b.post("/logout", data={"csrf_token": "forged"}),
+            "413": b.post("/login", data={"email": "x" * 5000}),
+            "api": b.get("/api/v1/categories"),
+            "api 404": b.get("/api/v1/ideas/987654"),
+            "api 401": b.get("/api/v1/me"),
+        }
+        b.submit("/login", {"email": citizen.email, "password": "wrong-password-1"})
+        responses["429"] = b.submit("/login", {"email": citizen.email, "password": "wrong-1"})
+        for where, response in responses.items():
+            expected = int(where.split()[-1]) if where.split()[-1].isdigit() else 200
+            assert response.status_code == expected, where
+            _assert_security_headers(response.headers, where)
+    app.state.engine.dispose()
+    prod = replace(tight, environment="production", secret_key="x" * 40)
+    app = create_app(prod)
+    with Browser(app, base_url="https://testserver") as b:
+        for url in ("/", "/no-such-page", "/api/v1/categories"):
+            _assert_security_headers(b.get(url).headers, url, hsts=True)
+        big = b.post("/login", data={"email": "x" * 5000})
+        assert big.status_code == 413
+        _assert_security_headers(big.headers, "413", hsts=True)
+    app.state.engine.dispose()
 
 
 def test_pages_have_no_inline_script(browser: Browser, citizen) -> None:

@@ -19,9 +19,9 @@ from webapp import background
 from webapp.errors_view import exception_handlers
 from webapp.i18n import Translator, load_translators
 from webapp.middleware import BodySizeLimit, SecurityHeaders
-from webapp.routes import build_routes
 from webapp.page_cache import PageCache
-from webapp.security import RateLimiter
+from webapp.ratelimit import build_limiters, redis_client
+from webapp.routes import build_routes
 from webapp.services.exposure import ViewBuffer
 from webapp.services.mailer import Mailer
 from webapp.services.ranking import RankingService
@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(app.state.similarity.wait_ready, 60.0)
             await run_in_threadpool(background.flush_views, app)
             app.state.engine.dispose()
+            if app.state.redis is not None:
+                app.state.redis.close()
 
     app = Starlette(
         debug=False,
@@ -126,10 +128,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.email_enabled
         else None
     )
-    app.state.limiters = {
-        "login": RateLimiter(settings.login_rate_limit, 60.0),
-        "write": RateLimiter(settings.write_rate_limit, 60.0),
-        "similar": RateLimiter(settings.similar_rate_limit, 60.0),
-        "register": RateLimiter(max(1, settings.login_rate_limit // 2), 60.0),
-    }
+    # Rate limits: shared by every worker through Redis when VECHE_REDIS_URL is set (the client
+    # connects lazily, so a Redis that is down delays nothing here; see webapp/ratelimit.py).
+    app.state.redis = redis_client(settings.redis_url) if settings.redis_url else None
+    app.state.limiters = build_limiters(settings, app.state.redis)
     return app

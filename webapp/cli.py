@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
+    _check_workers(settings, args.workers)
     _check_schema(settings)
     print(f"Veche is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     if args.workers > 1:
@@ -81,6 +82,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     return 0
+
+
+def _check_workers(settings: Settings, workers: int) -> None:
+    """Several workers count rate limits apart unless they share Redis: refuse that in production."""
+    if workers <= 1 or settings.redis_url:
+        return
+    message = (
+        f"--workers {workers} without VECHE_REDIS_URL: each worker would count the rate limits "
+        "on its own (login guesses, votes, comments … multiplied by the number of workers)"
+    )
+    if settings.environment == "production":
+        raise CliError(message + "; set VECHE_REDIS_URL=redis://host:6379/0 or serve one worker")
+    print(f"warning: {message}. Set VECHE_REDIS_URL in production.", file=sys.stderr)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -159,6 +173,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         display_name=args.name or args.email.split("@")[0],
         password=password,
         password_min_length=settings.password_min_length,
+        password_max_length=settings.password_max_length,
         role=args.role,
         verified_resident=args.verified,
     )

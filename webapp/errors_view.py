@@ -50,7 +50,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     response = await _domain_error(request, exc)
     if isinstance(exc, RateLimited):
-        response.headers["retry-after"] = "60"
+        response.headers["retry-after"] = str(exc.retry_after)
     elif isinstance(exc, ServiceUnavailable):
         response.headers["retry-after"] = str(exc.retry_after)
     elif isinstance(exc, NotAuthenticated) and is_api(request):

@@ -1,18 +1,16 @@
-"""Passwords, CSRF tokens, API tokens, roles and rate limits."""
+"""Passwords, CSRF tokens, API tokens and roles (rate limits: webapp.ratelimit)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from webapp.errors import PermissionDenied
+from webapp.ratelimit import RateLimiter as RateLimiter  # re-exported: it lived here
 
 # Which roles may do what. Admins may do everything.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -77,40 +75,3 @@ def new_api_token() -> tuple[str, str]:
 
 def hash_api_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class RateLimiter:
-    """Sliding-window limiter: at most ``limit`` hits per ``window`` seconds per key.
-
-    In-process; a shared backend across worker processes is planned with the hardening work.
-    """
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> bool:
-        """Record a hit; False when the key is over its limit (the hit is not recorded)."""
-        if self.limit <= 0:
-            return True
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] > self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 100_000:
-                self._evict(now)
-            return True
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._hits.pop(key, None)
-
-    def _evict(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or now - v[-1] > self.window]:
-            del self._hits[key]

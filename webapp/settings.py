@@ -48,6 +48,19 @@ def _float(name: str, raw: str) -> float:
     return value
 
 
+# Rate-limit bucket -> its Settings field (webapp/ratelimit.py).
+RATE_LIMIT_BUCKETS = {
+    "login": "login_rate_limit",
+    "register": "register_rate_limit",
+    "token": "token_rate_limit",
+    "submit": "submit_rate_limit",
+    "vote": "vote_rate_limit",
+    "comment": "comment_rate_limit",
+    "report": "report_rate_limit",
+    "similar": "similar_rate_limit",
+    "write": "write_rate_limit",
+}
+
 RANKED_SORTS = ("top", "confident", "trending", "broad", "new", "random", "controversial")
 
 
@@ -73,6 +86,16 @@ class Settings:
     login_rate_limit: int = 10
     write_rate_limit: int = 60
     similar_rate_limit: int = 120
+    # Per-bucket limits (per minute); 0 = inherit (see rate_limits). Shared through Redis if set.
+    submit_rate_limit: int = 0
+    vote_rate_limit: int = 0
+    comment_rate_limit: int = 0
+    report_rate_limit: int = 0
+    register_rate_limit: int = 0
+    token_rate_limit: int = 0
+    redis_url: str = field(default="", repr=False)
+    redis_prefix: str = "veche"
+    password_max_length: int = 256
     password_min_length: int = 10
     timezone: str = "Europe/Moscow"
     # Ranking (docs/ranking.md): vote weights, trending half-life, how often workers sync.
@@ -127,6 +150,15 @@ class Settings:
         "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
         "similar_rate_limit": "VECHE_SIMILAR_RATE_LIMIT",
+        "submit_rate_limit": "VECHE_SUBMIT_RATE_LIMIT",
+        "vote_rate_limit": "VECHE_VOTE_RATE_LIMIT",
+        "comment_rate_limit": "VECHE_COMMENT_RATE_LIMIT",
+        "report_rate_limit": "VECHE_REPORT_RATE_LIMIT",
+        "register_rate_limit": "VECHE_REGISTER_RATE_LIMIT",
+        "token_rate_limit": "VECHE_TOKEN_RATE_LIMIT",
+        "redis_url": "VECHE_REDIS_URL",
+        "redis_prefix": "VECHE_REDIS_PREFIX",
+        "password_max_length": "VECHE_PASSWORD_MAX_LENGTH",
         "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
         "timezone": "VECHE_TIMEZONE",
         "default_sort": "VECHE_DEFAULT_SORT",
@@ -234,6 +266,22 @@ class Settings:
                 raise SettingsError(
                     f"{self.ENV_NAMES[name]} must be at least 1 per minute, got {getattr(self, name)}"
                 )
+        for name in RATE_LIMIT_BUCKETS.values():
+            if name not in ("login_rate_limit", "write_rate_limit", "similar_rate_limit") and getattr(self, name) < 0:
+                raise SettingsError(
+                    f"{self.ENV_NAMES[name]} must be >= 0 (0 = inherit), got {getattr(self, name)}"
+                )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                "VECHE_REDIS_URL must start with redis://, rediss:// or unix:// (or be empty)"
+            )
+        if not self.redis_prefix.strip() or any(c.isspace() for c in self.redis_prefix):
+            raise SettingsError(f"VECHE_REDIS_PREFIX must be a word, got {self.redis_prefix!r}")
+        if not 8 <= self.password_min_length <= self.password_max_length <= 1024:
+            raise SettingsError(
+                "VECHE_PASSWORD_MIN_LENGTH must be at least 8 and VECHE_PASSWORD_MAX_LENGTH "
+                f"between it and 1024, got {self.password_min_length} and {self.password_max_length}"
+            )
         if self.auto_hide_reports < 0:
             raise SettingsError(
                 f"VECHE_AUTO_HIDE_REPORTS must be >= 0 (0 = never), got {self.auto_hide_reports}"
@@ -258,6 +306,26 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def rate_limits(self) -> dict[str, int]:
+        """Hits per minute of each rate-limit bucket, the inherited ones resolved.
+
+        submit, vote, comment and report inherit VECHE_WRITE_RATE_LIMIT (which also limits the
+        other writes, "write"); token inherits VECHE_LOGIN_RATE_LIMIT and register half of it.
+        """
+        inherited = {
+            "submit": self.write_rate_limit,
+            "vote": self.write_rate_limit,
+            "comment": self.write_rate_limit,
+            "report": self.write_rate_limit,
+            "token": self.login_rate_limit,
+            "register": max(1, self.login_rate_limit // 2),
+        }
+        return {
+            bucket: getattr(self, name) or inherited[bucket]
+            for bucket, name in RATE_LIMIT_BUCKETS.items()
+        }
 
     @property
     def secure_cookies(self) -> bool:

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, StreamingRespons
 
 from webapp.errors import N_, InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
 from webapp.i18n import Translator, pick_language
+from webapp.ratelimit import RateLimiter
 from webapp.security import can, csrf_matches, new_csrf_token
 from webapp.services import users as users_service
 from webapp.services.dto import CurrentUser
@@ -142,10 +143,26 @@ def field_errors(request: Request, exc: InvalidInput) -> dict[str, str]:
     return {name: tr.gettext(msg, **params) for name, (msg, params) in exc.errors.items()}
 
 
-def rate_limit(request: Request, bucket: str, key: str) -> None:
+# What a limited visitor reads: guessing buckets speak of attempts, the others of requests.
+RATE_LIMIT_MESSAGES = {
+    "login": N_("Too many attempts. Please wait a minute and try again."),
+    "register": N_("Too many attempts. Please wait a minute and try again."),
+    "token": N_("Too many attempts. Please wait a minute and try again."),
+}
+RATE_LIMIT_DEFAULT_MESSAGE = N_("You are doing this too often. Please wait a minute and try again.")
+
+
+async def rate_limit(request: Request, bucket: str, key: str) -> None:
+    """Count a hit of ``key`` in ``bucket`` (webapp/ratelimit.py); RateLimited (429) when over."""
     limiter = request.app.state.limiters[bucket]
-    if not limiter.hit(key):
-        raise RateLimited("Too many attempts. Please wait a minute and try again.")
+    if isinstance(limiter, RateLimiter):  # in-process: no I/O
+        decision = limiter.check(key)
+    else:  # Redis: one round trip, off the event loop
+        decision = await run_in_threadpool(limiter.check, key)
+    if not decision.allowed:
+        error = RateLimited(RATE_LIMIT_MESSAGES.get(bucket, RATE_LIMIT_DEFAULT_MESSAGE))
+        error.retry_after = decision.retry_after
+        raise error
 
 
 def client_ip(request: Request) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from webapp.errors import Conflict, NotFound, invalid
+from webapp import passwords
+from webapp.errors import N_, Conflict, NotFound, invalid
 from webapp.security import (
     hash_api_token,
     hash_password,
@@ -20,6 +22,15 @@ from webapp.services.validation import EMAIL_RE, Errors, clean_optional_id, clea
 from webapp.storage.models import ROLES, ApiToken, District, User
 
 TOKEN_TOUCH_SECONDS = 60  # an API token's last_used_at is recorded at most this often
+
+
+# No password longer than this is ever verified (the policy's own cap is lower, 256 by default).
+MAX_LOGIN_PASSWORD = 1024
+# Names no account: the e-mail may be someone else's (see register_or_log_in).
+REGISTERED_EMAIL_MESSAGE = N_(
+    "This e-mail address cannot be used for a new account. If it is yours, log in with your "
+    "password (or enter that password here)."
+)
 
 
 def to_current(user: User) -> CurrentUser:
@@ -38,16 +49,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_policy(errors: Errors, password: object, min_length: int, email: str) -> str:
+def check_password_policy(
+    errors: Errors, password: object, min_length: int, email: str, max_length: int = 256
+) -> str:
+    """Add the password's problem to ``errors`` (webapp/passwords.py: length, e-mail, common)."""
     if not isinstance(password, str) or not password:
         errors.add("password", "This field is required.")
         return ""
-    if len(password) < min_length:
-        errors.add("password", "Must be at least %(min)s characters long.", min=min_length)
-    elif len(password) > 256:
-        errors.add("password", "Must be at most %(max)s characters long.", max=256)
-    elif password.lower() == email.lower() or len(set(password)) < 4:
-        errors.add("password", "This password is too easy to guess.")
+    found = passwords.problem(password, email, min_length, max_length)
+    if found is not None:
+        errors.add("password", found[0], **found[1])
     return password
 
 
@@ -59,6 +70,7 @@ def register(
     password: object,
     district_id: object = None,
     password_min_length: int = 10,
+    password_max_length: int = 256,
     role: str = "citizen",
     verified_resident: bool = False,
     locale: str | None = None,
@@ -73,7 +85,9 @@ def register(
     name = clean_text(
         errors, "display_name", display_name, min_length=2, max_length=100, one_script_words=True
     )
-    pw = check_password_policy(errors, password, password_min_length, email_s)
+    pw = check_password_policy(
+        errors, password, password_min_length, email_s, password_max_length
+    )
     district = clean_optional_id(errors, "district_id", district_id)
     if district is not None and session.get(District, district) is None:
         errors.add("district_id", "Unknown value.")
@@ -81,7 +95,7 @@ def register(
         errors.add("role", "Unknown value.")
     errors.raise_if_any()
     if session.scalar(select(User.id).where(User.email == email_s)) is not None:
-        raise Conflict("An account with this e-mail already exists.", field="email")
+        raise Conflict(REGISTERED_EMAIL_MESSAGE, field="email")
     user = User(
         email=email_s,
         display_name=name,
@@ -96,9 +110,29 @@ def register(
     return to_current(user)
 
 
+def register_or_log_in(session: Session, **fields: Any) -> tuple[CurrentUser, bool]:
+    """``(user, created)``: a new account, or the existing one when its password was given.
+
+    An e-mail that has an account with another password is refused (Conflict) with a message
+    that names no account; the argon2 work is alike either way (hash or verify). README.md,
+    "Passwords and accounts", says what this does and does not hide.
+    """
+    email = fields.get("email")
+    try:
+        return register(session, **fields), False
+    except Conflict:
+        user = authenticate(session, email, fields.get("password"))
+        if user is None:
+            raise
+        return user, True
+
+
 def authenticate(session: Session, email: object, password: object) -> CurrentUser | None:
     """The user if the e-mail and password match an active account; same work either way."""
     if not isinstance(email, str) or not isinstance(password, str):
+        return None
+    if len(password) > MAX_LOGIN_PASSWORD:  # argon2 hashes all of it: never a long one
+        verify_password(None, "")  # the same work as a wrong password
         return None
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     ok = verify_password(user.password_hash if user else None, password)

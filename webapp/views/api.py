@@ -255,7 +255,7 @@ async def similar_ideas(request: Request, call: Call) -> Response:
     longest = settings.title_max_length + settings.body_max_length + 1
     if len(text) > longest:
         raise DomainError(N_("The text is too long: at most %(max)s characters."), max=longest)
-    similar_views.limit_lookups(request, call.user)
+    await similar_views.limit_lookups(request, call.user)
     service = similar_views.service(request)
     state = similar_views.state(request)
     if service is None or state != "ready":
@@ -414,11 +414,11 @@ async def me(request: Request, call: Call) -> Response:
 async def create_token(request: Request, call: Call) -> Response:
     """Create an API token
 
-    The token is shown once; only its digest is stored. Rate-limited like the login form.
+    The token is shown once; only its digest is stored. Rate-limited per address and per e-mail (VECHE_TOKEN_RATE_LIMIT).
     """
     email = call.body["email"].strip().lower()
-    rate_limit(request, "login", f"ip:{client_ip(request)}")
-    rate_limit(request, "login", f"email:{email}")
+    await rate_limit(request, "token", f"ip:{client_ip(request)}")
+    await rate_limit(request, "token", f"email:{email}")
     name = call.body.get("name") or "API"
 
     def work(session: Session) -> str | None:
@@ -682,6 +682,16 @@ OPERATIONS: tuple[Operation, ...] = (
 # --- the wrapper --------------------------------------------------------------------------------
 
 
+# The rate-limit bucket of each write (webapp/ratelimit.py); other writes count in "write".
+WRITE_BUCKETS = {
+    "create_idea": "submit",
+    "support": "vote",
+    "withdraw": "vote",
+    "oppose": "vote",
+    "add_comment": "comment",
+}
+
+
 def _bearer_sent(request: Request) -> bool:
     return request.headers.get("authorization", "").lower().startswith("bearer")
 
@@ -697,7 +707,7 @@ async def _caller(request: Request, op: Operation) -> CurrentUser | None:
         user = await require_user(request, op.permission)
         if op.is_write:
             check_csrf(request, request.headers.get(CSRF_HEADER))
-            rate_limit(request, "write", f"user:{user.id}")
+            await rate_limit(request, WRITE_BUCKETS.get(op.name, "write"), f"user:{user.id}")
     return user
 
 

@@ -47,16 +47,17 @@ async def register(request: Request) -> Response:
     settings = request.app.state.settings
     if request.method == "POST":
         values = await read_form(request)
-        rate_limit(request, "register", f"ip:{client_ip(request)}")
+        await rate_limit(request, "register", f"ip:{client_ip(request)}")
         try:
-            user = await db(
+            user, existed = await db(
                 request,
-                users_service.register,
+                users_service.register_or_log_in,
                 email=values.get("email"),
                 display_name=values.get("display_name"),
                 password=values.get("password"),
                 district_id=values.get("district_id"),
                 password_min_length=settings.password_min_length,
+                password_max_length=settings.password_max_length,
                 locale=language(request),
             )
         except InvalidInput as exc:
@@ -67,7 +68,14 @@ async def register(request: Request) -> Response:
             status = 409
         else:
             _login_session(request, user.id)
-            flash(request, "Welcome to Veche! Your account is ready.", "success")
+            if existed:  # the owner, who gave the account's password: just log in
+                flash(
+                    request,
+                    "You already had an account with this e-mail; you are logged in.",
+                    "success",
+                )
+            else:
+                flash(request, "Welcome to Veche! Your account is ready.", "success")
             return redirect(request, "index")
         values.pop("password", None)
     districts = await db(request, taxonomy.list_districts)
@@ -87,8 +95,8 @@ async def login(request: Request) -> Response:
         form = await read_form(request)
         email = (form.get("email") or "").strip().lower()
         values = {"email": email, "next": _safe_next(form.get("next")) or ""}
-        rate_limit(request, "login", f"ip:{client_ip(request)}")
-        rate_limit(request, "login", f"email:{email}")
+        await rate_limit(request, "login", f"ip:{client_ip(request)}")
+        await rate_limit(request, "login", f"email:{email}")
         user = await db(request, users_service.authenticate, email, form.get("password"))
         if user is None:
             # The same message whether the e-mail is unknown, the password wrong or the account blocked.

@@ -165,7 +165,7 @@ async def new_idea(request: Request) -> Response:
     status = 200
     if request.method == "POST":
         values = await read_form(request)
-        rate_limit(request, "write", f"user:{user.id}")
+        await rate_limit(request, "submit", f"user:{user.id}")
         try:
             await db(request, ideas_service.clean_idea, values, _limits(request))
             check = await similar.check_before_publish(request, values, user)
@@ -285,7 +285,7 @@ async def _vote_action(request: Request, action: str) -> Response:
     user = await require_user(request, "vote")
     idea_id = request.path_params["idea_id"]
     await read_form(request)
-    rate_limit(request, "write", f"user:{user.id}")
+    await rate_limit(request, "vote", f"user:{user.id}")
     allow_oppose = request.app.state.settings.allow_oppose
     if action == "withdraw":
         state = await db(request, votes_service.withdraw_vote, user, idea_id)
@@ -333,7 +333,7 @@ async def comment(request: Request) -> Response:
     user = await require_user(request, "comment")
     idea_id = request.path_params["idea_id"]
     form = await read_form(request)
-    rate_limit(request, "write", f"user:{user.id}")
+    await rate_limit(request, "comment", f"user:{user.id}")
     max_len = request.app.state.settings.comment_max_length
     try:
         await db(request, comments_service.add_comment, user, idea_id, form.get("body"), max_len)
@@ -359,7 +359,7 @@ async def report_idea(request: Request) -> Response:
     user = await require_user(request)
     idea_id = request.path_params["idea_id"]
     form = await read_form(request)
-    rate_limit(request, "write", f"user:{user.id}")
+    await rate_limit(request, "report", f"user:{user.id}")
     comment_id = _int_param(form.get("comment_id"))
     if form.get("comment_id") and comment_id is None:
         raise NotFound("Comment not found.")

@@ -78,9 +78,9 @@ def client_key(request: Request, user: Any) -> str:
     return f"user:{user.id}" if user is not None else f"ip:{client_ip(request)}"
 
 
-def limit_lookups(request: Request, user: Any) -> None:
+async def limit_lookups(request: Request, user: Any) -> None:
     """The per-client rate limit of similarity lookups (bucket ``similar``; 429 beyond it)."""
-    rate_limit(request, "similar", client_key(request, user))
+    await rate_limit(request, "similar", client_key(request, user))
 
 
 async def lookup(
@@ -166,7 +166,7 @@ async def similar_fragment(request: Request) -> Response:
     items: list[SimilarIdea] = []
     current = state(request)
     if len(text) >= MIN_TEXT_LENGTH and "\x00" not in text:
-        limit_lookups(request, user)
+        await limit_lookups(request, user)
         current, items = await lookup(request, text, exclude_id=exclude)
     context = similar_context(request, current, items)
     return render_fragment(request, "ideas/_similar.html", context)
@@ -196,7 +196,7 @@ async def check_before_publish(
     if len(text) < MIN_TEXT_LENGTH:
         return None
     try:
-        limit_lookups(request, user)
+        await limit_lookups(request, user)
     except RateLimited:  # a busy typist must still be able to publish
         return None
     current, items = await lookup(request, text)
