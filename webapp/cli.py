@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp.errors import DomainError, InvalidInput
+from webapp.errors import DomainError, InvalidInput, NotFound
 from webapp.i18n import Translator
 from webapp.settings import Settings, SettingsError
 from webapp.storage.models import ROLES
@@ -166,6 +166,16 @@ def cmd_user_create(args: argparse.Namespace) -> int:
             password = getpass.getpass("Password: ")
             if getpass.getpass("Repeat password: ") != password:
                 raise CliError("the passwords do not match")
+    def taken(session: Any) -> bool:
+        try:
+            users.find_by_email(session, args.email)
+        except NotFound:
+            return False
+        return True
+
+    # The operator may know what the web form does not say (it names no account: docs/security.md).
+    if _run(settings, taken):
+        raise CliError(f"a user with e-mail {args.email} already exists")
     user = _run(
         settings,
         users.register,
