@@ -131,8 +131,10 @@ def authenticate(session: Session, email: object, password: object) -> CurrentUs
     """The user if the e-mail and password match an active account; same work either way."""
     if not isinstance(email, str) or not isinstance(password, str):
         return None
-    if len(password) > MAX_LOGIN_PASSWORD:  # argon2 hashes all of it: never a long one
-        verify_password(None, "")  # the same work as a wrong password
+    # argon2 hashes all of a password: never a long one; no stored address holds a NUL (and
+    # PostgreSQL refuses one in a query): the same work as a wrong password either way
+    if len(password) > MAX_LOGIN_PASSWORD or "\x00" in email or len(email) > 320:
+        verify_password(None, "")
         return None
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     ok = verify_password(user.password_hash if user else None, password)

@@ -82,7 +82,8 @@ async def mark_all_read(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     raw = form.get("up_to", "")
-    up_to = int(raw) if raw.isdigit() else None
+    # ids are 32-bit: a larger "up_to" (a forged form) means "everything so far"
+    up_to = min(int(raw), 2**31 - 1) if raw.isdigit() and len(raw) < 20 else None
     count = await db(request, inbox_service.mark_all_read, user.id, up_to)
     if count:
         flash(request, N_("All notifications are marked as read."), "success")
