@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import re
 import secrets
@@ -60,6 +59,8 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from bench.load_client import Client, Stats
+from bench.report import replace_section
+from ml import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
@@ -537,15 +538,8 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
+    m = evaluate.machine()
+    return f"{m['cpus']} cores ({m['cpu'] or 'unknown CPU'}), {m['platform']}"
 
 
 def targets(res: dict[str, Any]) -> dict[str, Any]:
@@ -618,15 +612,7 @@ def section(res: dict[str, Any]) -> str:
 
 
 def write_docs(res: dict[str, Any], path: Path) -> None:
-    text_ = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    new = section(res)
-    if BEGIN in text_ and END in text_:
-        head, rest = text_.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text_ = head + new.rstrip("\n") + tail
-    else:
-        text_ = text_.rstrip("\n") + "\n\n" + new
-    path.write_text(text_, encoding="utf-8")
+    replace_section(path, BEGIN, END, section(res))
 
 
 def main(argv: list[str] | None = None) -> int:

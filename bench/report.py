@@ -171,11 +171,16 @@ def section(res: dict[str, Any]) -> str:
 
 
 def write_docs(res: dict[str, Any], path: Path) -> None:
+    replace_section(path, BEGIN, END, section(res))
+
+
+def replace_section(path: Path, begin: str, end: str, new: str) -> None:
+    """Put ``new`` (which starts with ``begin`` and ends with ``end``) in place of the old
+    section of ``path``, or append it; the rest of the file is kept."""
     text = path.read_text(encoding="utf-8") if path.is_file() else HEADER
-    new = section(res)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
         text = head + new.rstrip("\n") + tail
     else:
         text = text.rstrip("\n") + "\n\n" + new
