@@ -6,12 +6,12 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.helpers import Browser, make_user
 from webapp.services import ranking_log
 from webapp.storage.db import transaction
-from webapp.storage.models import Category, Comment, District, Idea, Vote
+from webapp.storage.models import Category, Comment, District, Idea, User, Vote
 
 BODY = "Нужно проложить безопасные велодорожки вдоль парков и набережных района."
 
@@ -186,6 +186,56 @@ def test_support_without_reload_answers_json_with_the_new_box(
     data = response.json()
     assert data["support_count"] == 1 and data["my_vote"] == 1 and data["changed"] is True
     assert "data-support-box" in data["html"] and "Отозвать поддержку" in data["html"]
+
+
+def test_the_json_box_follows_the_vote_and_the_authors_right_to_edit(
+    browser: Browser, citizen, session_factory, app
+) -> None:
+    """The box is rendered from the vote's own transaction: counts, my vote, and "Edit idea"
+    for the author only while nobody has voted."""
+    browser.login(citizen.email)
+    idea_id = idea_id_from(submit(browser, session_factory))
+    json_accept = {"accept": "application/json"}
+    with Browser(app) as other:
+        make_user(session_factory, "neighbour@example.org")
+        other.login("neighbour@example.org")
+        first = other.submit(f"/ideas/{idea_id}/support", headers=json_accept).json()
+        assert (first["support_count"], first["my_vote"], first["changed"]) == (1, 1, True)
+        again = other.submit(f"/ideas/{idea_id}/support", headers=json_accept).json()
+        assert (again["support_count"], again["changed"]) == (1, False)
+        assert "Изменить идею" not in first["html"]  # not the author's box
+        gone = other.submit(f"/ideas/{idea_id}/withdraw", headers=json_accept).json()
+        assert (gone["support_count"], gone["my_vote"], gone["changed"]) == (0, 0, True)
+        assert "▲ Поддержать" in gone["html"]
+    # the author withdraws from an idea nobody else supports: editable again
+    mine = browser.submit(f"/ideas/{idea_id}/support", headers=json_accept).json()
+    assert mine["support_count"] == 1 and "Изменить идею" not in mine["html"]
+    back = browser.submit(f"/ideas/{idea_id}/withdraw", headers=json_accept).json()
+    assert back["support_count"] == 0 and "Изменить идею" in back["html"]
+    with transaction(session_factory) as s:
+        assert s.get(Idea, idea_id).support_count == 0
+    assert count(session_factory, Vote, Vote.idea_id == idea_id) == 0
+
+
+def test_a_session_of_a_blocked_citizen_cannot_vote(
+    browser: Browser, citizen, session_factory, app
+) -> None:
+    """The vote button trusts the session only for who is asking: the same transaction that
+    records the vote checks that the account is still active."""
+    browser.login(citizen.email)
+    idea_id = idea_id_from(submit(browser, session_factory))
+    with Browser(app) as voter:
+        make_user(session_factory, "troll@example.org")
+        voter.login("troll@example.org")
+        with transaction(session_factory) as s:
+            s.execute(update(User).where(User.email == "troll@example.org").values(blocked=True))
+        r = voter.submit(f"/ideas/{idea_id}/support", headers={"accept": "application/json"})
+        assert r.status_code == 401
+        r = voter.submit(f"/ideas/{idea_id}/support")
+        assert r.status_code == 401 or "/login" in r.headers.get("location", "")
+    assert count(session_factory, Vote, Vote.idea_id == idea_id) == 0
+    with transaction(session_factory) as s:
+        assert s.get(Idea, idea_id).support_count == 0
 
 
 def test_opposing_is_off_by_default(browser: Browser, citizen, session_factory) -> None:

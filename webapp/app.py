@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     for env in app.state.jinja.values():
         env.globals["url_for"] = lambda name, **params: str(app.url_path_for(name, **params))
     app.state.ranking = RankingService(settings, app.state.session_factory)
+    app.state.ranking_sync = background.SharedCatchUp(app.state.ranking.catch_up)
     app.state.similarity = SimilarityService(settings, app.state.session_factory)
     app.state.views = ViewBuffer()
     app.state.page_cache = PageCache(settings.page_cache_seconds)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -112,3 +113,55 @@ async def keep_mailing(app: Starlette, stop: asyncio.Event) -> None:
                     break
         except Exception:  # the database may be restarting: log, keep serving, retry
             log.exception("background e-mail of notifications failed; retrying")
+
+
+class SharedCatchUp:
+    """Read-your-writes for the ranking, with one poll shared by every request that needs it.
+
+    A request that has committed a vote (or an official's status change) brings this worker's
+    ranking up to date before it answers, so that the next page counts it; a page that shows
+    rankings does the same first, to see what other workers logged. One poll per request costs
+    a transaction each, and under load most of them find nothing left to apply: another
+    request's poll took their events along. Here a request waits for the first poll that
+    *starts* after it asked, and every request that asks while a poll runs shares the next one;
+    so a worker runs at most one such poll at a time, whatever the number of voters.
+
+    A failed poll fails no request (a write is committed by then; a read answers from the
+    snapshot it has, or fails on its own query; the background poller retries).
+    Lives on the event loop: :meth:`wait` is called from async handlers only.
+    """
+
+    def __init__(self, poll: Callable[[], object]) -> None:
+        self._poll = poll
+        self._started = 0  # polls started so far
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.polls = 0
+        self.requests = 0
+
+    async def wait(self) -> None:
+        """Return once a poll that began after this call has finished."""
+        self.requests += 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._started + 1, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiters:
+                self._started += 1
+                number = self._started
+                self.polls += 1
+                try:
+                    await run_in_threadpool(self._poll)
+                except Exception:  # the database may be restarting: the background poll retries
+                    log.warning("ranking catch-up failed", exc_info=True)
+                done = [f for n, f in self._waiters if n <= number]
+                self._waiters = [(n, f) for n, f in self._waiters if n > number]
+                for future in done:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._task = None

@@ -89,6 +89,7 @@ class VoteState:
     oppose_count: int
     my_vote: int
     changed: bool
+    can_edit: bool = False  # the voter may still edit the idea (theirs, and nobody has voted)
 
 
 @dataclass(frozen=True)

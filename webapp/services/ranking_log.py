@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -10,15 +10,11 @@ from sqlalchemy.orm import Session
 from webapp.storage.models import RankingEvent
 
 
-def vote_changed(
-    session: Session, idea_id: int, user_id: int, value: int, delta: int, vote_at: datetime
-) -> None:
-    """A vote row with ``value`` cast at ``vote_at`` was added (``delta`` +1) or removed (-1)."""
-    session.execute(
-        insert(RankingEvent).values(
-            kind="vote", idea_id=idea_id, user_id=user_id, value=value, delta=delta, vote_at=vote_at
-        )
-    )
+def votes_changed(session: Session, events: list[dict[str, Any]]) -> None:
+    """Vote rows were added (``delta`` +1) or removed (-1): one event per dict of idea_id,
+    user_id, value, delta and vote_at (the row's own time), logged in the order given, in one
+    statement."""
+    session.execute(insert(RankingEvent), [{"kind": "vote", **e} for e in events])
 
 
 def idea_changed(session: Session, idea_id: int) -> None:

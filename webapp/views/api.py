@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -497,7 +496,7 @@ async def officials_shortlist(request: Request, call: Call) -> Response:
     if errors:
         raise InvalidInput(errors)
     ranking = request.app.state.ranking
-    await run_in_threadpool(ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
     size = p["page_size"]
 
     def load(session: Session) -> tuple[list[officials_service.ShortlistRow], int, _Names]:
@@ -536,7 +535,7 @@ async def set_status(request: Request, call: Call) -> Response:
         call.body.get("response") or "",
         email=settings.email_enabled,
     )
-    await run_in_threadpool(request.app.state.ranking.poll, False)
+    await request.app.state.ranking_sync.wait()
     r = result.response
     return JSONResponse(
         {

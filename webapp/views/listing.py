@@ -30,7 +30,7 @@ async def ranked_page(
     ``page.extra["explanations"]`` maps each idea id to its "why this rank" numbers.
     """
     ranking = request.app.state.ranking
-    await run_in_threadpool(ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
     seed = visitor_seed(request)
     page = min(max(1, flt.page), ideas_service.MAX_PAGE)
     if flt.q:

@@ -180,7 +180,7 @@ async def dashboard(request: Request) -> Response:
     settings = request.app.state.settings
     ranking = request.app.state.ranking
     size = settings.page_size
-    await run_in_threadpool(ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
 
     def load(session: Any) -> dict[str, Any]:
         rows, total = officials.dashboard(session, ranking, settings, f.flt, f.page, size)
@@ -199,7 +199,7 @@ async def overdue(request: Request) -> Response:
     settings = request.app.state.settings
     ranking = request.app.state.ranking
     size = settings.page_size
-    await run_in_threadpool(ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
 
     def load(session: Any) -> dict[str, Any]:
         found = officials.waiting(session, ranking, settings, f.flt, f.page, size)
@@ -224,7 +224,7 @@ async def _idea_page(
 ) -> Response:
     settings = request.app.state.settings
     ranking = request.app.state.ranking
-    await run_in_threadpool(ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
 
     def load(session: Any) -> dict[str, Any]:
         idea = responses.idea_to_answer(session, idea_id)
@@ -277,7 +277,7 @@ async def answer(request: Request) -> Response:
     except Conflict as exc:  # e.g. another official changed the status meanwhile: keep the text
         message = translator(request).gettext(exc.message, **exc.params)
         return await _idea_page(request, idea_id, form, {"status": message}, 409)
-    await run_in_threadpool(request.app.state.ranking.poll, False)
+    await request.app.state.ranking_sync.wait()
     if result.status != result.previous_status:
         flash(request, "The status is changed and the supporters are notified.", "success")
     else:
@@ -386,7 +386,7 @@ async def shortlist_csv(request: Request) -> Response:
     limit = min(
         _int(request.query_params.get("limit")) or officials.EXPORT_DEFAULT, officials.EXPORT_MAX
     )
-    await run_in_threadpool(request.app.state.ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
     lang = translator(request).language
 
     return csv_download(request, lambda: csv_rows(request, f.flt, limit, lang), "shortlist")

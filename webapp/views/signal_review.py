@@ -21,7 +21,7 @@ async def signals(request: Request) -> Response:
     tab = request.query_params.get("tab")
     tab = tab if tab in signal_review.TABS else "review"
     ranking = request.app.state.ranking
-    await run_in_threadpool(ranking.catch_up)
+    await request.app.state.ranking_sync.wait()
     clusters = await run_in_threadpool(ranking.signal_clusters)
     size = request.app.state.settings.page_size
     page = await db(request, signal_review.review_page, clusters, tab, page_number(request), size)
