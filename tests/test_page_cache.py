@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import time
@@ -94,16 +95,98 @@ def test_a_moved_ranking_renders_afresh(cached_app) -> None:
         assert second.index("Идея Бета") < second.index("Идея Альфа")
 
 
-def test_entries_expire_and_the_oldest_go_first() -> None:
+class Renderer:
+    """A page render that takes a while and counts its calls."""
+
+    def __init__(self, seconds: float = 0.0, fail: bool = False) -> None:
+        self.seconds = seconds
+        self.fail = fail
+        self.calls = 0
+
+    def __call__(self, cache: PageCache, text: str) -> Any:
+        async def render() -> str:
+            self.calls += 1
+            await asyncio.sleep(self.seconds)
+            if self.fail:
+                raise RuntimeError("database down")
+            return f"<p>{text} {cache.placeholder}</p>"
+
+        return render
+
+
+def test_entries_expire_move_with_the_ranking_and_the_oldest_go_first() -> None:
     cache = PageCache(ttl=0.05, max_entries=2)
-    cache.put("a", f"<p>{cache.placeholder}</p>")
-    assert cache.get("a", "T1") == "<p>T1</p>"
-    time.sleep(0.06)
-    assert cache.get("a", "T1") is None
-    for key in ("x", "y", "z"):
-        cache.put(key, key)
-    assert cache.get("x", "t") is None and cache.get("z", "t") == "z"
+    render = Renderer()
+    version = [1]
+
+    async def main() -> None:
+        page = await cache.page("a", lambda: version[0], "T1", render(cache, "v1"))
+        assert page == "<p>v1 T1</p>" and render.calls == 1
+        assert await cache.page("a", lambda: version[0], "T2", render(cache, "v2")) == "<p>v1 T2</p>"
+        version[0] = 2  # the worker's ranking moved: rendered afresh
+        assert await cache.page("a", lambda: version[0], "T", render(cache, "v2")) == "<p>v2 T</p>"
+        await asyncio.sleep(0.06)  # expired
+        assert await cache.page("a", lambda: version[0], "T", render(cache, "v3")) == "<p>v3 T</p>"
+        for key in ("x", "y", "z"):
+            await cache.page(key, lambda: 2, "t", render(cache, key))
+        calls = render.calls
+        assert await cache.page("z", lambda: 2, "t", render(cache, "new")) == "<p>z t</p>"
+        assert await cache.page("x", lambda: 2, "t", render(cache, "new")) == "<p>new t</p>"
+        assert render.calls == calls + 1  # "x" had been evicted
+
+    asyncio.run(main())
+    assert cache.misses == 7 and cache.hits == 2
     assert not PageCache(ttl=0).enabled
+
+
+def test_a_crowd_on_a_missing_page_renders_it_once() -> None:
+    cache = PageCache(ttl=30)
+    render = Renderer(seconds=0.1)
+
+    async def main() -> list[str]:
+        crowd = [cache.page("p", lambda: 1, f"T{n}", render(cache, "page")) for n in range(64)]
+        return await asyncio.gather(*crowd)
+
+    pages = asyncio.run(main())
+    assert render.calls == 1 and cache.misses == 1 and cache.shared == 63
+    assert pages == [f"<p>page T{n}</p>" for n in range(64)]  # each with its own token
+
+
+def test_an_expired_page_is_served_while_one_request_renews_it() -> None:
+    cache = PageCache(ttl=0.05)
+
+    async def main() -> None:
+        await cache.page("p", lambda: 1, "T", Renderer()(cache, "old"))
+        await asyncio.sleep(0.06)
+        slow = Renderer(seconds=0.3)
+        renewer = asyncio.create_task(cache.page("p", lambda: 1, "R", slow(cache, "new")))
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        crowd = await asyncio.gather(
+            *(cache.page("p", lambda: 1, f"T{n}", slow(cache, "new")) for n in range(20))
+        )
+        assert time.monotonic() - started < 0.2  # nobody waited for the renewal
+        assert crowd == [f"<p>old T{n}</p>" for n in range(20)] and slow.calls == 1
+        assert await renewer == "<p>new R</p>"
+        assert await cache.page("p", lambda: 1, "T", slow(cache, "newer")) == "<p>new T</p>"
+
+    asyncio.run(main())
+    assert cache.stale_hits == 20
+
+
+def test_a_failed_rendering_is_not_stored_and_the_waiters_try_themselves() -> None:
+    cache = PageCache(ttl=30)
+    failing = Renderer(seconds=0.05, fail=True)
+    working = Renderer()
+
+    async def main() -> list[Any]:
+        first = cache.page("p", lambda: 1, "T", failing(cache, "x"))
+        second = cache.page("p", lambda: 1, "U", working(cache, "ok"))
+        return await asyncio.gather(first, second, return_exceptions=True)
+
+    first, second = asyncio.run(main())
+    assert isinstance(first, RuntimeError) and second == "<p>ok U</p>"
+    assert (failing.calls, working.calls) == (1, 1)
 
 
 def test_the_setting_is_validated(settings: Any) -> None:

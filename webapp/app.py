@@ -46,6 +46,8 @@ def build_jinja(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
             autoescape=True,
             extensions=["jinja2.ext.i18n"],
+            # a stat() of every template and include per page is wasted outside development
+            auto_reload=settings.environment == "development",
             undefined=jinja2.StrictUndefined
             if settings.environment == "test"
             else jinja2.Undefined,

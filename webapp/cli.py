@@ -76,11 +76,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_schema(settings)
     print(f"Veche is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     if args.workers > 1:
-        uvicorn.run("webapp.asgi:app", host=host, port=port, workers=args.workers, log_level="info")
+        uvicorn.run(
+            "webapp.asgi:app",
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_level="info",
+            access_log=args.access_log,
+        )
     else:
         from webapp.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="info", access_log=args.access_log
+        )
     return 0
 
 
@@ -371,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="interface to listen on (default VECHE_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default VECHE_PORT, 8000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="do not log each request (behind a reverse proxy that logs them; saves CPU under load)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema", epilog=EPILOG)

@@ -69,6 +69,7 @@ class Settings:
     """Validated configuration. ``env`` names below are the environment variables."""
 
     database_url: str = "sqlite:///./veche.db"
+    db_pool_size: int = 10  # database connections per worker for requests (docs/operations.md)
     secret_key: str = field(default=PLACEHOLDER_SECRET, repr=False)
     environment: str = "development"
     default_language: str = "ru"
@@ -133,6 +134,7 @@ class Settings:
 
     ENV_NAMES = {
         "database_url": "DATABASE_URL",
+        "db_pool_size": "VECHE_DB_POOL_SIZE",
         "secret_key": "SECRET_KEY",
         "environment": "VECHE_ENV",
         "default_language": "VECHE_DEFAULT_LANGUAGE",
@@ -253,6 +255,8 @@ class Settings:
             raise SettingsError(
                 "VECHE_EMBEDDING_MODEL must name a model, a local path, or 'off'"
             )
+        if not 1 <= self.db_pool_size <= 200:
+            raise SettingsError(f"VECHE_DB_POOL_SIZE must be 1..200, got {self.db_pool_size}")
         if not 0.0 <= self.page_cache_seconds <= 60.0:
             raise SettingsError(
                 f"VECHE_PAGE_CACHE_SECONDS must be 0..60 (0 = off), got {self.page_cache_seconds}"

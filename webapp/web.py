@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
@@ -10,6 +11,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -43,7 +46,19 @@ async def db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) 
     def work() -> T:
         return faults.run_transaction(factory, fn, *args, idempotent=safe, **kwargs)
 
-    return await run_in_threadpool(work)
+    return await anyio.to_thread.run_sync(work, limiter=_db_limiter(request))
+
+
+def _db_limiter(request: Request) -> anyio.CapacityLimiter:
+    """At most ``db_pool_size`` request transactions at once per worker: the rest wait on the
+    event loop, not in threads holding (or opening) connections (webapp.storage.db)."""
+    loop = asyncio.get_running_loop()
+    state = request.app.state
+    bound = getattr(state, "db_limiter", None)
+    if bound is None or bound[0] is not loop:  # one per event loop (tests run several)
+        bound = (loop, anyio.CapacityLimiter(state.settings.db_pool_size))
+        state.db_limiter = bound
+    return bound[1]
 
 
 async def current_user(request: Request) -> CurrentUser | None:

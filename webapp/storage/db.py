@@ -11,10 +11,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.settings import Settings, normalise_database_url
 
+# Connections beyond the request pool, for a worker's background threads (ranking poll,
+# embedder, mailer, view counts): requests never take them (webapp.web.db bounds its
+# concurrency by the pool size), so under load the pool neither starves those nor churns.
+BACKGROUND_CONNECTIONS = 5
+
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    The pool keeps ``settings.db_pool_size`` connections open (plus a few for background work).
+    A pool smaller than the number of concurrent requests would open and close connections
+    under load, each a new PostgreSQL backend process: that churn once cost more than the votes.
+    """
     url = normalise_database_url(settings.database_url)
+    if ":memory:" not in url:
+        kwargs.setdefault("pool_size", settings.db_pool_size)
+        kwargs.setdefault("max_overflow", BACKGROUND_CONNECTIONS)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -33,8 +46,6 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     # unreachable server into a prompt 503 (webapp.storage.faults) instead of a hung worker.
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
 
 

@@ -98,17 +98,29 @@ def _cache_key(request: Request, flt: ideas_service.IdeaFilter) -> tuple[Any, ..
     ):
         return None
     query = tuple(sorted(request.query_params.multi_items()))
-    return (language(request), request.url.path, query, request.app.state.ranking.cursor)
+    return (language(request), request.url.path, query)
 
 
 async def index(request: Request) -> Response:
     flt = filter_from_query(request)
-    size = request.app.state.settings.page_size
-    cache = request.app.state.page_cache
     key = _cache_key(request, flt)
-    if key is not None and (html := cache.get(key, csrf_token(request))) is not None:
-        return HTMLResponse(html)
+    if key is None:
+        return await render(request, "ideas/index.html", await _index_context(request, flt))
+    cache = request.app.state.page_cache
 
+    async def render_once() -> str:  # with a placeholder token, stored, served with each's own
+        context = await _index_context(request, flt)
+        context["csrf_token"] = cache.placeholder
+        rendered = await render(request, "ideas/index.html", context)
+        return bytes(rendered.body).decode()
+
+    ranking = request.app.state.ranking
+    html = await cache.page(key, lambda: ranking.cursor, csrf_token(request), render_once)
+    return HTMLResponse(html)
+
+
+async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dict[str, Any]:
+    size = request.app.state.settings.page_size
     ctx = await db(request, _taxonomy)
     # "By meaning": the ideas closest to the words typed, filtered like the list; when the
     # similarity service is not ready the words search below answers instead, with a notice.
@@ -126,16 +138,7 @@ async def index(request: Request) -> Response:
         else:
             ctx["page"] = await db(request, ideas_service.list_ideas, flt, size)
     sorts = available_sorts(request.app.state.settings, bool(flt.q))
-    context = {"flt": flt, "statuses": PUBLIC_STATUSES, "sorts": sorts, **ctx}
-    if key is None:
-        return await render(request, "ideas/index.html", context)
-    # rendered once with a placeholder token, stored, then served with the visitor's token
-    rendered = await render(
-        request, "ideas/index.html", {**context, "csrf_token": cache.placeholder}
-    )
-    html = bytes(rendered.body).decode()
-    cache.put(key, html)
-    return HTMLResponse(html.replace(cache.placeholder, csrf_token(request)))
+    return {"flt": flt, "statuses": PUBLIC_STATUSES, "sorts": sorts, **ctx}
 
 
 async def my_ideas(request: Request) -> Response:
