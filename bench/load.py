@@ -176,6 +176,9 @@ def server_env(base: dict[str, str], url: str, index_dir: str, redis_url: str) -
         "VECHE_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "VECHE_INDEX_DIR": index_dir,
+        # 40 transactions in flight per worker: measured best on 2 cores (docs/benchmarks.md,
+        # "Load: what bounds it"); 2 workers x (40 + 5) connections fit PostgreSQL's default 100
+        "VECHE_DB_POOL_SIZE": base.get("VECHE_DB_POOL_SIZE", "40"),
     }
     if redis_url and "redis_url" in Settings.ENV_NAMES:
         env[Settings.ENV_NAMES["redis_url"]] = redis_url

@@ -69,7 +69,7 @@ class Settings:
     """Validated configuration. ``env`` names below are the environment variables."""
 
     database_url: str = "sqlite:///./veche.db"
-    db_pool_size: int = 10  # database connections per worker for requests (docs/operations.md)
+    db_pool_size: int = 20  # database connections per worker for requests (docs/operations.md)
     secret_key: str = field(default=PLACEHOLDER_SECRET, repr=False)
     environment: str = "development"
     default_language: str = "ru"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp import passwords
@@ -204,6 +204,26 @@ def create_api_token(session: Session, user_id: int, name: str = "") -> str:
     return token
 
 
+_tokens = cast(Table, ApiToken.__table__)
+_users = cast(Table, User.__table__)
+# One prebuilt Core statement: every API call runs it (webapp.services.votes explains why).
+_TOKEN_USER = (
+    select(
+        _users.c.id,
+        _users.c.email,
+        _users.c.display_name,
+        _users.c.role,
+        _users.c.district_id,
+        _users.c.verified_resident,
+        _users.c.locale,
+        _users.c.blocked,
+        _tokens.c.last_used_at,
+    )
+    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
+    .where(_tokens.c.token_hash == bindparam("token_hash"))
+)
+
+
 def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bool]:
     """The token's active user (None: unknown token), and whether its use should be recorded.
 
@@ -211,18 +231,16 @@ def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bo
     read-only for a moment; :func:`touch_token` records the use, at most once a minute, in a
     separate transaction the caller may let fail.
     """
-    row = session.execute(
-        select(ApiToken.user_id, ApiToken.last_used_at).where(
-            ApiToken.token_hash == hash_api_token(token)
-        )
-    ).first()
-    if row is None:
+    row = (
+        session.connection().execute(_TOKEN_USER, {"token_hash": hash_api_token(token)}).first()
+    )
+    if row is None or row.blocked:
         return None, False
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=UTC)  # SQLite returns naive UTC
     stale = last is None or last < datetime.now(UTC) - timedelta(seconds=TOKEN_TOUCH_SECONDS)
-    return active_user(session, row.user_id), stale
+    return CurrentUser(*row[:7]), stale
 
 
 def touch_token(session: Session, token: str) -> None:

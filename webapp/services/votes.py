@@ -65,10 +65,10 @@ _MY_ROWS = select(_votes.c.idea_id, _votes.c.value, _votes.c.created_at).where(
 _COUNTS = select(_ideas.c.support_count, _ideas.c.oppose_count).where(
     _ideas.c.id == bindparam("idea_id")
 )
-_FLIP = (
+_FLIP = (  # an UPDATE reserves its columns' names for the SET values: hence "voter", "idea"
     update(_votes)
-    .where(_votes.c.user_id == bindparam("user_id"), _votes.c.idea_id == bindparam("idea_id"))
-    .values(value=bindparam("value"))
+    .where(_votes.c.user_id == bindparam("voter"), _votes.c.idea_id == bindparam("idea"))
+    .values(value=bindparam("new_value"))
 )
 _NEW_VOTE = {
     name: dialect.insert(_votes)
@@ -195,7 +195,7 @@ def cast_vote(
     event = {"idea_id": idea_id, "user_id": user.id}
     if existing is not None:  # a flip: the row keeps its time, and so does the ranking
         old, created = existing
-        conn.execute(_FLIP, {"user_id": user.id, "idea_id": idea_id, "value": value})
+        conn.execute(_FLIP, {"voter": user.id, "idea": idea_id, "new_value": value})
         _log(conn, [
             {**event, "value": old, "delta": -1, "vote_at": created},
             {**event, "value": value, "delta": +1, "vote_at": created},
