@@ -132,6 +132,11 @@ FOCUS = """() => {
           inMain: !!e.closest('main'), top: e.getBoundingClientRect().top,
           left: e.getBoundingClientRect().left};
 }"""
+OVERLAP = """([a, b]) => {
+  const r = document.querySelector(a).getBoundingClientRect();
+  const q = document.querySelector(b).getBoundingClientRect();
+  return r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom;
+}"""
 KEYBOARD_IDEA = (
     "Питьевой фонтанчик у школы",
     "Поставить питьевой фонтанчик во дворе школы, чтобы дети пили воду на переменах.",
@@ -167,6 +172,8 @@ def keyboard_only(site: Site) -> dict[str, int]:
     now = tab_to(page, lambda f: True, limit=1)
     assert "skip-link" in now["cls"] and now["text"] == t("ru", "Skip to content"), now
     assert now["top"] >= 0 and now["left"] >= 0, "the focused skip link is off screen"
+    covers = page.evaluate(OVERLAP, [".skip-link", ".nav .brand"])
+    assert not covers, "the focused skip link covers the site's name"
     site.shot(page, "10-keyboard-skip-link-ru")
     page.keyboard.press("Enter")
     assert page.url.endswith("#main")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -103,6 +104,50 @@ def test_the_mixed_alphabet_message_is_localised(app: Any, browser: Browser, cit
     )
     assert response.status_code == 422
     assert "В слове «пaрке» смешаны буквы разных алфавитов" in response.text
+
+
+def test_forms_in_another_encoding_are_refused_whole_and_nothing_is_stored(
+    app: Any, browser: Browser, citizen: Any
+) -> None:
+    """A form typed in cp1251 is neither stored as U+FFFD (urlencoded) nor as Latin-1 mojibake
+    (multipart): it is refused with a message in the visitor's language."""
+    from webapp.storage.models import Idea
+
+    browser.login(citizen.email)
+    with transaction(app.state.session_factory) as s:
+        category = s.scalar(select(Category.id))
+    token = browser.csrf()
+    title, body = "Ремонт в парке".encode("cp1251"), "Отремонтировать дорожки.".encode("cp1251")
+    fields = {"csrf_token": token, "category_id": str(category), "confirm_similar": "1"}
+    urlencoded = (
+        b"title=" + urllib.parse.quote_from_bytes(title).encode()
+        + b"&body=" + urllib.parse.quote_from_bytes(body).encode()
+        + b"&" + urllib.parse.urlencode(fields).encode()
+    )
+    raw = b"title=" + title + b"&body=" + body + b"&" + urllib.parse.urlencode(fields).encode()
+    parts = [(name.encode(), value.encode()) for name, value in fields.items()]
+    parts += [(b"title", title), (b"body", body)]
+    multipart = b"".join(
+        b'--XyZ\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
+        for name, value in parts
+    ) + b"--XyZ--\r\n"
+    for content, ctype in (
+        (urlencoded, "application/x-www-form-urlencoded"),
+        (raw, "application/x-www-form-urlencoded"),
+        (multipart, "multipart/form-data; boundary=XyZ"),
+    ):
+        response = browser.post("/ideas/new", content=content, headers={"content-type": ctype})
+        assert response.status_code == 400, (ctype, response.status_code)
+        assert "Форма содержит текст в неизвестной кодировке" in response.text
+    with transaction(app.state.session_factory) as s:
+        assert s.scalar(select(Idea.id)) is None
+    # the same form in UTF-8 goes through
+    good = browser.submit(
+        "/ideas/new",
+        {"title": "Ремонт в парке", "body": "Отремонтировать дорожки и скамейки в парке.",
+         "category_id": str(category), "confirm_similar": "1"},
+    )
+    assert good.status_code == 303
 
 
 @pytest.mark.parametrize(

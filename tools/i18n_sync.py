@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 I18N = ROOT / "webapp" / "i18n"
 KEYWORDS = [
     "_", "gettext", "ngettext:1,2", "N_", "add:2", "flash:2", "invalid:2", "NotFound",
-    "Conflict", "PermissionDenied", "NotAuthenticated", "RateLimited", "PayloadTooLarge",
+    "Conflict", "PermissionDenied", "NotConfirmed", "NotAuthenticated", "RateLimited", "PayloadTooLarge",
     "DomainError",
 ]
 

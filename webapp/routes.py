@@ -92,6 +92,10 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
             name="notification_open",
         ),
         Route("/register", auth.register, methods=BOTH, name="register"),
+        Route("/register/sent", auth.register_sent, methods=GET, name="register_sent"),
+        Route(
+            "/register/confirm/{token:str}", auth.confirm_email, methods=GET, name="confirm_email"
+        ),
         Route("/login", auth.login, methods=BOTH, name="login"),
         Route("/logout", auth.logout, methods=POST, name="logout"),
         Route("/language", auth.set_language, methods=POST, name="set_language"),

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,7 +20,14 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
-from webapp.errors import N_, InvalidInput, NotAuthenticated, PermissionDenied, RateLimited
+from webapp.errors import (
+    N_,
+    DomainError,
+    InvalidInput,
+    NotAuthenticated,
+    PermissionDenied,
+    RateLimited,
+)
 from webapp.i18n import Translator, pick_language
 from webapp.ratelimit import RateLimiter
 from webapp.security import can, csrf_matches, new_csrf_token
@@ -137,10 +145,31 @@ def check_csrf(request: Request, given: str | None) -> None:
         )
 
 
+def _check_utf8(body: bytes, content_type: str) -> None:
+    """Refuse a form that is not UTF-8 text, before it is parsed.
+
+    Parsers do not refuse it: urlencoded values decode bad bytes to U+FFFD, and multipart
+    fields fall back to Latin-1, which turns a form typed in cp1251 into plausible garbage
+    ("Ïàðê") that would be stored. Every form here is text (no files), so its raw bytes and,
+    for urlencoded forms, every percent-decoded value must be valid UTF-8.
+    """
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DomainError(  # 400: not a field to correct, the whole request is unreadable
+            "The form holds text in an unknown encoding. Please type it again."
+        ) from exc
+
+
 async def read_form(request: Request) -> dict[str, str]:
     """Parse a submitted form, check its CSRF token, and return its text fields."""
     try:
+        _check_utf8(await request.body(), request.headers.get("content-type", ""))
         form = await request.form(max_files=0, max_fields=100)
+    except DomainError:
+        raise
     except Exception as exc:  # multipart errors, bad encodings
         raise InvalidInput(message=N_("The form could not be read.")) from exc
     data: dict[str, str] = {}

@@ -294,6 +294,17 @@ class Mailer:
             raise
         return smtp
 
+    def send_message(self, msg: EmailMessage) -> None:
+        """Send one message now, on its own connection (account e-mails: services.account_mail)."""
+        smtp = self._connect()
+        try:
+            smtp.send_message(msg)
+        finally:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
     def deliver(
         self, outgoing: list[Outgoing], should_stop: Callable[[], bool] | None = None
     ) -> tuple[list[Outgoing], list[Outgoing], list[str]]:

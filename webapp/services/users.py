@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -9,7 +12,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp import passwords
-from webapp.errors import N_, Conflict, NotFound, invalid
+from webapp.errors import N_, Conflict, NotConfirmed, NotFound, invalid
 from webapp.security import (
     hash_api_token,
     hash_password,
@@ -62,20 +65,17 @@ def check_password_policy(
     return password
 
 
-def register(
+def _clean_account(
     session: Session,
-    *,
     email: object,
     display_name: object,
     password: object,
-    district_id: object = None,
-    password_min_length: int = 10,
-    password_max_length: int = 256,
-    role: str = "citizen",
-    verified_resident: bool = False,
-    locale: str | None = None,
-) -> CurrentUser:
-    """Create an account; raises InvalidInput (with per-field messages) or Conflict."""
+    district_id: object,
+    password_min_length: int,
+    password_max_length: int,
+    role: str,
+) -> tuple[str, str, str, int | None]:
+    """(email, display name, password, district) checked as registration checks them."""
     errors = Errors()
     email_s = normalise_email(email) if isinstance(email, str) else ""
     if not email_s:
@@ -94,6 +94,32 @@ def register(
     if role not in ROLES:
         errors.add("role", "Unknown value.")
     errors.raise_if_any()
+    return email_s, name, pw, district
+
+
+def register(
+    session: Session,
+    *,
+    email: object,
+    display_name: object,
+    password: object,
+    district_id: object = None,
+    password_min_length: int = 10,
+    password_max_length: int = 256,
+    role: str = "citizen",
+    verified_resident: bool = False,
+    locale: str | None = None,
+    confirmed: bool = True,
+) -> CurrentUser:
+    """Create an account; raises InvalidInput (with per-field messages) or Conflict.
+
+    ``confirmed=False``: the account cannot log in until its e-mail link is followed
+    (:func:`register_pending`, :func:`confirm_email`).
+    """
+    email_s, name, pw, district = _clean_account(
+        session, email, display_name, password, district_id,
+        password_min_length, password_max_length, role,
+    )
     if session.scalar(select(User.id).where(User.email == email_s)) is not None:
         raise Conflict(REGISTERED_EMAIL_MESSAGE, field="email")
     user = User(
@@ -104,9 +130,96 @@ def register(
         district_id=district,
         verified_resident=verified_resident,
         locale=locale,
+        awaiting_confirmation=not confirmed,
     )
     session.add(user)
     session.flush()
+    return to_current(user)
+
+
+@dataclass(frozen=True)
+class AccountMail:
+    """What a registration on a site that sends e-mail mails to the address it was given.
+
+    ``kind`` 'confirm': a link that activates the account (new, or still waiting for its link);
+    'exists': the address already has an account — its owner is told, nobody else is.
+    """
+
+    kind: str
+    user_id: int
+    email: str
+    display_name: str
+    locale: str | None
+    fingerprint: str  # of the password hash a confirmation link is bound to
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """Binds a confirmation link to the password it was sent for: if someone registers the
+    same pending address again (and so sets another password), the older link stops working."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
+
+
+def register_pending(
+    session: Session,
+    *,
+    email: object,
+    display_name: object,
+    password: object,
+    district_id: object = None,
+    password_min_length: int = 10,
+    password_max_length: int = 256,
+    locale: str | None = None,
+) -> AccountMail:
+    """Registration when the site can send e-mail: the same answer whether the address is free.
+
+    A free address gets an account that waits for its link. An address still waiting gets the
+    latest registration's name, password and district (only the mailbox's owner can activate
+    it, and a link sent before stops working). An address with an account gets nothing here;
+    its owner is told by e-mail. One argon2 operation on every path, like a new account.
+    """
+    email_s, name, pw, district = _clean_account(
+        session, email, display_name, password, district_id,
+        password_min_length, password_max_length, "citizen",
+    )
+    user = session.scalar(select(User).where(User.email == email_s))
+    if user is None:
+        created = register(
+            session, email=email_s, display_name=name, password=pw, district_id=district,
+            password_min_length=password_min_length, password_max_length=password_max_length,
+            locale=locale, confirmed=False,
+        )
+        user = session.get(User, created.id)
+        assert user is not None
+        kind = "confirm"
+    elif user.awaiting_confirmation and not user.blocked:
+        user.password_hash = hash_password(pw)
+        user.display_name = name
+        user.district_id = district
+        user.locale = locale
+        kind = "confirm"
+    else:
+        hash_password(pw)  # the same work as a new account: the answer time tells nothing
+        kind = "exists"
+    return AccountMail(
+        kind, user.id, user.email, user.display_name, user.locale,
+        password_fingerprint(user.password_hash),
+    )
+
+
+def confirm_email(
+    session: Session, user_id: int, email: str, fingerprint: str
+) -> CurrentUser | None:
+    """Activate the account a confirmation link names; None when the link no longer fits it
+    (another password set since, another address, blocked, or no such account)."""
+    user = session.get(User, user_id, with_for_update=True)
+    if (
+        user is None
+        or user.blocked
+        or user.email != email
+        or not hmac.compare_digest(password_fingerprint(user.password_hash), fingerprint)
+    ):
+        return None
+    user.awaiting_confirmation = False
     return to_current(user)
 
 
@@ -140,6 +253,11 @@ def authenticate(session: Session, email: object, password: object) -> CurrentUs
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.blocked:
         return None
+    if user.awaiting_confirmation:  # only who knows the password learns this
+        raise NotConfirmed(
+            "Confirm your e-mail address first: follow the link in the message we sent you. "
+            "Register again to get a new message."
+        )
     return to_current(user)
 
 

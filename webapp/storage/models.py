@@ -127,6 +127,11 @@ class User(Base):
     blocked_reason: Mapped[str | None] = mapped_column(Text)
     # E-mail delivery of notifications (when SMTP is configured); the page always has them.
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Registered on the site while it sends e-mail, and the link not yet followed: such an
+    # account cannot log in (services.users.register_pending, views.auth)
+    awaiting_confirmation: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0"
+    )
 
 
 class ApiToken(Base):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webapp.errors import Conflict, InvalidInput, invalid
-from webapp.services import taxonomy
+from webapp.errors import Conflict, DomainError, InvalidInput, NotConfirmed, invalid
+from webapp.services import account_mail, taxonomy
 from webapp.services import users as users_service
 from webapp.web import (
     client_ip,
@@ -44,39 +45,17 @@ async def register(request: Request) -> Response:
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     status = 200
-    settings = request.app.state.settings
     if request.method == "POST":
         values = await read_form(request)
         await rate_limit(request, "register", f"ip:{client_ip(request)}")
         try:
-            user, existed = await db(
-                request,
-                users_service.register_or_log_in,
-                email=values.get("email"),
-                display_name=values.get("display_name"),
-                password=values.get("password"),
-                district_id=values.get("district_id"),
-                password_min_length=settings.password_min_length,
-                password_max_length=settings.password_max_length,
-                locale=language(request),
-            )
+            if request.app.state.settings.email_enabled:
+                return await _register_by_email(request, values)
+            return await _register_at_once(request, values)
         except InvalidInput as exc:
-            errors = field_errors(request, exc)
-            status = 422
+            errors, status = field_errors(request, exc), 422
         except Conflict as exc:
-            errors = {"email": translator(request).gettext(exc.message)}
-            status = 409
-        else:
-            _login_session(request, user.id)
-            if existed:  # the owner, who gave the account's password: just log in
-                flash(
-                    request,
-                    "You already had an account with this e-mail; you are logged in.",
-                    "success",
-                )
-            else:
-                flash(request, "Welcome to Veche! Your account is ready.", "success")
-            return redirect(request, "index")
+            errors, status = {"email": translator(request).gettext(exc.message)}, 409
         values.pop("password", None)
     districts = await db(request, taxonomy.list_districts)
     return await render(
@@ -85,6 +64,87 @@ async def register(request: Request) -> Response:
         {"values": values, "errors": errors, "districts": districts},
         status,
     )
+
+
+async def _register_at_once(request: Request, values: dict[str, str]) -> Response:
+    """Registration on a site that sends no e-mail: the account works at once.
+
+    Without a mailbox to prove, a taken address cannot get the same answer as a free one (the
+    free one is logged in): README.md, "Passwords and accounts", says what this does and does
+    not hide.
+    """
+    settings = request.app.state.settings
+    user, existed = await db(
+        request,
+        users_service.register_or_log_in,
+        email=values.get("email"),
+        display_name=values.get("display_name"),
+        password=values.get("password"),
+        district_id=values.get("district_id"),
+        password_min_length=settings.password_min_length,
+        password_max_length=settings.password_max_length,
+        locale=language(request),
+    )
+    _login_session(request, user.id)
+    if existed:  # the owner, who gave the account's password: just log in
+        flash(request, "You already had an account with this e-mail; you are logged in.", "success")
+    else:
+        flash(request, "Welcome to Veche! Your account is ready.", "success")
+    return redirect(request, "index")
+
+
+async def _register_by_email(request: Request, values: dict[str, str]) -> Response:
+    """Registration on a site that sends e-mail: every valid form gets the same answer.
+
+    A new (or still unconfirmed) address gets a confirmation link, an address with an account
+    gets a note to its owner; both are sent after the answer has gone out, so neither its text,
+    its status nor its timing says whether the address was known.
+    """
+    settings = request.app.state.settings
+    mail = await db(
+        request,
+        users_service.register_pending,
+        email=values.get("email"),
+        display_name=values.get("display_name"),
+        password=values.get("password"),
+        district_id=values.get("district_id"),
+        password_min_length=settings.password_min_length,
+        password_max_length=settings.password_max_length,
+        locale=language(request),
+    )
+    request.session["registered_email"] = mail.email
+    response = redirect(request, "register_sent")
+    response.background = BackgroundTask(
+        account_mail.send, request.app.state.mailer, mail, settings.secret_key
+    )
+    return response
+
+
+async def register_sent(request: Request) -> Response:
+    """"Check your e-mail", after a registration on a site that sends e-mail."""
+    email = request.session.get("registered_email")
+    if not isinstance(email, str):
+        return redirect(request, "register")
+    return await render(
+        request, "auth/register_sent.html", {"email": email, "hours": account_mail.CONFIRM_HOURS}
+    )
+
+
+async def confirm_email(request: Request) -> Response:
+    """The link of a confirmation e-mail: activates the account and logs it in."""
+    found = account_mail.read_confirm_token(
+        request.app.state.settings.secret_key, request.path_params["token"]
+    )
+    user = await db(request, users_service.confirm_email, *found) if found else None
+    if user is None:
+        raise DomainError(  # 400
+            "This confirmation link is invalid or has expired. Register again to get a new one."
+        )
+    _login_session(request, user.id)
+    if user.locale in request.app.state.settings.languages:
+        request.session["lang"] = user.locale
+    flash(request, "Your e-mail address is confirmed. Welcome to Veche!", "success")
+    return redirect(request, "index")
 
 
 async def login(request: Request) -> Response:
@@ -97,8 +157,13 @@ async def login(request: Request) -> Response:
         values = {"email": email, "next": _safe_next(form.get("next")) or ""}
         await rate_limit(request, "login", f"ip:{client_ip(request)}")
         await rate_limit(request, "login", f"email:{email}")
-        user = await db(request, users_service.authenticate, email, form.get("password"))
-        if user is None:
+        try:
+            user = await db(request, users_service.authenticate, email, form.get("password"))
+        except NotConfirmed as exc:  # the right password: only its owner learns this
+            user, error, status = None, translator(request).gettext(exc.message), 403
+        if error is not None:
+            pass
+        elif user is None:
             # The same message whether the e-mail is unknown, the password wrong or the account blocked.
             error = translator(request).gettext("Wrong e-mail or password.")
             status = 401
