@@ -97,9 +97,16 @@ def veche(args: list[str], env: dict[str, str]) -> None:
 
 
 def _template_ready(url: str) -> bool:
+    from alembic.script import ScriptDirectory
+
+    from webapp.storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
+            if conn.scalar(text("SELECT version_num FROM alembic_version")) != head:
+                return False  # built by an older checkout: rebuild with today's schema
             ideas = conn.scalar(text("SELECT count(*) FROM ideas"))
             vectors = conn.scalar(text("SELECT count(*) FROM idea_embeddings"))
             return bool(ideas) and vectors == ideas
@@ -322,6 +329,10 @@ class Citizen:
             ledger.uncertain.discard((self.email, idea_id))
         else:
             ledger.uncertain.add((self.email, idea_id))
+            if status is not None and status < 500 and status != 429:
+                # a vote not confirmed is an error here too (Stats counts 5xx and 429 itself):
+                # a citizen logged out, refused or redirected has not voted
+                self.client.stats.errors[label or action] += 1
 
     async def type_idea(self) -> None:
         title = self.rng.choice(self.world.ideas)[1]
@@ -455,7 +466,9 @@ def verify(url: str, ledger: Ledger, before: dict[int, tuple[int, int]]) -> dict
         "uncertain_answers": len(unsure),
         "ideas_whose_count_differs_from_raw_rows": len(counter_mismatch),
         "ideas_whose_count_differs_from_ledger": len(ledger_mismatch),
-        "ok": not lost and not phantom and not counter_mismatch and not ledger_mismatch,
+        # exact, and about something: every vote answered, and votes there were
+        "ok": not lost and not phantom and not counter_mismatch and not ledger_mismatch
+        and not unsure and ledger.confirmed > 0,
     }
 
 
