@@ -34,6 +34,7 @@ from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
 from webapp.security import can
 from webapp.services.dto import CurrentUser, VoteState
 from webapp.services.ideas import VOTABLE_STATUSES
+from webapp.services.users import CURRENT_USER_COLUMNS
 from webapp.storage.models import Idea, RankingEvent, User, Vote, utcnow
 
 _ideas = cast(Table, Idea.__table__)
@@ -102,16 +103,7 @@ _MOVE = (
     .returning(_ideas.c.support_count, _ideas.c.oppose_count)
 )
 _LOG = insert(_events)
-_USER = select(
-    _users.c.id,
-    _users.c.email,
-    _users.c.display_name,
-    _users.c.role,
-    _users.c.district_id,
-    _users.c.verified_resident,
-    _users.c.locale,
-    _users.c.blocked,
-).where(_users.c.id == bindparam("user_id"))
+_USER = select(*CURRENT_USER_COLUMNS).where(_users.c.id == bindparam("user_id"))
 
 
 def _lock_votable(conn: Connection, idea_id: int, also: Iterable[int] = ()) -> Any:

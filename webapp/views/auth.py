@@ -66,6 +66,20 @@ async def register(request: Request) -> Response:
     )
 
 
+def _account_fields(request: Request, values: dict[str, str]) -> dict[str, Any]:
+    """The registration form as the account services take it."""
+    settings = request.app.state.settings
+    return {
+        "email": values.get("email"),
+        "display_name": values.get("display_name"),
+        "password": values.get("password"),
+        "district_id": values.get("district_id"),
+        "password_min_length": settings.password_min_length,
+        "password_max_length": settings.password_max_length,
+        "locale": language(request),
+    }
+
+
 async def _register_at_once(request: Request, values: dict[str, str]) -> Response:
     """Registration on a site that sends no e-mail: the account works at once.
 
@@ -73,17 +87,8 @@ async def _register_at_once(request: Request, values: dict[str, str]) -> Respons
     free one is logged in): README.md, "Passwords and accounts", says what this does and does
     not hide.
     """
-    settings = request.app.state.settings
     user, existed = await db(
-        request,
-        users_service.register_or_log_in,
-        email=values.get("email"),
-        display_name=values.get("display_name"),
-        password=values.get("password"),
-        district_id=values.get("district_id"),
-        password_min_length=settings.password_min_length,
-        password_max_length=settings.password_max_length,
-        locale=language(request),
+        request, users_service.register_or_log_in, **_account_fields(request, values)
     )
     _login_session(request, user.id)
     if existed:  # the owner, who gave the account's password: just log in
@@ -101,17 +106,7 @@ async def _register_by_email(request: Request, values: dict[str, str]) -> Respon
     its status nor its timing says whether the address was known.
     """
     settings = request.app.state.settings
-    mail = await db(
-        request,
-        users_service.register_pending,
-        email=values.get("email"),
-        display_name=values.get("display_name"),
-        password=values.get("password"),
-        district_id=values.get("district_id"),
-        password_min_length=settings.password_min_length,
-        password_max_length=settings.password_max_length,
-        locale=language(request),
-    )
+    mail = await db(request, users_service.register_pending, **_account_fields(request, values))
     request.session["registered_email"] = mail.email
     response = redirect(request, "register_sent")
     response.background = BackgroundTask(
