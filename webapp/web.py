@@ -165,11 +165,9 @@ def _check_utf8(body: bytes, content_type: str) -> None:
 
 async def read_form(request: Request) -> dict[str, str]:
     """Parse a submitted form, check its CSRF token, and return its text fields."""
+    _check_utf8(await request.body(), request.headers.get("content-type", ""))
     try:
-        _check_utf8(await request.body(), request.headers.get("content-type", ""))
         form = await request.form(max_files=0, max_fields=100)
-    except DomainError:
-        raise
     except Exception as exc:  # multipart errors, bad encodings
         raise InvalidInput(message=N_("The form could not be read.")) from exc
     data: dict[str, str] = {}

@@ -109,32 +109,47 @@ def register(
     role: str = "citizen",
     verified_resident: bool = False,
     locale: str | None = None,
-    confirmed: bool = True,
 ) -> CurrentUser:
-    """Create an account; raises InvalidInput (with per-field messages) or Conflict.
-
-    ``confirmed=False``: the account cannot log in until its e-mail link is followed
-    (:func:`register_pending`, :func:`confirm_email`).
-    """
+    """Create an account; raises InvalidInput (with per-field messages) or Conflict."""
     email_s, name, pw, district = _clean_account(
         session, email, display_name, password, district_id,
         password_min_length, password_max_length, role,
     )
     if session.scalar(select(User.id).where(User.email == email_s)) is not None:
         raise Conflict(REGISTERED_EMAIL_MESSAGE, field="email")
+    user = _add_user(
+        session, email_s, name, pw, district,
+        role=role, verified_resident=verified_resident, locale=locale,
+    )
+    return to_current(user)
+
+
+def _add_user(
+    session: Session,
+    email: str,
+    name: str,
+    password: str,
+    district_id: int | None,
+    *,
+    role: str = "citizen",
+    verified_resident: bool = False,
+    locale: str | None = None,
+    awaiting_confirmation: bool = False,
+) -> User:
+    """Insert an account from checked fields (:func:`_clean_account`)."""
     user = User(
-        email=email_s,
+        email=email,
         display_name=name,
-        password_hash=hash_password(pw),
+        password_hash=hash_password(password),
         role=role,
-        district_id=district,
+        district_id=district_id,
         verified_resident=verified_resident,
         locale=locale,
-        awaiting_confirmation=not confirmed,
+        awaiting_confirmation=awaiting_confirmation,
     )
     session.add(user)
     session.flush()
-    return to_current(user)
+    return user
 
 
 @dataclass(frozen=True)
@@ -183,13 +198,8 @@ def register_pending(
     )
     user = session.scalar(select(User).where(User.email == email_s))
     if user is None:
-        created = register(
-            session, email=email_s, display_name=name, password=pw, district_id=district,
-            password_min_length=password_min_length, password_max_length=password_max_length,
-            locale=locale, confirmed=False,
-        )
-        user = session.get(User, created.id)
-        assert user is not None
+        user = _add_user(session, email_s, name, pw, district, locale=locale,
+                         awaiting_confirmation=True)
         kind = "confirm"
     elif user.awaiting_confirmation and not user.blocked:
         user.password_hash = hash_password(pw)
@@ -262,10 +272,8 @@ def authenticate(session: Session, email: object, password: object) -> CurrentUs
 
 
 def active_user(session: Session, user_id: int) -> CurrentUser | None:
-    user = session.get(User, user_id)
-    if user is None or user.blocked:
-        return None
-    return to_current(user)
+    """The account if it exists and is not blocked (every signed-in request, every vote)."""
+    return _active(session.connection().execute(_USER, {"user_id": user_id}).first())
 
 
 def find_by_email(session: Session, email: str) -> User:
@@ -324,10 +332,9 @@ def create_api_token(session: Session, user_id: int, name: str = "") -> str:
 
 _tokens = cast(Table, ApiToken.__table__)
 _users = cast(Table, User.__table__)
-# One prebuilt Core statement: every API call runs it (webapp.services.votes explains why).
-# The columns of a CurrentUser, in its field order, then `blocked`: for prebuilt statements
-# (here and in services.votes) that check an account on the hot path without the ORM.
-CURRENT_USER_COLUMNS = (
+# Prebuilt Core statements: every signed-in request and API call runs one (webapp.services.votes
+# explains why). The columns of a CurrentUser, in its field order, then `blocked`.
+_CURRENT_USER_COLUMNS = (
     _users.c.id,
     _users.c.email,
     _users.c.display_name,
@@ -337,11 +344,19 @@ CURRENT_USER_COLUMNS = (
     _users.c.locale,
     _users.c.blocked,
 )
+_USER = select(*_CURRENT_USER_COLUMNS).where(_users.c.id == bindparam("user_id"))
 _TOKEN_USER = (
-    select(*CURRENT_USER_COLUMNS, _tokens.c.last_used_at)
+    select(*_CURRENT_USER_COLUMNS, _tokens.c.last_used_at)
     .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))
 )
+
+
+def _active(row: Any) -> CurrentUser | None:
+    """A CurrentUser from a row of :data:`_CURRENT_USER_COLUMNS`; None if missing or blocked."""
+    if row is None or row.blocked:
+        return None
+    return CurrentUser(*row[:7])
 
 
 def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bool]:
@@ -354,13 +369,13 @@ def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bo
     row = (
         session.connection().execute(_TOKEN_USER, {"token_hash": hash_api_token(token)}).first()
     )
-    if row is None or row.blocked:
+    if row is None or (user := _active(row)) is None:
         return None, False
     last = row.last_used_at
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=UTC)  # SQLite returns naive UTC
     stale = last is None or last < datetime.now(UTC) - timedelta(seconds=TOKEN_TOUCH_SECONDS)
-    return CurrentUser(*row[:7]), stale
+    return user, stale
 
 
 def touch_token(session: Session, token: str) -> None:

@@ -25,22 +25,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
 from webapp.security import can
+from webapp.services import ranking_log, users
 from webapp.services.dto import CurrentUser, VoteState
 from webapp.services.ideas import VOTABLE_STATUSES
-from webapp.services.users import CURRENT_USER_COLUMNS
-from webapp.storage.models import Idea, RankingEvent, User, Vote, utcnow
+from webapp.storage.models import Idea, Vote, utcnow
 
 _ideas = cast(Table, Idea.__table__)
 _votes = cast(Table, Vote.__table__)
-_users = cast(Table, User.__table__)
-_events = cast(Table, RankingEvent.__table__)
 
 _LOCKED_COLUMNS = (
     _ideas.c.id,
@@ -102,8 +100,6 @@ _MOVE = (
     )
     .returning(_ideas.c.support_count, _ideas.c.oppose_count)
 )
-_LOG = insert(_events)
-_USER = select(*CURRENT_USER_COLUMNS).where(_users.c.id == bindparam("user_id"))
 
 
 def _lock_votable(conn: Connection, idea_id: int, also: Iterable[int] = ()) -> Any:
@@ -134,13 +130,6 @@ def _standing(values: Iterable[int]) -> int:
     """How a user with these vote values in a cluster counts: +1, -1 or 0 (not at all)."""
     seen = set(values)
     return 1 if 1 in seen else -1 if -1 in seen else 0
-
-
-def _log(conn: Connection, events: list[dict[str, Any]]) -> None:
-    """Vote rows were added (``delta`` +1) or removed (-1): one ranking event each (see
-    models.RankingEvent), in the order given, in one statement."""
-    now = utcnow()
-    conn.execute(_LOG, [{"kind": "vote", "created_at": now, **e} for e in events])
 
 
 def _move(conn: Connection, locked: Any, before: int, after: int) -> tuple[int, int]:
@@ -188,7 +177,7 @@ def cast_vote(
     if existing is not None:  # a flip: the row keeps its time, and so does the ranking
         old, created = existing
         conn.execute(_FLIP, {"voter": user.id, "idea": idea_id, "new_value": value})
-        _log(conn, [
+        ranking_log.votes_changed(session, [
             {**event, "value": old, "delta": -1, "vote_at": created},
             {**event, "value": value, "delta": +1, "vote_at": created},
         ])
@@ -202,7 +191,7 @@ def cast_vote(
             mine = _standing(v for v, _ in _my_rows(conn, user.id, idea_id).values())
             now = conn.execute(_COUNTS, {"idea_id": idea_id}).one()
             return _result(locked, user, (now[0], now[1]), mine, changed=False)
-        _log(conn, [{**event, "value": value, "delta": +1, "vote_at": created}])
+        ranking_log.votes_changed(session, [{**event, "value": value, "delta": +1, "vote_at": created}])
     others = [v for i, (v, _) in rows.items() if i != idea_id]
     after = _standing([*others, value])
     return _result(locked, user, _move(conn, locked, before, after), after, changed=True)
@@ -225,7 +214,7 @@ def withdraw_vote(session: Session, user: CurrentUser, idea_id: int) -> VoteStat
     if not removed:
         return _result(locked, user, counts, 0, changed=False)
     removed = sorted(removed, key=lambda r: r[0])
-    _log(conn, [
+    ranking_log.votes_changed(session, [
         {"idea_id": i, "user_id": user.id, "value": v, "delta": -1, "vote_at": at}
         for i, v, at in removed
     ])
@@ -251,8 +240,7 @@ def vote_as(
 ) -> tuple[CurrentUser, VoteState] | None:
     """The site's vote button in one transaction: check that the session's user is still active
     (None when not: blocked or deleted since they logged in), then :func:`vote` as them."""
-    row = session.connection().execute(_USER, {"user_id": user_id}).first()
-    if row is None or row.blocked:
+    user = users.active_user(session, user_id)
+    if user is None:
         return None
-    user = CurrentUser(*row[:7])
     return user, vote(session, user, idea_id, action, allow_oppose)

@@ -155,21 +155,20 @@ async def login(request: Request) -> Response:
         try:
             user = await db(request, users_service.authenticate, email, form.get("password"))
         except NotConfirmed as exc:  # the right password: only its owner learns this
-            user, error, status = None, translator(request).gettext(exc.message), 403
-        if error is not None:
-            pass
-        elif user is None:
-            # The same message whether the e-mail is unknown, the password wrong or the account blocked.
-            error = translator(request).gettext("Wrong e-mail or password.")
-            status = 401
+            error, status = translator(request).gettext(exc.message), 403
         else:
-            _login_session(request, user.id)
-            if user.locale in request.app.state.settings.languages:
-                request.session["lang"] = user.locale
-            flash(request, "You are logged in.", "success")
-            return RedirectResponse(
-                values["next"] or request.app.url_path_for("index"), status_code=303
-            )
+            if user is None:
+                # The same message whether the e-mail is unknown, the password wrong or the
+                # account blocked.
+                error, status = translator(request).gettext("Wrong e-mail or password."), 401
+            else:
+                _login_session(request, user.id)
+                if user.locale in request.app.state.settings.languages:
+                    request.session["lang"] = user.locale
+                flash(request, "You are logged in.", "success")
+                return RedirectResponse(
+                    values["next"] or request.app.url_path_for("index"), status_code=303
+                )
     return await render(request, "auth/login.html", {"values": values, "error": error}, status)
 
 
