@@ -42,6 +42,9 @@ MUTABLE_TABLES = [
     "idea_merges",
     "votes",
     "api_tokens",
+    "user_sessions",
+    "login_events",
+    "pending_registrations",
     "ideas",
     "users",
 ]

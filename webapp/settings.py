@@ -6,6 +6,7 @@ tests instead of patching the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -83,7 +84,19 @@ class Settings:
     data_dir: str = "../shared/data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Sessions (server-side, webapp/services/sessions.py): absolute lifetime and idle timeout,
+    # shorter for staff (moderators, officials, admins).
     session_max_age: int = 14 * 24 * 3600
+    session_idle_seconds: int = 7 * 24 * 3600
+    staff_session_max_age: int = 12 * 3600
+    staff_session_idle_seconds: int = 30 * 60
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (IPs or CIDR networks,
+    # comma-separated); empty = none, the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # API tokens: default and longest lifetime in days, and how many one account may hold.
+    api_token_days: int = 90
+    api_token_max_days: int = 365
+    api_tokens_per_user: int = 10
     login_rate_limit: int = 10
     write_rate_limit: int = 60
     similar_rate_limit: int = 120
@@ -149,6 +162,13 @@ class Settings:
         "host": "VECHE_HOST",
         "port": "VECHE_PORT",
         "session_max_age": "VECHE_SESSION_MAX_AGE",
+        "session_idle_seconds": "VECHE_SESSION_IDLE_SECONDS",
+        "staff_session_max_age": "VECHE_STAFF_SESSION_MAX_AGE",
+        "staff_session_idle_seconds": "VECHE_STAFF_SESSION_IDLE_SECONDS",
+        "trusted_proxies": "VECHE_TRUSTED_PROXIES",
+        "api_token_days": "VECHE_API_TOKEN_DAYS",
+        "api_token_max_days": "VECHE_API_TOKEN_MAX_DAYS",
+        "api_tokens_per_user": "VECHE_API_TOKENS_PER_USER",
         "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
         "similar_rate_limit": "VECHE_SIMILAR_RATE_LIMIT",
@@ -303,6 +323,32 @@ class Settings:
         if not 0.1 <= self.email_poll_seconds <= 3600:
             raise SettingsError(
                 f"VECHE_EMAIL_POLL_SECONDS must be 0.1..3600, got {self.email_poll_seconds}"
+            )
+        for name, low in (
+            ("session_max_age", 300),
+            ("session_idle_seconds", 60),
+            ("staff_session_max_age", 300),
+            ("staff_session_idle_seconds", 60),
+        ):
+            if getattr(self, name) < low:
+                raise SettingsError(
+                    f"{self.ENV_NAMES[name]} must be at least {low} seconds, got {getattr(self, name)}"
+                )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"VECHE_TRUSTED_PROXIES must list IP addresses or networks, got {proxy!r}"
+                ) from None
+        if not 1 <= self.api_token_days <= self.api_token_max_days <= 3650:
+            raise SettingsError(
+                "VECHE_API_TOKEN_DAYS must be at least 1 and VECHE_API_TOKEN_MAX_DAYS between it "
+                f"and 3650, got {self.api_token_days} and {self.api_token_max_days}"
+            )
+        if not 1 <= self.api_tokens_per_user <= 1000:
+            raise SettingsError(
+                f"VECHE_API_TOKENS_PER_USER must be 1..1000, got {self.api_tokens_per_user}"
             )
         if self.page_size < 1 or self.page_size > 200:
             raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")

@@ -12,7 +12,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp import passwords
-from webapp.errors import N_, Conflict, NotConfirmed, NotFound, invalid
+from webapp.errors import N_, Conflict, NotFound, invalid
 from webapp.security import (
     hash_api_token,
     hash_password,
@@ -134,7 +134,6 @@ def _add_user(
     role: str = "citizen",
     verified_resident: bool = False,
     locale: str | None = None,
-    awaiting_confirmation: bool = False,
 ) -> User:
     """Insert an account from checked fields (:func:`_clean_account`)."""
     user = User(
@@ -145,7 +144,6 @@ def _add_user(
         district_id=district_id,
         verified_resident=verified_resident,
         locale=locale,
-        awaiting_confirmation=awaiting_confirmation,
     )
     session.add(user)
     session.flush()
@@ -263,11 +261,6 @@ def authenticate(session: Session, email: object, password: object) -> CurrentUs
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.blocked:
         return None
-    if user.awaiting_confirmation:  # only who knows the password learns this
-        raise NotConfirmed(
-            "Confirm your e-mail address first: follow the link in the message we sent you. "
-            "Register again to get a new message."
-        )
     return to_current(user)
 
 

@@ -127,11 +127,6 @@ class User(Base):
     blocked_reason: Mapped[str | None] = mapped_column(Text)
     # E-mail delivery of notifications (when SMTP is configured); the page always has them.
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
-    # Registered on the site while it sends e-mail, and the link not yet followed: such an
-    # account cannot log in (services.users.register_pending, views.auth)
-    awaiting_confirmation: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default="0"
-    )
 
 
 class ApiToken(Base):
@@ -144,6 +139,79 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    # A token stops working at expires_at (services.api_tokens); NULL only for rows migrated
+    # from before expiry existed (migration 0006 gives them one).
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The first characters of the token ("veche_Ab3x"), shown in the owner's list so that a
+    # token can be recognised without storing it.
+    hint: Mapped[str] = mapped_column(String(20), default="", server_default="")
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie holds a random id, only its SHA-256 digest is stored.
+
+    Deleting the row ends the session at once, on every worker (logout, "log out everywhere",
+    a password or role change, blocking). ``last_seen_at`` is written at most once a minute;
+    the idle and absolute timeouts are checked against it and ``expires_at`` on every request.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_seen", "user_id", "last_seen_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class PendingRegistration(Base):
+    """A registration waiting for its e-mail link (only on a site that sends e-mail).
+
+    Each registration is a row of its own: a second registration of the same address never
+    changes the first, and no account exists until the mailbox's owner follows a link and
+    gives that registration's password (services.registration). Rows expire; only the digest
+    of the link's random token is stored.
+    """
+
+    __tablename__ = "pending_registrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    district_id: Mapped[int | None] = mapped_column(
+        ForeignKey("districts.id", ondelete="SET NULL")
+    )
+    locale: Mapped[str | None] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginEvent(Base):
+    """The login audit: successes, failures, sessions ended, tokens made and revoked.
+
+    ``user_id`` is NULL for a failed login with an unknown e-mail (then only the address
+    hash's first characters are kept in ``details``, never the address). The owner sees their
+    own rows (/account/security), admins all (/admin/logins).
+    """
+
+    __tablename__ = "login_events"
+    __table_args__ = (
+        Index("ix_login_events_user_created", "user_id", "created_at"),
+        Index("ix_login_events_created", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Idea(Base):
@@ -244,6 +312,9 @@ class Report(Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolution: Mapped[str | None] = mapped_column(String(50))
+    # How much this report counts towards auto-hiding, fixed when it is made from the
+    # reporter's account age, verification and past accuracy (services.moderation).
+    weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
 
 
 class AuditLog(Base):

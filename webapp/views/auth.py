@@ -33,7 +33,8 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _login_session(request: Request, user_id: int) -> None:
+async def start_session(request: Request, user_id: int) -> None:
+    """Sign ``user_id`` in on this browser (a fresh session: no fixation)."""
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) after login: no fixation
     request.session["user_id"] = user_id
@@ -90,7 +91,7 @@ async def _register_at_once(request: Request, values: dict[str, str]) -> Respons
     user, existed = await db(
         request, users_service.register_or_log_in, **_account_fields(request, values)
     )
-    _login_session(request, user.id)
+    await start_session(request, user.id)
     if existed:  # the owner, who gave the account's password: just log in
         flash(request, "You already had an account with this e-mail; you are logged in.", "success")
     else:
@@ -135,7 +136,7 @@ async def confirm_email(request: Request) -> Response:
         raise DomainError(  # 400
             "This confirmation link is invalid or has expired. Register again to get a new one."
         )
-    _login_session(request, user.id)
+    await start_session(request, user.id)
     if user.locale in request.app.state.settings.languages:
         request.session["lang"] = user.locale
     flash(request, "Your e-mail address is confirmed. Welcome to Veche!", "success")
@@ -162,7 +163,7 @@ async def login(request: Request) -> Response:
                 # account blocked.
                 error, status = translator(request).gettext("Wrong e-mail or password."), 401
             else:
-                _login_session(request, user.id)
+                await start_session(request, user.id)
                 if user.locale in request.app.state.settings.languages:
                     request.session["lang"] = user.locale
                 flash(request, "You are logged in.", "success")
