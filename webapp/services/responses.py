@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound
-from webapp.security import require_permission
+from webapp.security import can, require_permission
 from webapp.services import audit, ranking_log
 from webapp.services.dto import CurrentUser
 from webapp.services.notifications import notify_supporters
@@ -268,13 +268,15 @@ class IdeaToAnswer:
         return allowed_statuses(self.status)
 
 
-def idea_to_answer(session: Session, idea_id: int) -> IdeaToAnswer:
+def idea_to_answer(session: Session, idea_id: int, viewer_role: str | None = None) -> IdeaToAnswer:
+    """The idea an official answers. A hidden idea is shown only to those who may moderate
+    (admins): to an official it does not exist (404), like on the public page."""
     row = session.execute(
         select(Idea, User.display_name)
         .outerjoin(User, User.id == Idea.author_id)
         .where(Idea.id == idea_id)
     ).first()
-    if row is None:
+    if row is None or (row[0].status == "hidden" and not can(viewer_role, "moderate")):
         raise NotFound("Idea not found.")
     idea, author_name = row
     return IdeaToAnswer(

@@ -80,6 +80,13 @@ QUERY_LENGTH = 200
 # --- serialisation ------------------------------------------------------------------------------
 
 
+def _absolute(request: Request, name: str, **params: Any) -> str:
+    """An absolute URL on the site's public address (VECHE_BASE_URL), never on the Host header
+    a client sent: a forged Host must not put another site's links into answers or caches."""
+    base = request.app.state.settings.base_url.rstrip("/")
+    return base + str(request.app.url_path_for(name, **params))
+
+
 def _named(item: Named | None, lang: str) -> dict[str, Any] | None:
     if item is None:
         return None
@@ -110,8 +117,8 @@ def _summary(request: Request, idea: IdeaSummary | IdeaDetail, names: _Names) ->
         "oppose_count": idea.oppose_count,
         "comment_count": idea.comment_count,
         "created_at": idea.created_at.isoformat(),
-        "url": str(request.url_for("api:idea", idea_id=idea.id)),
-        "html_url": str(request.url_for("idea", idea_id=idea.id)),
+        "url": _absolute(request, "api:idea", idea_id=idea.id),
+        "html_url": _absolute(request, "idea", idea_id=idea.id),
     }
 
 
@@ -128,8 +135,8 @@ def _detail(
         links={
             "self": data["url"],
             "html": data["html_url"],
-            "comments": str(request.url_for("api:comments", idea_id=idea.id)),
-            "merged_into": str(request.url_for("api:idea", idea_id=merged)) if merged else None,
+            "comments": _absolute(request, "api:comments", idea_id=idea.id),
+            "merged_into": _absolute(request, "api:idea", idea_id=merged) if merged else None,
         },
     )
     return data
@@ -174,8 +181,8 @@ def _similar(request: Request, s: SimilarIdea) -> dict[str, Any]:
         "score": round(min(1.0, max(0.0, float(s.score))), 4),
         "likely_duplicate": bool(s.likely_duplicate),
         "reasons": list(s.reasons),
-        "url": str(request.url_for("api:idea", idea_id=s.idea.id)),
-        "html_url": str(request.url_for("idea", idea_id=s.idea.id)),
+        "url": _absolute(request, "api:idea", idea_id=s.idea.id),
+        "html_url": _absolute(request, "idea", idea_id=s.idea.id),
     }
 
 
@@ -469,8 +476,8 @@ def _shortlist_row(
         "overdue": r.overdue,
         "response_state": r.response_state,
         "responded_at": _iso(r.responded_at),
-        "url": str(request.url_for("api:idea", idea_id=r.id)),
-        "html_url": str(request.url_for("idea", idea_id=r.id)),
+        "url": _absolute(request, "api:idea", idea_id=r.id),
+        "html_url": _absolute(request, "idea", idea_id=r.id),
     }
 
 
@@ -551,7 +558,7 @@ async def set_status(request: Request, call: Call) -> Response:
                 "created_at": r.created_at.isoformat(),
                 "author_name": r.author_name,
             },
-            "url": str(request.url_for("api:idea", idea_id=result.idea_id)),
+            "url": _absolute(request, "api:idea", idea_id=result.idea_id),
         }
     )
 

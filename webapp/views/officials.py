@@ -23,6 +23,7 @@ from webapp.storage.db import transaction
 from webapp.storage.models import PUBLIC_STATUSES, utcnow
 from webapp.web import (
     csv_download,
+    current_user,
     db,
     field_errors,
     flash,
@@ -224,10 +225,12 @@ async def _idea_page(
 ) -> Response:
     settings = request.app.state.settings
     ranking = request.app.state.ranking
+    viewer = await current_user(request)
+    viewer_role = viewer.role if viewer is not None else None
     await request.app.state.ranking_sync.wait()
 
     def load(session: Any) -> dict[str, Any]:
-        idea = responses.idea_to_answer(session, idea_id)
+        idea = responses.idea_to_answer(session, idea_id, viewer_role)
         data = vote_chart.series(session, idea_id, settings.timezone)
         row = officials.rows(session, ranking, [idea_id], 1, settings.default_sort, settings)
         return {
@@ -356,7 +359,7 @@ def csv_rows(
                     str(r.rank),
                     str(r.id),
                     csv_safe(r.title),
-                    str(request.url_for("idea", idea_id=r.id)),
+                    settings.base_url.rstrip("/") + str(request.app.url_path_for("idea", idea_id=r.id)),
                     csv_safe(category.name(lang) if category else ""),
                     csv_safe(district.name(lang) if district else ""),
                     r.status,
