@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup load eval clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup bench-cost load eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -52,7 +52,7 @@ messages: install  ## re-extract translatable strings, update the ru/en catalogs
 screenshots: install  ## run the end-to-end browser flows (needs /usr/bin/chromium) and save a PNG per step in docs/screenshots/
 	$(PY) -m tools.screenshots --out docs/screenshots
 
-bench: bench-ranking bench-dedup  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
+bench: bench-ranking bench-dedup bench-cost  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
 
 bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (BENCH_ARGS="--votes 1000000" for a quick run)
 	$(PY) -m bench.ranking_bench $(BENCH_ARGS)
@@ -62,6 +62,9 @@ bench-dedup: install  ## similar-ideas search at 10k/100k/1M: exact vs ANN vs pg
 	$(PY) -m bench.similar_http --sizes $(HTTP_SIZES) --json bench/results/similar_http.json
 
 HTTP_SIZES ?= 10000,100000,1000000
+
+bench-cost: install  ## CPU per request and per client per minute of every expensive anonymous path, real model, vs today's uncapped text (COST_ARGS=--quick for a dry run)
+	$(PY) -m bench.cost_bounds $(COST_ARGS)
 
 load: install  ## 200 citizens over real HTTP against `veche serve --workers 2` on PostgreSQL and SQLite (WAL), with a ledger of every vote (bench/results/load.json, docs/benchmarks.md; LOAD_ARGS="--duration 20 --backends postgres" for a quick run)
 	$(PY) -m bench.load $(LOAD_ARGS)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 
-from tests.helpers import PASSWORD, Browser, make_user
+from tests.helpers import CSRF_RE, PASSWORD, Browser, make_user
 from webapp.app import create_app
 from webapp.storage.db import transaction
 from webapp.storage.models import AuditLog, Category, District, Idea, User
@@ -61,22 +61,52 @@ def test_a_registered_email_is_refused_without_saying_the_account_exists(
         {"email": citizen.email.upper(), "display_name": "Двойник", "password": "другой-пароль-7"},
     )
     assert response.status_code == 409
-    assert "Этот адрес нельзя использовать для новой учётной записи" in response.text
-    assert "уже существует" not in response.text
+    assert "Этот адрес нельзя использовать для новой учётной записи. Если он ваш, войдите." in (
+        response.text
+    )
+    assert "уже существует" not in response.text and "пароль здесь" not in response.text
     with transaction(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(User)) == 1
 
 
-def test_registering_again_with_the_accounts_password_just_logs_in(
-    browser: Browser, citizen
+def test_registering_a_taken_address_never_logs_in(
+    browser: Browser, citizen, monkeypatch
 ) -> None:
-    response = browser.submit(
-        "/register",
-        {"email": citizen.email, "display_name": "Снова я", "password": PASSWORD},
+    """Pen-test finding 7: without e-mail, /register with an address and its account's password
+    logged in (around the login's per-address limit). Now the password is never checked: the
+    account's own password and another one get the same refusal, after one argon2 hash (as a
+    new account costs) and no verify."""
+    from webapp import security
+
+    calls: list[str] = []
+    real = security._hasher
+
+    class Spy:
+        def hash(self, password: str) -> str:
+            calls.append("hash")
+            return real.hash(password)
+
+        def verify(self, hash_: str, password: str) -> bool:
+            calls.append("verify")
+            return real.verify(hash_, password)
+
+    monkeypatch.setattr(security, "_hasher", Spy())
+    pages = []
+    for password in (PASSWORD, "другой-пароль-7"):
+        calls.clear()
+        response = browser.submit(
+            "/register", {"email": citizen.email, "display_name": "Снова я", "password": password}
+        )
+        assert response.status_code == 409
+        assert calls == ["hash"]
+        pages.append(CSRF_RE.sub("", response.text))
+        assert browser.get("/my/ideas").status_code == 303  # not signed in
+    assert pages[0] == pages[1]
+    calls.clear()
+    free = browser.submit(
+        "/register", {"email": "free@example.org", "display_name": "Новый", "password": PASSWORD}
     )
-    assert response.status_code == 303
-    assert "вы вошли в неё" in browser.get("/").text
-    assert browser.get("/my/ideas").status_code == 200
+    assert free.status_code == 303 and calls == ["hash"]
 
 
 def _spy_verify(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]

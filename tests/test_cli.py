@@ -176,11 +176,12 @@ def test_user_create_grant_block_and_token(
     assert code == 0 and "unblocked" in out
     code, out, err = run(capsys, url, "user", "token", "ops@example.org", "--name", "ci")
     assert code == 0 and out.strip().startswith("veche_") and "shown only once" in err
+    assert "expires on" in err  # every token expires (tests/test_api_tokens.py)
     engine = make_engine(settings)
     with transaction(make_session_factory(engine)) as session:
         actions = session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
     engine.dispose()
-    assert actions == ["user.grant", "user.block", "user.unblock"]
+    assert actions == ["user.grant", "user.block", "user.unblock", "api_token.create"]
 
 
 def test_user_commands_explain_errors(
@@ -191,6 +192,8 @@ def test_user_commands_explain_errors(
         ["user", "grant", "admin", "nobody@example.org"],
         ["user", "block", "nobody@example.org"],
         ["user", "token", "nobody@example.org"],
+        ["user", "tokens", "nobody@example.org"],
+        ["user", "revoke-token", "nobody@example.org", "--all"],
     ):
         code, _out, err = run(capsys, url, *args)
         assert code == 2 and "No user with e-mail nobody@example.org" in err

@@ -588,3 +588,62 @@ def test_a_dismissal_waits_for_the_embedder_and_gives_up_during_a_reindex(
     with transaction(factory) as s:
         assert dismissals.dismiss(s, moderator, g, reason=REASON).whole
     assert len(dismissed_rows(factory)) == 1
+
+
+# --- bounded cost (issue #12, finding 10) ---------------------------------------------------------
+
+LONG_REF = ("а б " * 2500)[:10_000]
+LONG_COPIES = [
+    ("б а " * 2500)[:10_000],
+    ("а б " * 2400 + "в г " * 100)[:10_000],
+    ("б а " * 1250 + "а б " * 1250)[:10_000],
+]
+
+
+def test_the_diff_of_four_long_bodies_is_bounded() -> None:
+    """Four 10,000-character bodies (one suggested, three compared with it) took 8.6 s with an
+    unbounded difflib (quadratic to cubic on repetitive words); now well under a second."""
+    import time
+
+    started = time.perf_counter()
+    diffs = [diff_tokens(LONG_REF, body) for body in LONG_COPIES]
+    assert time.perf_counter() - started < 1.0
+    for body, tokens in zip(LONG_COPIES, diffs, strict=True):
+        assert "".join(t.text for t in tokens) == body  # nothing lost or reordered
+    # the same words shifted by one: only the ends differ
+    assert sum(len(t.text.split()) for t in diffs[0] if t.changed) <= 2
+    # the tail replaced by other words: exactly those are marked
+    assert [t.text for t in diffs[1] if t.changed] == [("в г " * 100).strip()]
+
+
+def test_the_diff_of_long_ordinary_texts_marks_exactly_the_changed_words() -> None:
+    words = [f"слово{i}" for i in range(1500)]  # ~12,000 characters, every word different
+    edited = list(words)
+    edited[10] = "вставка"
+    edited[700:703] = ["новые", "слова", "здесь"]
+    del edited[1200]
+    tokens = diff_tokens(" ".join(words), " ".join(edited))
+    assert [t.text for t in tokens if t.changed] == ["вставка", "новые слова здесь"]
+    # texts too different for the budget: the words the reference lacks are marked
+    other = " ".join(f"другое{i} слово{i}" for i in range(1500))
+    marked = " ".join(t.text for t in diff_tokens(" ".join(words), other) if t.changed)
+    assert "другое0" in marked and "другое1499" in marked and "слово5 " not in f"{marked} "
+
+
+def test_the_queue_page_with_four_long_bodies_answers_quickly(
+    sim_app: Any, site: Browser, factory: Any, author: Any, moderator: Any
+) -> None:
+    import time
+
+    ids = [add_idea(factory, author, BIKE[0], LONG_REF)]
+    ids += [add_idea(factory, author, BIKE[0] + f" {n}", body) for n, body in enumerate(LONG_COPIES)]
+    settled(sim_app)
+    site.login(moderator.email)
+    started = time.perf_counter()
+    page = site.get("/moderation/duplicates")
+    elapsed = time.perf_counter() - started
+    assert page.status_code == 200
+    grouped = [i for i in ids if f"/ideas/{i}" in page.text]
+    assert len(grouped) >= 2, "the long copies were not grouped"
+    assert "<mark>" in page.text
+    assert elapsed < 1.5

@@ -36,8 +36,8 @@ from tests.fault_helpers import (
     write_load,
 )
 from tests.helpers import make_user
+from webapp.services import api_tokens, taxonomy
 from webapp.services import ideas as ideas_service
-from webapp.services import taxonomy
 from webapp.services import users as users_service
 from webapp.settings import Settings, normalise_database_url
 from webapp.storage.db import make_engine, make_session_factory, transaction
@@ -50,7 +50,7 @@ def _setup(factory: Any, n_citizens: int, n_ideas: int) -> tuple[list[Citizen], 
     for i in range(n_citizens):
         user = make_user(factory, f"fault{i}@example.org", verified=True)
         with transaction(factory) as s:
-            citizens.append(Citizen(user.id, users_service.create_api_token(s, user.id)))
+            citizens.append(Citizen(user.id, api_tokens.create_api_token(s, user.id)))
     with transaction(factory) as s:
         category = s.scalar(select(Category.id).order_by(Category.id).limit(1))
         author = users_service.active_user(s, citizens[0].id)

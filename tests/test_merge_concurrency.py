@@ -1,4 +1,4 @@
-"""Merging while votes and comments arrive, on PostgreSQL with concurrent writers.
+"""Merging while votes and comments arrive, with concurrent writers (SQLite and PostgreSQL).
 
 Voter threads (each with its own users and sessions) support and withdraw on the members and on
 the canonical idea while another thread merges and unmerges them, again and again. Each call's
@@ -6,6 +6,10 @@ outcome and the user's rows as its own transaction left them are recorded. At th
 successful support has its row, every refused call changed nothing, the rows in the database
 are exactly what each user's last call left, the counters equal a recomputation from the raw
 rows (nobody counted twice), and no comment was stranded on a merged idea.
+
+On PostgreSQL the row locks (``SELECT … FOR UPDATE``) serialise a vote and a merge; on SQLite,
+where that clause locks nothing, every write transaction begins with BEGIN IMMEDIATE
+(``webapp.storage.db.WRITE``), so it holds the database's write lock before it reads.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from tests.merge_helpers import NAMES, add_idea, expected_counts, quick_user, stored_counts
@@ -24,6 +27,7 @@ from webapp.errors import Conflict
 from webapp.services import comments as comments_service
 from webapp.services import merges
 from webapp.services import votes as votes_service
+from webapp.storage import faults
 from webapp.storage.db import transaction
 from webapp.storage.models import Comment, Idea, Vote
 
@@ -56,17 +60,8 @@ def _cluster(session: Any, idea_id: int) -> frozenset[int]:
     return frozenset(ids)
 
 
-@pytest.fixture
-def require_postgres(is_postgres: bool) -> None:
-    if not is_postgres:
-        pytest.skip(
-            "needs PostgreSQL (TEST_DATABASE_URL): SQLite lets one writer in at a time, so "
-            "there are no concurrent writers to test; CI runs this on PostgreSQL"
-        )
-
-
 def test_merging_while_votes_arrive_loses_no_vote_and_counts_nobody_twice(
-    require_postgres: None, session_factory: Any
+    session_factory: Any,
 ) -> None:
     authors = [quick_user(session_factory, n) for n in ("Anna", "Boris", "Vera")]
     a = add_idea(session_factory, "Освещение в парке у пруда", authors[0])
@@ -210,3 +205,95 @@ def test_merging_while_votes_arrive_loses_no_vote_and_counts_nobody_twice(
 def stored_counts_of(session_factory: Any, idea_id: int) -> tuple[int, int, int]:
     with transaction(session_factory) as s:
         return stored_counts(s, [idea_id])[idea_id]
+
+
+# --- A merge racing with votes, on SQLite and PostgreSQL alike (security issue #12, finding 6) -
+
+RACE_ROUNDS = 20
+RACE_VOTERS = 5
+
+
+def test_merge_racing_with_votes_keeps_the_canonical_counters_exact(
+    session_factory: Any,
+) -> None:
+    """Five distinct citizens support a member or the canonical idea while a moderator merges
+    the member into it, round after round, each call in its own transaction as the site runs
+    it (``faults.run_transaction``, a write). Every round the canonical idea's counter must
+    equal the distinct supporters its cluster holds, and every acknowledged support its row.
+
+    On SQLite this failed in a third to a half of the rounds before write transactions began with BEGIN IMMEDIATE:
+    ``SELECT … FOR UPDATE`` locks nothing there, so a vote read the member as published, the
+    merge committed its recount, and the vote then added its row and moved only the member's
+    counter — the canonical idea showed 4 supporters for 5.
+    """
+    moderator = quick_user(session_factory, "Marina", role="moderator")
+    broken: list[str] = []
+    for round_no in range(RACE_ROUNDS):
+        a = add_idea(session_factory, f"Скамейки у пруда, раунд {round_no}")
+        b = add_idea(session_factory, f"Лавочки возле пруда, раунд {round_no}")
+        voters = [quick_user(session_factory, NAMES[n]) for n in range(RACE_VOTERS)]
+        rng = random.Random(round_no)
+        targets = [rng.choice((a, b, b)) for _ in voters]
+        delay = rng.uniform(0.0, 0.004)
+        start = threading.Barrier(RACE_VOTERS + 1)
+        acknowledged: dict[int, int] = {}
+        errors: list[BaseException] = []
+
+        def vote(
+            user: Any,
+            idea: int,
+            acknowledged: dict[int, int] = acknowledged,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            start.wait()
+            try:
+                faults.run_transaction(session_factory, votes_service.cast_vote, user, idea)
+                acknowledged[user.id] = idea
+            except Conflict:
+                pass  # the member was merged first: refused, nothing written
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+                errors.append(exc)
+
+        def merge(
+            a: int = a,
+            b: int = b,
+            start: threading.Barrier = start,
+            delay: float = delay,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            start.wait()
+            time.sleep(delay)
+            try:
+                faults.run_transaction(
+                    session_factory, merges.merge, moderator, a, [b], reason="Одно и то же"
+                )
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=vote, args=(u, t)) for u, t in zip(voters, targets, strict=True)
+        ]
+        threads.append(threading.Thread(target=merge))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), "a thread hung (a deadlock?)"
+        assert not errors, errors
+        with transaction(session_factory) as s:
+            rows = s.execute(
+                select(Vote.user_id, Vote.idea_id).where(Vote.idea_id.in_([a, b]), Vote.value == 1)
+            ).all()
+            stored = stored_counts(s, [a, b])
+            expected = expected_counts(s, [a, b])
+            status = s.scalar(select(Idea.status).where(Idea.id == b))
+        assert status == "merged"
+        assert {(u, i) for u, i in rows} == set(acknowledged.items()), round_no
+        supporters = {u for u, _ in rows}
+        if stored != expected or stored[a][0] != len(supporters):
+            broken.append(
+                f"round {round_no}: canonical shows {stored[a][0]} supporters for "
+                f"{len(supporters)} distinct ones (stored {stored}, recount {expected})"
+            )
+    assert not broken, f"{len(broken)} of {RACE_ROUNDS} rounds broke:\n" + "\n".join(broken)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.helpers import Browser, make_user
 from webapp.app import create_app
@@ -24,6 +25,7 @@ from webapp.storage.models import (
     RankingEvent,
     Report,
     User,
+    utcnow,
 )
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -58,11 +60,25 @@ def add_comment(session_factory: Any, idea_id: int, author_id: int, body: str) -
 
 
 def people(session_factory: Any, n: int, prefix: str = "r") -> list[Any]:
+    """Established reporters: verified residents with accounts two months old, so each report
+    weighs 1 (fresh accounts weigh nothing: tests/test_report_weights.py)."""
     names = ["Анна", "Борис", "Вера", "Глеб", "Дарья", "Егор", "Жанна", "Зоя", "Илья", "Кира"]
-    return [
-        make_user(session_factory, f"{prefix}{i}@example.org", name=f"{names[i % 10]} {prefix}{i}")
+    made = [
+        make_user(
+            session_factory,
+            f"{prefix}{i}@example.org",
+            name=f"{names[i % 10]} {prefix}{i}",
+            verified=True,
+        )
         for i in range(n)
     ]
+    with transaction(session_factory) as s:
+        s.execute(
+            update(User)
+            .where(User.id.in_([u.id for u in made]))
+            .values(created_at=utcnow() - timedelta(days=60))
+        )
+    return made
 
 
 def idea_row(session_factory: Any, idea_id: int) -> Idea:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.helpers import Browser, make_user
 from webapp.errors import InvalidInput
-from webapp.services import users as users_service
+from webapp.services import api_tokens
 from webapp.services.validation import EMAIL_RE, Errors, clean_text, mixed_script_word
 from webapp.storage.db import transaction
 from webapp.storage.models import Category
@@ -171,7 +171,7 @@ def test_display_names_mixing_alphabets_are_refused(session_factory: Any) -> Non
 def test_api_token_names_are_cleaned_like_any_text(session_factory: Any, citizen: Any) -> None:
     """Regression (fuzzing): a token name with C1 controls or bidi overrides was stored as sent."""
     with transaction(session_factory) as s, pytest.raises(InvalidInput) as refused:
-        users_service.create_api_token(s, citizen.id, "ноутбук\u202e\x94")
+        api_tokens.create_api_token(s, citizen.id, "ноутбук\u202e\x94")
     assert "name" in refused.value.errors
     with transaction(session_factory) as s:
-        assert users_service.create_api_token(s, citizen.id, "  ноутбук\u200b ")
+        assert api_tokens.create_api_token(s, citizen.id, "  ноутбук\u200b ")

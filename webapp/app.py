@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp import background
 from webapp.errors_view import exception_handlers
@@ -25,6 +26,7 @@ from webapp.routes import build_routes
 from webapp.services.exposure import ViewBuffer
 from webapp.services.mailer import Mailer
 from webapp.services.ranking import RankingService
+from webapp.services.sessions import Policy as SessionPolicy
 from webapp.services.similarity import SimilarityService
 from webapp.settings import Settings
 from webapp.storage import faults
@@ -58,6 +60,34 @@ def build_jinja(
         env.filters["date"] = tr.date
         envs[lang] = env
     return envs
+
+
+class NoStoreWhenSignedIn:
+    """``Cache-Control: no-store`` on every answer given to a signed-in caller (a page, a JSON
+    answer, /api/v1/me with its CSRF token): no browser, proxy or back button keeps a copy of
+    personal pages. ``webapp.web.current_user`` leaves the caller in the request's state;
+    anonymous answers (and their micro-cache, webapp.page_cache) are unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # the dict request.state writes into
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start" and state.get("user") is not None:
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -101,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.secure_cookies),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, translators=translators),
+            Middleware(NoStoreWhenSignedIn),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
@@ -117,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.session_policy = SessionPolicy.of(settings)
     app.state.translators = translators
     app.state.jinja = build_jinja(translators, settings)
     for env in app.state.jinja.values():

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.errors import DomainError, InvalidInput, NotFound
 from webapp.i18n import Translator
-from webapp.settings import Settings, SettingsError
+from webapp.settings import PLACEHOLDER_SECRET, Settings, SettingsError
 from webapp.storage.models import ROLES
 
 EPILOG = "Settings come from environment variables (DATABASE_URL, SECRET_KEY, …); see README.md."
@@ -70,27 +73,65 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings(args)
+    if args.trusted_proxies is not None:
+        proxies = tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip())
+        settings = replace(settings, trusted_proxies=proxies)  # validated again
+        os.environ["VECHE_TRUSTED_PROXIES"] = ",".join(proxies)  # for --workers processes
     host = args.host or settings.host
     port = args.port or settings.port
     _check_workers(settings, args.workers)
+    _warn_if_exposed(settings, host)
     _check_schema(settings)
     print(f"Veche is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    # One list decides which peers' X-Forwarded-For/-Proto are believed (webapp/proxies.py):
+    # uvicorn gets the same one, and none (no proxy headers at all) when it is empty.
+    trusted = settings.trusted_proxies
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": args.access_log,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": ",".join(trusted) if trusted else None,
+    }
     if args.workers > 1:
-        uvicorn.run(
-            "webapp.asgi:app",
-            host=host,
-            port=port,
-            workers=args.workers,
-            log_level="info",
-            access_log=args.access_log,
-        )
+        uvicorn.run("webapp.asgi:app", workers=args.workers, **options)
     else:
         from webapp.app import create_app
 
-        uvicorn.run(
-            create_app(settings), host=host, port=port, log_level="info", access_log=args.access_log
-        )
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _warn_if_exposed(settings: Settings, host: str) -> None:
+    """Development settings on an interface other machines reach: say loudly what that means."""
+    if settings.environment == "production" or _is_loopback(host):
+        return
+    lines = [
+        f"warning: serving on {host} with VECHE_ENV={settings.environment}: other machines can "
+        "reach this server, and it runs with development settings (cookies without Secure, "
+        "no HSTS).",
+    ]
+    if settings.secret_key == PLACEHOLDER_SECRET or len(settings.secret_key) < 32:
+        lines.append(
+            "warning: SECRET_KEY is the development placeholder (or too short): anyone can forge "
+            "a session cookie and sign in as any account, an administrator's included."
+        )
+    lines.append(
+        "warning: anywhere but your own machine set VECHE_ENV=production and "
+        'SECRET_KEY=$(python -c "import secrets; print(secrets.token_urlsafe(48))"), '
+        "or serve on --host 127.0.0.1."
+    )
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _check_workers(settings: Settings, workers: int) -> None:
@@ -220,22 +261,93 @@ def cmd_user_block(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(value: Any) -> str:
+    """A stored time for the token commands: UTC, to the minute."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+
+
 def cmd_user_token(args: argparse.Namespace) -> int:
-    from webapp.services import users
+    from webapp.errors import Conflict
+    from webapp.services import api_tokens, users
+
+    settings = _settings(args)
+    _check_schema(settings)
+    limits = api_tokens.TokenLimits.from_settings(settings)
+
+    def make(session: Any) -> Any:
+        user = users.find_by_email(session, args.email)
+        return api_tokens.issue(
+            session, user.id, args.name or "cli", days=args.days, limits=limits,
+            origin=api_tokens.Origin(None, "cli"),
+        )
+
+    try:
+        new = _run(settings, make)
+    except Conflict as exc:
+        raise CliError(
+            f"{args.email} already has {limits.per_user} API tokens, the most allowed "
+            f"(VECHE_API_TOKENS_PER_USER); revoke one first: veche user tokens {args.email}, "
+            f"then veche user revoke-token {args.email} --id ID"
+        ) from exc
+    print(new.token)
+    print(
+        f"Token {new.info.id} ({new.info.hint}…) expires on {_when(new.info.expires_at)}. "
+        "Keep this token secret; it is shown only once. Send it as 'Authorization: Bearer <token>'.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_user_tokens(args: argparse.Namespace) -> int:
+    from webapp.services import api_tokens, users
 
     settings = _settings(args)
     _check_schema(settings)
 
-    def make(session: Any) -> str:
-        user = users.find_by_email(session, args.email)
-        return users.create_api_token(session, user.id, args.name or "cli")
+    def load(session: Any) -> list[Any]:
+        return api_tokens.list_tokens(session, users.find_by_email(session, args.email).id)
 
-    token = _run(settings, make)
-    print(token)
-    print(
-        "Keep this token secret; it is shown only once. Send it as 'Authorization: Bearer <token>'.",
-        file=sys.stderr,
-    )
+    items = _run(settings, load)
+    if not items:
+        print(f"{args.email} has no API tokens.")
+        return 0
+    rows = [("ID", "NAME", "TOKEN", "CREATED", "LAST USED", "EXPIRES")]
+    for t in items:
+        expires = ("expired " if t.expired else "") + _when(t.expires_at)
+        rows.append(
+            (str(t.id), t.name or "-", f"{t.hint}…", _when(t.created_at), _when(t.last_used_at),
+             expires)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_user_revoke_token(args: argparse.Namespace) -> int:
+    from webapp.errors import NotFound as TokenNotFound
+    from webapp.services import api_tokens, users
+
+    settings = _settings(args)
+    _check_schema(settings)
+    origin = api_tokens.Origin(None, "cli")
+    if not args.all and not 0 < args.id < 2**31:
+        raise CliError(f"{args.email} has no API token with id {args.id}")
+
+    def revoke(session: Any) -> Any:
+        user = users.find_by_email(session, args.email)
+        if args.all:
+            return api_tokens.revoke_all(session, user.id, origin=origin)
+        try:
+            return api_tokens.revoke(session, user.id, args.id, origin=origin)
+        except TokenNotFound as exc:
+            raise CliError(f"{args.email} has no API token with id {args.id}") from exc
+
+    result = _run(settings, revoke)
+    if args.all:
+        print(f"Revoked {result} API token{'' if result == 1 else 's'} of {args.email}")
+    else:
+        print(f"Revoked API token {result.id} ({result.hint}…) of {args.email}")
     return 0
 
 
@@ -386,6 +498,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not log each request (behind a reverse proxy that logs them; saves CPU under load)",
     )
+    p.add_argument(
+        "--trusted-proxies",
+        metavar="LIST",
+        help="reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (IP "
+        "addresses or networks, comma-separated; overrides VECHE_TRUSTED_PROXIES; '' = none)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema", epilog=EPILOG)
@@ -519,7 +637,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = usub.add_parser("token", help="create an API token for an account (printed once)")
     p.add_argument("email")
     p.add_argument("--name", help="a label for the token")
+    p.add_argument(
+        "--days", type=int,
+        help="lifetime in days (default VECHE_API_TOKEN_DAYS, at most VECHE_API_TOKEN_MAX_DAYS)",
+    )
     p.set_defaults(func=cmd_user_token)
+    p = usub.add_parser("tokens", help="list an account's API tokens (never the tokens themselves)")
+    p.add_argument("email")
+    p.set_defaults(func=cmd_user_tokens)
+    p = usub.add_parser("revoke-token", help="revoke one or all of an account's API tokens")
+    p.add_argument("email")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the token's id (see: veche user tokens EMAIL)")
+    which.add_argument("--all", action="store_true", help="every token of the account")
+    p.set_defaults(func=cmd_user_revoke_token)
     return parser
 
 

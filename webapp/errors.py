@@ -46,10 +46,6 @@ class PermissionDenied(DomainError):
     status = 403
 
 
-class NotConfirmed(PermissionDenied):
-    """The right password of an account whose e-mail link has not been followed yet."""
-
-
 class NotFound(DomainError):
     status = 404
 

@@ -11,10 +11,15 @@ cannot be reached, a hit is counted by the worker's own in-process limiter inste
 then holds per worker, not in total) and an error is logged at most once per ``LOG_EVERY``
 seconds; Redis is tried again after ``RETRY_AFTER_FAILURE`` seconds. A request is never refused
 or failed because Redis is down: the limits are a brake on abuse, not a gate of the site.
+
+Keys are bounded (``bounded_key``): a short printable ASCII key (``ip:10.0.0.1``, ``user:5``)
+is kept as it is, anything longer or stranger becomes its kind and a hash, so no value a client
+chooses is ever stored at length, in memory or in Redis.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
@@ -33,6 +38,22 @@ WINDOW_SECONDS = 60.0
 SOCKET_TIMEOUT = 0.25  # seconds; a hit must never hang a request on a slow Redis
 LOG_EVERY = 60.0  # seconds between two "Redis is unreachable" errors of one limiter
 RETRY_AFTER_FAILURE = 5.0  # seconds in-process after a failure before Redis is tried again
+KEY_MAX = 64  # characters of a key kept as it is; longer ones are hashed (bounded_key)
+MAX_KEYS = 100_000  # keys an in-process limiter keeps before it drops the idle ones
+
+
+def bounded_key(key: str) -> str:
+    """``key`` itself when short printable ASCII, else ``<kind>:h:<32 hex digits of SHA-256>``.
+
+    The kind is the key's part before its first colon (at most 16 letters of it).
+    """
+    if len(key) <= KEY_MAX and key.isascii() and key.isprintable() and " " not in key:
+        return key
+    kind, sep, _ = key.partition(":")
+    if not (sep and kind.isascii() and kind.isalnum() and len(kind) <= 16):
+        kind = "key"
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{kind}:h:{digest}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class RateLimiter:
         """Record a hit, or refuse it (not recorded) when the key is at its limit."""
         if self.limit <= 0:
             return Decision(True)
+        key = bounded_key(key)
         now = time.monotonic()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
@@ -73,7 +95,7 @@ class RateLimiter:
             if len(hits) >= self.limit:
                 return Decision(False, _seconds(hits[0] + self.window - now))
             hits.append(now)
-            if len(self._hits) > 100_000:
+            if len(self._hits) > MAX_KEYS:
                 self._evict(now)
             return Decision(True)
 
@@ -83,7 +105,7 @@ class RateLimiter:
 
     def reset(self, key: str) -> None:
         with self._lock:
-            self._hits.pop(key, None)
+            self._hits.pop(bounded_key(key), None)
 
     def _evict(self, now: float) -> None:
         for key in [k for k, v in self._hits.items() if not v or now - v[-1] >= self.window]:
@@ -137,7 +159,7 @@ class RedisRateLimiter:
             return self.fallback.check(key)
         try:
             allowed, wait_ms = self._script(
-                keys=[self.namespace + key],
+                keys=[self.namespace + bounded_key(key)],
                 args=[int(self.window * 1000), self.limit, secrets.token_hex(8)],
             )
         except Exception as exc:  # redis.RedisError, OSError: never fail the request for it

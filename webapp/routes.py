@@ -11,7 +11,18 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from webapp.openapi import MAX_ID
-from webapp.views import admin, auth, duplicates, ideas, merges, moderation, pages, similar
+from webapp.views import (
+    account,
+    admin,
+    auth,
+    duplicates,
+    ideas,
+    merges,
+    moderation,
+    pages,
+    similar,
+)
+from webapp.views import account_tokens as token_views
 from webapp.views import moderation_queue as mod_queue
 from webapp.views import notifications as notices
 from webapp.views import officials as official_views
@@ -93,8 +104,8 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         ),
         Route("/register", auth.register, methods=BOTH, name="register"),
         Route("/register/sent", auth.register_sent, methods=GET, name="register_sent"),
-        Route(
-            "/register/confirm/{token:str}", auth.confirm_email, methods=GET, name="confirm_email"
+        Route(  # GET asks for the password, POST creates the account (views.auth)
+            "/register/confirm/{token}", auth.confirm_email, methods=BOTH, name="confirm_email"
         ),
         Route("/login", auth.login, methods=BOTH, name="login"),
         Route("/logout", auth.logout, methods=POST, name="logout"),
@@ -103,6 +114,10 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         Route("/admin/districts", admin.districts, methods=BOTH, name="admin_districts"),
         Route("/admin/audit", admin.audit_log, methods=GET, name="admin_audit"),
         Route("/admin/audit.csv", admin.audit_csv, methods=GET, name="admin_audit_csv"),
+        Route("/admin/logins", admin.login_log, methods=GET, name="admin_logins"),
+        Route("/admin/logins.csv", admin.login_log_csv, methods=GET, name="admin_logins_csv"),
+        *account_routes(),
+        *account_token_routes(),
         Route("/ranking", pages.ranking_help, methods=GET, name="ranking_help"),
         Route(
             "/moderation/ideas/{idea_id:int}/weights",
@@ -146,6 +161,53 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         Route("/healthz", health, methods=GET, name="health"),
         Mount("/api/v1", routes=api_routes(), name="api"),
         Mount("/static", app=StaticFiles(directory=static_dir), name="static"),
+    ]
+
+
+def account_routes() -> list[BaseRoute]:
+    """The account security page (webapp.views.account)."""
+    return [
+        Route("/account/security", account.security, methods=GET, name="account_security"),
+        Route(
+            "/account/password", account.change_password, methods=POST, name="account_password"
+        ),
+        Route(
+            "/account/sessions/{session_id:int}/end",
+            account.end_session,
+            methods=POST,
+            name="account_end_session",
+        ),
+        Route(
+            "/account/sessions/end-others",
+            account.end_other_sessions,
+            methods=POST,
+            name="account_end_other_sessions",
+        ),
+        Route(
+            "/account/logout-everywhere",
+            account.logout_everywhere,
+            methods=POST,
+            name="account_logout_everywhere",
+        ),
+    ]
+
+
+def account_token_routes() -> list[BaseRoute]:
+    """The account's API tokens, "access keys for apps" (webapp.views.account_tokens)."""
+    return [
+        Route("/account/tokens", token_views.tokens_page, methods=GET, name="account_tokens"),
+        Route(
+            "/account/tokens/new",
+            token_views.create_token,
+            methods=POST,
+            name="account_create_token",
+        ),
+        Route(
+            "/account/tokens/{token_id:int}/revoke",
+            token_views.revoke_token,
+            methods=POST,
+            name="account_revoke_token",
+        ),
     ]
 
 

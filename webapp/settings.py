@@ -59,6 +59,7 @@ RATE_LIMIT_BUCKETS = {
     "comment": "comment_rate_limit",
     "report": "report_rate_limit",
     "similar": "similar_rate_limit",
+    "search": "search_rate_limit",
     "write": "write_rate_limit",
 }
 
@@ -98,8 +99,16 @@ class Settings:
     api_token_max_days: int = 365
     api_tokens_per_user: int = 10
     login_rate_limit: int = 10
+    # Login throttle (webapp/login_throttle.py): failures free of delay per account and per IP
+    # address, the longest delay (seconds), and the failures a trusted device cookie may make.
+    login_free_failures: int = 5
+    login_ip_free_failures: int = 50
+    login_max_delay: int = 900
+    login_device_failures: int = 10
     write_rate_limit: int = 60
     similar_rate_limit: int = 120
+    search_rate_limit: int = 30  # uncached searches by meaning per client and minute
+    similar_concurrency: int = 2  # uncached similarity lookups at once per worker
     # Per-bucket limits (per minute); 0 = inherit (see rate_limits). Shared through Redis if set.
     submit_rate_limit: int = 0
     vote_rate_limit: int = 0
@@ -132,6 +141,7 @@ class Settings:
     similar_min_score: float = 0.2
     page_cache_seconds: float = 1.0
     # Moderation and officials (docs/moderation.md).
+    # Report *weight* (not a count) that hides a target pending review: services.moderation.
     auto_hide_reports: int = 3
     response_threshold: int = 100
     response_days: int = 30
@@ -170,8 +180,14 @@ class Settings:
         "api_token_max_days": "VECHE_API_TOKEN_MAX_DAYS",
         "api_tokens_per_user": "VECHE_API_TOKENS_PER_USER",
         "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
+        "login_free_failures": "VECHE_LOGIN_FREE_FAILURES",
+        "login_ip_free_failures": "VECHE_LOGIN_IP_FREE_FAILURES",
+        "login_max_delay": "VECHE_LOGIN_MAX_DELAY",
+        "login_device_failures": "VECHE_LOGIN_DEVICE_FAILURES",
         "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
         "similar_rate_limit": "VECHE_SIMILAR_RATE_LIMIT",
+        "search_rate_limit": "VECHE_SEARCH_RATE_LIMIT",
+        "similar_concurrency": "VECHE_SIMILAR_CONCURRENCY",
         "submit_rate_limit": "VECHE_SUBMIT_RATE_LIMIT",
         "vote_rate_limit": "VECHE_VOTE_RATE_LIMIT",
         "comment_rate_limit": "VECHE_COMMENT_RATE_LIMIT",
@@ -285,13 +301,17 @@ class Settings:
             raise SettingsError(
                 f"VECHE_SIMILAR_MIN_SCORE must be between 0 and 1, got {self.similar_min_score}"
             )
-        for name in ("login_rate_limit", "write_rate_limit", "similar_rate_limit"):
+        if not 1 <= self.similar_concurrency <= 64:
+            raise SettingsError(
+                f"VECHE_SIMILAR_CONCURRENCY must be 1..64, got {self.similar_concurrency}"
+            )
+        for name in ("login_rate_limit", "write_rate_limit", "similar_rate_limit", "search_rate_limit"):
             if getattr(self, name) < 1:
                 raise SettingsError(
                     f"{self.ENV_NAMES[name]} must be at least 1 per minute, got {getattr(self, name)}"
                 )
         for name in RATE_LIMIT_BUCKETS.values():
-            if name not in ("login_rate_limit", "write_rate_limit", "similar_rate_limit") and getattr(self, name) < 0:
+            if name not in ("login_rate_limit", "write_rate_limit", "similar_rate_limit", "search_rate_limit") and getattr(self, name) < 0:
                 raise SettingsError(
                     f"{self.ENV_NAMES[name]} must be >= 0 (0 = inherit), got {getattr(self, name)}"
                 )
@@ -341,6 +361,20 @@ class Settings:
                 raise SettingsError(
                     f"VECHE_TRUSTED_PROXIES must list IP addresses or networks, got {proxy!r}"
                 ) from None
+        if not 1 <= self.login_free_failures <= self.login_ip_free_failures <= 100_000:
+            raise SettingsError(
+                "VECHE_LOGIN_FREE_FAILURES must be at least 1 and VECHE_LOGIN_IP_FREE_FAILURES "
+                f"between it and 100000, got {self.login_free_failures} and "
+                f"{self.login_ip_free_failures}"
+            )
+        if not 1 <= self.login_max_delay <= 86_400:
+            raise SettingsError(
+                f"VECHE_LOGIN_MAX_DELAY must be 1..86400 seconds, got {self.login_max_delay}"
+            )
+        if not 1 <= self.login_device_failures <= 1000:
+            raise SettingsError(
+                f"VECHE_LOGIN_DEVICE_FAILURES must be 1..1000, got {self.login_device_failures}"
+            )
         if not 1 <= self.api_token_days <= self.api_token_max_days <= 3650:
             raise SettingsError(
                 "VECHE_API_TOKEN_DAYS must be at least 1 and VECHE_API_TOKEN_MAX_DAYS between it "

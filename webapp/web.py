@@ -29,17 +29,25 @@ from webapp.errors import (
     RateLimited,
 )
 from webapp.i18n import Translator, pick_language
+from webapp.proxies import client_address
 from webapp.ratelimit import RateLimiter
 from webapp.security import can, csrf_matches, new_csrf_token
-from webapp.services import users as users_service
+from webapp.services import api_tokens
+from webapp.services import sessions as sessions_service
 from webapp.services.dto import CurrentUser
 from webapp.services.inbox import unread_count
+from webapp.services.sessions import hash_sid
 from webapp.storage import faults
 
 T = TypeVar("T")
 log = logging.getLogger("veche")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+# The signed cookie holds a random session id (its SHA-256 is the user_sessions row) and, only
+# as the key of per-user rate limits checked before the database, the account's id: who is
+# signed in is always read from the row (webapp.services.sessions).
+SESSION_ID = "sid"
+SESSION_UID = "uid"
 
 
 async def db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -79,22 +87,57 @@ async def current_user(request: Request) -> CurrentUser | None:
         token = auth[7:].strip()
         stale = False
         if token:
-            user, stale = await db(request, users_service.user_for_token, token)
+            user, stale = await db(request, api_tokens.user_for_token, token)
         if user is not None and stale:
             await _touch_token(request, token)
         request.state.token_auth = user is not None
-    elif isinstance(uid := request.session.get("user_id"), int):
-        user = await db(request, users_service.active_user, uid)
-        if user is None:
-            request.session.pop("user_id", None)
+    elif isinstance(sid := request.session.get(SESSION_ID), str):
+        found = await db(request, sessions_service.resolve, hash_sid(sid), session_policy(request))
+        user = found.user
+        if user is None:  # ended, expired, or the account blocked: anonymous from now on
+            drop_session_id(request)
+            if found.session_id is not None:
+                await _session_write(request, sessions_service.drop, found.session_id)
+        else:
+            request.state.session_id = found.session_id
+            if found.stale:
+                await _session_write(
+                    request, sessions_service.touch, found.session_id, client_ip(request)
+                )
     request.state.user = user
     return user
+
+
+def session_policy(request: Request) -> sessions_service.Policy:
+    """The session timeouts of this app's settings (webapp.services.sessions)."""
+    policy: sessions_service.Policy | None = getattr(request.app.state, "session_policy", None)
+    if policy is None:
+        policy = sessions_service.Policy.of(request.app.state.settings)
+        request.app.state.session_policy = policy
+    return policy
+
+
+def drop_session_id(request: Request) -> None:
+    """Forget the signed-in session in this browser's cookie (language, CSRF token stay)."""
+    request.session.pop(SESSION_ID, None)
+    request.session.pop(SESSION_UID, None)
+
+
+async def _session_write(request: Request, fn: Callable[..., Any], *args: Any) -> None:
+    """Record a session's use or delete an expired one: best effort, like :func:`_touch_token`
+    (a full disk or a read-only database must not fail a read)."""
+    try:
+        await db(request, fn, *args)
+    except SQLAlchemyError as exc:
+        if faults.classify(exc) is None:
+            raise
+        log.warning("could not update a session: %s", str(exc).splitlines()[0])
 
 
 async def _touch_token(request: Request, token: str) -> None:
     """Record a token's use; best effort, so a full disk or a database hiccup fails no read."""
     try:
-        await db(request, users_service.touch_token, token)
+        await db(request, api_tokens.touch_token, token)
     except SQLAlchemyError as exc:
         if faults.classify(exc) is None:
             raise
@@ -208,7 +251,14 @@ async def rate_limit(request: Request, bucket: str, key: str) -> None:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's IP address: the connecting peer, or behind a trusted proxy
+    (VECHE_TRUSTED_PROXIES) the right-most X-Forwarded-For address that is not one
+    (webapp/proxies.py)."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        request.app.state.settings.trusted_proxies,
+    )
 
 
 def flash(request: Request, message: str, kind: str = "info", **params: Any) -> None:

@@ -45,14 +45,17 @@ class Param:
 
 @dataclass(frozen=True)
 class Field:
-    """A field of a JSON request body. ``id`` fields are integers in 1..MAX_ID."""
+    """A field of a JSON request body. ``id`` fields are integers in 1..MAX_ID; ``integer``
+    fields are whole numbers in ``minimum``..``maximum``."""
 
     name: str
-    type: Literal["string", "id"]
+    type: Literal["string", "id", "integer"]
     description: str
     required: bool = True
     nullable: bool = False
     max_length: int | Setting | None = None
+    minimum: int | None = None
+    maximum: int | Setting | None = None
 
 
 @dataclass(frozen=True)

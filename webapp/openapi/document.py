@@ -64,6 +64,19 @@ IDEA_SUMMARY = {
     "html_url": {**_URL, "description": "This idea's page on the site."},
 }
 
+TOKEN_INFO = {
+    "id": {"type": "integer"},
+    "name": {"type": "string", "description": "The owner's label."},
+    "hint": {
+        "type": "string",
+        "description": "The token's first characters (veche_Ab3x), to recognise it.",
+    },
+    "created_at": _TIME,
+    "last_used_at": {**_nullable(_TIME), "description": "Null until first used (per minute)."},
+    "expires_at": {**_nullable(_TIME), "description": "The token stops working then."},
+    "expired": {"type": "boolean"},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object(
         {
@@ -172,7 +185,20 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Shown once; send as Authorization: Bearer.",
             },
             "token_type": {"type": "string", "enum": ["Bearer"]},
-        }
+            **TOKEN_INFO,
+        },
+        "A new API token: the secret itself (shown only this once) and what the list shows.",
+    ),
+    "TokenInfo": _object(
+        TOKEN_INFO, "One of the caller's API tokens, as the list shows it (never the secret)."
+    ),
+    "TokenList": _object(
+        {"items": {"type": "array", "items": _ref("TokenInfo")}},
+        "The caller's API tokens, newest first.",
+    ),
+    "TokenRevoked": _object(
+        {"id": {"type": "integer"}, "revoked": {"type": "boolean", "enum": [True]}},
+        "The token was revoked: it no longer works.",
     ),
     "SimilarIdea": _object(
         {
@@ -321,10 +347,11 @@ SECURITY_SCHEMES = {
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: bad JSON, not UTF-8, not an object, or a required parameter missing.",
-    401: "Not logged in, or the API token is invalid.",
+    401: "Not logged in, or the API token is invalid, expired or revoked.",
     403: "Not allowed: role, blocked action, or a missing/wrong X-CSRF-Token with a cookie session.",
-    404: "No such idea (or it is hidden).",
-    409: "The idea does not accept this action in its current status.",
+    404: "Not found: no such idea (or it is hidden), or no such API token of the caller's.",
+    409: "The idea does not accept this action in its current status, or the account already "
+    "holds the most API tokens allowed.",
     413: "The request body is over the size limit.",
     415: "The body is not sent as application/json.",
     422: "Invalid values; error.fields names each one.",
@@ -359,6 +386,12 @@ def _param_schema(p: Param, settings: Settings) -> dict[str, Any]:
 def _field_schema(f: Field, settings: Settings) -> dict[str, Any]:
     if f.type == "id":
         schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    elif f.type == "integer":
+        schema = {"type": "integer"}
+        if f.minimum is not None:
+            schema["minimum"] = f.minimum
+        if f.maximum is not None:
+            schema["maximum"] = resolve(f.maximum, settings)
     else:
         schema = {"type": "string"}
         if f.max_length is not None:

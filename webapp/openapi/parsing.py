@@ -142,6 +142,15 @@ def parse_body(
                 errors.add(f.name, N_("Unknown value."))
             else:
                 clean[f.name] = value
+        elif f.type == "integer":
+            low = f.minimum if f.minimum is not None else -MAX_ID
+            high = resolve(f.maximum, settings) if f.maximum is not None else MAX_ID
+            if not isinstance(value, int) or isinstance(value, bool):
+                errors.add(f.name, N_("Must be a whole number."))
+            elif not low <= value <= high:
+                errors.add(f.name, N_("Must be between %(min)s and %(max)s."), min=low, max=high)
+            else:
+                clean[f.name] = value
         elif not isinstance(value, str):
             errors.add(f.name, N_("Must be text."))
         elif (problem := _bad_text(value)) is not None:

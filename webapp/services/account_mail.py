@@ -1,74 +1,65 @@
-"""E-mails about accounts: the link that confirms a registration, and the note to an address's
-owner that someone tried to register it again (webapp.services.users.register_pending).
+"""E-mails about accounts: the link that finishes a registration, and the note to an address's
+owner that someone tried to register it again (webapp.services.registration).
 
-The link carries a signed, dated token (``itsdangerous``, keyed by ``SECRET_KEY``) naming the
-account, its address and a fingerprint of the password it was registered with; nothing is
-stored. It works for :data:`CONFIRM_HOURS` hours, once the account has not changed since.
+The link holds a random token (``secrets.token_urlsafe(32)``); only its SHA-256 digest is
+stored, with the registration it belongs to. It works for :data:`CONFIRM_HOURS` hours and once:
+it leads to a page that asks for the password chosen at registration, and only that creates the
+account.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from typing import Any
-
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from webapp.services.mailer import Mailer
 from webapp.services.notification_text import clip
-from webapp.services.users import AccountMail
 
 log = logging.getLogger("veche.mailer")
 
 CONFIRM_HOURS = 48
-_SALT = "veche-confirm-email"
 
 
-def confirm_token(secret: str, mail: AccountMail) -> str:
-    return URLSafeTimedSerializer(secret, salt=_SALT).dumps(
-        [mail.user_id, mail.email, mail.fingerprint]
-    )
+@dataclass(frozen=True)
+class AccountMail:
+    """What a registration on a site that sends e-mail mails to the address it was given.
+
+    ``kind`` 'confirm': a link to finish this registration (``token``, shown only here);
+    'exists': the address already has an account — its owner is told, nobody else is
+    (``token`` is empty).
+    """
+
+    kind: str
+    email: str
+    display_name: str
+    locale: str | None
+    token: str
+
+    def __repr__(self) -> str:  # never the token in a log or a traceback
+        return f"AccountMail({self.kind!r}, {self.email!r})"
 
 
-def read_confirm_token(
-    secret: str, token: str, max_age: int = CONFIRM_HOURS * 3600
-) -> tuple[int, str, str] | None:
-    """(user id, e-mail, password fingerprint) of a genuine, unexpired link; else None."""
-    try:
-        data: Any = URLSafeTimedSerializer(secret, salt=_SALT).loads(token, max_age=max_age)
-    except BadSignature:  # includes SignatureExpired
-        return None
-    if (
-        not isinstance(data, list)
-        or len(data) != 3
-        or not isinstance(data[0], int)
-        or not all(isinstance(x, str) for x in data[1:])
-    ):
-        return None
-    return data[0], data[1], data[2]
-
-
-def compose(mailer: Mailer, mail: AccountMail, secret: str) -> EmailMessage:
+def compose(mailer: Mailer, mail: AccountMail) -> EmailMessage:
     """The message for ``mail``, in the registrant's language, plain text."""
     lang = mail.locale if mail.locale in mailer.translators else mailer.settings.default_language
     tr = mailer.translators[lang]
     hello = tr.gettext("Hello, %(name)s!", name=clip(mail.display_name, 100))
     if mail.kind == "confirm":
-        link = mailer.base_url + str(
-            mailer.path_for("confirm_email", token=confirm_token(secret, mail))
-        )
+        link = mailer.base_url + str(mailer.path_for("confirm_email", token=mail.token))
         subject = tr.gettext("Confirm your e-mail address for Veche")
         lines = [
             hello, "",
             tr.gettext(
-                "To finish creating your account, open this link within %(hours)s hours:",
+                "To finish creating your account, open this link within %(hours)s hours "
+                "and enter the password you chose when you registered:",
                 hours=CONFIRM_HOURS,
             ),
             link, "",
             tr.gettext(
-                "If you did not register on Veche, ignore this message: "
-                "the account will not be activated."
+                "The link works once. If you did not register on Veche, ignore this message: "
+                "no account will be created."
             ),
         ]
     else:
@@ -95,10 +86,13 @@ def compose(mailer: Mailer, mail: AccountMail, secret: str) -> EmailMessage:
     return msg
 
 
-def send(mailer: Mailer, mail: AccountMail, secret: str) -> None:
+def send(mailer: Mailer, mail: AccountMail | None) -> None:
     """Send at once (after the answer went out: see views.auth). A failure is logged; the
-    registrant who gets nothing registers again, which sends a new message."""
+    registrant who gets nothing registers again, which sends a new message. None: nothing to
+    send (webapp.services.registration.MAX_PENDING_PER_ADDRESS)."""
+    if mail is None:
+        return
     try:
-        mailer.send_message(compose(mailer, mail, secret))
+        mailer.send_message(compose(mailer, mail))
     except Exception:  # noqa: BLE001 - SMTP down or refusing: logged, never raised into a page
-        log.exception("could not send the %s e-mail for account %s", mail.kind, mail.user_id)
+        log.exception("could not send the %s e-mail to a registrant", mail.kind)

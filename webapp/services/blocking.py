@@ -1,9 +1,9 @@
 """Blocking and unblocking accounts, and the list of blocked accounts.
 
 Who may block whom: moderators block citizens only (never staff); admins block anyone; nobody
-blocks themselves. A blocked account is signed out at its next request — ``users.active_user``
-refuses it for sessions and API tokens alike — and cannot sign in; nothing it wrote or voted is
-deleted, and unblocking restores it as it was.
+blocks themselves. Blocking ends every session of the account at once (and a blocked account's
+API tokens are refused too); it cannot sign in; nothing it wrote or voted is deleted, and
+unblocking restores it as it was.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied
 from webapp.security import can, require_permission
-from webapp.services import audit
+from webapp.services import audit, sessions
 from webapp.services.dto import CurrentUser
 from webapp.services.moderation import clean_reason
 from webapp.storage.models import AuditLog, User
@@ -66,6 +66,10 @@ def _set(session: Session, actor: CurrentUser, user_id: int, blocked: bool, reas
     before = {"blocked": user.blocked, "blocked_reason": user.blocked_reason}
     user.blocked = blocked
     user.blocked_reason = reason if blocked else None
+    if blocked:  # signed out everywhere at once, not only at each session's next request
+        sessions.end_all_and_record(
+            session, user.id, "sessions_ended", reason="blocked", by=actor.id
+        )
     audit.record(
         session,
         actor.id,

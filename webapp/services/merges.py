@@ -27,7 +27,8 @@ Semantics (the contract the property test in ``tests/test_merge_property.py`` ch
 - **Locking**: every involved idea row is locked ``FOR UPDATE`` in ascending id order before
   its state is checked; casting and withdrawing a vote lock the idea row first, so a vote and a
   merge serialise (PostgreSQL READ COMMITTED re-reads the row after the wait) and no voter is
-  lost or counted twice.
+  lost or counted twice. SQLite ignores ``FOR UPDATE``: there every write transaction begins
+  with BEGIN IMMEDIATE (``webapp.storage.db.WRITE``), so it holds the write lock before it reads.
 """
 
 from __future__ import annotations

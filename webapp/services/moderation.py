@@ -4,9 +4,11 @@
   author and moderators still see it, with ``hidden_reason``. A comment gets ``hidden``. The
   open reports on it are resolved ('hidden'), the author is notified, an audit entry written.
 - **Unhide** restores the status exactly and resolves the open reports ('unhidden').
-- **Auto-hide**: when a target reaches ``VECHE_AUTO_HIDE_REPORTS`` open reports from distinct
-  (not blocked) users it is hidden with ``auto_hidden`` set, pending a moderator's review: the
-  reports stay open, so it heads the moderation queue. The audit entry has no actor.
+- **Auto-hide**: when the open reports on a target from (not blocked) users weigh at least
+  ``VECHE_AUTO_HIDE_REPORTS`` × (1 + log10(1 + the idea's supporters)), it is hidden with
+  ``auto_hidden`` set, pending a moderator's review: the reports stay open, so it heads the
+  moderation queue. The audit entry has no actor. Each report's weight is fixed when it is made
+  (:func:`report_weight`): account age × verification × past accuracy; staff count 1.
 - **Dismiss** ("no violation"): resolves the open reports ('dismissed') and unhides the target
   if it was hidden automatically (a moderator's own hide stays).
 
@@ -17,10 +19,12 @@ two moderators, or a report and a moderator, never interleave on one target.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.errors import N_, Conflict, NotFound
@@ -35,6 +39,17 @@ REASON_MAX = 1000
 # Stored as the hidden_reason of an automatic hide (pages show it translated).
 AUTO_HIDE_REASON = N_("Hidden automatically after several reports; a moderator will review it.")
 EXCERPT = 200
+
+# Report weights (docs/moderation.md, "How much a report weighs"). An account counts nothing for
+# its first day and reaches full weight at 30 days; an unverified one counts half; past reports
+# that moderators dismissed lower it (Laplace-smoothed share upheld, doubled and capped at 1, so
+# a reporter with no history counts fully). Moderators and admins count 1.
+WEIGHT_MIN_AGE = timedelta(hours=24)
+WEIGHT_FULL_AGE = timedelta(days=30)
+UNVERIFIED_FACTOR = 0.5
+STAFF_ROLES = ("moderator", "admin")
+UPHELD = ("hidden",)  # a moderator hid the target
+NOT_UPHELD = ("dismissed", "unhidden")  # "no violation", or the auto-hidden target unhidden
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,66 @@ class IdeaModeration:
     hidden: HiddenNote | None
     status_before_hide: str | None
     open_reports: int  # distinct reporters; filled for moderators only
+
+
+@dataclass(frozen=True)
+class ReportWeight:
+    """How much one report counts towards auto-hiding, and why."""
+
+    weight: float
+    staff: bool
+    age: timedelta  # of the account when it reported
+    verified: bool
+    upheld: int  # earlier reports a moderator upheld (hid the target)
+    resolved: int  # earlier reports a moderator decided (upheld or not)
+
+
+def age_factor(age: timedelta) -> float:
+    """0 for an account younger than a day, rising linearly to 1 at 30 days."""
+    span = (WEIGHT_FULL_AGE - WEIGHT_MIN_AGE).total_seconds()
+    return min(1.0, max(0.0, (age - WEIGHT_MIN_AGE).total_seconds() / span))
+
+
+def accuracy_factor(upheld: int, resolved: int) -> float:
+    """1 with no history or a good one; 2·(upheld+1)/(resolved+2) below half upheld."""
+    return min(1.0, 2.0 * (upheld + 1) / (resolved + 2))
+
+
+def combined_weight(age: timedelta, verified: bool, upheld: int, resolved: int) -> float:
+    factor = age_factor(age) * (1.0 if verified else UNVERIFIED_FACTOR)
+    return round(factor * accuracy_factor(upheld, resolved), 4)
+
+
+def report_weight(session: Session, reporter_id: int, at: datetime) -> ReportWeight:
+    """The weight of a report the user makes at ``at``, from the account as it is then."""
+    user = session.execute(
+        select(User.role, User.created_at, User.verified_resident).where(User.id == reporter_id)
+    ).one()
+    age = max(timedelta(0), at - user.created_at)
+    if user.role in STAFF_ROLES:
+        return ReportWeight(1.0, True, age, bool(user.verified_resident), 0, 0)
+    upheld, resolved = session.execute(
+        select(
+            func.coalesce(func.sum(case((Report.resolution.in_(UPHELD), 1), else_=0)), 0),
+            func.count(),
+        ).where(
+            Report.reporter_id == reporter_id,
+            Report.resolution.in_(UPHELD + NOT_UPHELD),
+            Report.resolved_at <= at,
+        )
+    ).one()
+    verified = bool(user.verified_resident)
+    weight = combined_weight(age, verified, int(upheld), int(resolved))
+    return ReportWeight(weight, False, age, verified, int(upheld), int(resolved))
+
+
+def weight_needed(threshold: int, supporters: int) -> float:
+    """The report weight that hides a target with this many supporters (0 = never).
+
+    ``threshold`` (``VECHE_AUTO_HIDE_REPORTS``) for a comment or an unsupported idea, growing
+    with the logarithm of the supporters: ×3 at 99, ×4.4 at 2,362, ×5 at 9,999.
+    """
+    return threshold * (1.0 + math.log10(1 + max(0, supporters)))
 
 
 def clean_reason(reason: object, required: bool = True) -> str:
@@ -144,13 +219,21 @@ def open_reporters(
     session: Session, *, idea_id: int | None = None, comment_id: int | None = None
 ) -> int:
     """Distinct users, not blocked, with an open report on the target."""
+    return open_report_weight(session, idea_id=idea_id, comment_id=comment_id)[0]
+
+
+def open_report_weight(
+    session: Session, *, idea_id: int | None = None, comment_id: int | None = None
+) -> tuple[int, float]:
+    """Distinct users, not blocked, with an open report on the target, and what they weigh."""
     target = Report.idea_id == idea_id if idea_id is not None else Report.comment_id == comment_id
     query = (
-        select(func.count(func.distinct(Report.reporter_id)))
+        select(func.count(func.distinct(Report.reporter_id)), func.sum(Report.weight))
         .join(User, User.id == Report.reporter_id)
         .where(target, Report.resolved_at.is_(None), User.blocked.is_(False))
     )
-    return int(session.scalar(query) or 0)
+    count, weight = session.execute(query).one()
+    return int(count or 0), float(weight or 0.0)
 
 
 # --- ideas -----------------------------------------------------------------------------------
@@ -164,8 +247,10 @@ def hide_idea(
     *,
     email: bool,
     reports: int = 0,
+    weighed: tuple[float, float] | None = None,
 ) -> None:
-    """Hide an idea; ``actor`` None = automatically after ``reports`` reports (kept open)."""
+    """Hide an idea; ``actor`` None = automatically after ``reports`` reports (kept open),
+    ``weighed`` = (their weight, the weight needed)."""
     _require_moderator(actor)
     text = AUTO_HIDE_REASON if actor is None else clean_reason(reason)
     idea = _lock_idea(session, idea_id)
@@ -182,6 +267,8 @@ def hide_idea(
     details: dict[str, Any] = {"before": before, "after": _idea_state(idea)}
     if actor is None:
         details["reports"] = reports
+        if weighed is not None:
+            details["report_weight"], details["weight_needed"] = (round(w, 3) for w in weighed)
     else:
         details["reports_resolved"] = resolve_reports(session, actor.id, "hidden", idea_id=idea.id)
     audit.record(
@@ -266,8 +353,10 @@ def hide_comment(
     *,
     email: bool,
     reports: int = 0,
+    weighed: tuple[float, float] | None = None,
 ) -> int:
-    """Hide a comment (``actor`` None = automatically); returns its idea's id."""
+    """Hide a comment (``actor`` None = automatically, see :func:`hide_idea`); returns its
+    idea's id."""
     _require_moderator(actor)
     text = AUTO_HIDE_REASON if actor is None else clean_reason(reason)
     comment = _lock_comment(session, comment_id)
@@ -291,6 +380,8 @@ def hide_comment(
     }
     if actor is None:
         details["reports"] = reports
+        if weighed is not None:
+            details["report_weight"], details["weight_needed"] = (round(w, 3) for w in weighed)
     else:
         details["reports_resolved"] = resolve_reports(
             session, actor.id, "hidden", comment_id=comment.id
@@ -390,27 +481,37 @@ def auto_hide_if_due(
     threshold: int,
     email: bool,
 ) -> bool:
-    """After a report (its target row locked): hide the target once ``threshold`` is reached.
+    """After a report (its target row locked): hide the target once its open reports weigh
+    :func:`weight_needed` (``threshold`` grown with the idea's supporters; a comment has none).
 
     ``threshold`` 0 turns auto-hiding off. Returns whether the target was hidden now.
     """
     if threshold <= 0:
         return False
-    count = open_reporters(session, idea_id=idea_id, comment_id=comment_id)
-    if count < threshold:
-        return False
     if idea_id is not None:
         idea = _lock_idea(session, idea_id)
         if idea.status in ("hidden", "merged"):
             return False
-        hide_idea(session, None, idea_id, None, email=email, reports=count)
-        return True
-    if comment_id is None:
+        needed = weight_needed(threshold, idea.support_count)
+    elif comment_id is not None:
+        comment = _lock_comment(session, comment_id)
+        if comment.hidden:
+            return False
+        needed = weight_needed(threshold, 0)
+    else:
         return False
-    comment = _lock_comment(session, comment_id)
-    if comment.hidden:
+    count, weight = open_report_weight(session, idea_id=idea_id, comment_id=comment_id)
+    if weight < needed - 1e-9:
         return False
-    hide_comment(session, None, comment_id, None, email=email, reports=count)
+    if idea_id is not None:
+        hide_idea(
+            session, None, idea_id, None, email=email, reports=count, weighed=(weight, needed)
+        )
+    else:
+        assert comment_id is not None
+        hide_comment(
+            session, None, comment_id, None, email=email, reports=count, weighed=(weight, needed)
+        )
     return True
 
 

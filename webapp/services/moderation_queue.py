@@ -2,20 +2,22 @@
 
 The queue groups open reports by target: hidden automatically (waiting for a decision) first,
 then the most reported, then the longest waiting. Each item carries the text, its author, the
-reporters' reasons (the newest few) and dates. Counting and ordering run in SQL over the open
-reports (``ix_reports_open``); only one page of targets is then loaded.
+reporters' reasons (the newest few) and dates, and what the reports weigh towards auto-hiding
+(each report's weight and why, ``services.moderation.report_weight``). Counting and ordering
+run in SQL over the open reports (``ix_reports_open``); only one page of targets is then loaded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from webapp.services import moderation
 from webapp.services.blocking import may_block
 from webapp.services.dto import CurrentUser
 from webapp.storage.models import AuditLog, Comment, Idea, Report, User
@@ -37,6 +39,32 @@ class ReportReason:
     reporter_name: str | None
     reason: str
     created_at: datetime
+    weight: float = 1.0  # stored when the report was made
+    staff: bool = False
+    age: timedelta = timedelta(0)  # of the reporter's account when it reported
+    verified: bool = True
+    upheld: int = 0  # the reporter's earlier reports upheld, of ``resolved`` decided
+    resolved: int = 0
+
+    @property
+    def age_days(self) -> int:
+        return self.age.days
+
+    @property
+    def weight_notes(self) -> tuple[str, ...]:
+        """Why the report weighs what it does, as codes the template puts in words."""
+        if self.staff:
+            return ("staff",)
+        notes: list[str] = []
+        if self.age < moderation.WEIGHT_MIN_AGE:
+            notes.append("new")
+        elif self.age < moderation.WEIGHT_FULL_AGE:
+            notes.append("young")
+        if not self.verified:
+            notes.append("unverified")
+        if moderation.accuracy_factor(self.upheld, self.resolved) < 1.0:
+            notes.append("dismissed")
+        return tuple(notes)
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,12 @@ class QueueItem:
     first_reported: datetime
     last_reported: datetime
     reasons: tuple[ReportReason, ...]
+    weight: float = 0.0  # of the open reports from accounts not blocked
+    supporters: int = 0  # the idea's (a comment has none): more are needed to hide it
+
+    def weight_needed(self, threshold: int) -> float:
+        """The report weight that hides this automatically (``VECHE_AUTO_HIDE_REPORTS``)."""
+        return round(moderation.weight_needed(threshold, self.supporters), 2)
 
 
 @dataclass(frozen=True)
@@ -100,21 +134,61 @@ def _reasons(
     if not conditions:
         return out
     rows = session.execute(
-        select(Report, User.display_name)
+        select(Report, User)
         .outerjoin(User, User.id == Report.reporter_id)
         .where(Report.resolved_at.is_(None), or_(*conditions))
         .order_by(Report.created_at.desc(), Report.id.desc())
     ).all()
-    for report, name in rows:
+    shown: list[tuple[tuple[str, int], Report, User | None]] = []
+    counts: dict[tuple[str, int], int] = {}
+    for report, user in rows:
         key = (
             ("idea", report.idea_id)
             if report.idea_id is not None
             else ("comment", int(report.comment_id or 0))
         )
-        bucket = out.setdefault(key, [])
-        if len(bucket) < REASONS_SHOWN:
-            bucket.append(ReportReason(name, report.reason, report.created_at))
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] <= REASONS_SHOWN:
+            shown.append((key, report, user))
+    history = _history(session, [report.id for _, report, _ in shown])
+    for key, report, who in shown:
+        upheld, resolved = history.get(report.id, (0, 0))
+        out.setdefault(key, []).append(
+            ReportReason(
+                who.display_name if who is not None else None,
+                report.reason,
+                report.created_at,
+                weight=report.weight,
+                staff=who is not None and who.role in moderation.STAFF_ROLES,
+                age=report.created_at - who.created_at if who is not None else timedelta(0),
+                verified=bool(who is not None and who.verified_resident),
+                upheld=upheld,
+                resolved=resolved,
+            )
+        )
     return out
+
+
+def _history(session: Session, report_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """For each report: its reporter's earlier reports upheld and decided when it was made."""
+    if not report_ids:
+        return {}
+    earlier = aliased(Report)
+    rows = session.execute(
+        select(
+            Report.id,
+            func.sum(case((earlier.resolution.in_(moderation.UPHELD), 1), else_=0)),
+            func.count(earlier.id),
+        )
+        .join(earlier, earlier.reporter_id == Report.reporter_id)
+        .where(
+            Report.id.in_(report_ids),
+            earlier.resolution.in_(moderation.UPHELD + moderation.NOT_UPHELD),
+            earlier.resolved_at <= Report.created_at,
+        )
+        .group_by(Report.id)
+    ).all()
+    return {int(i): (int(up or 0), int(n)) for i, up, n in rows}
 
 
 def list_queue(
@@ -128,7 +202,9 @@ def list_queue(
             func.count(func.distinct(Report.reporter_id)).label("reporters"),
             func.min(Report.created_at).label("first_at"),
             func.max(Report.created_at).label("last_at"),
+            func.sum(case((User.blocked.is_(True), 0.0), else_=Report.weight)).label("weight"),
         )
+        .outerjoin(User, User.id == Report.reporter_id)
         .where(Report.resolved_at.is_(None))
         .group_by(Report.idea_id, Report.comment_id)
         .subquery()
@@ -190,6 +266,8 @@ def list_queue(
                 r.first_at,
                 r.last_at,
                 tuple(reasons.get(("idea", idea.id), [])),
+                weight=round(float(r.weight or 0.0), 2),
+                supporters=idea.support_count,
             )
         elif r.comment_id is not None and r.comment_id in comments:
             c = comments[r.comment_id]
@@ -211,6 +289,7 @@ def list_queue(
                 r.first_at,
                 r.last_at,
                 tuple(reasons.get(("comment", c.id), [])),
+                weight=round(float(r.weight or 0.0), 2),
             )
         else:
             continue

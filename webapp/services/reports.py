@@ -9,7 +9,7 @@ from webapp.errors import Conflict, NotFound
 from webapp.services import moderation
 from webapp.services.dto import CurrentUser
 from webapp.services.validation import Errors, clean_text
-from webapp.storage.models import Comment, Idea, Report
+from webapp.storage.models import Comment, Idea, Report, utcnow
 
 
 def report(
@@ -26,9 +26,11 @@ def report(
     """Flag an idea or a comment once per user; returns the report id.
 
     ``on_idea``: the idea page the comment was reported on (it must be the comment's idea).
-    ``auto_hide``: hide the target pending review once this many distinct users have open
-    reports on it (``VECHE_AUTO_HIDE_REPORTS``; 0 = never), see ``services.moderation``.
-    The target row is locked first, so concurrent reports count each other.
+    ``auto_hide``: hide the target pending review once its open reports weigh this much,
+    more for a supported idea (``VECHE_AUTO_HIDE_REPORTS``; 0 = never). The report's weight
+    (account age, verification, past accuracy) is fixed now and stored; see
+    ``services.moderation.report_weight``. The target row is locked first, so concurrent
+    reports count each other.
     """
     errors = Errors()
     text = clean_text(errors, "reason", reason, min_length=3, max_length=1000, multiline=True)
@@ -59,7 +61,16 @@ def report(
         select(Report.id).where(same, Report.reporter_id == user.id, Report.resolved_at.is_(None))
     ):
         raise Conflict("You have already reported this.")
-    row = Report(reporter_id=user.id, idea_id=idea_id, comment_id=comment_id, reason=text)
+    now = utcnow()
+    weighed = moderation.report_weight(session, user.id, now)
+    row = Report(
+        reporter_id=user.id,
+        idea_id=idea_id,
+        comment_id=comment_id,
+        reason=text,
+        created_at=now,
+        weight=weighed.weight,
+    )
     session.add(row)
     session.flush()
     moderation.auto_hide_if_due(

@@ -27,6 +27,8 @@ import json
 import logging
 import threading
 import time
+import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +67,16 @@ LIKE_MAX = 500  # deepest result the semantic browse pages to
 LOAD_RETRY_SECONDS = 2.0  # start-up wait between reads of the vectors while the database is down
 ADVISORY_KEY = 0x7665636865  # "veche": pg_try_advisory_lock key of the embedder
 
+# Cost bounds of the lookups (docs/security.md "Cost bounds", bench/cost_bounds.py).
+QUERY_MAX_CHARS = 2_000
+"""Characters of a typed text a lookup reads (title, newline, description; the rest is never
+encoded). The default model reads one window of 512 tokens per pass: 2,000 characters of Russian
+or English text are 469-483 e5 tokens (measured), and MiniLM stops at 256 tokens. The site cuts
+longer texts here; the API refuses them (422)."""
+VECTOR_CACHE_SIZE = 1_024  # query vectors kept per worker (about 3 KB each with the default model)
+RANKING_CACHE_SIZE = 256  # rankings (ids and scores) kept per worker
+RANKING_TTL = 60.0  # seconds a cached ranking is reused (also dropped when the index moves on)
+
 __all__ = [
     "DuplicateGroupView",
     "GroupMember",
@@ -72,6 +84,7 @@ __all__ = [
     "SimilarityService",
     "SimilarityUnavailable",
     "list_groups",
+    "query_text",
     "text_hash",
 ]
 
@@ -111,6 +124,55 @@ def encode(vector: np.ndarray[Any, Any]) -> bytes:
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
+def query_text(text_: str) -> str:
+    """A typed text as lookups read it and cache it: NFC, runs of spaces collapsed, blank lines
+    dropped, at most QUERY_MAX_CHARS characters."""
+    raw = unicodedata.normalize("NFC", text_[: 4 * QUERY_MAX_CHARS])
+    lines = (" ".join(line.split()) for line in raw.splitlines())
+    return "\n".join(line for line in lines if line)[:QUERY_MAX_CHARS]
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """One cached result of a lookup: everything but the idea's summary (loaded fresh)."""
+
+    idea_id: int
+    score: float
+    similarity: float
+    reasons: tuple[str, ...]
+    likely_duplicate: bool
+
+
+class _LRU:
+    """A small thread-safe least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class SimilarityService:
     """Thread-safe: lookups from request threads, ``tick()`` from the background task."""
 
@@ -141,6 +203,12 @@ class SimilarityService:
         self._skip: dict[int, Any] = {}  # idea id -> updated_at of a text that cannot be embedded
         self.stopping = threading.Event()
         self._saved_cursor = -1  # the cursor of the last index file this worker wrote
+        # Cost bounds: at most VECHE_SIMILAR_CONCURRENCY uncached lookups at once in this worker
+        # (the views take a slot before calling in), and caches keyed by the normalised text.
+        self.slots = threading.BoundedSemaphore(settings.similar_concurrency)
+        self._vectors = _LRU(VECTOR_CACHE_SIZE)
+        self._rankings = _LRU(RANKING_CACHE_SIZE)
+        self.encodes = 0  # query texts this process embedded (cache misses)
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -442,15 +510,43 @@ class SimilarityService:
 
     # --- lookups (blocking) --------------------------------------------------------------------
 
-    def _ranked(
-        self, session: Session, text_: str, depth: int, exclude_id: int | None
-    ) -> list[SimilarIdea]:
+    def query_vector(self, text_: str) -> np.ndarray[Any, Any]:
+        """The vector of a lookup text (already ``query_text``), from the cache or embedded."""
         finder = self._require()
-        if not isinstance(text_, str):
-            raise TypeError("text must be a str")
-        if not text_.strip():
-            return []
-        vector = finder.embed([text_])[0]
+        key = (finder.identity, text_)
+        vector: np.ndarray[Any, Any] | None = self._vectors.get(key)
+        if vector is None:
+            vector = finder.embed([text_])[0]
+            self.encodes += 1
+            self._vectors.put(key, vector)
+        return vector
+
+    def _ranking_key(self, text_: str, depth: int, exclude_id: int | None) -> tuple[Any, ...]:
+        identity = self.finder.identity if self.finder is not None else ""
+        return (identity, text_, depth, exclude_id)
+
+    def _cached_ranking(self, key: tuple[Any, ...]) -> list[_Ranked] | None:
+        hit = self._rankings.get(key)
+        if hit is None:
+            return None
+        cursor, at, ranked = hit
+        if cursor != self.cursor or time.monotonic() - at > RANKING_TTL:
+            return None  # new vectors were indexed (new or edited ideas) or it is too old
+        return ranked  # type: ignore[no-any-return]
+
+    def is_cached(self, text_: str, depth: int, exclude_id: int | None = None) -> bool:
+        """Whether a lookup of ``text_`` at ``depth`` would be answered from the cache."""
+        if self.status != "ready" or self.finder is None:
+            return False
+        key = self._ranking_key(query_text(text_), depth, exclude_id)
+        return self._cached_ranking(key) is not None
+
+    def _rank(
+        self, session: Session, text_: str, depth: int, exclude_id: int | None
+    ) -> list[_Ranked]:
+        """Embed, search the index and re-rank the candidates with the pair scorer."""
+        finder = self._require()
+        vector = self.query_vector(text_)
         found = finder.search(text_, vector, depth)
         ids = [c.id for c in found if c.id != exclude_id]
         if not ids:
@@ -475,37 +571,75 @@ class SimilarityService:
         order = sorted(
             range(len(rows)), key=lambda i: (-verdicts[i].score, -verdicts[i].similarity, rows[i].id)
         )
+        return [
+            _Ranked(
+                idea_id=int(rows[i].id),
+                score=float(verdicts[i].score),
+                similarity=float(verdicts[i].similarity),
+                reasons=tuple(verdicts[i].reasons),
+                likely_duplicate=bool(verdicts[i].score >= finder.threshold),
+            )
+            for i in order
+        ]
+
+    def _ranked(
+        self, session: Session, text_: str, depth: int, exclude_id: int | None
+    ) -> list[SimilarIdea]:
+        """The lookup of ``text_`` (read as :func:`query_text`): the ranking from the cache or
+        computed, then the ideas' summaries loaded fresh (so counts are current, and an idea
+        hidden or merged since drops out at once)."""
+        self._require()
+        if not isinstance(text_, str):
+            raise TypeError("text must be a str")
+        query = query_text(text_)
+        if not query:
+            return []
+        key = self._ranking_key(query, depth, exclude_id)
+        ranked = self._cached_ranking(key)
+        if ranked is None:
+            cursor = self.cursor  # before searching: a vector indexed meanwhile invalidates it
+            ranked = self._rank(session, query, depth, exclude_id)
+            self._rankings.put(key, (cursor, time.monotonic(), ranked))
         from webapp.services.ideas import summaries
 
-        by_id = {s.id: s for s in summaries(session, [rows[i].id for i in order])}
+        by_id = {s.id: s for s in summaries(session, [r.idea_id for r in ranked])}
         out = []
-        for i in order:
-            summary = by_id.get(rows[i].id)
-            if summary is None:
+        for r in ranked:
+            summary = by_id.get(r.idea_id)
+            if summary is None or summary.status not in PUBLIC_STATUSES:
                 continue
-            v = verdicts[i]
             out.append(
                 SimilarIdea(
                     idea=summary,
-                    score=float(v.score),
-                    similarity=float(v.similarity),
-                    reasons=tuple(v.reasons),
-                    likely_duplicate=bool(v.score >= finder.threshold),
+                    score=r.score,
+                    similarity=r.similarity,
+                    reasons=r.reasons,
+                    likely_duplicate=r.likely_duplicate,
                 )
             )
         return out
+
+    @staticmethod
+    def similar_depth(k: int) -> int:
+        """Candidates a ``similar(k=...)`` lookup ranks."""
+        return max(MIN_CANDIDATES, OVERFETCH * k)
+
+    @staticmethod
+    def like_depth(limit: int, offset: int) -> int:
+        """Candidates a ``like(limit=..., offset=...)`` lookup ranks."""
+        return min(LIKE_MAX * 2, max(MIN_CANDIDATES, 2 * (offset + limit)))
 
     def similar(
         self, session: Session, text: str, *, k: int = 5, exclude_id: int | None = None
     ) -> list[SimilarIdea]:
         """Up to ``k`` public ideas like ``text`` (title + "\\n" + description), best first.
 
-        Scores below VECHE_SIMILAR_MIN_SCORE are dropped. BLOCKING: it embeds ``text``.
+        Scores below VECHE_SIMILAR_MIN_SCORE are dropped. Reads at most QUERY_MAX_CHARS of
+        ``text``. BLOCKING: it embeds ``text`` unless the same lookup is cached.
         """
         if k < 1:
             raise ValueError("k must be >= 1")
-        depth = max(MIN_CANDIDATES, OVERFETCH * k)
-        found = self._ranked(session, text, depth, exclude_id)
+        found = self._ranked(session, text, self.similar_depth(k), exclude_id)
         floor = self.settings.similar_min_score
         return [s for s in found if s.score >= floor][:k]
 
@@ -515,13 +649,13 @@ class SimilarityService:
         """Semantic browse: public ideas ranked by pair score with ``text``, one page of them.
 
         No score floor (it is a ranking, not a suggestion); pages end at LIKE_MAX results.
-        BLOCKING: it embeds ``text``.
+        BLOCKING: it embeds ``text`` unless the same lookup is cached.
         """
         if limit < 1 or offset < 0:
             raise ValueError("limit must be >= 1 and offset >= 0")
         if offset >= LIKE_MAX:
             return []
-        depth = min(LIKE_MAX * 2, max(MIN_CANDIDATES, 2 * (offset + limit)))
+        depth = self.like_depth(limit, offset)
         return self._ranked(session, text, depth, None)[offset : offset + limit]
 
     # --- shutting down ----------------------------------------------------------------------

@@ -1,38 +1,26 @@
-"""Accounts: register, authenticate, create and change users, API tokens."""
+"""Accounts: register, authenticate, create and change users (API tokens: services.api_tokens)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from webapp import passwords
 from webapp.errors import N_, Conflict, NotFound, invalid
-from webapp.security import (
-    hash_api_token,
-    hash_password,
-    new_api_token,
-    verify_password,
-)
+from webapp.security import hash_password, verify_password
 from webapp.services.audit import record
 from webapp.services.dto import CurrentUser
 from webapp.services.validation import EMAIL_RE, Errors, clean_optional_id, clean_text
-from webapp.storage.models import ROLES, ApiToken, District, User
-
-TOKEN_TOUCH_SECONDS = 60  # an API token's last_used_at is recorded at most this often
-
+from webapp.storage.models import ROLES, District, User
 
 # No password longer than this is ever verified (the policy's own cap is lower, 256 by default).
 MAX_LOGIN_PASSWORD = 1024
-# Names no account: the e-mail may be someone else's (see register_or_log_in).
+# Names no account: the e-mail may be someone else's. Registration never logs in (a password
+# typed here is never checked: that would be a login without the login's per-address limit).
 REGISTERED_EMAIL_MESSAGE = N_(
-    "This e-mail address cannot be used for a new account. If it is yours, log in with your "
-    "password (or enter that password here)."
+    "This e-mail address cannot be used for a new account. If it is yours, log in."
 )
 
 
@@ -116,6 +104,7 @@ def register(
         password_min_length, password_max_length, role,
     )
     if session.scalar(select(User.id).where(User.email == email_s)) is not None:
+        hash_password(pw)  # the same argon2 work as a new account: the answer time tells nothing
         raise Conflict(REGISTERED_EMAIL_MESSAGE, field="email")
     user = _add_user(
         session, email_s, name, pw, district,
@@ -148,104 +137,6 @@ def _add_user(
     session.add(user)
     session.flush()
     return user
-
-
-@dataclass(frozen=True)
-class AccountMail:
-    """What a registration on a site that sends e-mail mails to the address it was given.
-
-    ``kind`` 'confirm': a link that activates the account (new, or still waiting for its link);
-    'exists': the address already has an account — its owner is told, nobody else is.
-    """
-
-    kind: str
-    user_id: int
-    email: str
-    display_name: str
-    locale: str | None
-    fingerprint: str  # of the password hash a confirmation link is bound to
-
-
-def password_fingerprint(password_hash: str) -> str:
-    """Binds a confirmation link to the password it was sent for: if someone registers the
-    same pending address again (and so sets another password), the older link stops working."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:24]
-
-
-def register_pending(
-    session: Session,
-    *,
-    email: object,
-    display_name: object,
-    password: object,
-    district_id: object = None,
-    password_min_length: int = 10,
-    password_max_length: int = 256,
-    locale: str | None = None,
-) -> AccountMail:
-    """Registration when the site can send e-mail: the same answer whether the address is free.
-
-    A free address gets an account that waits for its link. An address still waiting gets the
-    latest registration's name, password and district (only the mailbox's owner can activate
-    it, and a link sent before stops working). An address with an account gets nothing here;
-    its owner is told by e-mail. One argon2 operation on every path, like a new account.
-    """
-    email_s, name, pw, district = _clean_account(
-        session, email, display_name, password, district_id,
-        password_min_length, password_max_length, "citizen",
-    )
-    user = session.scalar(select(User).where(User.email == email_s))
-    if user is None:
-        user = _add_user(session, email_s, name, pw, district, locale=locale,
-                         awaiting_confirmation=True)
-        kind = "confirm"
-    elif user.awaiting_confirmation and not user.blocked:
-        user.password_hash = hash_password(pw)
-        user.display_name = name
-        user.district_id = district
-        user.locale = locale
-        kind = "confirm"
-    else:
-        hash_password(pw)  # the same work as a new account: the answer time tells nothing
-        kind = "exists"
-    return AccountMail(
-        kind, user.id, user.email, user.display_name, user.locale,
-        password_fingerprint(user.password_hash),
-    )
-
-
-def confirm_email(
-    session: Session, user_id: int, email: str, fingerprint: str
-) -> CurrentUser | None:
-    """Activate the account a confirmation link names; None when the link no longer fits it
-    (another password set since, another address, blocked, or no such account)."""
-    user = session.get(User, user_id, with_for_update=True)
-    if (
-        user is None
-        or user.blocked
-        or user.email != email
-        or not hmac.compare_digest(password_fingerprint(user.password_hash), fingerprint)
-    ):
-        return None
-    user.awaiting_confirmation = False
-    return to_current(user)
-
-
-def register_or_log_in(session: Session, **fields: Any) -> tuple[CurrentUser, bool]:
-    """``(user, created)``: a new account, or the existing one when its password was given.
-
-    An e-mail that has an account with another password is refused (Conflict) with a message
-    that names no account; the argon2 work is alike either way (hash or verify). README.md,
-    "Passwords and accounts", says what this does and does not hide.
-    """
-    email = fields.get("email")
-    try:
-        return register(session, **fields), False
-    except Conflict:
-        user = authenticate(session, email, fields.get("password"))
-        if user is None:
-            raise
-        return user, True
 
 
 def authenticate(session: Session, email: object, password: object) -> CurrentUser | None:
@@ -285,7 +176,17 @@ def grant_role(session: Session, email: str, role: str, actor_id: int | None = N
     record(
         session, actor_id, "user.grant", "user", user.id, details={"before": before, "after": role}
     )
+    if before != role:  # a new role signs in afresh, under its own session timeouts
+        _end_sessions(session, user.id, "role", actor_id)
     return to_current(user)
+
+
+def _end_sessions(session: Session, user_id: int, reason: str, actor_id: int | None) -> None:
+    """End every session of the account and record it (webapp.services.sessions)."""
+    from webapp.services import sessions  # sessions builds its statement from this module
+
+    session.flush()
+    sessions.end_all_and_record(session, user_id, "sessions_ended", reason=reason, by=actor_id)
 
 
 def set_blocked(
@@ -303,6 +204,8 @@ def set_blocked(
         reason=reason,
         details={"before": before, "after": blocked},
     )
+    if blocked and not before:
+        _end_sessions(session, user.id, "blocked", actor_id)
     return to_current(user)
 
 
@@ -312,21 +215,10 @@ def set_locale(session: Session, user_id: int, locale: str) -> None:
         user.locale = locale
 
 
-def create_api_token(session: Session, user_id: int, name: str = "") -> str:
-    """Store a new token's digest and return the token (shown once); raises InvalidInput."""
-    errors = Errors()
-    label = clean_text(errors, "name", name, min_length=0, max_length=100)
-    errors.raise_if_any()
-    token, digest = new_api_token()
-    session.add(ApiToken(user_id=user_id, token_hash=digest, name=label))
-    session.flush()
-    return token
-
-
-_tokens = cast(Table, ApiToken.__table__)
 _users = cast(Table, User.__table__)
-# Prebuilt Core statements: every signed-in request and API call runs one (webapp.services.votes
-# explains why). The columns of a CurrentUser, in its field order, then `blocked`.
+# Prebuilt Core statements: every signed-in request runs one (webapp.services.votes explains
+# why; webapp.services.api_tokens has the token lookup). The columns of a CurrentUser, in its
+# field order, then `blocked`.
 _CURRENT_USER_COLUMNS = (
     _users.c.id,
     _users.c.email,
@@ -338,11 +230,6 @@ _CURRENT_USER_COLUMNS = (
     _users.c.blocked,
 )
 _USER = select(*_CURRENT_USER_COLUMNS).where(_users.c.id == bindparam("user_id"))
-_TOKEN_USER = (
-    select(*_CURRENT_USER_COLUMNS, _tokens.c.last_used_at)
-    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
-    .where(_tokens.c.token_hash == bindparam("token_hash"))
-)
 
 
 def _active(row: Any) -> CurrentUser | None:
@@ -350,34 +237,6 @@ def _active(row: Any) -> CurrentUser | None:
     if row is None or row.blocked:
         return None
     return CurrentUser(*row[:7])
-
-
-def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bool]:
-    """The token's active user (None: unknown token), and whether its use should be recorded.
-
-    Reads only: a GET with a token must keep working when the disk is full or the database is
-    read-only for a moment; :func:`touch_token` records the use, at most once a minute, in a
-    separate transaction the caller may let fail.
-    """
-    row = (
-        session.connection().execute(_TOKEN_USER, {"token_hash": hash_api_token(token)}).first()
-    )
-    if row is None or (user := _active(row)) is None:
-        return None, False
-    last = row.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=UTC)  # SQLite returns naive UTC
-    stale = last is None or last < datetime.now(UTC) - timedelta(seconds=TOKEN_TOUCH_SECONDS)
-    return user, stale
-
-
-def touch_token(session: Session, token: str) -> None:
-    """Record that the token was used now."""
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.token_hash == hash_api_token(token))
-        .values(last_used_at=datetime.now(UTC))
-    )
 
 
 def count_users(session: Session) -> int:

@@ -5,7 +5,8 @@ the merge semantics of :mod:`webapp.services.merges`: a canonical (or ordinary) 
 distinct user of its cluster (itself plus the ideas merged into it) once — as a supporter if
 they have a +1 anywhere in it, else as an opponent if they have a -1. Every call locks the idea
 row first (``SELECT … FOR UPDATE``), as merges and unmerges do, so a vote and a merge of the
-same idea serialise; the counters then move by the change in the user's cluster state with
+same idea serialise (on SQLite, where that clause locks nothing, the write transaction holds the
+database's write lock from its BEGIN IMMEDIATE: ``webapp.storage.db.WRITE``); the counters then move by the change in the user's cluster state with
 ``UPDATE … SET n = n + d``, never read-modify-write.
 
 Votes are the hottest write of a city platform (a popular vote opening), so a vote is five
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from webapp.errors import Conflict, NotFound, PermissionDenied, invalid
 from webapp.security import can
-from webapp.services import ranking_log, users
+from webapp.services import ranking_log, sessions
 from webapp.services.dto import CurrentUser, VoteState
 from webapp.services.ideas import VOTABLE_STATUSES
 from webapp.storage.models import Idea, Vote, utcnow
@@ -187,7 +188,8 @@ def cast_vote(
         row = {"user_id": user.id, "idea_id": idea_id, "value": value, "created_at": created}
         if conn.execute(new_vote, row).first() is None:
             # Another request by the same user won the race; its row stands. (With the idea
-            # locked this happens only where the database has no row locks: SQLite reads.)
+            # locked this cannot happen in a write transaction — SQLite's begin with BEGIN
+            # IMMEDIATE, webapp.storage.db.WRITE — but a vote run as a read would get here.)
             mine = _standing(v for v, _ in _my_rows(conn, user.id, idea_id).values())
             now = conn.execute(_COUNTS, {"idea_id": idea_id}).one()
             return _result(locked, user, (now[0], now[1]), mine, changed=False)
@@ -236,11 +238,18 @@ def vote(
 
 
 def vote_as(
-    session: Session, user_id: int, idea_id: int, action: str, allow_oppose: bool = False
+    session: Session,
+    session_hash: str,
+    idea_id: int,
+    action: str,
+    allow_oppose: bool = False,
+    *,
+    policy: sessions.Policy,
 ) -> tuple[CurrentUser, VoteState] | None:
-    """The site's vote button in one transaction: check that the session's user is still active
-    (None when not: blocked or deleted since they logged in), then :func:`vote` as them."""
-    user = users.active_user(session, user_id)
+    """The site's vote button in one transaction: check that the browser's session is live and
+    its account active (None when not: logged out, ended elsewhere, expired, blocked), in one
+    statement (webapp.services.sessions), then :func:`vote` as that account."""
+    user = sessions.session_user(session, session_hash, policy)
     if user is None:
         return None
     return user, vote(session, user, idea_id, action, allow_oppose)

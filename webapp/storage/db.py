@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as exc_module
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.settings import Settings, normalise_database_url
@@ -15,6 +17,17 @@ from webapp.settings import Settings, normalise_database_url
 # embedder, mailer, view counts): requests never take them (webapp.web.db bounds its
 # concurrency by the pool size), so under load the pool neither starves those nor churns.
 BACKGROUND_CONNECTIONS = 5
+
+# A Session execution option (so it is on the connection before its BEGIN) saying that the
+# transaction writes. On SQLite a write transaction begins with BEGIN IMMEDIATE: it takes the
+# database's write lock before it reads anything, so what it reads cannot change before it
+# writes (``SELECT … FOR UPDATE`` locks nothing there). Without the option — reads, and any
+# engine use outside ``transaction`` (migrations, the ranking's loads) — pysqlite's own handling
+# stays: no transaction until the first write, which begins a deferred one; readers never wait
+# for a writer (WAL). PostgreSQL ignores the option. See docs/security.md, "SQLite writes".
+WRITE = "veche_write"
+_WRITE_OPTIONS = {WRITE: True}
+_READ_OPTIONS = {WRITE: False}
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -41,6 +54,24 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            dbapi_conn: Any = conn.connection.dbapi_connection
+            if conn.get_execution_options().get(WRITE):
+                # The lock is taken here, waiting up to busy_timeout for another writer (a
+                # deferred transaction that read first could not wait: SQLite refuses to upgrade
+                # a stale read snapshot). COMMIT and ROLLBACK stay pysqlite's; SAVEPOINTs nest.
+                if dbapi_conn.isolation_level is not None:
+                    dbapi_conn.isolation_level = None  # pysqlite emits no BEGIN of its own
+                try:  # on the DBAPI connection: a vote is a few statements, this one is cheap
+                    dbapi_conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:  # busy past the timeout, I/O: a DBAPIError (faults)
+                    raise exc_module.DBAPIError.instance(
+                        "BEGIN IMMEDIATE", None, exc, sqlite3.Error
+                    ) from exc
+            elif dbapi_conn.isolation_level is None:
+                dbapi_conn.isolation_level = ""  # pysqlite's default: BEGIN before a write
+
         return engine
     # Pre-ping replaces connections a database restart killed; the connect timeout turns an
     # unreachable server into a prompt 503 (webapp.storage.faults) instead of a hung worker.
@@ -54,7 +85,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction per request or job: commit on success, roll back on error."""
-    with factory() as session, session.begin():
-        yield session
+def transaction(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """One transaction per request or job: commit on success, roll back on error.
+
+    ``write`` (the default: workers, the CLI and write requests) makes a SQLite transaction take
+    the write lock at its start (see ``WRITE``); ``write=False`` is for safe reads (a GET).
+    """
+    with factory(execution_options=_WRITE_OPTIONS if write else _READ_OPTIONS) as session:
+        with session.begin():
+            yield session

@@ -92,11 +92,14 @@ def run_transaction(
     connections by then, and pre-ping tests the next one. Other work is never retried here: its
     transaction may have committed before the connection died, so the caller gets the 503 and
     decides (docs/operations.md).
+
+    Other work is a write: on SQLite its transaction takes the write lock before it reads
+    (``webapp.storage.db.WRITE``); idempotent work reads without waiting for writers.
     """
     delays = RETRY_DELAYS if idempotent else ()
     for attempt in range(len(delays) + 1):
         try:
-            with transaction(factory) as session:
+            with transaction(factory, write=not idempotent) as session:
                 return fn(session, *args, **kwargs)
         except sa_exc.SQLAlchemyError as exc:
             if attempt >= len(delays) or not is_transient(exc):

@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from webapp.errors import N_, DomainError, InvalidInput, NotAuthenticated
+from webapp import login_throttle
+from webapp.errors import N_, Conflict, DomainError, InvalidInput, NotAuthenticated
 from webapp.errors_view import error_payload
 from webapp.openapi import (
     MAX_ID,
@@ -29,11 +30,11 @@ from webapp.openapi import (
     parse_body,
     parse_params,
 )
+from webapp.services import api_tokens, taxonomy
 from webapp.services import comments as comments_service
 from webapp.services import ideas as ideas_service
 from webapp.services import officials as officials_service
 from webapp.services import responses as responses_service
-from webapp.services import taxonomy
 from webapp.services import users as users_service
 from webapp.services import votes as votes_service
 from webapp.services.dto import (
@@ -83,7 +84,7 @@ QUERY_LENGTH = 200
 def _absolute(request: Request, name: str, **params: Any) -> str:
     """An absolute URL on the site's public address (VECHE_BASE_URL), never on the Host header
     a client sent: a forged Host must not put another site's links into answers or caches."""
-    base = request.app.state.settings.base_url.rstrip("/")
+    base: str = request.app.state.settings.base_url.rstrip("/")
     return base + str(request.app.url_path_for(name, **params))
 
 
@@ -249,25 +250,29 @@ async def similar_ideas(request: Request, call: Call) -> Response:
 
     The public ideas closest in meaning to a text (Russian or English), most similar first, each
     with its duplicate score, whether it is likely the same proposal and why. Send text (an
-    idea's title, a newline, its description), or title and description. Hidden and merged ideas
-    are never returned, nor the idea named by exclude. 400 for an empty text or one longer than
-    a whole idea; 503 with Retry-After while the index is warming up; rate-limited per caller.
+    idea's title, a newline, its description), or title and description: at most 2000
+    characters together, what the model reads (422 beyond). Hidden and merged ideas are never
+    returned, nor the idea named by exclude. 400 for an empty text; 503 with Retry-After while
+    the index is warming up or while the server's lookups are all busy; rate-limited per caller,
+    one hit per started 500 characters.
     """
     p = call.params
-    settings = request.app.state.settings
     text = p["text"] or similar_views.idea_text(p["title"], p["description"])
     if not text.strip():
         raise DomainError(N_("Send the text to compare: text, or title and description."))
-    longest = settings.title_max_length + settings.body_max_length + 1
-    if len(text) > longest:
-        raise DomainError(N_("The text is too long: at most %(max)s characters."), max=longest)
-    await similar_views.limit_lookups(request, call.user)
+    if len(text) > similar_views.TEXT_MAX:
+        longest = {"max": similar_views.TEXT_MAX}
+        field = "text" if p["text"] else "description"
+        raise InvalidInput({field: (N_("The text is too long: at most %(max)s characters."), longest)})
+    await similar_views.limit_lookups(request, call.user, text)
     service = similar_views.service(request)
     state = similar_views.state(request)
     if service is None or state != "ready":
         return _unavailable(request, state)
     try:
-        found = await db(request, service.similar, text, k=p["k"], exclude_id=p["exclude"])
+        found = await similar_views.similar_lookup(request, text, k=p["k"], exclude_id=p["exclude"])
+    except similar_views.LookupBusy:  # 503 with Retry-After (webapp.errors_view)
+        raise
     except DomainError as exc:
         if not similar_views.unavailable(exc):
             raise
@@ -420,22 +425,77 @@ async def me(request: Request, call: Call) -> Response:
 async def create_token(request: Request, call: Call) -> Response:
     """Create an API token
 
-    The token is shown once; only its digest is stored. Rate-limited per address and per e-mail (VECHE_TOKEN_RATE_LIMIT).
+    It expires after days days (default VECHE_API_TOKEN_DAYS, at most VECHE_API_TOKEN_MAX_DAYS);
+    an account holds at most VECHE_API_TOKENS_PER_USER unexpired tokens (409 beyond).
+    The token is shown once; only its digest is stored. Failed attempts count against the account and the address like the site's login (progressive delays), and VECHE_TOKEN_RATE_LIMIT limits attempts per address per minute.
     """
-    email = call.body["email"].strip().lower()
-    await rate_limit(request, "token", f"ip:{client_ip(request)}")
-    await rate_limit(request, "token", f"email:{email}")
+    email = call.body["email"][: login_throttle.EMAIL_MAX].strip().lower()
+    # the same budget of failures per account as the site's login, and the per-IP flood brake
+    await login_throttle.guard(request, email, bucket="token")
     name = call.body.get("name") or "API"
+    limits = api_tokens.TokenLimits.from_settings(request.app.state.settings)
 
-    def work(session: Session) -> str | None:
+    def work(session: Session) -> api_tokens.NewToken | None:
         user = users_service.authenticate(session, email, call.body["password"])
-        return None if user is None else users_service.create_api_token(session, user.id, name)
+        if user is None:
+            return None
+        return api_tokens.issue(
+            session, user.id, name, days=call.body.get("days"), limits=limits,
+            origin=_token_origin(request, user.id),
+        )
 
-    token = await db(request, work)
-    if token is None:
+    try:
+        new = await db(request, work)
+    except Conflict:  # the right password, but the account holds the most tokens allowed
+        await login_throttle.result(request, email, True)
+        raise
+    await login_throttle.result(request, email, new is not None)
+    if new is None:
         # The same answer for an unknown e-mail, a wrong password and a blocked account.
         raise NotAuthenticated("Wrong e-mail or password.")
-    return JSONResponse({"token": token, "token_type": "Bearer"}, status_code=201)
+    return JSONResponse(
+        {"token": new.token, "token_type": "Bearer", **_token_info(new.info)}, status_code=201
+    )
+
+
+def _token_origin(request: Request, user_id: int) -> api_tokens.Origin:
+    """The owner, through the API, from this address and program (the audit rows)."""
+    agent = request.headers.get("user-agent", "")
+    return api_tokens.Origin(user_id, "api", client_ip(request), agent)
+
+
+def _token_info(info: api_tokens.TokenInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "hint": info.hint,
+        "created_at": info.created_at.isoformat(),
+        "last_used_at": _iso(info.last_used_at),
+        "expires_at": _iso(info.expires_at),
+        "expired": info.expired,
+    }
+
+
+async def tokens(request: Request, call: Call) -> Response:
+    """The caller's API tokens
+
+    Newest first, with name, hint (the first characters), creation, last use and expiry; never
+    the token itself. Expired tokens are listed (expired is true) until they are deleted.
+    """
+    items = await db(request, api_tokens.list_tokens, call.user.id)
+    return JSONResponse({"items": [_token_info(i) for i in items]})
+
+
+async def revoke_token(request: Request, call: Call) -> Response:
+    """Revoke one of the caller's API tokens
+
+    The token stops working at once (the one sending this request too). 404 for a token that is
+    not the caller's.
+    """
+    token_id = call.params["token_id"]
+    origin = _token_origin(request, call.user.id)
+    await db(request, api_tokens.revoke, call.user.id, token_id, origin=origin)
+    return JSONResponse({"id": token_id, "revoked": True})
 
 
 async def openapi(request: Request, call: Call) -> Response:
@@ -598,10 +658,21 @@ IDEA_BODY = (
     Field("district_id", "id", "A district or okrug id.", required=False, nullable=True),
 )
 COMMENT_BODY = (Field("body", "string", "2 characters or more.", max_length=lambda s: s.comment_max_length),)
+SIMILAR_TEXT = similar_views.TEXT_MAX  # what the model reads; 422 beyond (docs/security.md)
 SIMILAR_PARAMS = (
-    Param("text", "string", "The idea to compare: its title, a newline, its description."),
-    Param("title", "string", "The title (instead of text, with description)."),
-    Param("description", "string", "The description (instead of text, with title)."),
+    Param(
+        "text", "string", "The idea to compare: its title, a newline, its description.",
+        max_length=SIMILAR_TEXT,
+    ),
+    Param(
+        "title", "string", "The title (instead of text, with description).", max_length=SIMILAR_TEXT
+    ),
+    Param(
+        "description", "string",
+        "The description (instead of text, with title); title and description together at most "
+        f"{SIMILAR_TEXT} characters.",
+        max_length=SIMILAR_TEXT,
+    ),
     Param("k", "integer", "How many ideas at most.", minimum=1, maximum=MAX_SIMILAR, default=5),
     Param(
         "exclude", "integer", "Never return this idea (the one being edited).", minimum=1,
@@ -634,6 +705,14 @@ TOKEN_BODY = (
     Field("email", "string", "The account's e-mail.", max_length=254),
     Field("password", "string", "The account's password.", max_length=256),
     Field("name", "string", "A label for the token.", required=False, max_length=100),
+    Field(
+        "days", "integer", "Lifetime in days (default VECHE_API_TOKEN_DAYS).", required=False,
+        minimum=1, maximum=lambda s: s.api_token_max_days,
+    ),
+)
+TOKEN_ID = Param(
+    "token_id", "integer", "The token's id (from GET /tokens).", location="path",
+    not_found=api_tokens.TOKEN_NOT_FOUND,
 )
 
 
@@ -670,7 +749,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET /me", me, "Me", "account", auth="required"),
     Operation(
         "POST /tokens", create_token, "Token", "account", status=201, auth="none",
-        body=TOKEN_BODY, errors=(401, 429),
+        body=TOKEN_BODY, errors=(401, 409, 429),
     ),
     Operation(
         "GET /officials/shortlist", officials_shortlist, "Shortlist", "officials",
@@ -679,6 +758,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST /ideas/{idea_id}/status", set_status, "StatusChange", "officials",
         auth="required", permission="answer", params=(IDEA_ID,), body=STATUS_BODY, errors=(409,),
+    ),
+    # Last but the document: fuzzing may revoke its own callers' tokens here.
+    Operation("GET /tokens", tokens, "TokenList", "account", auth="required"),
+    Operation(
+        "DELETE /tokens/{token_id}", revoke_token, "TokenRevoked", "account", auth="required",
+        params=(TOKEN_ID,),
     ),
     Operation("GET /openapi.json", openapi, "OpenAPI", "meta", auth="none"),
 )
@@ -708,7 +793,7 @@ async def _caller(request: Request, op: Operation) -> CurrentUser | None:
         return None
     user = await current_user(request)
     if user is None and _bearer_sent(request):
-        raise NotAuthenticated("The API token is invalid or has been revoked.")
+        raise NotAuthenticated("The API token is invalid, expired or has been revoked.")
     if op.auth == "required":
         user = await require_user(request, op.permission)
         if op.is_write:

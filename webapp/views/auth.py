@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webapp.errors import Conflict, DomainError, InvalidInput, NotConfirmed, invalid
-from webapp.services import account_mail, taxonomy
+from webapp import login_throttle
+from webapp.errors import Conflict, InvalidInput, invalid
+from webapp.services import account_mail, registration, taxonomy
+from webapp.services import sessions as sessions_service
 from webapp.services import users as users_service
+from webapp.services.sessions import hash_sid
 from webapp.web import (
+    SESSION_ID,
+    SESSION_UID,
     client_ip,
     current_user,
     db,
@@ -22,6 +28,7 @@ from webapp.web import (
     read_form,
     redirect,
     render,
+    session_policy,
     translator,
 )
 
@@ -33,13 +40,28 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-async def start_session(request: Request, user_id: int) -> None:
-    """Sign ``user_id`` in on this browser (a fresh session: no fixation)."""
+async def start_session(request: Request, user_id: int, *, event: str | None = None) -> None:
+    """Sign ``user_id`` in on this browser: a new server-side session (webapp.services.sessions)
+    and a fresh cookie (and CSRF token) that holds only its random id: no fixation. ``event``
+    (e.g. 'login') is recorded in the login audit in the same transaction."""
+    sid = await db(
+        request,
+        sessions_service.create,
+        user_id,
+        session_policy(request),
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        event=event,
+    )
     lang = request.session.get("lang")
-    request.session.clear()  # a fresh session (and CSRF token) after login: no fixation
-    request.session["user_id"] = user_id
+    request.session.clear()
+    request.session[SESSION_ID] = sid
+    request.session[SESSION_UID] = user_id
     if lang:
         request.session["lang"] = lang
+    for name in ("user", "session_id"):  # anything read about the previous visitor
+        if hasattr(request.state, name):
+            delattr(request.state, name)
 
 
 async def register(request: Request) -> Response:
@@ -82,37 +104,31 @@ def _account_fields(request: Request, values: dict[str, str]) -> dict[str, Any]:
 
 
 async def _register_at_once(request: Request, values: dict[str, str]) -> Response:
-    """Registration on a site that sends no e-mail: the account works at once.
+    """Registration on a site that sends no e-mail: a free address's account works at once.
 
-    Without a mailbox to prove, a taken address cannot get the same answer as a free one (the
-    free one is logged in): README.md, "Passwords and accounts", says what this does and does
-    not hide.
+    A taken address is refused (Conflict, 409) with a message that names no account, after the
+    same argon2 work; the password typed is never checked against the account, so registering
+    is never a way to log in (around the login's per-address limit). README.md, "Passwords and
+    accounts", says what this does and does not hide.
     """
-    user, existed = await db(
-        request, users_service.register_or_log_in, **_account_fields(request, values)
-    )
+    user = await db(request, users_service.register, **_account_fields(request, values))
     await start_session(request, user.id)
-    if existed:  # the owner, who gave the account's password: just log in
-        flash(request, "You already had an account with this e-mail; you are logged in.", "success")
-    else:
-        flash(request, "Welcome to Veche! Your account is ready.", "success")
+    flash(request, "Welcome to Veche! Your account is ready.", "success")
     return redirect(request, "index")
 
 
 async def _register_by_email(request: Request, values: dict[str, str]) -> Response:
     """Registration on a site that sends e-mail: every valid form gets the same answer.
 
-    A new (or still unconfirmed) address gets a confirmation link, an address with an account
-    gets a note to its owner; both are sent after the answer has gone out, so neither its text,
-    its status nor its timing says whether the address was known.
+    A free address gets a pending registration and a link, an address with an account gets a
+    note to its owner, an address over the cap of pending registrations gets nothing; any mail
+    is sent after the answer has gone out, so neither its text, its status nor its timing says
+    which (webapp.services.registration).
     """
-    settings = request.app.state.settings
-    mail = await db(request, users_service.register_pending, **_account_fields(request, values))
-    request.session["registered_email"] = mail.email
+    mail = await db(request, registration.register_pending, **_account_fields(request, values))
+    request.session["registered_email"] = users_service.normalise_email(values.get("email", ""))
     response = redirect(request, "register_sent")
-    response.background = BackgroundTask(
-        account_mail.send, request.app.state.mailer, mail, settings.secret_key
-    )
+    response.background = BackgroundTask(account_mail.send, request.app.state.mailer, mail)
     return response
 
 
@@ -127,20 +143,84 @@ async def register_sent(request: Request) -> Response:
 
 
 async def confirm_email(request: Request) -> Response:
-    """The link of a confirmation e-mail: activates the account and logs it in."""
-    found = account_mail.read_confirm_token(
-        request.app.state.settings.secret_key, request.path_params["token"]
+    """The link of a registration e-mail.
+
+    GET changes nothing and signs nobody in: it asks for the password chosen at registration.
+    POST (with CSRF) creates the account when that password is the registration's own
+    (webapp.services.registration.confirm), then signs it in. Attempts count in the ``login``
+    bucket per IP address and per link.
+    """
+    token = request.path_params["token"]
+    if request.method == "POST":
+        form = await read_form(request)
+        await rate_limit(request, "login", f"confirm:{registration.token_digest(token)}")
+        pending = await db(request, registration.pending_email, token)
+        if pending is None:
+            return await _confirm_page(request, "invalid", status=400)
+        # a password is checked here: it spends the address's one budget of guesses, shared
+        # with the login form and the API's tokens (webapp.login_throttle), and the IP's
+        await login_throttle.guard(request, pending, bucket="login")
+        try:
+            done = await db(
+                request,
+                registration.confirm,
+                token,
+                form.get("password"),
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        except registration.InvalidLink:
+            return await _confirm_page(request, "invalid", status=400)
+        except IntegrityError:  # the address got an account this very moment (another way)
+            email = await db(request, registration.pending_email, token)
+            return await _confirm_page(request, "taken", email=email or "", status=409)
+        except InvalidInput as exc:
+            email = await db(request, registration.pending_email, token)
+            if email is None:  # expired or used in the meantime
+                return await _confirm_page(request, "invalid", status=400)
+            return await _confirm_page(
+                request, "form", token=token, email=email,
+                errors=field_errors(request, exc), status=422,
+            )
+        await login_throttle.result(request, pending, True)
+        if done.user is None:
+            return await _confirm_page(request, "taken", email=done.email, status=409)
+        await start_session(request, done.user.id)
+        if done.user.locale in request.app.state.settings.languages:
+            request.session["lang"] = done.user.locale
+        flash(request, "Your e-mail address is confirmed. Welcome to Veche!", "success")
+        return redirect(request, "index")
+    email = await db(request, registration.pending_email, token)
+    if email is None:
+        return await _confirm_page(request, "invalid", status=400)
+    return await _confirm_page(request, "form", token=token, email=email)
+
+
+async def _confirm_page(
+    request: Request,
+    state: str,
+    *,
+    token: str = "",
+    email: str = "",
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """auth/confirm.html: ``state`` 'form' (ask for the password), 'invalid' (no such link),
+    'taken' (the address got an account meanwhile). Never cached: the address holds a token."""
+    response = await render(
+        request,
+        "auth/confirm.html",
+        {
+            "state": state,
+            "token": token,
+            "email": email,
+            "errors": errors or {},
+            "invalid_message": registration.INVALID_LINK_MESSAGE,
+        },
+        status,
     )
-    user = await db(request, users_service.confirm_email, *found) if found else None
-    if user is None:
-        raise DomainError(  # 400
-            "This confirmation link is invalid or has expired. Register again to get a new one."
-        )
-    await start_session(request, user.id)
-    if user.locale in request.app.state.settings.languages:
-        request.session["lang"] = user.locale
-    flash(request, "Your e-mail address is confirmed. Welcome to Veche!", "success")
-    return redirect(request, "index")
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 async def login(request: Request) -> Response:
@@ -149,32 +229,43 @@ async def login(request: Request) -> Response:
     status = 200
     if request.method == "POST":
         form = await read_form(request)
-        email = (form.get("email") or "").strip().lower()
+        # capped before anything else looks at it: no address is longer (login_throttle)
+        email = (form.get("email") or "")[: login_throttle.EMAIL_MAX].strip().lower()
         values = {"email": email, "next": _safe_next(form.get("next")) or ""}
-        await rate_limit(request, "login", f"ip:{client_ip(request)}")
-        await rate_limit(request, "login", f"email:{email}")
-        try:
-            user = await db(request, users_service.authenticate, email, form.get("password"))
-        except NotConfirmed as exc:  # the right password: only its owner learns this
-            error, status = translator(request).gettext(exc.message), 403
+        # the account's and the address's budget of failures, and the per-IP flood brake
+        await login_throttle.guard(request, email, bucket="login")
+        user = await db(request, users_service.authenticate, email, form.get("password"))
+        if user is None:
+            # The same message whether the e-mail is unknown, the password wrong or the
+            # account blocked.
+            await db(
+                request, sessions_service.record_failed_login, email,
+                ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+            )
+            error, status = translator(request).gettext("Wrong e-mail or password."), 401
         else:
-            if user is None:
-                # The same message whether the e-mail is unknown, the password wrong or the
-                # account blocked.
-                error, status = translator(request).gettext("Wrong e-mail or password."), 401
-            else:
-                await start_session(request, user.id)
-                if user.locale in request.app.state.settings.languages:
-                    request.session["lang"] = user.locale
-                flash(request, "You are logged in.", "success")
-                return RedirectResponse(
-                    values["next"] or request.app.url_path_for("index"), status_code=303
-                )
+            await login_throttle.result(request, email, True, user.id)
+            await start_session(request, user.id, event="login")
+            if user.locale in request.app.state.settings.languages:
+                request.session["lang"] = user.locale
+            flash(request, "You are logged in.", "success")
+            response = RedirectResponse(
+                values["next"] or request.app.url_path_for("index"), status_code=303
+            )
+            login_throttle.remember_device(request, response, email)
+            return response
     return await render(request, "auth/login.html", {"values": values, "error": error}, status)
 
 
 async def logout(request: Request) -> Response:
+    """End this browser's session: its row is deleted, so a copy of the cookie is worth nothing."""
     await read_form(request)
+    sid = request.session.get(SESSION_ID)
+    if isinstance(sid, str):
+        await db(
+            request, sessions_service.end, hash_sid(sid),
+            ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+        )
     lang = request.session.get("lang")
     request.session.clear()
     if lang:

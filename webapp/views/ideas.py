@@ -20,14 +20,18 @@ from webapp.services import taxonomy
 from webapp.services import votes as votes_service
 from webapp.services.dto import VoteState
 from webapp.services.exposure import viewer_key
+from webapp.services.sessions import hash_sid
 from webapp.settings import RANKED_SORTS, Settings
 from webapp.storage.models import PUBLIC_STATUSES
 from webapp.views import similar
 from webapp.views.listing import ranked_page
 from webapp.web import (
+    SESSION_ID,
+    SESSION_UID,
     csrf_token,
     current_user,
     db,
+    drop_session_id,
     field_errors,
     flash,
     language,
@@ -36,6 +40,7 @@ from webapp.web import (
     redirect,
     render,
     require_user,
+    session_policy,
     translator,
 )
 
@@ -92,7 +97,7 @@ def _cache_key(request: Request, flt: ideas_service.IdeaFilter) -> tuple[Any, ..
         not cache.enabled
         or flt.sort == "random"
         or request.query_params.get("mode") == "meaning"
-        or "user_id" in request.session
+        or SESSION_ID in request.session
         or "flash" in request.session
         or "authorization" in request.headers
     ):
@@ -105,7 +110,13 @@ async def index(request: Request) -> Response:
     flt = filter_from_query(request)
     key = _cache_key(request, flt)
     if key is None:
-        return await render(request, "ideas/index.html", await _index_context(request, flt))
+        context = await _index_context(request, flt)
+        # a search by meaning over its rate limit or without a free lookup slot still answers
+        # the page (the words search, with a notice), as 429 or 503 with Retry-After
+        response = await render(request, "ideas/index.html", context, context.pop("like_status"))
+        if (retry_after := context.pop("like_retry_after")) is not None:
+            response.headers["retry-after"] = str(retry_after)
+        return response
     cache = request.app.state.page_cache
 
     async def render_once() -> str:  # with a placeholder token, stored, served with each's own
@@ -126,12 +137,16 @@ async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dic
     # similarity service is not ready the words search below answers instead, with a notice.
     meaning = request.query_params.get("mode") == "meaning"
     ctx.update(mode="meaning" if meaning else "words", like_state="", like_message="")
+    ctx.update(like_status=200, like_retry_after=None)
     if meaning and flt.q:
-        like_state, page, matches = await similar.like_page(request, flt, flt.q, size)
-        ctx["like_state"] = like_state
-        ctx["like_message"] = similar.STATE_MESSAGES.get(like_state, "")
-        if like_state == "ready":
-            ctx.update(page=page, matches=matches)
+        like = await similar.like_page(request, flt, flt.q, size)
+        ctx["like_state"] = like.state
+        ctx["like_message"] = similar.LIKE_MESSAGES.get(
+            like.state, similar.STATE_MESSAGES.get(like.state, "")
+        )
+        ctx.update(like_status=like.status, like_retry_after=like.retry_after)
+        if like.state == "ready":
+            ctx.update(page=like.page, matches=like.matches)
     if "page" not in ctx:
         if flt.sort in RANKED_SORTS:
             ctx["page"] = await ranked_page(request, flt, size)
@@ -305,22 +320,26 @@ class SupportBox:
 async def _vote_action(request: Request, action: str) -> Response:
     idea_id = request.path_params["idea_id"]
     allow_oppose = request.app.state.settings.allow_oppose
-    uid = request.session.get("user_id")
-    if "authorization" in request.headers or not isinstance(uid, int):
+    sid, uid = request.session.get(SESSION_ID), request.session.get(SESSION_UID)
+    if "authorization" in request.headers or not isinstance(sid, str) or not isinstance(uid, int):
         # a bearer token (or nobody): the general path, one lookup, then the vote
         user = await require_user(request, "vote")
         await read_form(request)
         await rate_limit(request, "vote", f"user:{user.id}")
         state = await db(request, votes_service.vote, user, idea_id, action, allow_oppose)
     else:
-        # The site's button, the hot path of a popular vote: the session says who is voting,
-        # CSRF and the rate limit need no database, and one transaction both checks that the
-        # account is still active (not blocked since it logged in) and records the vote.
+        # The site's button, the hot path of a popular vote: the signed cookie names the
+        # account for the rate limit, CSRF and the rate limit need no database, and one
+        # transaction both checks the session (not ended, not expired, the account not blocked)
+        # and records the vote.
         await read_form(request)
         await rate_limit(request, "vote", f"user:{uid}")
-        voted = await db(request, votes_service.vote_as, uid, idea_id, action, allow_oppose)
+        voted = await db(
+            request, votes_service.vote_as, hash_sid(sid), idea_id, action, allow_oppose,
+            policy=session_policy(request),
+        )
         if voted is None:
-            request.session.pop("user_id", None)
+            drop_session_id(request)
             request.state.user = None
             raise NotAuthenticated("Please log in first.")
         request.state.user, state = voted

@@ -9,16 +9,22 @@ site keeps working without suggestions and says so; a broken lookup never blocks
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from webapp.errors import N_, DomainError, RateLimited
+from webapp.errors import N_, DomainError, RateLimited, ServiceUnavailable
 from webapp.security import can
 from webapp.services import ideas as ideas_service
 from webapp.services.dto import IdeaSummary, Page
+from webapp.services.similarity import QUERY_MAX_CHARS, query_text
 from webapp.web import client_ip, csrf_token, current_user, db, language, rate_limit
 
 if TYPE_CHECKING:  # the service module loads the ML stack; the views need only its types
@@ -33,7 +39,16 @@ FRAGMENT_TEXT_MAX = 1_500
 SUGGESTIONS = 5
 LIKE_WINDOW = 200
 """Semantic browse looks at the closest LIKE_WINDOW ideas, then applies the list's filters."""
-"""Lookups per client and minute (a debounced typist makes at most ~150)."""
+TEXT_MAX = QUERY_MAX_CHARS
+"""The longest text a lookup reads (the site cuts there, the API refuses more: 422)."""
+CHARGE_CHARS = 500
+"""A lookup counts one hit of the ``similar`` rate limit per started CHARGE_CHARS characters of
+its text (one hit for typical typing, four for the longest text), so the limit bounds the
+characters, hence the tokens, a client has embedded per minute."""
+SLOT_WAIT_SECONDS = 2.0
+"""How long an uncached lookup waits for one of the worker's VECHE_SIMILAR_CONCURRENCY slots."""
+SLOT_POLL_SECONDS = 0.02
+BUSY_RETRY_AFTER = 2  # seconds, sent as Retry-After when no slot freed up in time
 COPY_REASONS = ("exact_copy", "near_copy")
 VOTABLE = ideas_service.VOTABLE_STATUSES
 
@@ -41,7 +56,19 @@ STATE_MESSAGES = {
     "loading": N_("Suggestions of similar ideas are warming up and will appear shortly."),
     "disabled": N_("Suggestions of similar ideas are turned off on this site."),
     "failed": N_("Suggestions of similar ideas are unavailable right now."),
+    "busy": N_("Suggestions of similar ideas are busy right now; they will be back in a few seconds."),
 }
+LIKE_MESSAGES = {
+    "limited": N_("You have searched by meaning too often; please wait a minute."),
+    "busy": N_("Search by meaning is busy right now; please try again in a few seconds."),
+}
+BUSY_MESSAGE = N_("Too many similarity lookups are running right now. Please try again in a few seconds.")
+
+
+class LookupBusy(ServiceUnavailable):
+    """Every lookup slot of this worker stayed taken for SLOT_WAIT_SECONDS (503, Retry-After)."""
+
+    retry_after = BUSY_RETRY_AFTER
 
 
 def service(request: Request) -> Any:
@@ -78,9 +105,49 @@ def client_key(request: Request, user: Any) -> str:
     return f"user:{user.id}" if user is not None else f"ip:{client_ip(request)}"
 
 
-async def limit_lookups(request: Request, user: Any) -> None:
-    """The per-client rate limit of similarity lookups (bucket ``similar``; 429 beyond it)."""
-    await rate_limit(request, "similar", client_key(request, user))
+def charge(text: str) -> int:
+    """Hits of the ``similar`` bucket a lookup of ``text`` counts (one per CHARGE_CHARS)."""
+    read = min(len(text), TEXT_MAX)
+    return max(1, -(-read // CHARGE_CHARS))
+
+
+async def limit_lookups(request: Request, user: Any, text: str = "") -> None:
+    """The per-client rate limit of similarity lookups (bucket ``similar``; 429 beyond it),
+    charged by the length of ``text`` (:func:`charge`)."""
+    key = client_key(request, user)
+    for _ in range(charge(text)):
+        await rate_limit(request, "similar", key)
+
+
+@asynccontextmanager
+async def slot(request: Request) -> AsyncIterator[None]:
+    """One of this worker's lookup slots (``SimilarityService.slots``) for the block; raises
+    LookupBusy when none frees up within SLOT_WAIT_SECONDS. Waiting holds no thread and no
+    database connection; a non-blocking acquire followed at once by ``try`` cannot leak a slot
+    when the request is cancelled."""
+    slots = service(request).slots
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    while not slots.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            raise LookupBusy(BUSY_MESSAGE)
+        await anyio.sleep(SLOT_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+async def bounded(
+    request: Request, fn: Callable[..., Any], text: str, depth: int, exclude_id: int | None = None
+) -> Any:
+    """``db(request, fn, text)`` for a lookup of ``depth`` candidates (``fn`` is the service's
+    ``similar`` or ``like`` with its options bound): straight from the cache when the service
+    holds that ranking, else inside a slot (:func:`slot`)."""
+    svc = service(request)
+    if svc.is_cached(text, depth, exclude_id):
+        return await db(request, fn, text)
+    async with slot(request):
+        return await db(request, fn, text)
 
 
 async def lookup(
@@ -92,10 +159,13 @@ async def lookup(
     """
     svc = service(request)
     current = state(request)
+    text = query_text(text)
     if svc is None or current != "ready" or not text:
         return current, []
     try:
-        found = await db(request, svc.similar, text, k=k, exclude_id=exclude_id)
+        found = await similar_lookup(request, text, k=k, exclude_id=exclude_id)
+    except LookupBusy:
+        return "busy", []
     except DomainError as exc:
         if not unavailable(exc):
             raise
@@ -104,6 +174,16 @@ async def lookup(
         log.exception("similar-ideas lookup failed")
         return "failed", []
     return "ready", list(found)
+
+
+async def similar_lookup(
+    request: Request, text: str, *, k: int = SUGGESTIONS, exclude_id: int | None = None
+) -> list[SimilarIdea]:
+    """``SimilarityService.similar`` within the cost bounds (:func:`bounded`); raises the
+    service's errors and LookupBusy (for the API, which answers them)."""
+    svc = service(request)
+    fn = partial(svc.similar, k=k, exclude_id=exclude_id)
+    return list(await bounded(request, fn, query_text(text), svc.similar_depth(k), exclude_id))
 
 
 def copy_reasons(item: SimilarIdea) -> list[str]:
@@ -166,10 +246,14 @@ async def similar_fragment(request: Request) -> Response:
     items: list[SimilarIdea] = []
     current = state(request)
     if len(text) >= MIN_TEXT_LENGTH and "\x00" not in text:
-        await limit_lookups(request, user)
+        await limit_lookups(request, user, text)
         current, items = await lookup(request, text, exclude_id=exclude)
     context = similar_context(request, current, items)
-    return render_fragment(request, "ideas/_similar.html", context)
+    response = render_fragment(request, "ideas/_similar.html", context)
+    if current == "busy":  # the script keeps the list it shows and asks again later
+        response.status_code = 503
+        response.headers["retry-after"] = str(BUSY_RETRY_AFTER)
+    return response
 
 
 def _seen(value: str | None) -> set[int]:
@@ -196,7 +280,7 @@ async def check_before_publish(
     if len(text) < MIN_TEXT_LENGTH:
         return None
     try:
-        await limit_lookups(request, user)
+        await limit_lookups(request, user, text)
     except RateLimited:  # a busy typist must still be able to publish
         return None
     current, items = await lookup(request, text)
@@ -214,28 +298,53 @@ async def form_context(request: Request) -> dict[str, Any]:
     return similar_context(request, state(request), [])
 
 
+@dataclass(frozen=True)
+class LikeResult:
+    """A page of the semantic browse: ``state`` is ready, loading, disabled, failed, limited
+    (the ``search`` rate limit) or busy (no lookup slot); ``status`` and ``retry_after`` are
+    for the page's answer (429 or 503 with Retry-After when limited or busy)."""
+
+    state: str
+    page: Page[IdeaSummary]
+    matches: dict[int, SimilarIdea]
+    status: int = 200
+    retry_after: int | None = None
+
+
 async def like_page(
     request: Request, flt: ideas_service.IdeaFilter, text: str, size: int
-) -> tuple[str, Page[IdeaSummary], dict[int, SimilarIdea]]:
+) -> LikeResult:
     """Ideas closest in meaning to ``text``, filtered like the list, one page of them.
 
-    Returns ``(state, page, matches by idea id)``; the page is empty unless the state is ready.
+    The page is empty unless the state is ready. A search the worker has cached (the same
+    words, any page or filter, within RANKING_TTL and before new ideas are indexed) costs no
+    embedding and is not counted; others count in the ``search`` bucket (per user or IP
+    address) and take a lookup slot.
     """
     svc = service(request)
     current = state(request)
     page_no = min(max(1, flt.page), ideas_service.MAX_PAGE)
     empty: Page[IdeaSummary] = Page([], page_no, size, 0)
     if svc is None or current != "ready":
-        return current, empty, {}
+        return LikeResult(current, empty, {})
+    text = query_text(text)
+    depth = svc.like_depth(LIKE_WINDOW, 0)
     try:
-        found = await db(request, svc.like, text, limit=LIKE_WINDOW, offset=0)
+        if not svc.is_cached(text, depth):
+            user = await current_user(request)
+            await rate_limit(request, "search", client_key(request, user))
+        found = await bounded(request, partial(svc.like, limit=LIKE_WINDOW, offset=0), text, depth)
+    except RateLimited as exc:
+        return LikeResult("limited", empty, {}, 429, exc.retry_after)
+    except LookupBusy as exc:
+        return LikeResult("busy", empty, {}, 503, exc.retry_after)
     except DomainError as exc:
         if not unavailable(exc):
             raise
-        return state(request), empty, {}
+        return LikeResult(state(request), empty, {})
     except Exception:
         log.exception("semantic search failed")
-        return "failed", empty, {}
+        return LikeResult("failed", empty, {})
     districts: set[int] | None = None
     if flt.district_id is not None:
         districts = set(await db(request, ideas_service.district_and_children, flt.district_id))
@@ -249,4 +358,4 @@ async def like_page(
     start = (page_no - 1) * size
     window = kept[start : start + size]
     page = Page([s.idea for s in window], page_no, size, len(kept))
-    return "ready", page, {s.idea.id: s for s in window}
+    return LikeResult("ready", page, {s.idea.id: s for s in window})
