@@ -98,6 +98,9 @@ def tour_pages(site: Site, lang: str, ids: dict[str, int]) -> dict[str, list[str
         (26, "notifications", "/notifications", "Notifications"),
         (27, "moderation-duplicates", "/moderation/duplicates", "Possible duplicates"),
         (28, "officials-dashboard", "/officials", "Strongest proposals"),
+        (29, "account-security", "/account/security", "Account security"),
+        (30, "account-tokens", "/account/tokens", "Access keys for apps"),
+        (31, "admin-logins", "/admin/logins", "Login log"),
     ]
     problems: dict[str, list[str]] = {}
     for who, pages in ((None, anonymous), ("tour-admin@example.org", signed_in)):

@@ -65,7 +65,7 @@ def test_an_official_answers_the_strongest_proposal_and_its_supporter_is_notifie
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_every_main_page_speaks_one_language(site: Site, lang: str) -> None:
     problems = tour_pages(site, lang, plant_tour_data(site))
-    assert len(problems) == 9
+    assert len(problems) == 12
     assert {name: found for name, found in problems.items() if found} == {}
 
 

@@ -538,8 +538,16 @@ class SimilarityService:
         """Whether a lookup of ``text_`` at ``depth`` would be answered from the cache."""
         if self.status != "ready" or self.finder is None:
             return False
-        key = self._ranking_key(query_text(text_), depth, exclude_id)
+        key = self._ranking_key(self.lookup_text(text_), depth, exclude_id)
         return self._cached_ranking(key) is not None
+
+    def lookup_text(self, text_: str) -> str:
+        """What a lookup of ``text_`` reads: :func:`query_text`, then at most one window of the
+        model's tokens (``ml.embeddings.fit_window``), so no text costs more than one pass."""
+        from ml.embeddings import fit_window
+
+        query = query_text(text_)
+        return fit_window(self.finder.encoder, query) if self.finder is not None else query
 
     def _rank(
         self, session: Session, text_: str, depth: int, exclude_id: int | None
@@ -591,7 +599,7 @@ class SimilarityService:
         self._require()
         if not isinstance(text_, str):
             raise TypeError("text must be a str")
-        query = query_text(text_)
+        query = self.lookup_text(text_)
         if not query:
             return []
         key = self._ranking_key(query, depth, exclude_id)

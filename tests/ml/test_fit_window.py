@@ -1,0 +1,40 @@
+"""A lookup text is cut to one pass of the model (ml.embeddings.fit_window): cost by tokens."""
+
+from __future__ import annotations
+
+from ml.embeddings import WINDOW_TOKENS, ConcatEncoder, E5Q4Encoder, HashingEncoder, fit_window
+
+
+class WordCounter:
+    """A stand-in that counts one token per word (the real engine is tested below)."""
+
+    def token_count(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_a_text_that_fits_is_returned_whole() -> None:
+    text = "велодорожка вдоль набережной"
+    assert fit_window(WordCounter(), text, max_tokens=3) == text
+    # an encoder that cannot count tokens truncates on its own: nothing to cut here
+    assert fit_window(HashingEncoder(), "слово " * 5000) == "слово " * 5000
+
+
+def test_a_long_text_is_cut_to_the_window_at_a_word_boundary() -> None:
+    words = [f"слово{i}" for i in range(100)]
+    cut = fit_window(WordCounter(), " ".join(words), max_tokens=10)
+    assert cut.split() == words[:10]
+    assert not cut.endswith(" ")
+
+
+def test_the_real_engine_reads_one_window_whatever_the_script() -> None:
+    e5 = E5Q4Encoder(threads=1)
+    encoder = ConcatEncoder("test", [("hash", HashingEncoder()), ("e5", e5)])
+    chinese = "汉字测试" * 500  # 2,000 characters: about three windows of e5 tokens
+    assert e5.token_count(chinese) > 2 * WINDOW_TOKENS
+    cut = fit_window(encoder, chinese)
+    assert e5.token_count(cut) <= WINDOW_TOKENS
+    assert encoder.token_count(cut) == e5.token_count(cut)
+    assert len(cut) > 0.8 * len(fit_window(e5, chinese))
+    assert chinese.startswith(cut)
+    russian = "Предлагаю сделать велодорожку вдоль набережной и поставить скамейки. " * 3
+    assert fit_window(encoder, russian) == russian
