@@ -176,10 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from ml.evaluate import machine
     from ml.finder import DuplicateFinder
-    from webapp.services.similarity import QUERY_MAX_CHARS, SimilarityService
+    from webapp.services.similarity import CHARGE_TOKENS, QUERY_MAX_CHARS, SimilarityService
     from webapp.settings import RATE_LIMIT_BUCKETS, Settings
     from webapp.storage.db import make_engine, make_session_factory
-    from webapp.views.similar import CHARGE_CHARS, LIKE_WINDOW, charge
+    from webapp.views.similar import LIKE_WINDOW
 
     started_at = time.perf_counter()
     info = machine()
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "ideas": args.ideas,
         "reps": reps,
         "caps": {"similar_chars": QUERY_MAX_CHARS, "search_chars": 200,
-                 "charge_chars": CHARGE_CHARS},
+                 "charge_tokens": CHARGE_TOKENS},
     }
     finder.embed(["warm-up"])
     n = [0]
@@ -254,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
                 "search_typical_uncached": cpu(lambda: like(fresh(QUERY)), reps),
                 "search_worst_uncached": cpu(lambda: like(fresh(worst200)), reps),
             }
+            # hits of the similar bucket each text costs (one per started 128 model tokens)
+            out["hits"] = {
+                "typical": svc.charge(TYPED),
+                "worst_2000": svc.charge(worst2000),
+                "worst_500": svc.charge(worst2000[:500]),
+            }
             similar(TYPED)
             like(QUERY)
             encodes = svc.encodes
@@ -279,9 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         c[k]["cpu_ms"] for c in worst_paths
         for k in ("search_worst_uncached", "search_typical_uncached")
     )
-    # a client may make limit // charge(text) lookups of a text per minute
-    per_minute_sim = max(sim_2000 * (sim_limit // charge("x" * 2000)),
-                         sim_500 * (sim_limit // charge("x" * 500)))
+    # a client may make limit // hits(text) lookups of a text per minute
+    hits = res["paths"]["typical_bodies"]["hits"]
+    per_minute_sim = max(sim_2000 * (sim_limit // hits["worst_2000"]),
+                         sim_500 * (sim_limit // hits["worst_500"]))
     before_req = res["baseline"]["worst_10000"]["cpu_ms"]
     res["bounds"] = {
         "similar_limit_per_minute": sim_limit,
@@ -369,7 +376,7 @@ def section(res: dict[str, Any]) -> str:
         f"| worst CPU per client per minute, similar ideas | "
         f"{b['before_worst_per_client_minute_cpu_s']} s ({b['similar_limit_per_minute']} requests)"
         f" | {b['similar_worst_per_client_minute_cpu_s']} s ({b['similar_limit_per_minute']} hits, "
-        f"one per started {res['caps']['charge_chars']} chars) | {b['ratio_client_minute']}× |",
+        f"one per started {res['caps']['charge_tokens']} model tokens) | {b['ratio_client_minute']}× |",
         f"| worst CPU per client per minute, search by meaning | unlimited | "
         f"{b['search_worst_per_client_minute_cpu_s']} s ({b['search_limit_per_minute']} uncached "
         f"searches × {b['search_worst_request_cpu_ms']} ms) | — |",

@@ -38,3 +38,25 @@ def test_the_real_engine_reads_one_window_whatever_the_script() -> None:
     assert chinese.startswith(cut)
     russian = "Предлагаю сделать велодорожку вдоль набережной и поставить скамейки. " * 3
     assert fit_window(encoder, russian) == russian
+
+
+def test_lookups_are_charged_by_the_model_tokens_they_read() -> None:
+    """The ``similar`` rate limit counts one hit per started 128 tokens of what a lookup reads
+    (webapp.services.similarity.SimilarityService.charge): a script of one token per character
+    costs as much as it makes the model work, not one hit per 500 characters."""
+    from types import SimpleNamespace
+
+    from webapp.services.similarity import CHARGE_TOKENS, SimilarityService
+    from webapp.settings import Settings
+
+    svc = SimilarityService(Settings(), None)  # type: ignore[arg-type]
+    assert svc.charge("парк") is None  # nothing loaded: the views charge by characters
+    e5 = E5Q4Encoder(threads=1)
+    svc.finder = SimpleNamespace(encoder=e5)  # type: ignore[assignment]
+    typed = "Велодорожка вдоль набережной\nПостроить безопасную велодорожку вдоль набережной."
+    assert svc.charge(typed) == 1
+    chinese = "汉字测试" * 125  # 500 characters, one hit per 500 characters would be 1
+    assert svc.charge(chinese) == -(-e5.token_count(chinese) // CHARGE_TOKENS) >= 3
+    assert svc.charge("汉字测试" * 500) == WINDOW_TOKENS // CHARGE_TOKENS  # cut to one window
+    svc.finder = SimpleNamespace(encoder=HashingEncoder())  # type: ignore[assignment]
+    assert svc.charge(typed) is None

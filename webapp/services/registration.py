@@ -23,7 +23,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from webapp.errors import N_, DomainError, InvalidInput
@@ -34,8 +34,9 @@ from webapp.services.dto import CurrentUser
 from webapp.services.users import MAX_LOGIN_PASSWORD, _add_user, _clean_account, to_current
 from webapp.storage.models import PendingRegistration, User
 
-# At most this many unexpired registrations per address: beyond it a registration gets the same
-# answer but stores and sends nothing (bounds the mail one address can be sent, and the rows).
+# At most this many unexpired registrations per address: a further one replaces the oldest (the
+# newest registration always gets a working link, so nobody can hold an address's slots to keep
+# its owner from registering; the mail one address gets is bounded by the register rate limit).
 MAX_PENDING_PER_ADDRESS = 5
 # Expired rows deleted per registration, at most (opportunistic clean-up, bounded work).
 EXPIRED_SWEEP = 100
@@ -104,9 +105,11 @@ def register_pending(
     """Check the form (InvalidInput) and say what to mail; None: mail nothing.
 
     A free address gets a new pending registration and a link ('confirm'); an address with an
-    account gets a note to its owner ('exists') and nothing is stored; an address that already
-    has :data:`MAX_PENDING_PER_ADDRESS` unexpired registrations gets nothing (None). Other
-    registrations of the address are never changed. One argon2 hash on every path.
+    account gets a note to its owner ('exists') and nothing is stored. Other registrations of
+    the address are never changed, but at most :data:`MAX_PENDING_PER_ADDRESS` stay: a further
+    one deletes the oldest (whoever registers last gets a link that works, so registering a
+    stranger's address over and over cannot keep the stranger out). One argon2 hash on every
+    path.
     """
     email_s, name, pw, district = _clean_account(
         session, email, display_name, password, district_id,
@@ -118,13 +121,17 @@ def register_pending(
     user = session.scalar(select(User).where(User.email == email_s))
     if user is not None:
         return AccountMail("exists", user.email, user.display_name, user.locale, "")
-    waiting = session.scalar(
-        select(func.count())
-        .select_from(PendingRegistration)
-        .where(PendingRegistration.email == email_s, PendingRegistration.expires_at > now)
-    )
-    if (waiting or 0) >= MAX_PENDING_PER_ADDRESS:
-        return None
+    waiting = session.scalars(
+        select(PendingRegistration.id)
+        .where(PendingRegistration.email == email_s)
+        .order_by(PendingRegistration.id.desc())
+    ).all()
+    if len(waiting) >= MAX_PENDING_PER_ADDRESS:  # the oldest make room for this one
+        session.execute(
+            delete(PendingRegistration)
+            .where(PendingRegistration.id.in_(waiting[MAX_PENDING_PER_ADDRESS - 1 :]))
+            .execution_options(synchronize_session=False)
+        )
     token = secrets.token_urlsafe(32)
     session.add(
         PendingRegistration(

@@ -73,6 +73,9 @@ QUERY_MAX_CHARS = 2_000
 encoded). The default model reads one window of 512 tokens per pass: 2,000 characters of Russian
 or English text are 469-483 e5 tokens (measured), and MiniLM stops at 256 tokens. The site cuts
 longer texts here; the API refuses them (422)."""
+CHARGE_TOKENS = 128
+"""A lookup counts one hit of the ``similar`` rate limit per started CHARGE_TOKENS model tokens
+(:meth:`SimilarityService.charge`): a typed idea is one hit, a full window four."""
 VECTOR_CACHE_SIZE = 1_024  # query vectors kept per worker (about 3 KB each with the default model)
 RANKING_CACHE_SIZE = 256  # rankings (ids and scores) kept per worker
 RANKING_TTL = 60.0  # seconds a cached ranking is reused (also dropped when the index moves on)
@@ -540,6 +543,19 @@ class SimilarityService:
             return False
         key = self._ranking_key(self.lookup_text(text_), depth, exclude_id)
         return self._cached_ranking(key) is not None
+
+    def charge(self, text_: str) -> int | None:
+        """Hits of the ``similar`` rate limit a lookup of ``text_`` counts: one per started
+        :data:`CHARGE_TOKENS` model tokens of what it reads (a whole window is 4), so the limit
+        bounds the model's work per client whatever the script; None when the encoder cannot
+        count tokens (the views then charge by characters)."""
+        if self.finder is None:
+            return None
+        count = getattr(self.finder.encoder, "token_count", None)
+        if count is None:
+            return None
+        tokens = int(count(self.lookup_text(text_)))
+        return max(1, -(-tokens // CHARGE_TOKENS))
 
     def lookup_text(self, text_: str) -> str:
         """What a lookup of ``text_`` reads: :func:`query_text`, then at most one window of the

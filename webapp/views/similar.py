@@ -42,9 +42,10 @@ LIKE_WINDOW = 200
 TEXT_MAX = QUERY_MAX_CHARS
 """The longest text a lookup reads (the site cuts there, the API refuses more: 422)."""
 CHARGE_CHARS = 500
-"""A lookup counts one hit of the ``similar`` rate limit per started CHARGE_CHARS characters of
-its text (one hit for typical typing, four for the longest text), so the limit bounds the
-characters, hence the tokens, a client has embedded per minute."""
+"""Where the encoder cannot count tokens, a lookup counts one hit of the ``similar`` rate limit
+per started CHARGE_CHARS characters of its text; with the default model it counts one per started
+128 model tokens (``SimilarityService.charge``). Either way the limit bounds the model's work a
+client causes per minute, not just its requests."""
 SLOT_WAIT_SECONDS = 2.0
 """How long an uncached lookup waits for one of the worker's VECHE_SIMILAR_CONCURRENCY slots."""
 SLOT_POLL_SECONDS = 0.02
@@ -105,8 +106,13 @@ def client_key(request: Request, user: Any) -> str:
     return f"user:{user.id}" if user is not None else f"ip:{client_ip(request)}"
 
 
-def charge(text: str) -> int:
-    """Hits of the ``similar`` bucket a lookup of ``text`` counts (one per CHARGE_CHARS)."""
+def charge(text: str, svc: Any = None) -> int:
+    """Hits of the ``similar`` bucket a lookup of ``text`` counts: by the model's tokens when
+    the service ``svc`` is ready and can count them, else one per started CHARGE_CHARS."""
+    if svc is not None and getattr(svc, "status", None) == "ready":
+        hits = svc.charge(text)
+        if hits is not None:
+            return int(hits)
     read = min(len(text), TEXT_MAX)
     return max(1, -(-read // CHARGE_CHARS))
 
@@ -115,7 +121,7 @@ async def limit_lookups(request: Request, user: Any, text: str = "") -> None:
     """The per-client rate limit of similarity lookups (bucket ``similar``; 429 beyond it),
     charged by the length of ``text`` (:func:`charge`)."""
     key = client_key(request, user)
-    for _ in range(charge(text)):
+    for _ in range(charge(text, service(request))):
         await rate_limit(request, "similar", key)
 
 
