@@ -7,8 +7,8 @@ time, every thread counted) of:
 
 * the similar-ideas lookup (the API, the live suggestions, the check before publishing) for a
   typical typed idea and for the worst text the caps allow: 2,000 characters that tokenise at
-  one token per character (random CJK ideographs; Russian or English text is ~4 characters a
-  token), uncached and cached;
+  a token or more per character (random CJK ideographs; Russian or English text is ~4 characters
+  a token), which the lookup cuts to one window of the model's tokens, uncached and cached;
 * search by meaning on the browse page (200 characters at most), typical and worst, uncached
   and cached, against ideas with typical bodies and against ideas whose bodies are all 10,000
   characters (the re-ranking reads the candidates' texts);
@@ -18,7 +18,7 @@ time, every thread counted) of:
   ``difflib`` of before.
 
 It states worst-case CPU per client per minute = worst case per request × the requests a client
-may make per minute (the ``similar`` bucket counts one hit per started 500 characters; the
+may make per minute (the ``similar`` bucket counts one hit per started 128 model tokens; the
 ``search`` bucket one per uncached search). Writes ``bench/results/cost_bounds.json`` and its
 section of ``docs/benchmarks.md``.
 

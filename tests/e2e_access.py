@@ -29,7 +29,9 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%%")
 PAGE_TEXT = """lang => {
   const body = document.body.cloneNode(true);
   body.querySelectorAll('[lang]').forEach(e => { if (!e.lang.startsWith(lang)) e.remove(); });
-  body.querySelectorAll('script, style').forEach(e => e.remove());
+  // data, not interface text: scripts, styles, and what is marked not to translate (e-mail
+  // addresses, browser names)
+  body.querySelectorAll('script, style, [translate="no"]').forEach(e => e.remove());
   const attrs = [...body.querySelectorAll('[aria-label], [title], [placeholder], [alt]')]
     .flatMap(e => ['aria-label', 'title', 'placeholder', 'alt'].map(a => e.getAttribute(a) || ''));
   return [document.title, body.textContent, ...attrs].join('\\n').replace(/\\s+/g, ' ');

@@ -254,7 +254,7 @@ async def similar_ideas(request: Request, call: Call) -> Response:
     characters together, what the model reads (422 beyond). Hidden and merged ideas are never
     returned, nor the idea named by exclude. 400 for an empty text; 503 with Retry-After while
     the index is warming up or while the server's lookups are all busy; rate-limited per caller,
-    one hit per started 500 characters.
+    one hit per started 128 tokens the model reads (a long text is cut to one 512-token window).
     """
     p = call.params
     text = p["text"] or similar_views.idea_text(p["title"], p["description"])
