@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -159,6 +160,38 @@ def shared_data_dir() -> Path | None:
         )
     )
     return path if path.is_dir() else None
+
+
+def _redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (TEST_REDIS_URL); skipped without one, but never under CI: there it fails."""
+    url = _redis_url()
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {url} is not reachable under CI: {exc}")
+        pytest.skip(f"no Redis at {url} ({exc}); CI runs these")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    name = f"veche-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 __all__ = ["shutil"]

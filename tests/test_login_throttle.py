@@ -9,10 +9,8 @@ where they fail: CI must exercise the Redis path.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,36 +39,6 @@ from webapp.storage.models import LoginEvent
 
 API = "/api/v1"
 WRONG = "wrong-password-1"
-
-
-def _redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = _redis_url()
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {url} is not reachable under CI: {exc}")
-        pytest.skip(f"no Redis at {url} ({exc}); CI runs these")
-    finally:
-        client.close()
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    name = f"veche-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 class Clock:

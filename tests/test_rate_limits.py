@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -24,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from tests.helpers import PASSWORD, Browser
 from webapp import cli
@@ -39,37 +37,6 @@ from webapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "/api/v1"
-
-
-def _redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = _redis_url()
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {url} is not reachable under CI: {exc}")
-        pytest.skip(f"no Redis at {url} ({exc}); CI runs these")
-    finally:
-        client.close()
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    name = f"veche-test-{uuid.uuid4().hex[:12]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp import background
 from webapp.errors_view import exception_handlers
@@ -62,34 +61,6 @@ def build_jinja(
     return envs
 
 
-class NoStoreWhenSignedIn:
-    """``Cache-Control: no-store`` on every answer given to a signed-in caller (a page, a JSON
-    answer, /api/v1/me with its CSRF token): no browser, proxy or back button keeps a copy of
-    personal pages. ``webapp.web.current_user`` leaves the caller in the request's state;
-    anonymous answers (and their micro-cache, webapp.page_cache) are unchanged.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})  # the dict request.state writes into
-
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start" and state.get("user") is not None:
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
-                ]
-                headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_no_store)
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     translators = load_translators(settings.languages, settings.timezone)
@@ -131,7 +102,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(SecurityHeaders, hsts=settings.secure_cookies),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, translators=translators),
-            Middleware(NoStoreWhenSignedIn),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,

@@ -37,6 +37,7 @@ retried after 5 s) and never fails the request, like ``webapp.ratelimit``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -50,7 +51,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -457,20 +457,14 @@ async def result(request: Request, email: object, ok: bool, user_id: int | None 
 async def _audit_throttled(request: Request, email: str, retry_after: int) -> None:
     """A ``login_throttled`` event: the account's when it exists, else a tag of the e-mail."""
     from webapp.services import login_audit
-    from webapp.storage.models import User
     from webapp.web import client_ip, db
 
-    ip = client_ip(request)
-    agent = request.headers.get("user-agent", "")
     via = "api" if request.url.path.startswith("/api/") else "site"
-
-    def work(session: Any) -> None:
-        user_id = session.scalar(select(User.id).where(User.email == email)) if email else None
-        details: dict[str, Any] = {"retry_after": retry_after, "via": via}
-        if user_id is None:
-            details["email_tag"] = login_audit.email_tag(email)
-        login_audit.record(session, user_id, "login_throttled", ip=ip, user_agent=agent, **details)
-
+    work = functools.partial(
+        login_audit.record_for_address, email=email, kind="login_throttled",
+        ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+        retry_after=retry_after, via=via,
+    )
     try:
         await db(request, work)
     except Exception:  # the audit must never turn a 429 into an error

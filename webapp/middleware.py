@@ -24,6 +24,11 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
+    """The security headers on every answer, and ``Cache-Control: no-store`` on every answer to
+    a signed-in caller (a page, a JSON answer, /api/v1/me with its CSRF token): no browser, proxy
+    or back button keeps a copy of personal pages. ``webapp.web.current_user`` leaves the caller
+    in the request's state; anonymous answers (and their micro-cache) are unchanged."""
+
     def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
         self.headers = list(SECURITY_HEADERS)
@@ -37,11 +42,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        state = scope.setdefault("state", {})  # the dict request.state writes into
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [
+                headers = list(message.get("headers", []))
+                if state.get("user") is not None:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
+                names = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [
                     (k, v) for k, v in self.headers if k not in names
                 ]
             await send(message)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.storage.models import LoginEvent
+from webapp.storage.models import LoginEvent, User
 
 # Every kind of event, with what it means (the pages translate these).
 KINDS = (
@@ -59,3 +60,23 @@ def record(
             details=details,
         )
     )
+
+
+def record_for_address(
+    session: Session,
+    email: str,
+    kind: str,
+    *,
+    ip: str = "",
+    user_agent: str = "",
+    **details: Any,
+) -> None:
+    """An event about a typed address: the account's when the address has one, else with the
+    address's tag (:func:`email_tag`), never the address itself."""
+    address = email.strip().lower()
+    user_id = None
+    if address and "\x00" not in address and len(address) <= 320:  # PostgreSQL refuses NUL
+        user_id = session.scalar(select(User.id).where(User.email == address))
+    if user_id is None:
+        details["email_tag"] = email_tag(email)
+    record(session, user_id, kind, ip=ip, user_agent=user_agent, **details)

@@ -362,18 +362,3 @@ def change_password(
             reason="password", ended=others,
         )
     return create(session, user_id, policy, ip=ip, user_agent=user_agent)
-
-
-def record_failed_login(session: Session, email: str, *, ip: str = "", user_agent: str = "") -> None:
-    """A 'login_failed' event: the account's when the address has one, else the address's tag
-    (webapp.services.login_audit.email_tag), never the address itself."""
-    user_id = None
-    if "\x00" not in email and len(email) <= 320:
-        user_id = session.scalar(select(User.id).where(User.email == users.normalise_email(email)))
-    if user_id is not None:
-        login_audit.record(session, user_id, "login_failed", ip=ip, user_agent=user_agent)
-    else:
-        login_audit.record(
-            session, None, "login_failed", ip=ip, user_agent=user_agent,
-            email_tag=login_audit.email_tag(email),
-        )

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from webapp import login_throttle
 from webapp.errors import Conflict, InvalidInput, invalid
-from webapp.services import account_mail, registration, taxonomy
+from webapp.services import account_mail, login_audit, registration, taxonomy
 from webapp.services import sessions as sessions_service
 from webapp.services import users as users_service
 from webapp.services.sessions import hash_sid
@@ -239,7 +239,7 @@ async def login(request: Request) -> Response:
             # The same message whether the e-mail is unknown, the password wrong or the
             # account blocked.
             await db(
-                request, sessions_service.record_failed_login, email,
+                request, login_audit.record_for_address, email, "login_failed",
                 ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
             )
             error, status = translator(request).gettext("Wrong e-mail or password."), 401
