@@ -99,7 +99,7 @@ def veche(args: list[str], env: dict[str, str]) -> None:
 def _template_ready(url: str) -> bool:
     from alembic.script import ScriptDirectory
 
-    from webapp.storage.migrate import alembic_config
+    from webapp.kernel.storage.migrate import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     engine = create_engine(url)
@@ -182,7 +182,7 @@ def sqlite_database(env: dict[str, str], fresh: bool) -> tuple[str, Any]:
 
 
 def server_env(base: dict[str, str], url: str, index_dir: str, redis_url: str) -> dict[str, str]:
-    from webapp.settings import Settings
+    from webapp.kernel.settings import Settings
 
     env = {
         **base,

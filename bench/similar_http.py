@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from webapp.storage.migrate import upgrade
+from webapp.kernel.storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 

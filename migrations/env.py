@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from webapp.settings import Settings, normalise_database_url
-from webapp.storage.db import make_engine
-from webapp.storage.migrate import include_object
-from webapp.storage.models import Base
+from webapp.kernel.settings import Settings, normalise_database_url
+from webapp.kernel.storage.db import make_engine
+from webapp.kernel.storage.migrate import include_object
+from webapp.kernel.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,10 +19,10 @@ from sqlalchemy.engine import make_url
 
 from tests.helpers import Browser, make_user
 from webapp.app import create_app
-from webapp.services import taxonomy
-from webapp.settings import Settings, normalise_database_url
-from webapp.storage.db import make_engine, make_session_factory, transaction
-from webapp.storage.migrate import upgrade
+from webapp.kernel.settings import Settings, normalise_database_url
+from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
+from webapp.kernel.storage.migrate import upgrade
+from webapp.taxonomy import taxonomy
 
 MUTABLE_TABLES = [
     "notifications",

@@ -19,9 +19,9 @@ from tests.helpers import PASSWORD, make_user
 from tests.similar_support import plant, settle
 from tests.similarity_helpers import TREES, TREES_COPY
 from webapp.i18n import CATALOG_DIR
-from webapp.services import responses
-from webapp.storage.db import transaction
-from webapp.storage.models import Idea
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Idea
+from webapp.officials import responses
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%%")
 # The visible text of the page in its own language: elements marked with another language

@@ -18,10 +18,10 @@ from tests.helpers import PASSWORD, make_user
 from tests.similar_support import TARGET, TYPED, plant, plant_corpus, settle
 from tests.similarity_helpers import BIKE, BIKE_COPY
 from webapp.i18n import Translator
-from webapp.services.dto import CurrentUser
-from webapp.services.votes import cast_vote
-from webapp.storage.db import transaction
-from webapp.storage.models import Idea, Notification, User, Vote
+from webapp.ideas.votes import cast_vote
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Idea, Notification, User, Vote
 
 VIEWPORT = {"width": 1280, "height": 800}
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import JSON, String, Text, select
 
-from webapp.storage.db import transaction
-from webapp.storage.models import Base
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Base
 
 GARBAGE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 (but tab, newline, CR) and C1 controls

@@ -7,8 +7,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from webapp.services import users as users_service
-from webapp.storage.db import transaction
+from webapp.accounts import users as users_service
+from webapp.kernel.storage.db import transaction
 
 PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

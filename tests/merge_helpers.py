@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from webapp.search_text import search_document
-from webapp.services.dto import CurrentUser
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, Comment, Idea, User, Vote
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.search_text import search_document
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, Comment, Idea, User, Vote
 
 NAMES = ("Anna", "Boris", "Vera", "Gleb", "Daria", "Egor", "Zoya", "Ilya", "Kira", "Lev")
 

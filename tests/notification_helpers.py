@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from webapp.services import notifications, votes
-from webapp.services.dto import CurrentUser
-from webapp.services.ideas import submit_idea
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, Notification
+from webapp.ideas import votes
+from webapp.ideas.ideas import submit_idea
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, Notification
+from webapp.notifications import notifications
 
 
 def add_idea(factory: sessionmaker[Session], author: CurrentUser, title: str) -> int:

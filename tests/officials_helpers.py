@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from tests.helpers import Browser, make_user
-from webapp.search_text import search_document
-from webapp.services import ranking_log
-from webapp.services import votes as votes_service
-from webapp.services.dto import CurrentUser
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, District, Idea, Vote
+from webapp.ideas import votes as votes_service
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.search_text import search_document
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, District, Idea, Vote
+from webapp.ranking import ranking_log
 
 # Real-looking names for the voters (display names must be words).
 NAMES = [

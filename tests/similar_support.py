@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp.app import create_app
-from webapp.services import ideas as ideas_service
-from webapp.services import ranking_log
-from webapp.services.dto import CurrentUser
-from webapp.services.similarity import count_stale
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, Idea
+from webapp.dedup.similarity import count_stale
+from webapp.ideas import ideas as ideas_service
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, Idea
+from webapp.ranking import ranking_log
 
 MODEL = "hashing-char-ngrams"
 MIN_SCORE = 0.6

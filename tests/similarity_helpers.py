@@ -9,12 +9,18 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers import make_user
-from webapp.services.dto import CurrentUser
-from webapp.services.ideas import edit_idea, submit_idea
-from webapp.services.similarity import SimilarityService
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, DuplicateGroup, DuplicatePair, Idea, IdeaEmbedding
+from webapp.dedup.similarity import SimilarityService
+from webapp.ideas.ideas import edit_idea, submit_idea
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
+    Category,
+    DuplicateGroup,
+    DuplicatePair,
+    Idea,
+    IdeaEmbedding,
+)
 
 FAST_MODEL = "hashing-char-ngrams"
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 
 from tests.helpers import PASSWORD, Browser, make_user
+from webapp.accounts import users as users_service
 from webapp.app import create_app
-from webapp.services import ranking_log
-from webapp.services import users as users_service
-from webapp.storage.db import transaction
-from webapp.storage.models import ApiToken, Category, Comment, District, Idea, Vote
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import ApiToken, Category, Comment, District, Idea, Vote
+from webapp.ranking import ranking_log
 
 API = "/api/v1"
 TITLE = "Велодорожки вдоль набережной"

@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 
 from tests.helpers import PASSWORD, Browser, make_user
 from tests.test_api import API, conforms, error_of, ru
+from webapp.accounts import api_tokens
 from webapp.app import create_app
 from webapp.cli import main
-from webapp.security import hash_api_token
-from webapp.services import api_tokens
-from webapp.storage.db import transaction
-from webapp.storage.models import ApiToken, AuditLog, LoginEvent
+from webapp.kernel.security import hash_api_token
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import ApiToken, AuditLog, LoginEvent
 
 EN = {"accept-language": "en"}
 TOKEN_RE = re.compile(r"veche_[A-Za-z0-9_-]{20,}")

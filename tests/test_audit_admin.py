@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import Browser, make_user
-from webapp.services import audit
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, Idea, User
+from webapp.kernel import audit
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, Idea, User
 
 ROUTES = ["/admin/audit", "/admin/audit.csv"]
 

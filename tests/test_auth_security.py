@@ -12,8 +12,8 @@ from starlette.routing import Mount, Route
 
 from tests.helpers import CSRF_RE, PASSWORD, Browser, make_user
 from webapp.app import create_app
-from webapp.storage.db import transaction
-from webapp.storage.models import AuditLog, Category, District, Idea, User
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import AuditLog, Category, District, Idea, User
 
 
 def test_registration_hashes_the_password_and_logs_in(browser: Browser, session_factory) -> None:
@@ -76,7 +76,7 @@ def test_registering_a_taken_address_never_logs_in(
     logged in (around the login's per-address limit). Now the password is never checked: the
     account's own password and another one get the same refusal, after one argon2 hash (as a
     new account costs) and no verify."""
-    from webapp import security
+    from webapp.kernel import security
 
     calls: list[str] = []
     real = security._hasher
@@ -111,7 +111,7 @@ def test_registering_a_taken_address_never_logs_in(
 
 def _spy_verify(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
     """Record the hash of every argon2 verify call."""
-    from webapp import security
+    from webapp.kernel import security
 
     calls: list[str] = []
     real = security._hasher
@@ -132,7 +132,7 @@ def _spy_verify(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
 def test_an_unknown_account_costs_an_argon2_verify_like_a_known_one(
     browser: Browser, citizen, monkeypatch, route: str
 ) -> None:
-    from webapp import security
+    from webapp.kernel import security
 
     calls = _spy_verify(monkeypatch)
 
@@ -175,7 +175,7 @@ def test_password_policy_refuses_long_personal_and_common_passwords(
 
 
 def test_password_policy_accepts_a_long_uncommon_password() -> None:
-    from webapp import passwords
+    from webapp.accounts import passwords
 
     assert len(passwords.common_passwords()) >= 10_000
     assert passwords.problem("тихая-улица-у-реки", "anna@example.org", 10, 256) is None
@@ -200,7 +200,7 @@ def test_login_failure_does_not_reveal_whether_the_account_exists(
 def test_blocked_user_cannot_log_in_and_loses_the_session(
     browser: Browser, citizen, session_factory
 ) -> None:
-    from webapp.services import users
+    from webapp.accounts import users
 
     browser.login(citizen.email)
     with transaction(session_factory) as s:

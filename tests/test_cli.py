@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from webapp.cli import main
-from webapp.services import demo
-from webapp.settings import Settings
-from webapp.storage.db import make_engine, make_session_factory, transaction
-from webapp.storage.models import AuditLog, Idea, User
+from webapp.demo import demo
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
+from webapp.kernel.storage.models import AuditLog, Idea, User
 
 PASSWORD = "a-long-enough-password"
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,9 +26,9 @@ from tests.similar_support import (
     settle,
     similar_app,
 )
-from webapp.security import RateLimiter
-from webapp.services.similarity import QUERY_MAX_CHARS, query_text
-from webapp.views import similar as similar_views
+from webapp.dedup.similarity import QUERY_MAX_CHARS, query_text
+from webapp.dedup.views import similar as similar_views
+from webapp.kernel.security import RateLimiter
 
 API = "/api/v1/ideas/similar"
 EN = {"accept-language": "en"}

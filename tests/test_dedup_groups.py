@@ -20,10 +20,10 @@ from tests.similarity_helpers import (
     service,
 )
 from webapp.cli import main
-from webapp.services.similarity import list_groups
-from webapp.settings import Settings
-from webapp.storage.db import make_engine, make_session_factory, transaction
-from webapp.storage.models import DuplicateGroup, DuplicatePair, Idea
+from webapp.dedup.similarity import list_groups
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
+from webapp.kernel.storage.models import DuplicateGroup, DuplicatePair, Idea
 
 BUS_15 = ("Автобус 15 до метро Сокол", "Пустите автобус номер 15 до станции метро Сокол каждые 10 минут.")
 BUS_51 = ("Автобус 51 до метро Сокол", "Пустите автобус номер 51 до станции метро Сокол каждые 10 минут.")

@@ -14,14 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from tests.helpers import Browser
-from webapp.errors import InvalidInput
-from webapp.services import demo
-from webapp.services import demo_votes as dv
-from webapp.services.demo_sources import EXTRACT_DIR, html_to_text, madrid_category, uk_category
-from webapp.services.demo_store import voter_email
-from webapp.services.ideas import IdeaFilter, list_ideas
-from webapp.storage.db import transaction
-from webapp.storage.models import District, Idea, User, Vote
+from webapp.demo import demo
+from webapp.demo import demo_votes as dv
+from webapp.demo.demo_sources import EXTRACT_DIR, html_to_text, madrid_category, uk_category
+from webapp.demo.demo_store import voter_email
+from webapp.ideas.ideas import IdeaFilter, list_ideas
+from webapp.kernel.errors import InvalidInput
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import District, Idea, User, Vote
 
 LIMIT = 15
 

@@ -17,13 +17,13 @@ from ml.text import join_idea
 from tests.helpers import Browser, make_user
 from tests.similar_support import settle, similar_app
 from tests.similarity_helpers import BIKE, BIKE_COPY, OTHER, TREES, TREES_COPY, add_idea, edit
-from webapp.errors import Conflict, InvalidInput, PermissionDenied
-from webapp.services import dedup_groups, dismissals
-from webapp.services.duplicate_queue import diff_tokens, queue_page, suggest
-from webapp.services.similarity import SimilarityUnavailable, embedder_lock, text_hash
-from webapp.services.votes import cast_vote
-from webapp.storage.db import transaction
-from webapp.storage.models import (
+from webapp.dedup import dedup_groups, dismissals
+from webapp.dedup.duplicate_queue import diff_tokens, queue_page, suggest
+from webapp.dedup.similarity import SimilarityUnavailable, embedder_lock, text_hash
+from webapp.ideas.votes import cast_vote
+from webapp.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
     AuditLog,
     DismissedPair,
     DuplicateGroup,
@@ -482,7 +482,7 @@ def test_dismissing_a_whole_group_stores_every_pair_and_it_is_not_proposed_again
 
 
 def planted_author(factory: Any, idea_id: int) -> Any:
-    from webapp.services import users as users_service
+    from webapp.accounts import users as users_service
 
     with transaction(factory) as s:
         idea = s.get(Idea, idea_id)

@@ -27,13 +27,13 @@ from sqlalchemy import update
 
 from tests.helpers import Browser, make_user
 from tests.notification_helpers import add_idea, notify, notify_supporters, rows, support
+from webapp.accounts.users import to_current
 from webapp.app import create_app
 from webapp.cli import main
-from webapp.services.mailer import MAX_ATTEMPTS, Mailer
-from webapp.services.users import to_current
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import User, utcnow
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import User, utcnow
+from webapp.notifications.mailer import MAX_ATTEMPTS, Mailer
 
 BASE_URL = "https://veche.example.org"
 

@@ -36,12 +36,13 @@ from tests.fault_helpers import (
     write_load,
 )
 from tests.helpers import make_user
-from webapp.services import api_tokens, taxonomy
-from webapp.services import ideas as ideas_service
-from webapp.services import users as users_service
-from webapp.settings import Settings, normalise_database_url
-from webapp.storage.db import make_engine, make_session_factory, transaction
-from webapp.storage.models import Category, IdeaEmbedding
+from webapp.accounts import api_tokens
+from webapp.accounts import users as users_service
+from webapp.ideas import ideas as ideas_service
+from webapp.kernel.settings import Settings, normalise_database_url
+from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
+from webapp.kernel.storage.models import Category, IdeaEmbedding
+from webapp.taxonomy import taxonomy
 
 
 def _setup(factory: Any, n_citizens: int, n_ideas: int) -> tuple[list[Citizen], list[int], int]:

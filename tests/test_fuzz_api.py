@@ -27,12 +27,12 @@ from tests.conftest import _empty_tables as empty_tables
 from tests.fuzz_helpers import assert_no_stored_garbage
 from tests.helpers import PASSWORD, Browser, make_user
 from tests.test_api import API, bearer, new_idea
+from webapp.api import OPERATIONS
 from webapp.app import create_app
-from webapp.services.responses import ANSWER_STATUSES
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, District
-from webapp.views.api import OPERATIONS
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, District
+from webapp.officials.responses import ANSWER_STATUSES
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,

@@ -31,11 +31,11 @@ from tests.fuzz_helpers import HOSTILE_TEXTS, assert_no_raw_script, assert_no_st
 from tests.helpers import PASSWORD, Browser, make_user
 from tests.merge_helpers import add_comment, add_idea, quick_user
 from webapp.app import create_app
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, District, Idea, Notification
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, District, Idea, Notification
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "webapp"
 # "account" last: its forms log the citizen out (everywhere) and change the password.
 FAMILIES = ("auth", "ideas", "notifications", "moderation", "officials", "admin", "account")
 EXAMPLES = 50  # per route family

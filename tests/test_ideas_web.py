@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.helpers import Browser, make_user
-from webapp.services import ranking_log
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, Comment, District, Idea, User, Vote
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, Comment, District, Idea, User, Vote
+from webapp.ranking import ranking_log
 
 BODY = "Нужно проложить безопасные велодорожки вдоль парков и набережных района."
 
@@ -294,7 +294,7 @@ def test_my_ideas_lists_only_my_ideas(browser: Browser, citizen, session_factory
 
 
 def _seed_ideas(session_factory: Any, n: int) -> None:
-    from webapp.search_text import search_document
+    from webapp.kernel.search_text import search_document
 
     with transaction(session_factory) as s:
         cat = s.scalar(select(Category.id).where(Category.slug == "parks"))
@@ -414,7 +414,7 @@ def test_merged_idea_redirects_to_the_canonical_one(
 
 
 def test_report_an_idea(browser: Browser, citizen, session_factory) -> None:
-    from webapp.storage.models import Report
+    from webapp.kernel.storage.models import Report
 
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))

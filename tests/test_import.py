@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import make_user
-from webapp.errors import InvalidInput, NotFound
-from webapp.services.ideas import IdeaFilter, list_ideas
-from webapp.services.importer import import_file
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, District, Idea
+from webapp.demo.importer import import_file
+from webapp.ideas.ideas import IdeaFilter, list_ideas
+from webapp.kernel.errors import InvalidInput, NotFound
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, District, Idea
 
 HEADER = [
     "title",

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.helpers import PASSWORD, Browser, make_user
-from webapp.services import login_audit
-from webapp.services import users as users_service
-from webapp.storage.db import transaction
-from webapp.storage.models import LoginEvent
+from webapp.accounts import login_audit
+from webapp.accounts import users as users_service
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import LoginEvent
 
 EN = {"accept-language": "en"}  # the assertions read English text
 

@@ -1,4 +1,4 @@
-"""The login throttle (webapp/login_throttle.py): one budget of failures per account for the site's
+"""The login throttle (webapp/accounts/login_throttle.py): one budget of failures per account for the site's
 login and the API's tokens, progressive delays, device cookies, per-IP delays, bounded keys.
 
 Every scenario runs in-process and in Redis, on a clock of the test's own (no sleeping; the
@@ -20,9 +20,8 @@ import redis
 from sqlalchemy import select
 
 from tests.helpers import PASSWORD, Browser, make_user
-from webapp import login_throttle
-from webapp.app import create_app
-from webapp.login_throttle import (
+from webapp.accounts import login_audit, login_throttle
+from webapp.accounts.login_throttle import (
     DEVICE_COOKIE,
     MemoryStore,
     RedisStore,
@@ -31,11 +30,11 @@ from webapp.login_throttle import (
     account_key,
     normalise_email,
 )
-from webapp.ratelimit import RateLimiter, RedisRateLimiter, bounded_key, redis_client
-from webapp.services import login_audit
-from webapp.settings import Settings
-from webapp.storage.db import transaction
-from webapp.storage.models import LoginEvent
+from webapp.app import create_app
+from webapp.kernel.ratelimit import RateLimiter, RedisRateLimiter, bounded_key, redis_client
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import LoginEvent
 
 API = "/api/v1"
 WRONG = "wrong-password-1"

@@ -9,7 +9,7 @@ rows (nobody counted twice), and no comment was stranded on a merged idea.
 
 On PostgreSQL the row locks (``SELECT … FOR UPDATE``) serialise a vote and a merge; on SQLite,
 where that clause locks nothing, every write transaction begins with BEGIN IMMEDIATE
-(``webapp.storage.db.WRITE``), so it holds the database's write lock before it reads.
+(``webapp.kernel.storage.db.WRITE``), so it holds the database's write lock before it reads.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.merge_helpers import NAMES, add_idea, expected_counts, quick_user, stored_counts
-from webapp.errors import Conflict
-from webapp.services import comments as comments_service
-from webapp.services import merges
-from webapp.services import votes as votes_service
-from webapp.storage import faults
-from webapp.storage.db import transaction
-from webapp.storage.models import Comment, Idea, Vote
+from webapp.dedup import merges
+from webapp.ideas import comments as comments_service
+from webapp.ideas import votes as votes_service
+from webapp.kernel.errors import Conflict
+from webapp.kernel.storage import faults
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Comment, Idea, Vote
 
 VOTER_THREADS = 6
 USERS_PER_THREAD = 5

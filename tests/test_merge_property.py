@@ -19,13 +19,20 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests.merge_helpers import NAMES, add_idea, expected_counts, quick_user, stored_counts
-from webapp.errors import Conflict, NotFound
-from webapp.services import comments as comments_service
-from webapp.services import merges
-from webapp.services import votes as votes_service
-from webapp.services.dto import CurrentUser
-from webapp.storage.db import transaction
-from webapp.storage.models import Comment, Idea, IdeaMerge, IdeaMergeMember, RankingEvent, Vote
+from webapp.dedup import merges
+from webapp.ideas import comments as comments_service
+from webapp.ideas import votes as votes_service
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.errors import Conflict, NotFound
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
+    Comment,
+    Idea,
+    IdeaMerge,
+    IdeaMergeMember,
+    RankingEvent,
+    Vote,
+)
 
 N_USERS = 8
 N_IDEAS = 6

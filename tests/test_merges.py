@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 
 from tests.helpers import Browser, make_user
 from tests.merge_helpers import add_comment, add_idea, expected_counts, quick_user, stored_counts
-from webapp.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from webapp.services import merges
-from webapp.services import votes as votes_service
-from webapp.storage.db import transaction
-from webapp.storage.models import (
+from webapp.dedup import merges
+from webapp.ideas import votes as votes_service
+from webapp.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
     AuditLog,
     Comment,
     DuplicateGroup,

@@ -6,10 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from webapp.settings import Settings
-from webapp.storage.db import make_engine
-from webapp.storage.migrate import downgrade, include_object, upgrade
-from webapp.storage.models import Base
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import make_engine
+from webapp.kernel.storage.migrate import downgrade, include_object, upgrade
+from webapp.kernel.storage.models import Base
 
 
 def _diff(url: str) -> list:

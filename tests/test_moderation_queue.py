@@ -12,11 +12,10 @@ from sqlalchemy import func, select, update
 
 from tests.helpers import Browser, make_user
 from webapp.app import create_app
-from webapp.errors import NotFound
-from webapp.search_text import search_document
-from webapp.services import moderation, reports
-from webapp.storage.db import transaction
-from webapp.storage.models import (
+from webapp.kernel.errors import NotFound
+from webapp.kernel.search_text import search_document
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
     AuditLog,
     Category,
     Comment,
@@ -27,6 +26,7 @@ from webapp.storage.models import (
     User,
     utcnow,
 )
+from webapp.moderation import moderation, reports
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

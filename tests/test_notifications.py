@@ -11,8 +11,8 @@ from sqlalchemy import event, select
 
 from tests.helpers import Browser, make_user
 from tests.notification_helpers import add_idea, notify, notify_supporters, rows, support
-from webapp.storage.db import transaction
-from webapp.storage.models import User
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import User
 
 CANONICAL = "Bicycle paths downtown"
 TITLE = "Bike lanes on Tverskaya street"

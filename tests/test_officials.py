@@ -27,9 +27,9 @@ from tests.similarity_helpers import vectors
 from tests.test_accessibility import Controls
 from tests.test_api import bearer, conforms, error_of
 from webapp.app import create_app
-from webapp.services import officials, responses, vote_chart
-from webapp.storage.db import transaction
-from webapp.storage.models import Idea, Vote, utcnow
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Idea, Vote, utcnow
+from webapp.officials import officials, responses, vote_chart
 
 NOW = utcnow()
 DAY = timedelta(days=1)
@@ -264,7 +264,7 @@ def test_overdue_needs_an_open_unanswered_idea_above_the_threshold_for_long_enou
     assert states[decided].response_state == "decided" and not states[decided].overdue
     assert states[reviewed].response_state == "overdue"  # under review is not an answer
     # a supporter withdraws: below the threshold, the clock stops
-    from webapp.services import votes as votes_service
+    from webapp.ideas import votes as votes_service
 
     with transaction(session_factory) as s:
         votes_service.withdraw_vote(s, people[2], late)
@@ -450,7 +450,7 @@ def test_shortlist_csv_has_a_bom_the_filters_and_defused_formulas(
 def test_shortlist_csv_streams_more_rows_than_one_batch(
     app, session_factory, official, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from webapp.views import officials as views
+    from webapp.officials.views import officials as views
 
     monkeypatch.setattr(views, "CSV_BATCH", 2)
     ids = [add_idea(session_factory, f"Идея номер {n} про дворы") for n in range(5)]
@@ -639,7 +639,7 @@ def test_themes_say_so_while_the_model_loads_or_is_off(settings, session_factory
 
 
 def test_an_incomplete_themes_result_is_kept_only_briefly() -> None:
-    from webapp.services import themes
+    from webapp.officials import themes
 
     cache = themes.ThemeCache(ttl=300.0)
     done = themes.ThemesResult([], 0, 0, 0, False, utcnow())

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import CSRF_RE, Browser, make_user
 from tests.test_ranking_web import add_idea, support
 from webapp.app import create_app
-from webapp.page_cache import PageCache
+from webapp.kernel.page_cache import PageCache
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_a_failed_rendering_is_not_stored_and_the_waiters_try_themselves() -> No
 
 
 def test_the_setting_is_validated(settings: Any) -> None:
-    from webapp.settings import SettingsError
+    from webapp.kernel.settings import SettingsError
 
     with pytest.raises(SettingsError, match="VECHE_PAGE_CACHE_SECONDS"):
         dataclasses.replace(settings, page_cache_seconds=-1.0)

@@ -1,4 +1,4 @@
-"""Proxy trust (webapp/proxies.py, VECHE_TRUSTED_PROXIES) and what `veche serve` says and does.
+"""Proxy trust (webapp/kernel/proxies.py, VECHE_TRUSTED_PROXIES) and what `veche serve` says and does.
 
 X-Forwarded-For is believed only from a trusted peer, read from the right; uvicorn is given the
 same list (pen-test finding 12: it trusted loopback by default). Development on a public
@@ -19,8 +19,8 @@ import pytest
 from tests.helpers import Browser
 from webapp import cli
 from webapp.app import create_app
-from webapp.proxies import client_address, parse_address
-from webapp.settings import Settings
+from webapp.kernel.proxies import client_address, parse_address
+from webapp.kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PROXY = "10.0.0.5"

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from tests.helpers import PASSWORD, Browser, make_user
 from webapp.app import create_app
 from webapp.background import flush_views
-from webapp.search_text import search_document
-from webapp.services import votes as votes_service
-from webapp.storage.db import transaction
-from webapp.storage.models import Category, Idea, IdeaViewer
+from webapp.ideas import votes as votes_service
+from webapp.kernel.search_text import search_document
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category, Idea, IdeaViewer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -245,9 +245,9 @@ def _planted_burst(session_factory: Any, idea_id: int, n: int = 80) -> None:
     """n accounts support one idea within half an hour (bulk rows, as an attack would look)."""
     from datetime import UTC, datetime, timedelta
 
-    from webapp.security import UNUSABLE_PASSWORD
-    from webapp.services import ranking_log
-    from webapp.storage.models import User, Vote
+    from webapp.kernel.security import UNUSABLE_PASSWORD
+    from webapp.kernel.storage.models import User, Vote
+    from webapp.ranking import ranking_log
 
     start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     with transaction(session_factory) as s:
@@ -305,7 +305,7 @@ def test_incremental_updates_through_the_site_equal_a_full_rebuild(
 
     import numpy as np
 
-    from webapp.services.ranking import RankingService
+    from webapp.ranking.ranking import RankingService
 
     ideas = [add_idea(session_factory, f"Идея для проверки пересчёта {i}") for i in range(6)]
     people = [

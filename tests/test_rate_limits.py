@@ -27,13 +27,8 @@ import pytest
 from tests.helpers import PASSWORD, Browser
 from webapp import cli
 from webapp.app import create_app
-from webapp.ratelimit import (
-    RateLimiter,
-    RedisRateLimiter,
-    build_limiters,
-    redis_client,
-)
-from webapp.settings import Settings
+from webapp.kernel.ratelimit import RateLimiter, RedisRateLimiter, build_limiters, redis_client
+from webapp.kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 API = "/api/v1"

@@ -1,4 +1,4 @@
-"""Registration on a site that sends e-mail (webapp.services.registration), against a real SMTP
+"""Registration on a site that sends e-mail (webapp.accounts.registration), against a real SMTP
 server on localhost (aiosmtpd): no account enumeration, no account before its link is followed
 with the registration's own password, no pre-hijack, single-use links, no login by GET."""
 
@@ -17,10 +17,10 @@ from sqlalchemy import func, select, update
 from tests.helpers import CSRF_RE, PASSWORD, Browser, make_user
 from tests.test_accessibility import Controls
 from tests.test_email_delivery import BASE_URL, Received, body, free_port, start_server
+from webapp.accounts import registration
 from webapp.app import create_app
-from webapp.services import registration
-from webapp.storage.db import transaction
-from webapp.storage.models import LoginEvent, PendingRegistration, User, utcnow
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import LoginEvent, PendingRegistration, User, utcnow
 
 SiteFactory = Callable[..., tuple[Any, Received]]
 

@@ -17,9 +17,9 @@ from tests.similarity_helpers import (
     vectors,
 )
 from webapp.cli import main
-from webapp.services.similarity import text_hash
-from webapp.settings import Settings
-from webapp.storage.db import make_engine, make_session_factory
+from webapp.dedup.similarity import text_hash
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import make_engine, make_session_factory
 
 
 @pytest.fixture

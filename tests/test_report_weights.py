@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.helpers import Browser, make_user
-from webapp.services import moderation, reports
-from webapp.services import votes as votes_service
-from webapp.services.dto import CurrentUser
-from webapp.storage.db import transaction
-from webapp.storage.models import AuditLog, Category, Comment, Idea, Report, User, utcnow
+from webapp.ideas import votes as votes_service
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import AuditLog, Category, Comment, Idea, Report, User, utcnow
+from webapp.moderation import moderation, reports
 
 THRESHOLD = 3  # the default VECHE_AUTO_HIDE_REPORTS
 

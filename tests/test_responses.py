@@ -18,16 +18,16 @@ from tests.officials_helpers import (
     voters,
 )
 from webapp.app import create_app
-from webapp.errors import Conflict, InvalidInput, PermissionDenied
-from webapp.services import responses
-from webapp.storage.db import transaction
-from webapp.storage.models import (
+from webapp.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
     AuditLog,
     Idea,
     Notification,
     OfficialResponse,
     RankingEvent,
 )
+from webapp.officials import responses
 
 TEXT = "Мы изучили предложение и включили его в план работ на следующий год."
 

@@ -17,8 +17,8 @@ import pytest
 from starlette.routing import Mount, Route
 
 from tests.helpers import Browser, make_user
-from webapp.security import PERMISSIONS
-from webapp.views.api import OPERATIONS
+from webapp.api import OPERATIONS
+from webapp.kernel.security import PERMISSIONS
 
 ROLES = ("citizen", "moderator", "official", "admin")
 PREFIXES = {"/admin": "administer", "/moderation": "moderate", "/officials": "answer"}

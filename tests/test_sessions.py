@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 
 from tests.helpers import PASSWORD, Browser, make_user
 from tests.test_ideas_web import idea_id_from, submit
-from webapp.services import blocking
-from webapp.services import users as users_service
-from webapp.storage.db import transaction
-from webapp.storage.models import Comment, User, UserSession, Vote
+from webapp.accounts import users as users_service
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Comment, User, UserSession, Vote
+from webapp.moderation import blocking
 
 NEW_PASSWORD = "a-brand-new-passphrase-42"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp.settings import PLACEHOLDER_SECRET, Settings, SettingsError
+from webapp.kernel.settings import PLACEHOLDER_SECRET, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,13 +17,21 @@ from ranking.signals import BURST, FRESH, LOCKSTEP
 from ranking.signals.review import summarize_clusters
 from ranking.snapshot import Snapshot
 from tests.helpers import Browser, make_user
-from webapp.search_text import search_document
-from webapp.security import UNUSABLE_PASSWORD
-from webapp.services import ranking_log, votes
-from webapp.services.ranking import RankingService
-from webapp.storage import ranking_arrays
-from webapp.storage.db import transaction
-from webapp.storage.models import AuditLog, Category, Idea, RankingEvent, SignalReview, User, Vote
+from webapp.ideas import votes
+from webapp.kernel.search_text import search_document
+from webapp.kernel.security import UNUSABLE_PASSWORD
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import (
+    AuditLog,
+    Category,
+    Idea,
+    RankingEvent,
+    SignalReview,
+    User,
+    Vote,
+)
+from webapp.ranking import ranking_arrays, ranking_log
+from webapp.ranking.ranking import RankingService
 
 # On the hour, so the whole burst falls into one hourly bucket of the burst detector.
 BURST_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=10)

@@ -11,7 +11,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from tests.helpers import Browser, make_user
 from tests.similar_support import OTHERS, TARGET, TYPED, plant, plant_corpus, similar_app
-from webapp.security import RateLimiter
+from webapp.kernel.security import RateLimiter
 
 URL = "/api/v1/ideas/similar"
 EN = {"accept-language": "en"}
@@ -112,7 +112,7 @@ def test_empty_text_is_400_and_oversized_text_422_in_the_callers_language(
         response = client.get(URL, params=params)
         assert response.status_code == 400
         assert conforms(doc, response)["error"]["message"].startswith("Передайте текст")
-    # longer than what the model reads (webapp.services.similarity.QUERY_MAX_CHARS; the cost
+    # longer than what the model reads (webapp.dedup.similarity.QUERY_MAX_CHARS; the cost
     # bounds are tested in tests/test_cost_bounds.py)
     too_long = client.get(URL, params={"text": "а" * 2001}, headers=EN)
     assert too_long.status_code == 422

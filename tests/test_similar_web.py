@@ -27,9 +27,9 @@ from tests.similar_support import (
     settle,
     similar_app,
 )
-from webapp.security import RateLimiter
-from webapp.storage.db import transaction
-from webapp.storage.models import Idea, IdeaEmbedding, Vote
+from webapp.kernel.security import RateLimiter
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Idea, IdeaEmbedding, Vote
 
 ID_RE = re.compile(r'data-similar-id="(\d+)"')
 

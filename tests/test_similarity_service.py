@@ -30,16 +30,16 @@ from tests.similarity_helpers import (
     vectors,
 )
 from webapp.app import create_app
-from webapp.services.similarity import (
+from webapp.dedup.similarity import (
     SimilarityService,
     SimilarityUnavailable,
     embedder_lock,
     load_finder,
     text_hash,
 )
-from webapp.settings import Settings
-from webapp.storage.db import make_engine, make_session_factory
-from webapp.storage.models import IdeaEmbedding
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import make_engine, make_session_factory
+from webapp.kernel.storage.models import IdeaEmbedding
 
 
 @pytest.fixture

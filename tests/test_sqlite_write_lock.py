@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.merge_helpers import add_idea, quick_user
-from webapp.services import votes as votes_service
-from webapp.storage import faults
-from webapp.storage.db import transaction
-from webapp.storage.models import Idea, Vote
+from webapp.ideas import votes as votes_service
+from webapp.kernel.storage import faults
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Idea, Vote
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Input cleaning shared by every form and API (webapp/services/validation.py, docs/security.md)."""
+"""Input cleaning shared by every form and API (webapp/kernel/validation.py, docs/security.md)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import Browser, make_user
-from webapp.errors import InvalidInput
-from webapp.services import api_tokens
-from webapp.services.validation import EMAIL_RE, Errors, clean_text, mixed_script_word
-from webapp.storage.db import transaction
-from webapp.storage.models import Category
+from webapp.accounts import api_tokens
+from webapp.kernel.errors import InvalidInput
+from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import Category
+from webapp.kernel.validation import EMAIL_RE, Errors, clean_text, mixed_script_word
 
 
 def clean(value: str, **kwargs: Any) -> tuple[str, dict[str, Any]]:
@@ -111,7 +111,7 @@ def test_forms_in_another_encoding_are_refused_whole_and_nothing_is_stored(
 ) -> None:
     """A form typed in cp1251 is neither stored as U+FFFD (urlencoded) nor as Latin-1 mojibake
     (multipart): it is refused with a message in the visitor's language."""
-    from webapp.storage.models import Idea
+    from webapp.kernel.storage.models import Idea
 
     browser.login(citizen.email)
     with transaction(app.state.session_factory) as s:

@@ -3,7 +3,7 @@
 A seeded simple random sample (not the most supported ones, so the real heavy-tailed shape of
 support counts is kept) of the non-rejected UK petitions and the non-retired Decide Madrid
 proposals, written in the formats of the originals, in their original order, so that one loader
-(webapp/services/demo_sources.py) reads both the extract and the full sets.
+(webapp/demo/demo_sources.py) reads both the extract and the full sets.
 
     python tools/make_demo_extract.py --data ../shared/data --out webapp/data/demo
 """

@@ -33,10 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         official_answers_the_strongest,
     )
     from tests.similar_support import similar_app
-    from webapp.services import taxonomy
-    from webapp.settings import Settings
-    from webapp.storage.db import make_engine, make_session_factory, transaction
-    from webapp.storage.migrate import upgrade
+    from webapp.kernel.settings import Settings
+    from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
+    from webapp.kernel.storage.migrate import upgrade
+    from webapp.taxonomy import taxonomy
 
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

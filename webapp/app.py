@@ -16,23 +16,22 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
 from webapp import background
-from webapp.errors_view import exception_handlers
+from webapp.accounts.sessions import Policy as SessionPolicy
+from webapp.dedup.similarity import SimilarityService
 from webapp.i18n import Translator, load_translators
-from webapp.middleware import BodySizeLimit, SecurityHeaders
-from webapp.page_cache import PageCache
-from webapp.ratelimit import build_limiters, redis_client
+from webapp.ideas.exposure import ViewBuffer
+from webapp.kernel.errors_view import exception_handlers
+from webapp.kernel.middleware import BodySizeLimit, SecurityHeaders
+from webapp.kernel.page_cache import PageCache
+from webapp.kernel.ratelimit import build_limiters, redis_client
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage import faults
+from webapp.kernel.storage.db import make_engine, make_session_factory
+from webapp.notifications.mailer import Mailer
+from webapp.ranking.ranking import RankingService
+from webapp.domains import template_dirs
 from webapp.routes import build_routes
-from webapp.services.exposure import ViewBuffer
-from webapp.services.mailer import Mailer
-from webapp.services.ranking import RankingService
-from webapp.services.sessions import Policy as SessionPolicy
-from webapp.services.similarity import SimilarityService
-from webapp.settings import Settings
-from webapp.storage import faults
-from webapp.storage.db import make_engine, make_session_factory
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("veche")
 
@@ -44,7 +43,7 @@ def build_jinja(
     envs = {}
     for lang, tr in translators.items():
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+            loader=jinja2.FileSystemLoader(template_dirs()),
             autoescape=True,
             extensions=["jinja2.ext.i18n"],
             # a stat() of every template and include per page is wasted outside development
@@ -134,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else None
     )
     # Rate limits: shared by every worker through Redis when VECHE_REDIS_URL is set (the client
-    # connects lazily, so a Redis that is down delays nothing here; see webapp/ratelimit.py).
+    # connects lazily, so a Redis that is down delays nothing here; see webapp/kernel/ratelimit.py).
     app.state.redis = redis_client(settings.redis_url) if settings.redis_url else None
     app.state.limiters = build_limiters(settings, app.state.redis)
     return app

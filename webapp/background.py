@@ -11,8 +11,8 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from webapp.services.exposure import flush_views as store_views
-from webapp.storage.db import transaction
+from webapp.ideas.exposure import flush_views as store_views
+from webapp.kernel.storage.db import transaction
 
 log = logging.getLogger("veche.background")
 EMBED_POLL_SECONDS = 2.0  # how often each worker pulls new vectors when nothing woke it

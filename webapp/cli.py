@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp.errors import DomainError, InvalidInput, NotFound
 from webapp.i18n import Translator
-from webapp.settings import PLACEHOLDER_SECRET, Settings, SettingsError
-from webapp.storage.models import ROLES
+from webapp.kernel.errors import DomainError, InvalidInput, NotFound
+from webapp.kernel.settings import PLACEHOLDER_SECRET, Settings, SettingsError
+from webapp.kernel.storage.models import ROLES
 
 EPILOG = "Settings come from environment variables (DATABASE_URL, SECRET_KEY, …); see README.md."
 
@@ -37,7 +37,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 @contextmanager
 def _session_factory(settings: Settings) -> Iterator[Any]:
     """A session factory for one command; its engine is disposed of afterwards."""
-    from webapp.storage.db import make_engine, make_session_factory
+    from webapp.kernel.storage.db import make_engine, make_session_factory
 
     engine = make_engine(settings)
     try:
@@ -47,7 +47,7 @@ def _session_factory(settings: Settings) -> Iterator[Any]:
 
 
 def _run(settings: Settings, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    from webapp.storage.db import transaction
+    from webapp.kernel.storage.db import transaction
 
     with _session_factory(settings) as factory, transaction(factory) as session:
         return fn(session, *args, **kwargs)
@@ -56,7 +56,7 @@ def _run(settings: Settings, fn: Callable[..., Any], *args: Any, **kwargs: Any) 
 def _check_schema(settings: Settings) -> None:
     from sqlalchemy import inspect
 
-    from webapp.storage.db import make_engine
+    from webapp.kernel.storage.db import make_engine
 
     engine = make_engine(settings)
     try:
@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _warn_if_exposed(settings, host)
     _check_schema(settings)
     print(f"Veche is running at http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
-    # One list decides which peers' X-Forwarded-For/-Proto are believed (webapp/proxies.py):
+    # One list decides which peers' X-Forwarded-For/-Proto are believed (webapp/kernel/proxies.py):
     # uvicorn gets the same one, and none (no proxy headers at all) when it is empty.
     trusted = settings.trusted_proxies
     options: dict[str, Any] = {
@@ -148,7 +148,7 @@ def _check_workers(settings: Settings, workers: int) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from webapp.storage.migrate import upgrade
+    from webapp.kernel.storage.migrate import upgrade
 
     settings = _settings(args)
     upgrade(settings.database_url, args.revision)
@@ -166,7 +166,7 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from webapp.services import demo
+    from webapp.demo import demo
 
     settings = _settings(args)
     _check_schema(settings)
@@ -184,8 +184,8 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from webapp.services import importer
-    from webapp.services.ideas import Limits
+    from webapp.demo import importer
+    from webapp.ideas.ideas import Limits
 
     settings = _settings(args)
     _check_schema(settings)
@@ -204,7 +204,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    from webapp.services import users
+    from webapp.accounts import users
 
     settings = _settings(args)
     _check_schema(settings)
@@ -242,7 +242,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def cmd_user_grant(args: argparse.Namespace) -> int:
-    from webapp.services import users
+    from webapp.accounts import users
 
     settings = _settings(args)
     _check_schema(settings)
@@ -252,7 +252,7 @@ def cmd_user_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_user_block(args: argparse.Namespace) -> int:
-    from webapp.services import users
+    from webapp.accounts import users
 
     settings = _settings(args)
     _check_schema(settings)
@@ -267,8 +267,8 @@ def _when(value: Any) -> str:
 
 
 def cmd_user_token(args: argparse.Namespace) -> int:
-    from webapp.errors import Conflict
-    from webapp.services import api_tokens, users
+    from webapp.accounts import api_tokens, users
+    from webapp.kernel.errors import Conflict
 
     settings = _settings(args)
     _check_schema(settings)
@@ -299,7 +299,7 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
 
 def cmd_user_tokens(args: argparse.Namespace) -> int:
-    from webapp.services import api_tokens, users
+    from webapp.accounts import api_tokens, users
 
     settings = _settings(args)
     _check_schema(settings)
@@ -325,8 +325,8 @@ def cmd_user_tokens(args: argparse.Namespace) -> int:
 
 
 def cmd_user_revoke_token(args: argparse.Namespace) -> int:
-    from webapp.errors import NotFound as TokenNotFound
-    from webapp.services import api_tokens, users
+    from webapp.accounts import api_tokens, users
+    from webapp.kernel.errors import NotFound as TokenNotFound
 
     settings = _settings(args)
     _check_schema(settings)
@@ -353,7 +353,7 @@ def cmd_user_revoke_token(args: argparse.Namespace) -> int:
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     from ml.embeddings import ModelUnavailable
-    from webapp.services import similarity
+    from webapp.dedup import similarity
 
     settings = _settings(args)
     _check_schema(settings)
@@ -387,7 +387,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_taxonomy(args: argparse.Namespace) -> int:
-    from webapp.services import taxonomy
+    from webapp.taxonomy import taxonomy
 
     settings = _settings(args)
     _check_schema(settings)
@@ -451,8 +451,8 @@ def cmd_notify_send(args: argparse.Namespace) -> int:
 
     from webapp.app import STATIC_DIR
     from webapp.i18n import load_translators
+    from webapp.notifications.mailer import Mailer
     from webapp.routes import build_routes
-    from webapp.services.mailer import Mailer
 
     settings = _settings(args)
     if not settings.email_enabled:

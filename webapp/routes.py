@@ -10,24 +10,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from webapp.openapi import MAX_ID
-from webapp.views import (
-    account,
-    admin,
-    auth,
-    duplicates,
-    ideas,
-    merges,
-    moderation,
-    pages,
-    similar,
-)
-from webapp.views import account_tokens as token_views
-from webapp.views import moderation_queue as mod_queue
-from webapp.views import notifications as notices
-from webapp.views import officials as official_views
-from webapp.views import signal_review as signal_views
-from webapp.views.api import api_routes
+from webapp.accounts.views import account, auth
+from webapp.accounts.views import account_tokens as token_views
+from webapp.api import api_routes
+from webapp.dedup.views import duplicates, merges, similar
+from webapp.ideas.views import ideas
+from webapp.kernel.openapi import MAX_ID
+from webapp.moderation.views import admin, moderation
+from webapp.moderation.views import moderation_queue as mod_queue
+from webapp.notifications.views import notifications as notices
+from webapp.officials.views import officials as official_views
+from webapp.ranking.views import pages
+from webapp.ranking.views import signal_review as signal_views
 
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
@@ -165,7 +159,7 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
 
 
 def account_routes() -> list[BaseRoute]:
-    """The account security page (webapp.views.account)."""
+    """The account security page (webapp.accounts.views.account)."""
     return [
         Route("/account/security", account.security, methods=GET, name="account_security"),
         Route(
@@ -193,7 +187,7 @@ def account_routes() -> list[BaseRoute]:
 
 
 def account_token_routes() -> list[BaseRoute]:
-    """The account's API tokens, "access keys for apps" (webapp.views.account_tokens)."""
+    """The account's API tokens, "access keys for apps" (webapp.accounts.views.account_tokens)."""
     return [
         Route("/account/tokens", token_views.tokens_page, methods=GET, name="account_tokens"),
         Route(

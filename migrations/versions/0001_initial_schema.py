@@ -241,14 +241,14 @@ def downgrade() -> None:
 
 
 # Full-text search, one side table per backend kept in step by triggers (neither is in the
-# models; webapp.storage.migrate.include_object leaves them out of schema comparisons).
-# SQLite: an FTS5 index over ideas.search_doc (words stemmed in Python by webapp/search_text.py
+# models; webapp.kernel.storage.migrate.include_object leaves them out of schema comparisons).
+# SQLite: an FTS5 index over ideas.search_doc (words stemmed in Python by webapp/kernel/search_text.py
 # with Snowball), updated only when search_doc changes (not on every vote).
 # PostgreSQL: ideas_tsv holds a stored tsvector per idea under a GIN index, built with the
 # 'russian' text-search configuration (russian_stem for Cyrillic words, english_stem for Latin
 # ones) over the text with ё and accented Latin vowels folded (as the SQLite path does in
 # Python); stored so that ranking matches never re-parses the text.
-# The folding pair is webapp.search_text.FOLD_FROM / FOLD_TO, copied so that this migration
+# The folding pair is webapp.kernel.search_text.FOLD_FROM / FOLD_TO, copied so that this migration
 # never changes when the application code does.
 FOLD_FROM = "ёЁáéíóúüàèìòùâêîôûçÁÉÍÓÚÜÀÈÌÒÙÂÊÎÔÛÇ"
 FOLD_TO = "еЕaeiouuaeiouaeioucAEIOUUAEIOUAEIOUC"

@@ -19,22 +19,12 @@ import numpy as np
 import pytest
 
 from ml import DuplicateFinder, datasets
-from ml.calibrate import auc, choose_threshold, main, spearman
+from ml.calibrate import choose_threshold, main
 from ml.embeddings import load_encoder
 from ml.finder import FinderConfig
 
 DATA = Path(os.environ.get("VECHE_DATA_DIR", Path(__file__).resolve().parents[2] / ".."
                            / "shared" / "data"))
-
-
-def test_auc_and_spearman() -> None:
-    s = np.array([0.1, 0.4, 0.35, 0.8])
-    y = np.array([False, False, True, True])
-    assert auc(s, y) == pytest.approx(0.75)
-    assert auc(np.array([1.0, 1.0]), np.array([True, False])) == pytest.approx(0.5)
-    assert np.isnan(auc(s, np.ones(4, dtype=bool)))
-    assert spearman(np.array([1.0, 2, 3]), np.array([10.0, 20, 30])) == pytest.approx(1.0)
-    assert spearman(np.array([1.0, 2, 3]), np.array([3.0, 2, 1])) == pytest.approx(-1.0)
 
 
 def test_choose_threshold_separates_clean_classes() -> None:

@@ -42,12 +42,12 @@ def test_the_real_engine_reads_one_window_whatever_the_script() -> None:
 
 def test_lookups_are_charged_by_the_model_tokens_they_read() -> None:
     """The ``similar`` rate limit counts one hit per started 128 tokens of what a lookup reads
-    (webapp.services.similarity.SimilarityService.charge): a script of one token per character
+    (webapp.dedup.similarity.SimilarityService.charge): a script of one token per character
     costs as much as it makes the model work, not one hit per 500 characters."""
     from types import SimpleNamespace
 
-    from webapp.services.similarity import CHARGE_TOKENS, SimilarityService
-    from webapp.settings import Settings
+    from webapp.dedup.similarity import CHARGE_TOKENS, SimilarityService
+    from webapp.kernel.settings import Settings
 
     svc = SimilarityService(Settings(), None)  # type: ignore[arg-type]
     assert svc.charge("парк") is None  # nothing loaded: the views charge by characters

@@ -1,0 +1,31 @@
+"""The domains Veche is made of, lowest first (docs/architecture.md).
+
+A domain may import the kernel (``webapp.kernel``) and the domains listed before it, never one
+listed after it; import-linter checks this order (``pyproject.toml``). The composition root
+(``webapp.app``, ``webapp.routes``, ``webapp.cli``) is the only code that sees them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WEBAPP_DIR = Path(__file__).resolve().parent
+
+DOMAINS: tuple[str, ...] = (
+    "taxonomy",
+    "notifications",
+    "accounts",
+    "ranking",
+    "ideas",
+    "moderation",
+    "officials",
+    "dedup",
+    "demo",
+)
+
+
+def template_dirs() -> list[Path]:
+    """The kernel's templates (base page, macros, error pages), then each domain's own."""
+    dirs = [WEBAPP_DIR / "kernel" / "templates"]
+    dirs += [WEBAPP_DIR / d / "templates" for d in DOMAINS if (WEBAPP_DIR / d / "templates").is_dir()]
+    return dirs

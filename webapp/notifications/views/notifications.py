@@ -1,0 +1,118 @@
+"""A citizen's notifications: the page, marking them read, the e-mail preference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from webapp.i18n import Translator
+from webapp.kernel.errors import N_, invalid
+from webapp.kernel.web import db, flash, read_form, redirect, render, require_user, translator
+from webapp.notifications import inbox as inbox_service
+from webapp.notifications import notification_text as text
+from webapp.notifications.inbox import NotificationView
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A notification as the page shows it: the sentence is HTML with the titles linked."""
+
+    item: NotificationView
+    html: Markup
+    quote: str  # plain text (escaped by the template), e.g. the hidden comment
+
+
+def _entry(request: Request, tr: Translator, item: NotificationView) -> Entry:
+    sentence = text.sentence(tr, item.kind, item.idea_id, item.data)
+    href = str(request.app.url_path_for("notification_open", notification_id=item.id))
+    params: dict[str, Markup] = {}
+    for key, value in sentence.params.items():
+        if key in text.LINKED and item.target_idea_id is not None:
+            params[key] = Markup('<a href="{}">{}</a>').format(href, value)
+        else:
+            params[key] = escape(value)
+    # The catalog's text is ours (escaped as text); only the parameters carry markup.
+    return Entry(item, escape(tr.gettext(sentence.msgid)) % params, sentence.quote)
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(1, number), inbox_service.MAX_PAGE)
+
+
+def _back(request: Request, form: dict[str, str]) -> RedirectResponse:
+    number = _page_number(form.get("page"))
+    return redirect(request, "notifications", query=f"page={number}" if number > 1 else "")
+
+
+async def notifications_page(request: Request) -> Response:
+    user = await require_user(request)
+    size = request.app.state.settings.page_size
+    number = _page_number(request.query_params.get("page"))
+    box = await db(request, inbox_service.inbox, user.id, number, size)
+    tr = translator(request)
+    entries = [_entry(request, tr, item) for item in box.page.items]
+    return await render(
+        request,
+        "notifications/index.html",
+        {
+            "inbox": box,
+            "entries": entries,
+            "page": box.page,
+            "email_enabled": request.app.state.settings.email_enabled,
+            "unread_notifications": box.unread,
+        },
+    )
+
+
+async def mark_read(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    await db(request, inbox_service.mark_read, user.id, request.path_params["notification_id"])
+    return _back(request, form)
+
+
+async def mark_all_read(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    raw = form.get("up_to", "")
+    # ids are 32-bit: a larger "up_to" (a forged form) means "everything so far"
+    up_to = min(int(raw), 2**31 - 1) if raw.isdigit() and len(raw) < 20 else None
+    count = await db(request, inbox_service.mark_all_read, user.id, up_to)
+    if count:
+        flash(request, N_("All notifications are marked as read."), "success")
+    return _back(request, form)
+
+
+async def open_notification(request: Request) -> Response:
+    """Follow a notification's link: mark it read and go to its idea.
+
+    A GET, so that the link works as a plain link; all it changes is the viewer's own read mark.
+    """
+    user = await require_user(request)
+    target = await db(
+        request, inbox_service.open_notification, user.id, request.path_params["notification_id"]
+    )
+    if target is None:
+        return redirect(request, "notifications")
+    return redirect(request, "idea", idea_id=target)
+
+
+async def email_preference(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    choice = form.get("email_notifications", "")
+    if choice not in {"on", "off"}:
+        raise invalid("email_notifications", "Unknown value.")
+    enabled = await db(request, inbox_service.set_email_notifications, user.id, choice == "on")
+    if enabled:
+        flash(request, N_("We will also send your notifications by e-mail."), "success")
+    else:
+        flash(request, N_("We will not send you notifications by e-mail."), "success")
+    return _back(request, form)

@@ -1,1 +1,0 @@
-"""HTTP views: parse the request, call a service, render. No SQL here."""
