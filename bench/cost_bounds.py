@@ -118,11 +118,14 @@ def build(path: Path, ideas: int, body_chars: int | None, identity: str, dim: in
     db.executemany(
         "INSERT INTO ideas (id, title, body, language, status, support_count, oppose_count,"
         " comment_count, viewer_count, search_doc, created_at, updated_at)"
-        " VALUES (?, ?, ?, 'en', 'published', 0, 0, 0, 0, '', ?, ?)", rows)
+        " VALUES (?, ?, ?, 'en', 'published', 0, 0, 0, 0, '', ?, ?)",
+        rows,
+    )
     db.executemany(
         "INSERT INTO idea_embeddings (idea_id, model, dim, vector, text_hash, idea_updated_at,"
         " created_at) VALUES (?, ?, ?, ?, '', ?, ?)",
-        [(i + 1, identity, dim, vec[i].tobytes(), now, now) for i in range(ideas)])
+        [(i + 1, identity, dim, vec[i].tobytes(), now, now) for i in range(ideas)],
+    )
     db.commit()
     db.close()
     return url
@@ -196,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         "model_load_s": round(load_s, 1),
         "ideas": args.ideas,
         "reps": reps,
-        "caps": {"similar_chars": QUERY_MAX_CHARS, "search_chars": 200,
-                 "charge_tokens": CHARGE_TOKENS},
+        "caps": {
+            "similar_chars": QUERY_MAX_CHARS,
+            "search_chars": 200,
+            "charge_tokens": CHARGE_TOKENS,
+        },
     }
     finder.embed(["warm-up"])
     n = [0]
@@ -231,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         corpora: dict[str, Any] = {}
         for name, body_chars in (("typical_bodies", None), ("10000_char_bodies", 10_000)):
-            url = build(Path(tmp) / f"{name}.db", args.ideas, body_chars, finder.identity,
-                        finder.dim)
+            url = build(
+                Path(tmp) / f"{name}.db", args.ideas, body_chars, finder.identity, finder.dim
+            )
             settings = replace(Settings(), database_url=url, environment="development")
             engine = make_engine(settings)
             factory = make_session_factory(engine)
@@ -277,18 +284,21 @@ def main(argv: list[str] | None = None) -> int:
     worst_paths = [c for c in res["paths"].values()]
     # per request: the worst of both corpora
     sim_2000 = max(
-        c[k]["cpu_ms"] for c in worst_paths
+        c[k]["cpu_ms"]
+        for c in worst_paths
         for k in ("similar_worst_uncached", "similar_typical_uncached")
     )
     sim_500 = max(c["similar_worst_500_uncached"]["cpu_ms"] for c in worst_paths)
     search_worst = max(
-        c[k]["cpu_ms"] for c in worst_paths
+        c[k]["cpu_ms"]
+        for c in worst_paths
         for k in ("search_worst_uncached", "search_typical_uncached")
     )
     # a client may make limit // hits(text) lookups of a text per minute
     hits = res["paths"]["typical_bodies"]["hits"]
-    per_minute_sim = max(sim_2000 * (sim_limit // hits["worst_2000"]),
-                         sim_500 * (sim_limit // hits["worst_500"]))
+    per_minute_sim = max(
+        sim_2000 * (sim_limit // hits["worst_2000"]), sim_500 * (sim_limit // hits["worst_500"])
+    )
     before_req = res["baseline"]["worst_10000"]["cpu_ms"]
     res["bounds"] = {
         "similar_limit_per_minute": sim_limit,

@@ -84,8 +84,9 @@ def synthetic_corpus(n: int, dim: int, seed: int = 1, *, per_topic: int = 100) -
     for lo in range(0, n, 100_000):
         hi = min(n, lo + 100_000)
         t = rng.integers(0, topics.shape[0], hi - lo)
-        z = (a * topics[t] + np.sqrt(1 - a * a)
-             * rng.standard_normal((hi - lo, r), dtype=np.float32)) * sd
+        z = (
+            a * topics[t] + np.sqrt(1 - a * a) * rng.standard_normal((hi - lo, r), dtype=np.float32)
+        ) * sd
         x = 1.5 * mean + z @ basis
         x += 0.15 * rng.standard_normal((hi - lo, dim), dtype=np.float32) / np.sqrt(dim)
         out[lo:hi] = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -128,8 +129,12 @@ def timings(fn: Callable[[Any], object], items: Sequence[Any]) -> dict[str, floa
         t = time.perf_counter()
         fn(it)
         ts.append((time.perf_counter() - t) * 1e3)
-    return {"p50_ms": float(np.percentile(ts, 50)), "p99_ms": float(np.percentile(ts, 99)),
-            "mean_ms": float(statistics.fmean(ts)), "n": len(ts)}
+    return {
+        "p50_ms": float(np.percentile(ts, 50)),
+        "p99_ms": float(np.percentile(ts, 99)),
+        "mean_ms": float(statistics.fmean(ts)),
+        "n": len(ts),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -139,13 +144,20 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "numpy": np.__version__, "loadavg_start": os.getloadavg()}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "loadavg_start": os.getloadavg(),
+    }
 
 
 def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
-    hits = [len(set(a.tolist()) & set(b.tolist())) / max(1, (b >= 0).sum())
-            for a, b in zip(found, truth, strict=True)]
+    hits = [
+        len(set(a.tolist()) & set(b.tolist())) / max(1, (b >= 0).sum())
+        for a, b in zip(found, truth, strict=True)
+    ]
     return float(np.mean(hits))
 
 
@@ -169,8 +181,11 @@ def bench_index(n: int, dim: int, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     exact = ExactIndex(dim, capacity=n)
     exact.add(ids, corpus)
-    ex: dict[str, Any] = {"build_s": time.perf_counter() - t, "rss_delta_mb": rss_mb() - r0,
-                          "bytes": exact.nbytes}
+    ex: dict[str, Any] = {
+        "build_s": time.perf_counter() - t,
+        "rss_delta_mb": rss_mb() - r0,
+        "bytes": exact.nbytes,
+    }
     del corpus
     gc.collect()
     m = min(args.queries, max(30, int(args.exact_budget_ms * 1e3 / max(n, 1))))
@@ -181,8 +196,11 @@ def bench_index(n: int, dim: int, args: argparse.Namespace) -> dict[str, Any]:
     exact_dup_hit = (dup_found == dup_ids[:, None]).any(axis=1)
     ex["dup_recall_abs"] = float(exact_dup_hit.mean())
     out["exact"] = ex
-    print(f"  exact n={n}: build {ex['build_s']:.2f}s p50 {ex['k10']['p50_ms']:.2f} ms "
-          f"(dups found by exact: {ex['dup_recall_abs']:.3f})", flush=True)
+    print(
+        f"  exact n={n}: build {ex['build_s']:.2f}s p50 {ex['k10']['p50_ms']:.2f} ms "
+        f"(dups found by exact: {ex['dup_recall_abs']:.3f})",
+        flush=True,
+    )
 
     # ANN
     gc.collect()
@@ -190,10 +208,15 @@ def bench_index(n: int, dim: int, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     ann = ANNIndex(dim, capacity=n)
     ann.add(exact.ids(), np.asarray(exact.vectors()))
-    an: dict[str, Any] = {"build_s": time.perf_counter() - t, "rss_delta_mb": rss_mb() - r0,
-                          "bytes": ann.nbytes, "dtype": ANN_DTYPE,
-                          "connectivity": ANN_CONNECTIVITY, "expansion_add": ANN_EXPANSION_ADD,
-                          "build_threads": os.cpu_count()}
+    an: dict[str, Any] = {
+        "build_s": time.perf_counter() - t,
+        "rss_delta_mb": rss_mb() - r0,
+        "bytes": ann.nbytes,
+        "dtype": ANN_DTYPE,
+        "connectivity": ANN_CONNECTIVITY,
+        "expansion_add": ANN_EXPANSION_ADD,
+        "build_threads": os.cpu_count(),
+    }
     print(f"  ann n={n}: build {an['build_s']:.1f}s ({an['rss_delta_mb']:.0f} MB)", flush=True)
     per_ef = {}
     for ef in args.ef:
@@ -204,15 +227,19 @@ def bench_index(n: int, dim: int, args: argparse.Namespace) -> dict[str, Any]:
         row = {
             "recall10_random": recall_at(got, truth),
             "dup_recall_vs_exact": float(ann_hit[exact_dup_hit].mean())
-            if exact_dup_hit.any() else float("nan"),
+            if exact_dup_hit.any()
+            else float("nan"),
             "dup_recall_abs": float(ann_hit.mean()),
             "k10": timings(lambda q: ann.search(q[None], 10), held),
             "k50": timings(lambda q: ann.search(q[None], 50), held),
         }
         per_ef[str(ef)] = row
-        print(f"    ef={ef}: recall@10 {row['recall10_random']:.4f} dup/exact "
-              f"{row['dup_recall_vs_exact']:.4f} p50 {row['k10']['p50_ms']:.3f} "
-              f"p99 {row['k10']['p99_ms']:.3f} ms", flush=True)
+        print(
+            f"    ef={ef}: recall@10 {row['recall10_random']:.4f} dup/exact "
+            f"{row['dup_recall_vs_exact']:.4f} p50 {row['k10']['p50_ms']:.3f} "
+            f"p99 {row['k10']['p99_ms']:.3f} ms",
+            flush=True,
+        )
     an["by_ef"] = per_ef
     ann.expansion_search = ANN_EXPANSION_SEARCH
 
@@ -220,11 +247,13 @@ def bench_index(n: int, dim: int, args: argparse.Namespace) -> dict[str, Any]:
     extra = synthetic_corpus(200, dim, seed=11)
     base = int(ids[-1]) + 10
     an["add_one"] = timings(lambda i: ann.add(np.array([base + i]), extra[i]), list(range(200)))
-    an["replace_one"] = timings(lambda i: ann.add(np.array([base + i]), extra[(i + 1) % 200]),
-                                list(range(200)))
+    an["replace_one"] = timings(
+        lambda i: ann.add(np.array([base + i]), extra[(i + 1) % 200]), list(range(200))
+    )
     an["remove_one"] = timings(lambda i: ann.remove(np.array([base + i])), list(range(200)))
-    an["exact_add_one"] = timings(lambda i: exact.add(np.array([base + i]), extra[i]),
-                                  list(range(200)))
+    an["exact_add_one"] = timings(
+        lambda i: exact.add(np.array([base + i]), extra[i]), list(range(200))
+    )
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         path = Path(tmp) / "ann.usearch"
         t = time.perf_counter()
@@ -279,8 +308,14 @@ def compare_libraries(n: int, dim: int, queries: int = 200) -> list[dict[str, An
     found, _ = exact.search(dup_q, 10)
     exact_hit = (found == dup_rows[:, None]).any(axis=1)
     rows = []
-    configs = [("usearch", "f32", 128), ("usearch", "f16", 128), ("usearch", "i8", 128),
-               ("usearch", "f16", 64), ("hnswlib", "f32", 128), ("faiss", "f32", 128)]
+    configs = [
+        ("usearch", "f32", 128),
+        ("usearch", "f16", 128),
+        ("usearch", "i8", 128),
+        ("usearch", "f16", 64),
+        ("hnswlib", "f32", 128),
+        ("faiss", "f32", 128),
+    ]
     for lib, dtype, efc in configs:
         gc.collect()
         r0 = rss_mb()
@@ -311,20 +346,32 @@ def compare_libraries(n: int, dim: int, queries: int = 200) -> list[dict[str, An
             def search(q: np.ndarray, k: int, ef: int, fx: Any = fx) -> np.ndarray:
                 fx.hnsw.efSearch = max(ef, k)
                 return np.asarray(fx.search(q, k)[1])
+
         build = time.perf_counter() - t
         mem = rss_mb() - r0
         for ef in (32, 64, 128):
             got = search(held, 10, ef)
             hit = (search(dup_q, 10, ef) == dup_rows[:, None]).any(axis=1)
             lat = timings(lambda q, ef=ef: search(q[None], 10, ef), held)  # noqa: B023
-            rows.append({"library": lib, "dtype": dtype, "expansion_add": efc, "ef": ef,
-                         "build_s": build, "rss_delta_mb": mem,
-                         "recall10_random": recall_at(got, truth),
-                         "dup_recall_vs_exact": float(hit[exact_hit].mean()),
-                         "k10": lat})
-            print(f"  {lib} {dtype} efc={efc} ef={ef}: build {build:.1f}s {mem:.0f} MB "
-                  f"recall@10 {rows[-1]['recall10_random']:.4f} dup {rows[-1]['dup_recall_vs_exact']:.4f} "
-                  f"p50 {lat['p50_ms']:.3f} ms", flush=True)
+            rows.append(
+                {
+                    "library": lib,
+                    "dtype": dtype,
+                    "expansion_add": efc,
+                    "ef": ef,
+                    "build_s": build,
+                    "rss_delta_mb": mem,
+                    "recall10_random": recall_at(got, truth),
+                    "dup_recall_vs_exact": float(hit[exact_hit].mean()),
+                    "k10": lat,
+                }
+            )
+            print(
+                f"  {lib} {dtype} efc={efc} ef={ef}: build {build:.1f}s {mem:.0f} MB "
+                f"recall@10 {rows[-1]['recall10_random']:.4f} dup {rows[-1]['dup_recall_vs_exact']:.4f} "
+                f"p50 {lat['p50_ms']:.3f} ms",
+                flush=True,
+            )
         if lib == "faiss":
             faiss.omp_set_num_threads(os.cpu_count() or 1)
     return rows
@@ -353,7 +400,7 @@ def synthetic_titles(pool: list[str], n: int, seed: int = 3) -> list[str]:
     out = []
     for _ in range(n):
         a, b = rng.choice(words), rng.choice(words)
-        out.append(" ".join(a[: max(2, len(a) // 2)] + b[len(b) // 2:])[:200])
+        out.append(" ".join(a[: max(2, len(a) // 2)] + b[len(b) // 2 :])[:200])
     return out
 
 
@@ -379,10 +426,13 @@ def bench_pg(n: int, titles: list[str], queries: list[str], url: str) -> dict[st
             db.execute("CREATE INDEX ideas_title_trgm ON ideas USING gin (title gin_trgm_ops)")
             db.execute("ANALYZE ideas")
             res["index_s"] = time.perf_counter() - t
-            res["index_mb"] = db.execute(
-                "SELECT pg_relation_size('ideas_title_trgm')").fetchone()[0] / 2**20  # type: ignore[index]
-            q = ("SELECT id, similarity(title, %s) FROM ideas WHERE title %% %s "
-                 "ORDER BY similarity(title, %s) DESC LIMIT 10")
+            res["index_mb"] = (
+                db.execute("SELECT pg_relation_size('ideas_title_trgm')").fetchone()[0] / 2**20
+            )  # type: ignore[index]
+            q = (
+                "SELECT id, similarity(title, %s) FROM ideas WHERE title %% %s "
+                "ORDER BY similarity(title, %s) DESC LIMIT 10"
+            )
             res["k10"] = timings(lambda s: db.execute(q, (s, s, s)).fetchall(), queries)
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
@@ -411,10 +461,17 @@ def bench_encoder(texts: list[str]) -> dict[str, Any]:
         t = time.perf_counter()
         enc.encode(batch, batch_size=32)
         rate = len(batch) / (time.perf_counter() - t)
-        out[str(threads)] = {"identity": enc.identity, "load_s": load_s, "single": single,
-                             "batch_texts_per_s": rate}
-        print(f"  encoder threads={threads}: one text p50 {single['p50_ms']:.1f} ms "
-              f"p99 {single['p99_ms']:.1f} ms, batch {rate:.1f} texts/s", flush=True)
+        out[str(threads)] = {
+            "identity": enc.identity,
+            "load_s": load_s,
+            "single": single,
+            "batch_texts_per_s": rate,
+        }
+        print(
+            f"  encoder threads={threads}: one text p50 {single['p50_ms']:.1f} ms "
+            f"p99 {single['p99_ms']:.1f} ms, batch {rate:.1f} texts/s",
+            flush=True,
+        )
     return out
 
 
@@ -437,19 +494,23 @@ def end_to_end_http(url: str, texts: Sequence[str]) -> dict[str, Any] | None:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    lines = ["## Dedup: vector search, pg_trgm and the encoder", "",
-             f"Command: `{res['command']}`  ",
-             f"Machine: {res['machine']['nproc']} cores, {res['machine']['cpu']}; "
-             f"load average at start {res['machine']['loadavg_start'][0]:.1f} "
-             "(shared machine: other jobs were running)  ",
-             f"Date: {res['date']}  ",
-             f"ANN: USearch HNSW, {ANN_DTYPE}, connectivity {ANN_CONNECTIVITY}, expansion_add "
-             f"{ANN_EXPANSION_ADD}, expansion_search {ANN_EXPANSION_SEARCH} (default); "
-             "one query on one thread.", "",
-             "| ideas | exact p50 / p99 ms | ANN p50 / p99 ms | exact/ANN p50 | recall@10 random | "
-             "dup recall vs exact | exact build s | ANN build s | exact MB | ANN MB | "
-             "pg_trgm p50 / p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Dedup: vector search, pg_trgm and the encoder",
+        "",
+        f"Command: `{res['command']}`  ",
+        f"Machine: {res['machine']['nproc']} cores, {res['machine']['cpu']}; "
+        f"load average at start {res['machine']['loadavg_start'][0]:.1f} "
+        "(shared machine: other jobs were running)  ",
+        f"Date: {res['date']}  ",
+        f"ANN: USearch HNSW, {ANN_DTYPE}, connectivity {ANN_CONNECTIVITY}, expansion_add "
+        f"{ANN_EXPANSION_ADD}, expansion_search {ANN_EXPANSION_SEARCH} (default); "
+        "one query on one thread.",
+        "",
+        "| ideas | exact p50 / p99 ms | ANN p50 / p99 ms | exact/ANN p50 | recall@10 random | "
+        "dup recall vs exact | exact build s | ANN build s | exact MB | ANN MB | "
+        "pg_trgm p50 / p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in res["sizes"]:
         ex, an = s["exact"], s["ann"]
         d = an["by_ef"].get(str(ANN_EXPANSION_SEARCH)) or next(iter(an["by_ef"].values()))
@@ -460,40 +521,69 @@ def markdown(res: dict[str, Any]) -> str:
             f"{d['k10']['p50_ms']:.3f} / {d['k10']['p99_ms']:.3f} | "
             f"{s['ratio_exact_over_ann_p50']:.0f}× | {d['recall10_random']:.4f} | "
             f"{d['dup_recall_vs_exact']:.4f} | {ex['build_s']:.2f} | {an['build_s']:.1f} | "
-            f"{ex['rss_delta_mb']:.0f} | {an['rss_delta_mb']:.0f} | {pg_txt} |")
-    lines += ["", "ANN by expansion_search (k=10 p50 ms, recall@10 random, dup recall vs exact; "
-              "k=50 p50 ms):", ""]
+            f"{ex['rss_delta_mb']:.0f} | {an['rss_delta_mb']:.0f} | {pg_txt} |"
+        )
+    lines += [
+        "",
+        "ANN by expansion_search (k=10 p50 ms, recall@10 random, dup recall vs exact; "
+        "k=50 p50 ms):",
+        "",
+    ]
     for s in res["sizes"]:
-        parts = [f"ef {ef}: {r['k10']['p50_ms']:.3f} ms, {r['recall10_random']:.4f}, "
-                 f"{r['dup_recall_vs_exact']:.4f}; k50 {r['k50']['p50_ms']:.3f} ms"
-                 for ef, r in s["ann"]["by_ef"].items()]
+        parts = [
+            f"ef {ef}: {r['k10']['p50_ms']:.3f} ms, {r['recall10_random']:.4f}, "
+            f"{r['dup_recall_vs_exact']:.4f}; k50 {r['k50']['p50_ms']:.3f} ms"
+            for ef, r in s["ann"]["by_ef"].items()
+        ]
         an = s["ann"]
-        lines.append(f"- {s['n']:,}: " + " | ".join(parts)
-                     + f". Add one {an['add_one']['p50_ms']:.2f} ms, replace "
-                     f"{an['replace_one']['p50_ms']:.2f} ms, remove "
-                     f"{an['remove_one']['p50_ms']:.3f} ms (p50); save {an['save_s']:.2f} s, "
-                     f"load {an['load_s']:.2f} s, mmap view open {an['view_open_s']:.3f} s "
-                     f"(+{an['view_rss_delta_mb']:.0f} MB RSS after {an['view_k10']['n']} "
-                     f"queries, p50 {an['view_k10']['p50_ms']:.3f} ms).")
+        lines.append(
+            f"- {s['n']:,}: "
+            + " | ".join(parts)
+            + f". Add one {an['add_one']['p50_ms']:.2f} ms, replace "
+            f"{an['replace_one']['p50_ms']:.2f} ms, remove "
+            f"{an['remove_one']['p50_ms']:.3f} ms (p50); save {an['save_s']:.2f} s, "
+            f"load {an['load_s']:.2f} s, mmap view open {an['view_open_s']:.3f} s "
+            f"(+{an['view_rss_delta_mb']:.0f} MB RSS after {an['view_k10']['n']} "
+            f"queries, p50 {an['view_k10']['p50_ms']:.3f} ms)."
+        )
     if res.get("libraries"):
-        lines += ["", "Library choice (same corpus; connectivity 16; one query, one thread):", "",
-                  "| library | dtype | expansion_add | ef | build s | MB | recall@10 | "
-                  "dup recall vs exact | p50 / p99 ms |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Library choice (same corpus; connectivity 16; one query, one thread):",
+            "",
+            "| library | dtype | expansion_add | ef | build s | MB | recall@10 | "
+            "dup recall vs exact | p50 / p99 ms |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in res["libraries"]:
-            lines.append(f"| {r['library']} | {r['dtype']} | {r['expansion_add']} | {r['ef']} | "
-                         f"{r['build_s']:.1f} | {r['rss_delta_mb']:.0f} | "
-                         f"{r['recall10_random']:.4f} | {r['dup_recall_vs_exact']:.4f} | "
-                         f"{r['k10']['p50_ms']:.3f} / {r['k10']['p99_ms']:.3f} |")
+            lines.append(
+                f"| {r['library']} | {r['dtype']} | {r['expansion_add']} | {r['ef']} | "
+                f"{r['build_s']:.1f} | {r['rss_delta_mb']:.0f} | "
+                f"{r['recall10_random']:.4f} | {r['dup_recall_vs_exact']:.4f} | "
+                f"{r['k10']['p50_ms']:.3f} / {r['k10']['p99_ms']:.3f} |"
+            )
     enc = res.get("encoder")
     if enc:
-        lines += ["", "| encoder threads | one text p50 / p99 ms | batch texts/s |", "|---|---|---|"]
+        lines += [
+            "",
+            "| encoder threads | one text p50 / p99 ms | batch texts/s |",
+            "|---|---|---|",
+        ]
         for th, r in enc.items():
-            lines.append(f"| {th} | {r['single']['p50_ms']:.1f} / {r['single']['p99_ms']:.1f} | "
-                         f"{r['batch_texts_per_s']:.1f} |")
+            lines.append(
+                f"| {th} | {r['single']['p50_ms']:.1f} / {r['single']['p99_ms']:.1f} | "
+                f"{r['batch_texts_per_s']:.1f} |"
+            )
     http = res.get("http")
-    lines += ["", "End-to-end HTTP similar-ideas request: "
-              + (f"p50 {http['p50_ms']:.1f} ms, p99 {http['p99_ms']:.1f} ms" if http
-                 else "not measured yet (hook: `bench.dedup_bench.end_to_end_http(url, texts)`).")]
+    lines += [
+        "",
+        "End-to-end HTTP similar-ideas request: "
+        + (
+            f"p50 {http['p50_ms']:.1f} ms, p99 {http['p99_ms']:.1f} ms"
+            if http
+            else "not measured yet (hook: `bench.dedup_bench.end_to_end_http(url, texts)`)."
+        ),
+    ]
     return "\n".join(lines)
 
 
@@ -504,14 +594,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300, help="random held-out queries")
     parser.add_argument("--dups", type=int, default=300, help="planted duplicate queries")
     parser.add_argument("--ef", default="64,128,256", help="expansion_search values to measure")
-    parser.add_argument("--exact-budget-ms", type=float, default=20_000.0,
-                        help="bounds the number of one-query exact searches at large sizes")
+    parser.add_argument(
+        "--exact-budget-ms",
+        type=float,
+        default=20_000.0,
+        help="bounds the number of one-query exact searches at large sizes",
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", PG_URL))
     parser.add_argument("--pg", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--encoder", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--compare-libs", type=int, default=0, metavar="N",
-                        help="also compare usearch/hnswlib/faiss at N vectors (the choice)")
+    parser.add_argument(
+        "--compare-libs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also compare usearch/hnswlib/faiss at N vectors (the choice)",
+    )
     parser.add_argument("--http-url", default=None, help="similar-ideas URL for end-to-end")
     parser.add_argument("--json", type=Path, default=RESULTS)
     parser.add_argument("--tmp", default=None, help="directory for index files")
@@ -525,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "command": "python -m bench.dedup_bench " + shlex.join(argv or sys.argv[1:]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(), "sizes": [],
+        "machine": machine(),
+        "sizes": [],
     }
     pool = sentences(args.data) if args.pg or args.encoder else []
     titles = synthetic_titles(pool, max(sizes)) if args.pg else []

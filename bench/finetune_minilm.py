@@ -64,21 +64,26 @@ def main(argv: list[str] | None = None) -> int:
     for epoch in range(args.epochs):
         rng.shuffle(pairs)
         for step in range(0, len(pairs) - args.batch + 1, args.batch):
-            batch = pairs[step:step + args.batch]
+            batch = pairs[step : step + args.batch]
             fa = model.tokenize([a for a, _ in batch])
             fb = model.tokenize([b for _, b in batch])
             ea = torch.nn.functional.normalize(model(fa)["sentence_embedding"], dim=1)
             eb = torch.nn.functional.normalize(model(fb)["sentence_embedding"], dim=1)
             logits = 20.0 * ea @ eb.T
             labels = torch.arange(len(batch))
-            loss = (torch.nn.functional.cross_entropy(logits, labels)
-                    + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+            loss = (
+                torch.nn.functional.cross_entropy(logits, labels)
+                + torch.nn.functional.cross_entropy(logits.T, labels)
+            ) / 2
             opt.zero_grad()
             loss.backward()
             opt.step()
             if (step // args.batch) % 10 == 0:
-                print(f"epoch {epoch} step {step // args.batch} loss {loss.item():.3f} "
-                      f"{time.perf_counter() - started:.0f} s", flush=True)
+                print(
+                    f"epoch {epoch} step {step // args.batch} loss {loss.item():.3f} "
+                    f"{time.perf_counter() - started:.0f} s",
+                    flush=True,
+                )
     model.eval()
     model.max_seq_length = 256
     model.save(str(args.out))

@@ -86,8 +86,12 @@ def free_port() -> int:
 def veche(args: list[str], env: dict[str, str]) -> None:
     """Run a ``veche`` command; a failure stops the benchmark with its output."""
     done = subprocess.run(
-        [sys.executable, "-m", "webapp", *args], env=env, cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "webapp", *args],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     if done.returncode != 0:
         raise SystemExit(f"veche {' '.join(args)} failed:\n{done.stdout[-3000:]}")
@@ -206,9 +210,24 @@ def server_env(base: dict[str, str], url: str, index_dir: str, redis_url: str) -
 def start_server(env: dict[str, str], workers: int, port: int) -> subprocess.Popen[bytes]:
     logfile = open(CACHE / f"server-{port}.log", "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "webapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--no-access-log"],
-        env=env, cwd=ROOT, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "webapp",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -230,7 +249,9 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 
     ok_in_a_row = 0
     while ok_in_a_row < 12:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited ({proc.returncode}): see {CACHE}/server-{port}.log")
+            raise SystemExit(
+                f"the server exited ({proc.returncode}): see {CACHE}/server-{port}.log"
+            )
         if time.monotonic() - start > timeout:
             raise SystemExit("the server did not become ready in time")
         client = Client("127.0.0.1", port, Stats(), timeout=10)
@@ -292,10 +313,15 @@ class Citizen:
     async def register(self) -> bool:
         await self.page("register form", "/register")
         status, _, _ = await self.client.request(
-            "register", "POST", "/register",
-            form={"csrf_token": self.csrf, "email": self.email,
-                  "display_name": f"Нагрузочный житель {self.email[5:12]}",
-                  "password": self.password},
+            "register",
+            "POST",
+            "/register",
+            form={
+                "csrf_token": self.csrf,
+                "email": self.email,
+                "display_name": f"Нагрузочный житель {self.email[5:12]}",
+                "password": self.password,
+            },
         )
         if status != 303:
             return False
@@ -303,7 +329,9 @@ class Citizen:
 
     async def api_token(self) -> bool:
         status, _, body = await self.client.request(
-            "api token", "POST", "/api/v1/tokens",
+            "api token",
+            "POST",
+            "/api/v1/tokens",
             json_body={"email": self.email, "password": self.password},
         )
         if status == 201:
@@ -316,14 +344,18 @@ class Citizen:
         ledger = self.world.ledger
         if api:  # the JSON API with a bearer token, as a mobile app calls it
             status, _, body = await self.client.request(
-                label or action, "POST" if action == "support" else "DELETE",
+                label or action,
+                "POST" if action == "support" else "DELETE",
                 f"/api/v1/ideas/{idea_id}/support",
                 headers={"Authorization": f"Bearer {self.token}", "Content-Length": "0"},
             )
         else:  # the site's vote button (its script asks for JSON)
             status, _, body = await self.client.request(
-                label or action, "POST", f"/ideas/{idea_id}/{action}",
-                form={"csrf_token": self.csrf}, headers={"Accept": "application/json"},
+                label or action,
+                "POST",
+                f"/ideas/{idea_id}/{action}",
+                form={"csrf_token": self.csrf},
+                headers={"Accept": "application/json"},
             )
         if status == 200:
             my_vote = json.loads(body)["my_vote"]
@@ -386,8 +418,13 @@ async def run_mixed(world: World, citizens: list[Citizen], seconds: float, think
 
 
 async def run_hammer(
-    port: int, stats: Stats, seconds: float, connections: int, citizens: list[Citizen] | None,
-    job: str, world: World,
+    port: int,
+    stats: Stats,
+    seconds: float,
+    connections: int,
+    citizens: list[Citizen] | None,
+    job: str,
+    world: World,
 ) -> float:
     """``connections`` loops without pauses: anonymous or signed-in list pages, or votes."""
     deadline = time.monotonic() + seconds
@@ -407,8 +444,12 @@ async def run_hammer(
                 idea = world.pick_idea()
                 supported = idea in world.ledger.votes[citizen.email]
                 api = job == "votes-api"
-                await citizen.vote("withdraw" if supported else "support", idea,
-                                   label="support/withdraw" + (" (API)" if api else ""), api=api)
+                await citizen.vote(
+                    "withdraw" if supported else "support",
+                    idea,
+                    label="support/withdraw" + (" (API)" if api else ""),
+                    api=api,
+                )
             else:
                 path = f"/?page={rng.randint(1, 3)}"
                 if citizens is None:
@@ -428,11 +469,13 @@ def supporter_counts(url: str) -> dict[int, tuple[int, int]]:
     """Per public idea: (stored support_count, distinct supporters recomputed from vote rows)."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT i.id, i.support_count, "
-            "(SELECT count(DISTINCT v.user_id) FROM votes v WHERE v.idea_id = i.id AND v.value = 1)"
-            " FROM ideas i"
-        )).all()
+        rows = conn.execute(
+            text(
+                "SELECT i.id, i.support_count, "
+                "(SELECT count(DISTINCT v.user_id) FROM votes v WHERE v.idea_id = i.id AND v.value = 1)"
+                " FROM ideas i"
+            )
+        ).all()
     engine.dispose()
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
@@ -440,10 +483,13 @@ def supporter_counts(url: str) -> dict[int, tuple[int, int]]:
 def verify(url: str, ledger: Ledger, before: dict[int, tuple[int, int]]) -> dict[str, Any]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT u.email, v.idea_id, v.value FROM votes v JOIN users u ON u.id = v.user_id "
-            "WHERE u.email LIKE :pattern"
-        ), {"pattern": f"%@{DOMAIN}"}).all()
+        rows = conn.execute(
+            text(
+                "SELECT u.email, v.idea_id, v.value FROM votes v JOIN users u ON u.id = v.user_id "
+                "WHERE u.email LIKE :pattern"
+            ),
+            {"pattern": f"%@{DOMAIN}"},
+        ).all()
     engine.dispose()
     stored = {(r[0], int(r[1])): int(r[2]) for r in rows}
     told = {(email, idea): v for email, votes in ledger.votes.items() for idea, v in votes.items()}
@@ -458,10 +504,12 @@ def verify(url: str, ledger: Ledger, before: dict[int, tuple[int, int]]) -> dict
     unsure_ideas = {idea for _, idea in unsure}
     counter_mismatch = [i for i, (count, distinct) in after.items() if count != distinct]
     ledger_mismatch = [
-        i for i in after
+        i
+        for i in after
         if i not in unsure_ideas
-        and after[i][1] != before.get(i, (0, 0))[1] + sum(
-            1 for (e, idea), v in told.items() if idea == i and v == 1)
+        and after[i][1]
+        != before.get(i, (0, 0))[1]
+        + sum(1 for (e, idea), v in told.items() if idea == i and v == 1)
     ]
     return {
         "citizens": len(ledger.votes),
@@ -474,8 +522,12 @@ def verify(url: str, ledger: Ledger, before: dict[int, tuple[int, int]]) -> dict
         "ideas_whose_count_differs_from_raw_rows": len(counter_mismatch),
         "ideas_whose_count_differs_from_ledger": len(ledger_mismatch),
         # exact, and about something: every vote answered, and votes there were
-        "ok": not lost and not phantom and not counter_mismatch and not ledger_mismatch
-        and not unsure and ledger.confirmed > 0,
+        "ok": not lost
+        and not phantom
+        and not counter_mismatch
+        and not ledger_mismatch
+        and not unsure
+        and ledger.confirmed > 0,
     }
 
 
@@ -512,9 +564,14 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         result["ready_after_s"] = round(await wait_ready(port, proc), 1)
         engine = create_engine(url)
         with engine.connect() as conn:
-            ideas = [(int(r[0]), str(r[1])) for r in conn.execute(text(
-                "SELECT id, title FROM ideas WHERE status NOT IN ('hidden', 'merged') ORDER BY id"
-            ))]
+            ideas = [
+                (int(r[0]), str(r[1]))
+                for r in conn.execute(
+                    text(
+                        "SELECT id, title FROM ideas WHERE status NOT IN ('hidden', 'merged') ORDER BY id"
+                    )
+                )
+            ]
         engine.dispose()
         rng = random.Random(7)
         order = list(range(len(ideas)))
@@ -530,8 +587,11 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         if "mixed" in args.phases:
             log(f"{backend}: {args.clients} citizens for {args.duration:.0f} s (mixed)")
             elapsed = await run_mixed(world, citizens, args.duration, args.think)
-            result["mixed"] = {"seconds": round(elapsed, 1), "clients": args.clients,
-                               "endpoints": stats.summary(elapsed)}
+            result["mixed"] = {
+                "seconds": round(elapsed, 1),
+                "clients": args.clients,
+                "endpoints": stats.summary(elapsed),
+            }
         else:  # the throughput phases only: register the citizens they sign in with
             citizens = citizens[:64]
             await asyncio.gather(*(c.register() for c in citizens))
@@ -553,8 +613,11 @@ async def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             log(f"{backend}: {phase}, 64 connections for {args.phase_seconds:.0f} s")
             stats = Stats()
             elapsed = await run_hammer(port, stats, args.phase_seconds, 64, group, job, world)
-            result[phase] = {"seconds": round(elapsed, 1), "connections": 64,
-                             "endpoints": stats.summary(elapsed)}
+            result[phase] = {
+                "seconds": round(elapsed, 1),
+                "connections": 64,
+                "endpoints": stats.summary(elapsed),
+            }
         await asyncio.sleep(2.5)  # every worker's poller has caught up
         result["ledger"] = verify(url, world.ledger, before)
         touched = sorted({i for votes in world.ledger.votes.values() for i in votes})[:300]
@@ -581,11 +644,14 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
     votes = pg["votes"]["endpoints"]["support/withdraw"]
     api = pg["votes-api"]["endpoints"]["support/withdraw (API)"]
     return {
-        "list_rps": lst["rps"], "list_p99_ms": lst["p99_ms"],
+        "list_rps": lst["rps"],
+        "list_p99_ms": lst["p99_ms"],
         "list_met": lst["rps"] >= 500 and lst["p99_ms"] <= 100,
-        "votes_rps": votes["rps"], "votes_errors": votes["errors"],
+        "votes_rps": votes["rps"],
+        "votes_errors": votes["errors"],
         "votes_met": votes["rps"] >= 300 and votes["errors"] == 0,
-        "api_votes_rps": api["rps"], "api_votes_errors": api["errors"],
+        "api_votes_rps": api["rps"],
+        "api_votes_errors": api["errors"],
         "api_votes_met": api["rps"] >= 300 and api["errors"] == 0,
     }
 
@@ -602,7 +668,8 @@ def section(res: dict[str, Any]) -> str:
     t = res.get("targets") or {}
     if t:
         lines += [
-            "| target (PostgreSQL) | measured | verdict |", "|---|---|---|",
+            "| target (PostgreSQL) | measured | verdict |",
+            "|---|---|---|",
             f"| ranked list page ≥ 500 req/s, p99 ≤ 100 ms, 64 connections | {t['list_rps']} req/s,"
             f" p99 {t['list_p99_ms']} ms | {'met' if t['list_met'] else 'MISSED'} |",
             f"| support/withdraw ≥ 300 req/s, zero errors (site, JSON vote button) | "
@@ -610,20 +677,23 @@ def section(res: dict[str, Any]) -> str:
             f"{'met' if t['votes_met'] else 'MISSED'} |",
             f"| support/withdraw ≥ 300 req/s, zero errors (API, bearer token) | "
             f"{t['api_votes_rps']} req/s, {t['api_votes_errors']} errors | "
-            f"{'met' if t['api_votes_met'] else 'MISSED'} |", "",
+            f"{'met' if t['api_votes_met'] else 'MISSED'} |",
+            "",
         ]
     for name, b in res["backends"].items():
         title = "PostgreSQL" if name == "postgres" else "SQLite (WAL)"
         led = b["ledger"]
         lines += [
-            f"### {title}", "",
+            f"### {title}",
+            "",
             f"Ledger: {led['citizens']} citizens, {led['votes_confirmed']} confirmed vote answers, "
             f"{led['supports_standing']} supports standing on {led['ideas_touched']} ideas — "
             f"lost {led['lost_votes']}, phantom/doubled {led['phantom_or_doubled_votes']}, "
             f"answers without a verdict {led['uncertain_answers']}, ideas whose count differs from "
             f"the raw rows {led['ideas_whose_count_differs_from_raw_rows']} / from the ledger "
             f"{led['ideas_whose_count_differs_from_ledger']} / in the API "
-            f"{led['api_counts_differing']}: **{'exact' if led['ok'] else 'NOT EXACT'}**.", "",
+            f"{led['api_counts_differing']}: **{'exact' if led['ok'] else 'NOT EXACT'}**.",
+            "",
             "| phase | endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
             "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
@@ -635,8 +705,12 @@ def section(res: dict[str, Any]) -> str:
                 )
         anon = b["list"]["endpoints"]["list page (anonymous)"]["rps"]
         signed = b["list-signed-in"]["endpoints"]["list page (signed in)"]["rps"]
-        lines += ["", f"Micro-cached anonymous list vs the rendered page (baseline, signed in): "
-                  f"{anon} / {signed} req/s = **{anon / max(signed, 1e-9):.1f}×**.", ""]
+        lines += [
+            "",
+            f"Micro-cached anonymous list vs the rendered page (baseline, signed in): "
+            f"{anon} / {signed} req/s = **{anon / max(signed, 1e-9):.1f}×**.",
+            "",
+        ]
     lines.append(END)
     return "\n".join(lines) + "\n"
 
@@ -646,24 +720,44 @@ def write_docs(res: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default="postgres,sqlite",
-                        help="comma-separated: postgres, sqlite (default both)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--backends",
+        default="postgres,sqlite",
+        help="comma-separated: postgres, sqlite (default both)",
+    )
     parser.add_argument("--clients", type=int, default=200, help="simulated citizens (200)")
-    parser.add_argument("--duration", type=float, default=60, help="seconds of the mixed phase (60)")
-    parser.add_argument("--phase-seconds", type=float, default=20,
-                        help="seconds of each throughput phase (20)")
-    parser.add_argument("--think", type=float, default=0.25,
-                        help="mean pause between a citizen's steps, seconds (0.25)")
+    parser.add_argument(
+        "--duration", type=float, default=60, help="seconds of the mixed phase (60)"
+    )
+    parser.add_argument(
+        "--phase-seconds", type=float, default=20, help="seconds of each throughput phase (20)"
+    )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.25,
+        help="mean pause between a citizen's steps, seconds (0.25)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (2)")
     parser.add_argument("--model", default="veche-embedded-v1", help="VECHE_EMBEDDING_MODEL")
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "PG_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
-                        help="shared rate limits (empty: per worker)")
-    parser.add_argument("--phases", default=",".join(PHASES),
-                        help="comma-separated subset of " + ", ".join(PHASES) + " (default all; "
-                        "a partial run is for development: its results are not written)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("PG_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/14",
+        help="shared rate limits (empty: per worker)",
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="comma-separated subset of " + ", ".join(PHASES) + " (default all; "
+        "a partial run is for development: its results are not written)",
+    )
     parser.add_argument("--fresh", action="store_true", help="rebuild the template databases")
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/load.json")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs/benchmarks.md")
@@ -686,10 +780,14 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     res: dict[str, Any] = {
-        "command": "make load" if not argv and len(sys.argv) == 1 else
-        "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "make load"
+        if not argv and len(sys.argv) == 1
+        else "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(), "workers": args.workers, "model": args.model, "backends": {},
+        "machine": machine(),
+        "workers": args.workers,
+        "model": args.model,
+        "backends": {},
     }
     for backend in tqdm(backends, desc="backends", unit="backend"):
         res["backends"][backend] = asyncio.run(run_backend(backend, args))

@@ -49,8 +49,25 @@ TYPED = [
     "Keep the library open on Sundays",
     "Plant trees along the main road",
 ]
-WORDS = ["район", "улица", "двор", "парк", "школа", "метро", "автобус", "сквер", "пруд",
-         "district", "street", "park", "school", "bus", "square", "river", "market"]
+WORDS = [
+    "район",
+    "улица",
+    "двор",
+    "парк",
+    "школа",
+    "метро",
+    "автобус",
+    "сквер",
+    "пруд",
+    "district",
+    "street",
+    "park",
+    "school",
+    "bus",
+    "square",
+    "river",
+    "market",
+]
 
 
 def free_port() -> int:
@@ -103,12 +120,15 @@ def build_database(path: Path, n: int, identity: str, dim: int, seed: int = 7) -
         db.executemany(
             "INSERT INTO ideas (id, title, body, language, status, support_count, oppose_count,"
             " comment_count, viewer_count, search_doc, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'ru', 'published', 0, 0, 0, 0, '', ?, ?)", rows)
+            " VALUES (?, ?, ?, 'ru', 'published', 0, 0, 0, 0, '', ?, ?)",
+            rows,
+        )
         vec = synthetic_vectors(m, dim, rng)
         db.executemany(
             "INSERT INTO idea_embeddings (idea_id, model, dim, vector, text_hash, idea_updated_at,"
             " created_at) VALUES (?, ?, ?, ?, '', ?, ?)",
-            [(start + j + 1, identity, dim, vec[j].tobytes(), now, now) for j in range(m)])
+            [(start + j + 1, identity, dim, vec[j].tobytes(), now, now) for j in range(m)],
+        )
         db.commit()
     db.close()
     return time.perf_counter() - started
@@ -135,21 +155,33 @@ def run_size(n: int, requests: int, model: str, identity: str, dim: int) -> dict
     print(f"[{n:,}] building the database ...", flush=True)
     build_s = build_database(db, n, identity, dim)
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}", VECHE_EMBEDDING_MODEL=model,
-               VECHE_SECRET_KEY="bench-secret-key-0123456789-0123456789-0123",
-               VECHE_SIMILAR_RATE_LIMIT="100000", VECHE_ENVIRONMENT="development")
-    proc = subprocess.Popen([sys.executable, "-m", "webapp", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{db}",
+        VECHE_EMBEDDING_MODEL=model,
+        VECHE_SECRET_KEY="bench-secret-key-0123456789-0123456789-0123",
+        VECHE_SIMILAR_RATE_LIMIT="100000",
+        VECHE_ENVIRONMENT="development",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webapp", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     try:
         ready = None
         while time.perf_counter() - started < 3600:
             if proc.poll() is not None:
-                raise RuntimeError("the server exited: " + (proc.stderr.read() or b"").decode()[-2000:])
+                raise RuntimeError(
+                    "the server exited: " + (proc.stderr.read() or b"").decode()[-2000:]
+                )
             try:
-                r = httpx.get(url + "/api/v1/ideas/similar", params={"text": "проверка связи"},
-                              timeout=30)
+                r = httpx.get(
+                    url + "/api/v1/ideas/similar", params={"text": "проверка связи"}, timeout=30
+                )
                 if r.status_code == 200:
                     ready = time.perf_counter() - started
                     break
@@ -170,7 +202,9 @@ def run_size(n: int, requests: int, model: str, identity: str, dim: int) -> dict
             f.unlink()
         tmp.rmdir()
     return {
-        "ideas": n, "requests": requests, "db_build_s": round(build_s, 1),
+        "ideas": n,
+        "requests": requests,
+        "db_build_s": round(build_s, 1),
         "ready_after_s": round(ready, 1),
         "p50_ms": round(float(np.percentile(lat, 50)), 1),
         "p99_ms": round(float(np.percentile(lat, 99)), 1),
@@ -179,10 +213,14 @@ def run_size(n: int, requests: int, model: str, identity: str, dim: int) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10000,100000,1000000",
-                    help="corpus sizes, comma-separated (default: %(default)s)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="corpus sizes, comma-separated (default: %(default)s)",
+    )
     ap.add_argument("--requests", type=int, default=200, help="timed requests per size")
     ap.add_argument("--model", default="veche-embedded-v1", help="VECHE_EMBEDDING_MODEL to serve")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -190,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     from ml.embeddings import load_encoder
 
     enc = load_encoder(args.model)
-    results = [run_size(int(s), args.requests, args.model, enc.identity, enc.dim)
-               for s in args.sizes.split(",") if s.strip()]
+    results = [
+        run_size(int(s), args.requests, args.model, enc.identity, enc.dim)
+        for s in args.sizes.split(",")
+        if s.strip()
+    ]
     for r in results:
         print(json.dumps(r), flush=True)
     if args.json:

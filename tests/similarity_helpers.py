@@ -61,17 +61,25 @@ def author(factory: sessionmaker[Session], email: str = "author@example.org") ->
 
 
 def add_idea(
-    factory: sessionmaker[Session], user: CurrentUser, title: str, body: str, status: str = "published"
+    factory: sessionmaker[Session],
+    user: CurrentUser,
+    title: str,
+    body: str,
+    status: str = "published",
 ) -> int:
     with transaction(factory) as session:
         category = session.scalars(select(Category.id).order_by(Category.id)).first()
-        idea_id = submit_idea(session, user, {"title": title, "body": body, "category_id": category})
+        idea_id = submit_idea(
+            session, user, {"title": title, "body": body, "category_id": category}
+        )
         if status != "published":
             session.execute(update(Idea).where(Idea.id == idea_id).values(status=status))
     return idea_id
 
 
-def edit(factory: sessionmaker[Session], user: CurrentUser, idea_id: int, title: str, body: str) -> None:
+def edit(
+    factory: sessionmaker[Session], user: CurrentUser, idea_id: int, title: str, body: str
+) -> None:
     with transaction(factory) as session:
         category = session.scalars(select(Category.id).order_by(Category.id)).first()
         edit_idea(session, user, idea_id, {"title": title, "body": body, "category_id": category})
@@ -89,6 +97,11 @@ def vectors(factory: sessionmaker[Session]) -> dict[int, tuple[int, str, str]]:
     """idea id -> (row id, model, text hash) of the stored vectors."""
     with factory() as session:
         rows = session.execute(
-            select(IdeaEmbedding.idea_id, IdeaEmbedding.id, IdeaEmbedding.model, IdeaEmbedding.text_hash)
+            select(
+                IdeaEmbedding.idea_id,
+                IdeaEmbedding.id,
+                IdeaEmbedding.model,
+                IdeaEmbedding.text_hash,
+            )
         ).all()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}

@@ -69,9 +69,7 @@ def test_a_registered_email_is_refused_without_saying_the_account_exists(
         assert s.scalar(select(func.count()).select_from(User)) == 1
 
 
-def test_registering_a_taken_address_never_logs_in(
-    browser: Browser, citizen, monkeypatch
-) -> None:
+def test_registering_a_taken_address_never_logs_in(browser: Browser, citizen, monkeypatch) -> None:
     """Pen-test finding 7: without e-mail, /register with an address and its account's password
     logged in (around the login's per-address limit). Now the password is never checked: the
     account's own password and another one get the same refusal, after one argon2 hash (as a

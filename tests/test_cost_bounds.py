@@ -186,8 +186,11 @@ def test_a_repeated_lookup_does_not_call_the_encoder_again(
     # vector of the typed text is kept
     svc = sim_app.state.similarity
     encodes = svc.encodes
-    new_id = plant(sim_app.state.session_factory, make_user(sim_app.state.session_factory,
-                   "new@example.org"), (TARGET[0] + " и парка", TARGET[1]))
+    new_id = plant(
+        sim_app.state.session_factory,
+        make_user(sim_app.state.session_factory, "new@example.org"),
+        (TARGET[0] + " и парка", TARGET[1]),
+    )
     settle(sim_app)
     spy.texts.clear()
     after = meaning(site, "велодорожка вдоль набережной")

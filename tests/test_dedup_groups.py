@@ -25,8 +25,14 @@ from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
 from webapp.kernel.storage.models import DuplicateGroup, DuplicatePair, Idea
 
-BUS_15 = ("Автобус 15 до метро Сокол", "Пустите автобус номер 15 до станции метро Сокол каждые 10 минут.")
-BUS_51 = ("Автобус 51 до метро Сокол", "Пустите автобус номер 51 до станции метро Сокол каждые 10 минут.")
+BUS_15 = (
+    "Автобус 15 до метро Сокол",
+    "Пустите автобус номер 15 до станции метро Сокол каждые 10 минут.",
+)
+BUS_51 = (
+    "Автобус 51 до метро Сокол",
+    "Пустите автобус номер 51 до станции метро Сокол каждые 10 минут.",
+)
 BIKE_THIRD = (
     "Велодорожка по Тверской улице",
     "Нужна выделенная велодорожка вдоль Тверской улицы, от Кремля до вокзала.",
@@ -94,7 +100,10 @@ def test_groups_appear_for_planted_duplicates_only_and_grow_incrementally(
     assert frozenset({bike, bike2, bike3}) in after
     assert after[frozenset({trees, trees2})] == groups[frozenset({trees, trees2})]
     with factory() as session:
-        assert session.get(DuplicateGroup, after[frozenset({trees, trees2})]).updated_at == trees_updated
+        assert (
+            session.get(DuplicateGroup, after[frozenset({trees, trees2})]).updated_at
+            == trees_updated
+        )
 
     # the moderators' list drops members that were hidden since; a group left alone disappears
     with transaction(factory) as session:
@@ -102,7 +111,9 @@ def test_groups_appear_for_planted_duplicates_only_and_grow_incrementally(
     assert set(_groups(factory)) == {frozenset({bike, bike2, bike3})}
 
 
-def test_an_edit_that_changes_the_subject_leaves_the_group(fast_settings: Settings, factory) -> None:  # type: ignore[no-untyped-def]
+def test_an_edit_that_changes_the_subject_leaves_the_group(
+    fast_settings: Settings, factory
+) -> None:  # type: ignore[no-untyped-def]
     user = author(factory)
     trees = add_idea(factory, user, *TREES)
     trees2 = add_idea(factory, user, *TREES_COPY)
@@ -128,7 +139,9 @@ def test_reindex_rebuilds_the_same_groups(
     incremental = set(_groups(factory))
     assert incremental == {frozenset(ideas[:2]), frozenset(ideas[2:4])}
     monkeypatch.setenv("VECHE_EMBEDDING_MODEL", "hashing-char-ngrams")
-    assert main(["--database-url", fast_settings.database_url, "reindex", "--force", "--quiet"]) == 0
+    assert (
+        main(["--database-url", fast_settings.database_url, "reindex", "--force", "--quiet"]) == 0
+    )
     assert set(_groups(factory)) == incremental
 
 

@@ -636,7 +636,9 @@ def test_the_queue_page_with_four_long_bodies_answers_quickly(
     import time
 
     ids = [add_idea(factory, author, BIKE[0], LONG_REF)]
-    ids += [add_idea(factory, author, BIKE[0] + f" {n}", body) for n, body in enumerate(LONG_COPIES)]
+    ids += [
+        add_idea(factory, author, BIKE[0] + f" {n}", body) for n, body in enumerate(LONG_COPIES)
+    ]
     settled(sim_app)
     site.login(moderator.email)
     started = time.perf_counter()

@@ -30,8 +30,14 @@ def test_logins_failures_and_logouts_are_recorded(app, citizen, session_factory)
     ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile Safari/604.1"
     with Browser(app, headers=EN) as b:
         b.headers["user-agent"] = ua  # (TestClient puts its own first)
-        assert b.submit("/login", {"email": citizen.email, "password": "wrong-pass-1"}).status_code == 401
-        assert b.submit("/login", {"email": "nobody@example.org", "password": "x-1234567"}).status_code == 401
+        assert (
+            b.submit("/login", {"email": citizen.email, "password": "wrong-pass-1"}).status_code
+            == 401
+        )
+        assert (
+            b.submit("/login", {"email": "nobody@example.org", "password": "x-1234567"}).status_code
+            == 401
+        )
         b.login(citizen.email)
         b.submit("/logout")
     events = _events(session_factory)
@@ -47,7 +53,11 @@ def test_logins_failures_and_logouts_are_recorded(app, citizen, session_factory)
 
 def test_session_events_are_recorded(app, citizen, session_factory) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin")
-    with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b, Browser(app, headers=EN) as c:
+    with (
+        Browser(app, headers=EN) as a,
+        Browser(app, headers=EN) as b,
+        Browser(app, headers=EN) as c,
+    ):
         for x in (a, b, c):
             x.login(citizen.email)
         with transaction(session_factory) as s:
@@ -56,7 +66,9 @@ def test_session_events_are_recorded(app, citizen, session_factory) -> None:
         target = page.text.split('action="/account/sessions/')[1].split("/end")[0]
         a.submit(f"/account/sessions/{target}/end")
         a.submit("/account/sessions/end-others")
-        a.submit("/account/password", {"current_password": PASSWORD, "password": "another-pass-phrase-7"})
+        a.submit(
+            "/account/password", {"current_password": PASSWORD, "password": "another-pass-phrase-7"}
+        )
         b.login(citizen.email, "another-pass-phrase-7")
         a.submit("/account/logout-everywhere")
     with transaction(session_factory) as s:
@@ -85,7 +97,9 @@ def test_password_change_records_the_other_sessions_ended(app, citizen, session_
     with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b:
         a.login(citizen.email)
         b.login(citizen.email)
-        a.submit("/account/password", {"current_password": PASSWORD, "password": "another-pass-phrase-7"})
+        a.submit(
+            "/account/password", {"current_password": PASSWORD, "password": "another-pass-phrase-7"}
+        )
     tail = _events(session_factory)[-2:]
     assert [e.kind for e in tail] == ["password_changed", "sessions_ended"]
     assert tail[1].details == {"reason": "password", "ended": 1}
@@ -111,7 +125,10 @@ def test_the_owner_sees_their_history_in_plain_words(app, citizen, session_facto
         assert "other@example.org" not in page.text + second.text
         b.submit("/language", {"lang": "ru"})
         russian = b.get("/account/security")
-        assert "Безопасность" in russian.text and "Неудачный вход: неверная почта или пароль" in russian.text
+        assert (
+            "Безопасность" in russian.text
+            and "Неудачный вход: неверная почта или пароль" in russian.text
+        )
 
 
 def test_admin_login_log_is_for_admins_and_filters(app, citizen, session_factory) -> None:

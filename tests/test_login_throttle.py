@@ -93,8 +93,10 @@ def backend(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Back
     else:
         url = request.getfixturevalue("redis_url")
         b = Backend(
-            "redis", replace(base, redis_url=url, redis_prefix=request.getfixturevalue("prefix")),
-            Clock(), url,
+            "redis",
+            replace(base, redis_url=url, redis_prefix=request.getfixturevalue("prefix")),
+            Clock(),
+            url,
         )
     yield b
     b.close()
@@ -120,7 +122,13 @@ def _delay_long(app: Any, email: str) -> None:
 def test_delays_double_after_the_free_failures_up_to_the_cap() -> None:
     assert [login_throttle.delay(n, 5, 900) for n in range(4)] == [0, 0, 0, 0]
     assert [login_throttle.delay(n, 5, 900) for n in (5, 6, 7, 8, 13, 14, 10_000)] == [
-        2, 4, 8, 16, 512, 900, 900,
+        2,
+        4,
+        8,
+        16,
+        512,
+        900,
+        900,
     ]
 
 
@@ -370,7 +378,9 @@ def test_an_unreachable_redis_counts_in_the_process_and_fails_nothing(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     s = replace(
-        settings, redis_url=f"redis://127.0.0.1:{port}/0", login_free_failures=2,
+        settings,
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        login_free_failures=2,
         login_rate_limit=1000,
     )
     app = create_app(s)

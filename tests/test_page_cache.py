@@ -122,7 +122,9 @@ def test_entries_expire_move_with_the_ranking_and_the_oldest_go_first() -> None:
     async def main() -> None:
         page = await cache.page("a", lambda: version[0], "T1", render(cache, "v1"))
         assert page == "<p>v1 T1</p>" and render.calls == 1
-        assert await cache.page("a", lambda: version[0], "T2", render(cache, "v2")) == "<p>v1 T2</p>"
+        assert (
+            await cache.page("a", lambda: version[0], "T2", render(cache, "v2")) == "<p>v1 T2</p>"
+        )
         version[0] = 2  # the worker's ranking moved: rendered afresh
         assert await cache.page("a", lambda: version[0], "T", render(cache, "v2")) == "<p>v2 T</p>"
         await asyncio.sleep(0.06)  # expired

@@ -128,7 +128,13 @@ def serve(monkeypatch: pytest.MonkeyPatch, sqlite_file: str, capsys: pytest.Capt
     """Runs `veche serve ARGS` in-process with uvicorn.run replaced: (exit code, stderr, calls)."""
     import uvicorn
 
-    for name in ("VECHE_ENV", "SECRET_KEY", "VECHE_TRUSTED_PROXIES", "VECHE_HOST", "VECHE_REDIS_URL"):
+    for name in (
+        "VECHE_ENV",
+        "SECRET_KEY",
+        "VECHE_TRUSTED_PROXIES",
+        "VECHE_HOST",
+        "VECHE_REDIS_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VECHE_EMBEDDING_MODEL", "off")
     assert cli.main(["--database-url", sqlite_file, "migrate"]) == 0
@@ -183,7 +189,11 @@ def test_serve_in_production_without_a_secret_exits_2_as_a_process(sqlite_file: 
     env.update(VECHE_ENV="production", DATABASE_URL=sqlite_file)
     done = subprocess.run(
         [sys.executable, "-m", "webapp", "serve", "--host", "0.0.0.0", "--port", "1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("veche: error: SECRET_KEY must be set")

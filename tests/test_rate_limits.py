@@ -311,8 +311,16 @@ def test_the_limit_holds_in_total_across_two_worker_processes(
     with log_path.open("w") as log_file:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "webapp.asgi:app", "--workers", "2",
-                "--port", str(port), "--log-config", str(log_config),
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "webapp.asgi:app",
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+                "--log-config",
+                str(log_config),
             ],
             cwd=ROOT,
             env=env,
@@ -369,4 +377,3 @@ def test_the_limit_holds_in_total_across_two_worker_processes(
             server.kill()
             server.wait(timeout=10)
             raise
-

@@ -35,8 +35,12 @@ def make_site(settings: Any) -> Iterator[SiteFactory]:
     def make(**changes: Any) -> tuple[Any, Received]:
         app = create_app(
             dataclasses.replace(
-                settings, smtp_host="127.0.0.1", smtp_port=port, base_url=BASE_URL,
-                smtp_from="Veche <noreply@veche.example.org>", **changes,
+                settings,
+                smtp_host="127.0.0.1",
+                smtp_port=port,
+                base_url=BASE_URL,
+                smtp_from="Veche <noreply@veche.example.org>",
+                **changes,
             )
         )
         apps.append(app)
@@ -130,7 +134,10 @@ def test_a_free_and_a_taken_address_get_the_same_answer(site: Any) -> None:
     (notice,) = for_address(smtp_server, 2, "taken@example.org")
     assert confirm["Subject"] == "Подтвердите адрес электронной почты на «Вече»"
     assert "введите пароль, который вы выбрали при регистрации" in body(confirm)
-    assert notice["Subject"] == "Кто-то пытался зарегистрироваться на «Вече» с вашим адресом электронной почты"
+    assert (
+        notice["Subject"]
+        == "Кто-то пытался зарегистрироваться на «Вече» с вашим адресом электронной почты"
+    )
     assert "/login" in body(notice) and "/register/confirm/" not in body(notice)
 
     # the owner of the taken address keeps their password; the stranger's does not work
@@ -317,9 +324,7 @@ def test_pending_registrations_per_address_are_capped_and_the_newest_always_work
     the oldest registration makes room, so the stranger's own (newest) link works."""
     mail_app, smtp_server = site
     cap = registration.MAX_PENDING_PER_ADDRESS
-    answers = [
-        register(mail_app, "busy@example.org", ATTACKER_PASSWORD)[0] for _ in range(cap + 2)
-    ]
+    answers = [register(mail_app, "busy@example.org", ATTACKER_PASSWORD)[0] for _ in range(cap + 2)]
     answers.append(register(mail_app, "busy@example.org")[0])  # the owner, last
     assert {(a.status_code, a.headers["location"]) for a in answers} == {(303, "/register/sent")}
     assert pending(mail_app.state.session_factory, "busy@example.org") == cap
@@ -357,7 +362,10 @@ def test_an_address_that_got_an_account_meanwhile(site: Any) -> None:
         r = follow(b, link_in(msg), NEW_PASSWORD)
         assert r.status_code == 409 and "уже есть учётная запись" in r.text
         assert not signed_in(b)
-    assert pending(factory, "meanwhile@example.org") == 0 and accounts(factory, "meanwhile@example.org") == 1
+    assert (
+        pending(factory, "meanwhile@example.org") == 0
+        and accounts(factory, "meanwhile@example.org") == 1
+    )
 
 
 def test_the_link_page_speaks_english_to_an_english_browser(site: Any) -> None:

@@ -28,7 +28,9 @@ def test_an_official_cannot_read_a_hidden_idea(app, session_factory) -> None:  #
         admin.__exit__(None, None, None)
 
 
-def test_api_links_use_the_configured_address_not_the_host_header(settings, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_api_links_use_the_configured_address_not_the_host_header(
+    settings, session_factory
+) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
     from tests.helpers import Browser

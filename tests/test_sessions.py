@@ -128,7 +128,11 @@ def test_idle_citizen_session_ends(app, citizen, session_factory, settings) -> N
         idle = timedelta(seconds=settings.session_idle_seconds)
         _set_times(session_factory, citizen.id, last_seen_at=datetime.now(UTC) - idle / 2)
         assert b.get("/api/v1/me").status_code == 200
-        _set_times(session_factory, citizen.id, last_seen_at=datetime.now(UTC) - idle - timedelta(seconds=5))
+        _set_times(
+            session_factory,
+            citizen.id,
+            last_seen_at=datetime.now(UTC) - idle - timedelta(seconds=5),
+        )
         assert b.get("/api/v1/me").status_code == 401
         assert _sessions(session_factory, citizen.id) == 0  # the expired row is removed
         home = b.get("/")  # still a page, for an anonymous visitor
@@ -206,9 +210,7 @@ def test_password_change_ends_other_sessions(app, citizen, session_factory) -> N
         assert wrong.status_code == 422
         assert "This is not your current password." in wrong.text
         assert _sessions(session_factory, citizen.id) == 2
-        weak = a.submit(
-            "/account/password", {"current_password": PASSWORD, "password": "short"}
-        )
+        weak = a.submit("/account/password", {"current_password": PASSWORD, "password": "short"})
         assert weak.status_code == 422
         done = a.submit(
             "/account/password", {"current_password": PASSWORD, "password": NEW_PASSWORD}
@@ -276,9 +278,7 @@ def test_the_session_list_and_ending_one_session(app, citizen, session_factory) 
         assert "Chrome on Android" in page.text
         assert page.text.count('class="badge badge-ok"') == 1  # "this device"
         with transaction(session_factory) as s:
-            b_id = s.scalar(
-                select(UserSession.id).where(UserSession.user_agent == chrome_android)
-            )
+            b_id = s.scalar(select(UserSession.id).where(UserSession.user_agent == chrome_android))
         assert f'action="/account/sessions/{b_id}/end"' in page.text
         assert a.submit(f"/account/sessions/{b_id}/end").status_code == 303
         assert b.get("/api/v1/me").status_code == 401
@@ -301,7 +301,11 @@ def test_a_user_cannot_end_another_users_session(app, citizen, session_factory) 
 
 
 def test_end_all_other_sessions_keeps_this_one(app, citizen, session_factory) -> None:
-    with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b, Browser(app, headers=EN) as c:
+    with (
+        Browser(app, headers=EN) as a,
+        Browser(app, headers=EN) as b,
+        Browser(app, headers=EN) as c,
+    ):
         for x in (a, b, c):
             x.login(citizen.email)
         assert a.submit("/account/sessions/end-others").status_code == 303
@@ -314,7 +318,9 @@ def test_account_pages_need_a_session(app, citizen) -> None:
     with Browser(app, headers=EN) as anon:
         assert anon.get("/account/security").status_code in (303, 401)
         assert anon.post("/account/logout-everywhere", data={"csrf_token": "x"}).status_code in (
-            303, 401, 403,
+            303,
+            401,
+            403,
         )
 
 

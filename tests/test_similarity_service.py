@@ -241,7 +241,9 @@ def test_the_default_model_finds_a_paraphrase(settings: Settings) -> None:
         engine.dispose()
 
 
-def test_a_saved_index_is_restored_and_caught_up(fast_settings: Settings, factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_saved_index_is_restored_and_caught_up(
+    fast_settings: Settings, factory, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """VECHE_INDEX_DIR: a worker starts from the saved index and reads only newer vectors."""
     settings = dataclasses.replace(fast_settings, index_dir=str(tmp_path / "index"))
     user = author(factory)

@@ -120,17 +120,27 @@ def test_forms_in_another_encoding_are_refused_whole_and_nothing_is_stored(
     title, body = "Ремонт в парке".encode("cp1251"), "Отремонтировать дорожки.".encode("cp1251")
     fields = {"csrf_token": token, "category_id": str(category), "confirm_similar": "1"}
     urlencoded = (
-        b"title=" + urllib.parse.quote_from_bytes(title).encode()
-        + b"&body=" + urllib.parse.quote_from_bytes(body).encode()
-        + b"&" + urllib.parse.urlencode(fields).encode()
+        b"title="
+        + urllib.parse.quote_from_bytes(title).encode()
+        + b"&body="
+        + urllib.parse.quote_from_bytes(body).encode()
+        + b"&"
+        + urllib.parse.urlencode(fields).encode()
     )
     raw = b"title=" + title + b"&body=" + body + b"&" + urllib.parse.urlencode(fields).encode()
     parts = [(name.encode(), value.encode()) for name, value in fields.items()]
     parts += [(b"title", title), (b"body", body)]
-    multipart = b"".join(
-        b'--XyZ\r\nContent-Disposition: form-data; name="' + name + b'"\r\n\r\n' + value + b"\r\n"
-        for name, value in parts
-    ) + b"--XyZ--\r\n"
+    multipart = (
+        b"".join(
+            b'--XyZ\r\nContent-Disposition: form-data; name="'
+            + name
+            + b'"\r\n\r\n'
+            + value
+            + b"\r\n"
+            for name, value in parts
+        )
+        + b"--XyZ--\r\n"
+    )
     for content, ctype in (
         (urlencoded, "application/x-www-form-urlencoded"),
         (raw, "application/x-www-form-urlencoded"),
@@ -144,8 +154,12 @@ def test_forms_in_another_encoding_are_refused_whole_and_nothing_is_stored(
     # the same form in UTF-8 goes through
     good = browser.submit(
         "/ideas/new",
-        {"title": "Ремонт в парке", "body": "Отремонтировать дорожки и скамейки в парке.",
-         "category_id": str(category), "confirm_similar": "1"},
+        {
+            "title": "Ремонт в парке",
+            "body": "Отремонтировать дорожки и скамейки в парке.",
+            "category_id": str(category),
+            "confirm_similar": "1",
+        },
     )
     assert good.status_code == 303
 

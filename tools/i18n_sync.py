@@ -22,23 +22,53 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 I18N = ROOT / "webapp" / "i18n"
 KEYWORDS = [
-    "_", "gettext", "ngettext:1,2", "N_", "add:2", "flash:2", "invalid:2", "NotFound",
-    "Conflict", "PermissionDenied", "NotConfirmed", "NotAuthenticated", "RateLimited", "PayloadTooLarge",
+    "_",
+    "gettext",
+    "ngettext:1,2",
+    "N_",
+    "add:2",
+    "flash:2",
+    "invalid:2",
+    "NotFound",
+    "Conflict",
+    "PermissionDenied",
+    "NotConfirmed",
+    "NotAuthenticated",
+    "RateLimited",
+    "PayloadTooLarge",
     "DomainError",
 ]
 
 
 def main() -> int:
     bindir = Path(sys.executable).parent
-    args = [str(bindir / "pybabel"), "extract", "-F", "babel.cfg", "-o",
-            "webapp/i18n/messages.pot", "--no-location", "--sort-output"]
+    args = [
+        str(bindir / "pybabel"),
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-o",
+        "webapp/i18n/messages.pot",
+        "--no-location",
+        "--sort-output",
+    ]
     for k in KEYWORDS:
         args += ["-k", k]
     subprocess.run([*args, "."], cwd=ROOT, check=True, capture_output=True)
     subprocess.run(
-        [str(bindir / "pybabel"), "update", "-i", "webapp/i18n/messages.pot", "-d",
-         "webapp/i18n", "--no-fuzzy-matching", "--ignore-obsolete"],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            str(bindir / "pybabel"),
+            "update",
+            "-i",
+            "webapp/i18n/messages.pot",
+            "-d",
+            "webapp/i18n",
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     pending: dict[str, object] = {}
     for f in sorted((I18N / "pending").glob("*.json")):

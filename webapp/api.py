@@ -263,7 +263,9 @@ async def similar_ideas(request: Request, call: Call) -> Response:
     if len(text) > similar_views.TEXT_MAX:
         longest = {"max": similar_views.TEXT_MAX}
         field = "text" if p["text"] else "description"
-        raise InvalidInput({field: (N_("The text is too long: at most %(max)s characters."), longest)})
+        raise InvalidInput(
+            {field: (N_("The text is too long: at most %(max)s characters."), longest)}
+        )
     await similar_views.limit_lookups(request, call.user, text)
     service = similar_views.service(request)
     state = similar_views.state(request)
@@ -440,7 +442,11 @@ async def create_token(request: Request, call: Call) -> Response:
         if user is None:
             return None
         return api_tokens.issue(
-            session, user.id, name, days=call.body.get("days"), limits=limits,
+            session,
+            user.id,
+            name,
+            days=call.body.get("days"),
+            limits=limits,
             origin=_token_origin(request, user.id),
         )
 

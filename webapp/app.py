@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from webapp import background
 from webapp.accounts.sessions import Policy as SessionPolicy
 from webapp.dedup.similarity import SimilarityService
+from webapp.domains import template_dirs
 from webapp.i18n import Translator, load_translators
 from webapp.ideas.exposure import ViewBuffer
 from webapp.kernel.errors_view import exception_handlers
@@ -29,7 +30,6 @@ from webapp.kernel.storage import faults
 from webapp.kernel.storage.db import make_engine, make_session_factory
 from webapp.notifications.mailer import Mailer
 from webapp.ranking.ranking import RankingService
-from webapp.domains import template_dirs
 from webapp.routes import build_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -216,6 +216,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
             password = getpass.getpass("Password: ")
             if getpass.getpass("Repeat password: ") != password:
                 raise CliError("the passwords do not match")
+
     def taken(session: Any) -> bool:
         try:
             users.find_by_email(session, args.email)
@@ -277,7 +278,11 @@ def cmd_user_token(args: argparse.Namespace) -> int:
     def make(session: Any) -> Any:
         user = users.find_by_email(session, args.email)
         return api_tokens.issue(
-            session, user.id, args.name or "cli", days=args.days, limits=limits,
+            session,
+            user.id,
+            args.name or "cli",
+            days=args.days,
+            limits=limits,
             origin=api_tokens.Origin(None, "cli"),
         )
 
@@ -315,8 +320,14 @@ def cmd_user_tokens(args: argparse.Namespace) -> int:
     for t in items:
         expires = ("expired " if t.expired else "") + _when(t.expires_at)
         rows.append(
-            (str(t.id), t.name or "-", f"{t.hint}…", _when(t.created_at), _when(t.last_used_at),
-             expires)
+            (
+                str(t.id),
+                t.name or "-",
+                f"{t.hint}…",
+                _when(t.created_at),
+                _when(t.last_used_at),
+                expires,
+            )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -377,7 +388,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     with _session_factory(settings) as factory:
         try:
             report = similarity.reindex(
-                factory, settings, finder, batch=args.batch, force=args.force,
+                factory,
+                settings,
+                finder,
+                batch=args.batch,
+                force=args.force,
                 progress=not args.quiet,
             )
         except RuntimeError as exc:
@@ -585,20 +600,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure duplicate detection on the labelled data (docs/dedup.md, 'Evaluation')",
         epilog=EPILOG,
     )
-    p.add_argument("--data", metavar="DIR", required=True,
-                   help="the shared data folder (paraphraser_ru/, stsb_ru_en/, quora_en/, "
-                   "uk_petitions/), e.g. ../shared/data")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        required=True,
+        help="the shared data folder (paraphraser_ru/, stsb_ru_en/, quora_en/, "
+        "uk_petitions/), e.g. ../shared/data",
+    )
     p.add_argument("--model", help="model of the 'default' method (default: the embedded one)")
-    p.add_argument("--methods", default=",".join(("default", "e5", "minilm", "pg_trgm")),
-                   help="comma-separated: default, e5, minilm, pg_trgm, hashing, cosine:<model> "
-                   "(default: %(default)s)")
-    p.add_argument("--quora-limit", type=int, default=None, metavar="N",
-                   help="Quora test pairs, a fixed subsample (default 4000)")
-    p.add_argument("--pg-url", metavar="URL",
-                   help="PostgreSQL server for pg_trgm (default postgresql://postgres@127.0.0.1"
-                   ":5432/postgres; the database veche_eval is created on it)")
-    p.add_argument("--json", metavar="PATH", default="bench/results/dedup_eval.json",
-                   help="where to write the results (default: %(default)s)")
+    p.add_argument(
+        "--methods",
+        default=",".join(("default", "e5", "minilm", "pg_trgm")),
+        help="comma-separated: default, e5, minilm, pg_trgm, hashing, cosine:<model> "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--quora-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Quora test pairs, a fixed subsample (default 4000)",
+    )
+    p.add_argument(
+        "--pg-url",
+        metavar="URL",
+        help="PostgreSQL server for pg_trgm (default postgresql://postgres@127.0.0.1"
+        ":5432/postgres; the database veche_eval is created on it)",
+    )
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        default="bench/results/dedup_eval.json",
+        help="where to write the results (default: %(default)s)",
+    )
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
@@ -638,7 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("email")
     p.add_argument("--name", help="a label for the token")
     p.add_argument(
-        "--days", type=int,
+        "--days",
+        type=int,
         help="lifetime in days (default VECHE_API_TOKEN_DAYS, at most VECHE_API_TOKEN_MAX_DAYS)",
     )
     p.set_defaults(func=cmd_user_token)

@@ -27,5 +27,7 @@ DOMAINS: tuple[str, ...] = (
 def template_dirs() -> list[Path]:
     """The kernel's templates (base page, macros, error pages), then each domain's own."""
     dirs = [WEBAPP_DIR / "kernel" / "templates"]
-    dirs += [WEBAPP_DIR / d / "templates" for d in DOMAINS if (WEBAPP_DIR / d / "templates").is_dir()]
+    dirs += [
+        WEBAPP_DIR / d / "templates" for d in DOMAINS if (WEBAPP_DIR / d / "templates").is_dir()
+    ]
     return dirs

@@ -162,9 +162,7 @@ def account_routes() -> list[BaseRoute]:
     """The account security page (webapp.accounts.views.account)."""
     return [
         Route("/account/security", account.security, methods=GET, name="account_security"),
-        Route(
-            "/account/password", account.change_password, methods=POST, name="account_password"
-        ),
+        Route("/account/password", account.change_password, methods=POST, name="account_password"),
         Route(
             "/account/sessions/{session_id:int}/end",
             account.end_session,

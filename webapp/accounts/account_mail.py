@@ -50,13 +50,15 @@ def compose(mailer: Mailer, mail: AccountMail) -> EmailMessage:
         link = mailer.base_url + str(mailer.path_for("confirm_email", token=mail.token))
         subject = tr.gettext("Confirm your e-mail address for Veche")
         lines = [
-            hello, "",
+            hello,
+            "",
             tr.gettext(
                 "To finish creating your account, open this link within %(hours)s hours "
                 "and enter the password you chose when you registered:",
                 hours=CONFIRM_HOURS,
             ),
-            link, "",
+            link,
+            "",
             tr.gettext(
                 "The link works once. If you did not register on Veche, ignore this message: "
                 "no account will be created."
@@ -66,12 +68,14 @@ def compose(mailer: Mailer, mail: AccountMail) -> EmailMessage:
         login = mailer.base_url + str(mailer.path_for("login"))
         subject = tr.gettext("Someone tried to register on Veche with your e-mail address")
         lines = [
-            hello, "",
+            hello,
+            "",
             tr.gettext(
                 "Someone, perhaps you, tried to create a new account on Veche with this e-mail "
                 "address. You already have an account: log in here:"
             ),
-            login, "",
+            login,
+            "",
             tr.gettext("If it was not you, ignore this message: your account has not changed."),
         ]
     msg = EmailMessage()

@@ -319,7 +319,9 @@ class Throttle:
         cap = float(settings.login_max_delay)
         if store is None:
             store = (
-                RedisStore(redis, cap, settings.redis_prefix) if redis is not None else MemoryStore(cap)
+                RedisStore(redis, cap, settings.redis_prefix)
+                if redis is not None
+                else MemoryStore(cap)
             )
         self.store: Store = store
         self.signer = URLSafeTimedSerializer(settings.secret_key, salt=DEVICE_SALT)
@@ -464,9 +466,13 @@ async def _audit_throttled(request: Request, email: str, retry_after: int) -> No
 
     via = "api" if request.url.path.startswith("/api/") else "site"
     work = functools.partial(
-        login_audit.record_for_address, email=email, kind="login_throttled",
-        ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
-        retry_after=retry_after, via=via,
+        login_audit.record_for_address,
+        email=email,
+        kind="login_throttled",
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        retry_after=retry_after,
+        via=via,
     )
     try:
         await db(request, work)

@@ -112,8 +112,14 @@ def register_pending(
     path.
     """
     email_s, name, pw, district = _clean_account(
-        session, email, display_name, password, district_id,
-        password_min_length, password_max_length, "citizen",
+        session,
+        email,
+        display_name,
+        password,
+        district_id,
+        password_min_length,
+        password_max_length,
+        "citizen",
     )
     password_hash = hash_password(pw)  # on every path: the answer time tells nothing
     now = now or _now()
@@ -215,7 +221,5 @@ def confirm(
     )
     if user is None:
         return Confirmation(None, email)
-    login_audit.record(
-        session, user.id, "registration_confirmed", ip=ip, user_agent=user_agent
-    )
+    login_audit.record(session, user.id, "registration_confirmed", ip=ip, user_agent=user_agent)
     return Confirmation(to_current(user), email)

@@ -309,7 +309,11 @@ def list_active(
     ).all()
     items = [
         SessionInfo(
-            r.id, _aware(r.created_at), _aware(r.last_seen_at), r.ip, r.user_agent,
+            r.id,
+            _aware(r.created_at),
+            _aware(r.last_seen_at),
+            r.ip,
+            r.user_agent,
             r.id == current_id,
         )
         for r in rows
@@ -317,10 +321,17 @@ def list_active(
     if current_id is not None and not any(i.current for i in items):
         mine = session.get(UserSession, current_id)
         if mine is not None and mine.user_id == user_id:
-            items.insert(0, SessionInfo(
-                mine.id, _aware(mine.created_at), _aware(mine.last_seen_at), mine.ip,
-                mine.user_agent, True,
-            ))
+            items.insert(
+                0,
+                SessionInfo(
+                    mine.id,
+                    _aware(mine.created_at),
+                    _aware(mine.last_seen_at),
+                    mine.ip,
+                    mine.user_agent,
+                    True,
+                ),
+            )
     return items, total
 
 
@@ -358,7 +369,12 @@ def change_password(
     login_audit.record(session, user_id, "password_changed", ip=ip, user_agent=user_agent)
     if others:
         login_audit.record(
-            session, user_id, "sessions_ended", ip=ip, user_agent=user_agent,
-            reason="password", ended=others,
+            session,
+            user_id,
+            "sessions_ended",
+            ip=ip,
+            user_agent=user_agent,
+            reason="password",
+            ended=others,
         )
     return create(session, user_id, policy, ip=ip, user_agent=user_agent)

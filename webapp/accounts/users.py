@@ -73,9 +73,7 @@ def _clean_account(
     name = clean_text(
         errors, "display_name", display_name, min_length=2, max_length=100, one_script_words=True
     )
-    pw = check_password_policy(
-        errors, password, password_min_length, email_s, password_max_length
-    )
+    pw = check_password_policy(errors, password, password_min_length, email_s, password_max_length)
     district = clean_optional_id(errors, "district_id", district_id)
     if district is not None and session.get(District, district) is None:
         errors.add("district_id", "Unknown value.")
@@ -100,15 +98,27 @@ def register(
 ) -> CurrentUser:
     """Create an account; raises InvalidInput (with per-field messages) or Conflict."""
     email_s, name, pw, district = _clean_account(
-        session, email, display_name, password, district_id,
-        password_min_length, password_max_length, role,
+        session,
+        email,
+        display_name,
+        password,
+        district_id,
+        password_min_length,
+        password_max_length,
+        role,
     )
     if session.scalar(select(User.id).where(User.email == email_s)) is not None:
         hash_password(pw)  # the same argon2 work as a new account: the answer time tells nothing
         raise Conflict(REGISTERED_EMAIL_MESSAGE, field="email")
     user = _add_user(
-        session, email_s, name, pw, district,
-        role=role, verified_resident=verified_resident, locale=locale,
+        session,
+        email_s,
+        name,
+        pw,
+        district,
+        role=role,
+        verified_resident=verified_resident,
+        locale=locale,
     )
     return to_current(user)
 

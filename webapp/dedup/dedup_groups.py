@@ -192,7 +192,10 @@ def score_edges(
 
 
 def _write_pairs(
-    session: Session, finder: DuplicateFinder, ids: Sequence[int], edges: Sequence[Edge],
+    session: Session,
+    finder: DuplicateFinder,
+    ids: Sequence[int],
+    edges: Sequence[Edge],
     similarity: dict[tuple[int, int], float],
 ) -> set[int]:
     """Replace the stored pairs touching ``ids`` by ``edges``; returns every idea concerned."""
@@ -328,16 +331,17 @@ def _rewrite_groups(
             )
         else:
             row = DuplicateGroup(
-                score=float(g.score), status="open", model=finder.identity,
-                created_at=now, updated_at=now,
+                score=float(g.score),
+                status="open",
+                model=finder.identity,
+                created_at=now,
+                updated_at=now,
             )
             session.add(row)
             session.flush()
             gid = row.id
         session.add_all(
-            DuplicateGroupMember(
-                group_id=gid, idea_id=m, score=float(s), reasons=r, position=i
-            )
+            DuplicateGroupMember(group_id=gid, idea_id=m, score=float(s), reasons=r, position=i)
             for i, (m, s, r) in enumerate(_members(g.edges, sorted(members)))
         )
         written += 1
@@ -456,11 +460,15 @@ def list_groups(
     ).all()
     if not groups:
         return [], total
-    rows = session.execute(
-        select(DuplicateGroupMember)
-        .where(DuplicateGroupMember.group_id.in_([g.id for g in groups]))
-        .order_by(DuplicateGroupMember.group_id, DuplicateGroupMember.position)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(DuplicateGroupMember)
+            .where(DuplicateGroupMember.group_id.in_([g.id for g in groups]))
+            .order_by(DuplicateGroupMember.group_id, DuplicateGroupMember.position)
+        )
+        .scalars()
+        .all()
+    )
     ideas = {
         s.id: s
         for s in summaries(session, sorted({r.idea_id for r in rows}))

@@ -150,9 +150,7 @@ def _matches(
     return pairs, steps
 
 
-def diff_tokens(
-    reference: str, text: str, budget: DiffBudget | None = None
-) -> tuple[Token, ...]:
+def diff_tokens(reference: str, text: str, budget: DiffBudget | None = None) -> tuple[Token, ...]:
     """``text`` as tokens, its words that differ from ``reference`` marked ``changed``.
 
     Words are compared in ``ml.text.normalise`` form (case, ``ё``/``е`` and accents do not
@@ -182,7 +180,8 @@ def diff_tokens(
         head += 1
     tail = 0
     while (
-        tail < len(ref) - head and tail < len(keys) - head
+        tail < len(ref) - head
+        and tail < len(keys) - head
         and ref[len(ref) - 1 - tail] == keys[len(keys) - 1 - tail]
     ):
         tail += 1

@@ -214,7 +214,9 @@ class SimilarityService:
         """Load in a background thread (returns at once); ``status`` becomes ready or failed."""
         if self.status != "loading" or self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._load_safely, name="veche-similarity", daemon=True)
+        self._thread = threading.Thread(
+            target=self._load_safely, name="veche-similarity", daemon=True
+        )
         self._thread.start()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -313,8 +315,12 @@ class SimilarityService:
         with self._lock:  # no poll in between: the file holds exactly the rows up to cursor
             cursor = self.cursor
             self.finder.save_index(path)
-        meta = {"model": self.finder.identity, "cursor": cursor, "vectors": len(self.finder),
-                "saved_at": utcnow().isoformat()}
+        meta = {
+            "model": self.finder.identity,
+            "cursor": cursor,
+            "vectors": len(self.finder),
+            "saved_at": utcnow().isoformat(),
+        }
         tmp = path.with_suffix(f".json.tmp{threading.get_ident()}")
         tmp.write_text(json.dumps(meta), encoding="utf-8")
         tmp.replace(path.with_suffix(".json"))
@@ -458,7 +464,9 @@ class SimilarityService:
                     .where(IdeaEmbedding.idea_id == r.id)
                     .values(idea_updated_at=r.updated_at)
                 )
-            ok = [(row, h, v) for (row, _, h), v in zip(fresh, vectors, strict=True) if v is not None]
+            ok = [
+                (row, h, v) for (row, _, h), v in zip(fresh, vectors, strict=True) if v is not None
+            ]
             if ok:
                 ids = [row.id for row, _, _ in ok]
                 session.execute(delete(IdeaEmbedding).where(IdeaEmbedding.idea_id.in_(ids)))
@@ -588,7 +596,8 @@ class SimilarityService:
             np.stack([decode(r.vector, finder.dim) for r in rows]),
         )
         order = sorted(
-            range(len(rows)), key=lambda i: (-verdicts[i].score, -verdicts[i].similarity, rows[i].id)
+            range(len(rows)),
+            key=lambda i: (-verdicts[i].score, -verdicts[i].similarity, rows[i].id),
         )
         return [
             _Ranked(
@@ -709,9 +718,7 @@ def load_finder(settings: Settings, model: str | None = None) -> DuplicateFinder
 def _stale_query(identity: str) -> Any:
     e = IdeaEmbedding
     return (
-        select(
-            Idea.id, Idea.title, Idea.body, Idea.updated_at, e.model, e.text_hash
-        )
+        select(Idea.id, Idea.title, Idea.body, Idea.updated_at, e.model, e.text_hash)
         .outerjoin(e, e.idea_id == Idea.id)
         .where(or_(e.id.is_(None), e.model != identity, e.idea_updated_at != Idea.updated_at))
     )
@@ -865,8 +872,12 @@ def reindex(
                 with factory() as session:
                     rows = session.execute(
                         select(
-                            Idea.id, Idea.title, Idea.body, Idea.updated_at,
-                            IdeaEmbedding.model, IdeaEmbedding.text_hash,
+                            Idea.id,
+                            Idea.title,
+                            Idea.body,
+                            Idea.updated_at,
+                            IdeaEmbedding.model,
+                            IdeaEmbedding.text_hash,
                         )
                         .outerjoin(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id)
                         .where(Idea.id > after)
@@ -929,9 +940,7 @@ def reindex(
                     select(func.count())
                     .select_from(IdeaEmbedding)
                     .join(Idea, Idea.id == IdeaEmbedding.idea_id)
-                    .where(
-                        IdeaEmbedding.model == finder.identity, Idea.status.in_(PUBLIC_STATUSES)
-                    )
+                    .where(IdeaEmbedding.model == finder.identity, Idea.status.in_(PUBLIC_STATUSES))
                 )
                 or 0
             )

@@ -147,9 +147,7 @@ def _move(conn: Connection, locked: Any, before: int, after: int) -> tuple[int, 
 def _result(
     locked: Any, user: CurrentUser, counts: tuple[int, int], mine: int, changed: bool
 ) -> VoteState:
-    editable = (
-        locked.author_id == user.id and locked.status == "published" and counts == (0, 0)
-    )
+    editable = locked.author_id == user.id and locked.status == "published" and counts == (0, 0)
     return VoteState(locked.id, counts[0], counts[1], mine, changed, can_edit=editable)
 
 
@@ -179,10 +177,13 @@ def cast_vote(
     if existing is not None:  # a flip: the row keeps its time, and so does the ranking
         old, created = existing
         conn.execute(_FLIP, {"voter": user.id, "idea": idea_id, "new_value": value})
-        ranking_log.votes_changed(session, [
-            {**event, "value": old, "delta": -1, "vote_at": created},
-            {**event, "value": value, "delta": +1, "vote_at": created},
-        ])
+        ranking_log.votes_changed(
+            session,
+            [
+                {**event, "value": old, "delta": -1, "vote_at": created},
+                {**event, "value": value, "delta": +1, "vote_at": created},
+            ],
+        )
     else:
         created = utcnow()
         new_vote = _NEW_VOTE[conn.dialect.name]
@@ -194,7 +195,9 @@ def cast_vote(
             mine = _standing(v for v, _ in _my_rows(conn, user.id, idea_id).values())
             now = conn.execute(_COUNTS, {"idea_id": idea_id}).one()
             return _result(locked, user, (now[0], now[1]), mine, changed=False)
-        ranking_log.votes_changed(session, [{**event, "value": value, "delta": +1, "vote_at": created}])
+        ranking_log.votes_changed(
+            session, [{**event, "value": value, "delta": +1, "vote_at": created}]
+        )
     others = [v for i, (v, _) in rows.items() if i != idea_id]
     after = _standing([*others, value])
     return _result(locked, user, _move(conn, locked, before, after), after, changed=True)
@@ -217,10 +220,13 @@ def withdraw_vote(session: Session, user: CurrentUser, idea_id: int) -> VoteStat
     if not removed:
         return _result(locked, user, counts, 0, changed=False)
     removed = sorted(removed, key=lambda r: r[0])
-    ranking_log.votes_changed(session, [
-        {"idea_id": i, "user_id": user.id, "value": v, "delta": -1, "vote_at": at}
-        for i, v, at in removed
-    ])
+    ranking_log.votes_changed(
+        session,
+        [
+            {"idea_id": i, "user_id": user.id, "value": v, "delta": -1, "vote_at": at}
+            for i, v, at in removed
+        ],
+    )
     for row_idea, value, _ in removed:
         if row_idea != idea_id:  # a merged idea: its own raw count
             support, oppose = (-1, 0) if value == 1 else (0, -1)

@@ -51,9 +51,7 @@ class SecurityHeaders:
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))
                 names = {k.lower() for k, _ in headers}
-                message["headers"] = headers + [
-                    (k, v) for k, v in self.headers if k not in names
-                ]
+                message["headers"] = headers + [(k, v) for k, v in self.headers if k not in names]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -288,9 +288,7 @@ class Settings:
                 f"VECHE_DEFAULT_SORT must be one of {', '.join(RANKED_SORTS)}, got {self.default_sort!r}"
             )
         if not self.embedding_model.strip():
-            raise SettingsError(
-                "VECHE_EMBEDDING_MODEL must name a model, a local path, or 'off'"
-            )
+            raise SettingsError("VECHE_EMBEDDING_MODEL must name a model, a local path, or 'off'")
         if not 1 <= self.db_pool_size <= 200:
             raise SettingsError(f"VECHE_DB_POOL_SIZE must be 1..200, got {self.db_pool_size}")
         if not 0.0 <= self.page_cache_seconds <= 60.0:
@@ -305,13 +303,27 @@ class Settings:
             raise SettingsError(
                 f"VECHE_SIMILAR_CONCURRENCY must be 1..64, got {self.similar_concurrency}"
             )
-        for name in ("login_rate_limit", "write_rate_limit", "similar_rate_limit", "search_rate_limit"):
+        for name in (
+            "login_rate_limit",
+            "write_rate_limit",
+            "similar_rate_limit",
+            "search_rate_limit",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(
                     f"{self.ENV_NAMES[name]} must be at least 1 per minute, got {getattr(self, name)}"
                 )
         for name in RATE_LIMIT_BUCKETS.values():
-            if name not in ("login_rate_limit", "write_rate_limit", "similar_rate_limit", "search_rate_limit") and getattr(self, name) < 0:
+            if (
+                name
+                not in (
+                    "login_rate_limit",
+                    "write_rate_limit",
+                    "similar_rate_limit",
+                    "search_rate_limit",
+                )
+                and getattr(self, name) < 0
+            ):
                 raise SettingsError(
                     f"{self.ENV_NAMES[name]} must be >= 0 (0 = inherit), got {getattr(self, name)}"
                 )
@@ -339,7 +351,9 @@ class Settings:
         if not 1 <= self.smtp_port <= 65535:
             raise SettingsError(f"VECHE_SMTP_PORT must be 1..65535, got {self.smtp_port}")
         if not self.base_url.startswith(("http://", "https://")):
-            raise SettingsError(f"VECHE_BASE_URL must start with http:// or https://, got {self.base_url!r}")
+            raise SettingsError(
+                f"VECHE_BASE_URL must start with http:// or https://, got {self.base_url!r}"
+            )
         if not 0.1 <= self.email_poll_seconds <= 3600:
             raise SettingsError(
                 f"VECHE_EMAIL_POLL_SECONDS must be 0.1..3600, got {self.email_poll_seconds}"

@@ -83,7 +83,11 @@ def notify_users(
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         total += _insert_from(
-            session, select(User.id.label("uid")).where(User.id.in_(chunk)), kind, idea_id, data,
+            session,
+            select(User.id.label("uid")).where(User.id.in_(chunk)),
+            kind,
+            idea_id,
+            data,
             email,
         )
     return total

@@ -248,7 +248,9 @@ class RankingService:
         # membership tests, not `set - dict.keys()`: that copies every key of the index (a
         # million users) on each poll
         known_ideas, known_users = state.idea_index, state.user_index
-        ideas = {e.idea_id for e in events if e.idea_id is not None and e.idea_id not in known_ideas}
+        ideas = {
+            e.idea_id for e in events if e.idea_id is not None and e.idea_id not in known_ideas
+        }
         users = {e.user_id for e in events if e.kind == "vote" and e.user_id not in known_users}
         return sorted(ideas), sorted(users)
 

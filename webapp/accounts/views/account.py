@@ -126,7 +126,9 @@ async def security(request: Request, errors: dict[str, str] | None = None) -> Re
     def load(session: Any) -> dict[str, Any]:
         active, total = sessions_service.list_active(session, user.id, policy, current_id)
         events, count = login_events.list_events(
-            session, user_id=user.id, limit=HISTORY_PAGE_SIZE,
+            session,
+            user_id=user.id,
+            limit=HISTORY_PAGE_SIZE,
             offset=(number - 1) * HISTORY_PAGE_SIZE,
         )
         return {
@@ -194,8 +196,12 @@ async def end_session(request: Request) -> Response:
     if session_id == getattr(request.state, "session_id", None):
         return await logout_here(request)
     await db(
-        request, sessions_service.revoke, user.id, session_id,
-        ip=client_ip(request), user_agent=_ua(request),
+        request,
+        sessions_service.revoke,
+        user.id,
+        session_id,
+        ip=client_ip(request),
+        user_agent=_ua(request),
     )
     flash(request, "That device is logged out.", "success")
     return redirect(request, "account_security")
@@ -212,9 +218,14 @@ async def end_other_sessions(request: Request) -> Response:
     user = await _session_user(request)
     await read_form(request)
     ended = await db(
-        request, sessions_service.end_all_and_record, user.id, "logout_everywhere",
+        request,
+        sessions_service.end_all_and_record,
+        user.id,
+        "logout_everywhere",
         except_id=getattr(request.state, "session_id", None),
-        ip=client_ip(request), user_agent=_ua(request), kept_this_device=True,
+        ip=client_ip(request),
+        user_agent=_ua(request),
+        kept_this_device=True,
     )
     flash(request, "Other devices logged out: %(num)s.", "success", num=ended)
     return redirect(request, "account_security")
@@ -225,11 +236,14 @@ async def logout_everywhere(request: Request) -> Response:
     user = await _session_user(request)
     await read_form(request)
     await db(
-        request, sessions_service.end_all_and_record, user.id, "logout_everywhere",
-        ip=client_ip(request), user_agent=_ua(request),
+        request,
+        sessions_service.end_all_and_record,
+        user.id,
+        "logout_everywhere",
+        ip=client_ip(request),
+        user_agent=_ua(request),
     )
     drop_session_id(request)
     request.state.user = None
     flash(request, "You are logged out on all devices.", "info")
     return redirect(request, "index")
-

@@ -133,12 +133,14 @@ async def _register_by_email(request: Request, values: dict[str, str]) -> Respon
 
 
 async def register_sent(request: Request) -> Response:
-    """"Check your e-mail", after a registration on a site that sends e-mail."""
+    """ "Check your e-mail", after a registration on a site that sends e-mail."""
     email = request.session.get("registered_email")
     if not isinstance(email, str):
         return redirect(request, "register")
     return await render(
-        request, "accounts/register_sent.html", {"email": email, "hours": account_mail.CONFIRM_HOURS}
+        request,
+        "accounts/register_sent.html",
+        {"email": email, "hours": account_mail.CONFIRM_HOURS},
     )
 
 
@@ -179,8 +181,12 @@ async def confirm_email(request: Request) -> Response:
             if email is None:  # expired or used in the meantime
                 return await _confirm_page(request, "invalid", status=400)
             return await _confirm_page(
-                request, "form", token=token, email=email,
-                errors=field_errors(request, exc), status=422,
+                request,
+                "form",
+                token=token,
+                email=email,
+                errors=field_errors(request, exc),
+                status=422,
             )
         await login_throttle.result(request, pending, True)
         if done.user is None:
@@ -239,8 +245,12 @@ async def login(request: Request) -> Response:
             # The same message whether the e-mail is unknown, the password wrong or the
             # account blocked.
             await db(
-                request, login_audit.record_for_address, email, "login_failed",
-                ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+                request,
+                login_audit.record_for_address,
+                email,
+                "login_failed",
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
             )
             error, status = translator(request).gettext("Wrong e-mail or password."), 401
         else:
@@ -263,8 +273,11 @@ async def logout(request: Request) -> Response:
     sid = request.session.get(SESSION_ID)
     if isinstance(sid, str):
         await db(
-            request, sessions_service.end, hash_sid(sid),
-            ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+            request,
+            sessions_service.end,
+            hash_sid(sid),
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
         )
     lang = request.session.get("lang")
     request.session.clear()

@@ -57,13 +57,17 @@ STATE_MESSAGES = {
     "loading": N_("Suggestions of similar ideas are warming up and will appear shortly."),
     "disabled": N_("Suggestions of similar ideas are turned off on this site."),
     "failed": N_("Suggestions of similar ideas are unavailable right now."),
-    "busy": N_("Suggestions of similar ideas are busy right now; they will be back in a few seconds."),
+    "busy": N_(
+        "Suggestions of similar ideas are busy right now; they will be back in a few seconds."
+    ),
 }
 LIKE_MESSAGES = {
     "limited": N_("You have searched by meaning too often; please wait a minute."),
     "busy": N_("Search by meaning is busy right now; please try again in a few seconds."),
 }
-BUSY_MESSAGE = N_("Too many similarity lookups are running right now. Please try again in a few seconds.")
+BUSY_MESSAGE = N_(
+    "Too many similarity lookups are running right now. Please try again in a few seconds."
+)
 
 
 class LookupBusy(ServiceUnavailable):

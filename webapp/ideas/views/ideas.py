@@ -335,7 +335,12 @@ async def _vote_action(request: Request, action: str) -> Response:
         await read_form(request)
         await rate_limit(request, "vote", f"user:{uid}")
         voted = await db(
-            request, votes_service.vote_as, hash_sid(sid), idea_id, action, allow_oppose,
+            request,
+            votes_service.vote_as,
+            hash_sid(sid),
+            idea_id,
+            action,
+            allow_oppose,
             policy=session_policy(request),
         )
         if voted is None:

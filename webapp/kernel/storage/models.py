@@ -181,9 +181,7 @@ class PendingRegistration(Base):
     email: Mapped[str] = mapped_column(String(254), index=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
-    district_id: Mapped[int | None] = mapped_column(
-        ForeignKey("districts.id", ondelete="SET NULL")
-    )
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id", ondelete="SET NULL"))
     locale: Mapped[str | None] = mapped_column(String(10))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -290,9 +288,7 @@ class Comment(Base):
     # A comment moved to the canonical idea by a merge: where it was written, and which merge
     # moved it (an unmerge moves exactly these back).
     moved_from_idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
-    moved_by_merge_id: Mapped[int | None] = mapped_column(
-        ForeignKey("idea_merges.id"), index=True
-    )
+    moved_by_merge_id: Mapped[int | None] = mapped_column(ForeignKey("idea_merges.id"), index=True)
 
 
 class Report(Base):
@@ -385,9 +381,7 @@ class IdeaEmbedding(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    idea_id: Mapped[int] = mapped_column(
-        ForeignKey("ideas.id", ondelete="CASCADE"), unique=True
-    )
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), unique=True)
     model: Mapped[str] = mapped_column(String(200))
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)

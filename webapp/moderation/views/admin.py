@@ -193,8 +193,11 @@ async def login_log(request: Request) -> Response:
 
     def load(session: Any) -> Page[Any]:
         events, total = login_events.list_events(
-            session, limit=size, offset=(number - 1) * size,
-            kind=raw["kind"] or None, email=raw["email"] or None,
+            session,
+            limit=size,
+            offset=(number - 1) * size,
+            kind=raw["kind"] or None,
+            email=raw["email"] or None,
         )
         return Page(events, number, size, total)
 
@@ -207,8 +210,11 @@ async def login_log(request: Request) -> Response:
         {
             "page": page,
             "filters": raw,
-            "kinds": [(k, translator(request).gettext(account.EVENT_LABELS[k]))
-                      for k in login_audit.KINDS if k in account.EVENT_LABELS],
+            "kinds": [
+                (k, translator(request).gettext(account.EVENT_LABELS[k]))
+                for k in login_audit.KINDS
+                if k in account.EVENT_LABELS
+            ],
             "csv_url": csv_url + (f"?{query}" if query else ""),
             "device": lambda ua: account.describe_device(request, ua),
             "event_label": lambda e: account.event_label(request, e.kind, e.details),

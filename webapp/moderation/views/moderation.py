@@ -28,4 +28,3 @@ async def idea_weights(request: Request) -> Response:
     return await render(
         request, "moderation/weights.html", {"idea": idea, "report": report, "why": why}
     )
-

@@ -360,7 +360,8 @@ def csv_rows(
                     str(r.rank),
                     str(r.id),
                     csv_safe(r.title),
-                    settings.base_url.rstrip("/") + str(request.app.url_path_for("idea", idea_id=r.id)),
+                    settings.base_url.rstrip("/")
+                    + str(request.app.url_path_for("idea", idea_id=r.id)),
                     csv_safe(category.name(lang) if category else ""),
                     csv_safe(district.name(lang) if district else ""),
                     r.status,
