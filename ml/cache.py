@@ -53,10 +53,9 @@ class CachedEncoder:
         with self._lock, self._connect() as db:
             uniq = list(dict.fromkeys(keys))
             for start in range(0, len(uniq), 500):
-                chunk = uniq[start:start + 500]
+                chunk = uniq[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                found.update(db.execute(
-                    f"SELECT key, v FROM vec WHERE key IN ({marks})", chunk))  # noqa: S608
+                found.update(db.execute(f"SELECT key, v FROM vec WHERE key IN ({marks})", chunk))  # noqa: S608
         missing: dict[bytes, int] = {}
         for i, k in enumerate(keys):
             if k in found:
@@ -67,12 +66,15 @@ class CachedEncoder:
             progress(len(items) - len(missing))
         if missing:
             order = list(missing.items())
-            vecs = self.inner.encode([items[i] for _, i in order], batch_size=batch_size,
-                                     progress=progress)
+            vecs = self.inner.encode(
+                [items[i] for _, i in order], batch_size=batch_size, progress=progress
+            )
             fresh = {k: vecs[j] for j, (k, _) in enumerate(order)}
             with self._lock, self._connect() as db:
-                db.executemany("INSERT OR REPLACE INTO vec (key, v) VALUES (?, ?)",
-                               [(k, v.astype(np.float32).tobytes()) for k, v in fresh.items()])
+                db.executemany(
+                    "INSERT OR REPLACE INTO vec (key, v) VALUES (?, ?)",
+                    [(k, v.astype(np.float32).tobytes()) for k, v in fresh.items()],
+                )
             for i, k in enumerate(keys):
                 if k in fresh:
                     out[i] = fresh[k]

@@ -59,6 +59,7 @@ from ml import datasets
 from ml.cache import CachedEncoder
 from ml.embeddings import EMBEDDED_DEFAULT, Encoder, load_encoder
 from ml.finder import FinderConfig, config_slug, shipped_config_dir
+from ml.metrics import roc_auc, spearman
 from ml.scorer import PairData, ScorerConfig, final_scores, scripted_feature_names
 
 log = logging.getLogger(__name__)
@@ -78,40 +79,6 @@ VALIDATION = 0.3
 KEEP_MARGIN = 0.0005
 
 
-# ----------------------------------------------------------------------------- metrics
-
-
-def auc(scores: F64, positive: NDArray[np.bool_]) -> float:
-    """ROC-AUC with ties counted half (Mann-Whitney), NaN when a class is missing."""
-    pos = int(positive.sum())
-    neg = positive.size - pos
-    if pos == 0 or neg == 0:
-        return float("nan")
-    ranks = _average_ranks(scores)
-    return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def _average_ranks(x: F64) -> F64:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(x.size, dtype=np.float64)
-    sx = x[order]
-    i = 0
-    while i < x.size:
-        j = i
-        while j + 1 < x.size and sx[j + 1] == sx[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def spearman(x: F64, y: F64) -> float:
-    rx, ry = _average_ranks(x), _average_ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
 # ----------------------------------------------------------------------------- data
 
 
@@ -122,9 +89,9 @@ class PairSet:
     name: str
     a: list[str]
     b: list[str]
-    gold: F64              # raw labels (metrics)
-    target: F64            # training target in [0, 1]
-    weight: F64            # training weight (0 = scored, not trained on)
+    gold: F64  # raw labels (metrics)
+    target: F64  # training target in [0, 1]
+    weight: F64  # training weight (0 = scored, not trained on)
     validation: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     data: PairData | None = None
 
@@ -139,13 +106,13 @@ class UKSet:
     texts: list[str]
     queries: list[int]
     originals: list[list[int]]
-    cosines: F64                                   # (n_queries, n_petitions, parts)
+    cosines: F64  # (n_queries, n_petitions, parts)
     validation: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    candidates: NDArray[np.int64] | None = None    # (n_queries, UK_CANDIDATES) positions
-    pairs: PairSet | None = None                   # (query, candidate or original) rows
-    pair_query: NDArray[np.int64] | None = None    # query row of each pair
-    pair_pos: NDArray[np.int64] | None = None      # petition position of each pair
-    base_ranks: NDArray[np.int64] | None = None    # ranks by similarity alone (all queries)
+    candidates: NDArray[np.int64] | None = None  # (n_queries, UK_CANDIDATES) positions
+    pairs: PairSet | None = None  # (query, candidate or original) rows
+    pair_query: NDArray[np.int64] | None = None  # query row of each pair
+    pair_pos: NDArray[np.int64] | None = None  # petition position of each pair
+    base_ranks: NDArray[np.int64] | None = None  # ranks by similarity alone (all queries)
 
 
 def _pairs(name: str, p: datasets.Pairs, target: F64, weight: F64) -> PairSet:
@@ -165,37 +132,56 @@ def subset(p: datasets.Pairs, n: int | None, seed: int = 7) -> datasets.Pairs:
     return p.take(np.sort(rng.choice(len(p), n, replace=False)))
 
 
-def load_train_pairs(data: Path, *, quora_limit: int, sts_limit: int,
-                     paraphraser_limit: int | None = None) -> dict[str, datasets.Pairs]:
+def load_train_pairs(
+    data: Path, *, quora_limit: int, sts_limit: int, paraphraser_limit: int | None = None
+) -> dict[str, datasets.Pairs]:
     """The train pairs calibration reads (see :data:`CACHE_LIMITS` for the limits)."""
-    out = {"paraphraser": subset(datasets.paraphraser(data, "train"), paraphraser_limit),
-           "quora": subset(datasets.quora(data, "train",
-                                          limit=max(quora_limit, CACHE_LIMITS["quora"])),
-                           quora_limit)}
+    out = {
+        "paraphraser": subset(datasets.paraphraser(data, "train"), paraphraser_limit),
+        "quora": subset(
+            datasets.quora(data, "train", limit=max(quora_limit, CACHE_LIMITS["quora"])),
+            quora_limit,
+        ),
+    }
     for lang in ("ru", "en"):
         p = datasets.sts(data, lang, "train", limit=max(sts_limit, CACHE_LIMITS["sts"]))
         out[f"sts_{lang}"] = subset(p, sts_limit)  # same seed and size: rows stay aligned
     return out
 
 
-def load_sets(data: Path, *, quora_limit: int, sts_limit: int,
-              paraphraser_limit: int | None = None) -> tuple[list[PairSet], datasets.Petitions]:
-    raw = load_train_pairs(data, quora_limit=quora_limit, sts_limit=sts_limit,
-                           paraphraser_limit=paraphraser_limit)
+def load_sets(
+    data: Path, *, quora_limit: int, sts_limit: int, paraphraser_limit: int | None = None
+) -> tuple[list[PairSet], datasets.Petitions]:
+    raw = load_train_pairs(
+        data, quora_limit=quora_limit, sts_limit=sts_limit, paraphraser_limit=paraphraser_limit
+    )
     pp = raw["paraphraser"]
     sets = [_pairs("paraphraser", pp, (pp.labels + 1.0) / 2.0, np.ones(len(pp)))]
     qu = raw["quora"]
     sets.append(_pairs("quora", qu, qu.labels.copy(), np.ones(len(qu))))
     for lang in ("ru", "en"):
         p = raw[f"sts_{lang}"]
-        sets.append(_pairs(f"sts_{lang}", p, (p.labels >= 4).astype(np.float64),
-                           ((p.labels >= 4) | (p.labels <= 2)).astype(np.float64)))
+        sets.append(
+            _pairs(
+                f"sts_{lang}",
+                p,
+                (p.labels >= 4).astype(np.float64),
+                ((p.labels >= 4) | (p.labels <= 2)).astype(np.float64),
+            )
+        )
     ru, en = raw["sts_ru"], raw["sts_en"]
     if ru.ids == en.ids:  # the translations are row-aligned: mixed-script pairs
         gold = np.concatenate([ru.labels, ru.labels])
-        sets.append(PairSet("sts_cross", ru.a + en.a, en.b + ru.b, gold,
-                            (gold >= 4).astype(np.float64),
-                            ((gold >= 4) | (gold <= 2)).astype(np.float64)))
+        sets.append(
+            PairSet(
+                "sts_cross",
+                ru.a + en.a,
+                en.b + ru.b,
+                gold,
+                (gold >= 4).astype(np.float64),
+                ((gold >= 4) | (gold <= 2)).astype(np.float64),
+            )
+        )
     uk = datasets.uk_petitions(data, "train")
     return sets, uk
 
@@ -212,8 +198,9 @@ def embed_all(encoder: Encoder, texts: Sequence[str], *, quiet: bool) -> dict[st
     uniq = list(dict.fromkeys(texts))
     from tqdm import tqdm
 
-    with tqdm(total=len(uniq), unit="text", desc="embedding", disable=quiet,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=len(uniq), unit="text", desc="embedding", disable=quiet, file=sys.stderr
+    ) as bar:
         vecs = encoder.encode(uniq, batch_size=32, progress=bar.update)
     return {t: vecs[i] for i, t in enumerate(uniq)}
 
@@ -248,8 +235,9 @@ def uk_ranks(uk: UKSet, w: F64, rows: NDArray[np.bool_] | None = None) -> NDArra
     return np.array(out, dtype=np.int64)
 
 
-def tune_part_weights(parts: Sequence[tuple[str, int]], sets: dict[str, PairSet],
-                      uk: UKSet) -> tuple[F64, F64, dict[str, Any]]:
+def tune_part_weights(
+    parts: Sequence[tuple[str, int]], sets: dict[str, PairSet], uk: UKSet
+) -> tuple[F64, F64, dict[str, Any]]:
     """Grid over the first part's weight, Cyrillic and Latin separately."""
     if len(parts) == 1:
         return np.ones(1), np.ones(1), {}
@@ -260,20 +248,29 @@ def tune_part_weights(parts: Sequence[tuple[str, int]], sets: dict[str, PairSet]
     for w in GRID:
         wv = _weights(parts, w)
         s = pp.data.cosines @ wv
-        strict = auc(s, pp.gold == 1)
-        loose = auc(s, pp.gold >= 0)
-        cyr_rows.append({"w": w, "pp_strict_auc": strict, "pp_sl_auc": loose,
-                         "objective": (strict + loose) / 2})
+        strict = roc_auc(pp.gold == 1, s)
+        loose = roc_auc(pp.gold >= 0, s)
+        cyr_rows.append(
+            {"w": w, "pp_strict_auc": strict, "pp_sl_auc": loose, "objective": (strict + loose) / 2}
+        )
         ranks = uk_ranks(uk, wv)
         mrr = float(np.mean(1.0 / ranks))
-        q_auc = auc(qu.data.cosines @ wv, qu.gold == 1)
-        lat_rows.append({"w": w, "uk_mrr": mrr, "uk_r10": float(np.mean(ranks <= 10)),
-                         "quora_auc": q_auc, "objective": (mrr + q_auc) / 2})
+        q_auc = roc_auc(qu.gold == 1, qu.data.cosines @ wv)
+        lat_rows.append(
+            {
+                "w": w,
+                "uk_mrr": mrr,
+                "uk_r10": float(np.mean(ranks <= 10)),
+                "quora_auc": q_auc,
+                "objective": (mrr + q_auc) / 2,
+            }
+        )
     best_c = max(cyr_rows, key=lambda r: r["objective"])
     best_l = max(lat_rows, key=lambda r: r["objective"])
     first = parts[0][0]
-    log.info("part weights: cyrillic %s=%.1f, latin %s=%.1f", first, best_c["w"], first,
-             best_l["w"])
+    log.info(
+        "part weights: cyrillic %s=%.1f, latin %s=%.1f", first, best_c["w"], first, best_l["w"]
+    )
     grid = {"part": first, "cyrillic": _round(cyr_rows), "latin": _round(lat_rows)}
     return _weights(parts, best_c["w"]), _weights(parts, best_l["w"]), grid
 
@@ -291,9 +288,16 @@ def _round(obj: Any) -> Any:
 # ----------------------------------------------------------------------------- UK pairs
 
 
-def build_uk_pairs(uk: UKSet, vec: dict[str, Vectors], dim: int, w_lat: F64,
-                   parts: Sequence[tuple[str, int]], *, negatives: int,
-                   negative_weight: float) -> None:
+def build_uk_pairs(
+    uk: UKSet,
+    vec: dict[str, Vectors],
+    dim: int,
+    w_lat: F64,
+    parts: Sequence[tuple[str, int]],
+    *,
+    negatives: int,
+    negative_weight: float,
+) -> None:
     """Candidates by script-weighted similarity, then pair rows for training and reranking."""
     sims = np.einsum("qnk,k->qn", uk.cosines, w_lat)
     cand = np.empty((len(uk.queries), UK_CANDIDATES), dtype=np.int64)
@@ -323,15 +327,23 @@ def build_uk_pairs(uk: UKSet, vec: dict[str, Vectors], dim: int, w_lat: F64,
             pp.append(pos)
     uk.candidates = cand
     pqa = np.array(pq, dtype=np.int64)
-    uk.pairs = PairSet("uk", a, b, np.array(target), np.array(target), np.array(weight),
-                       validation=uk.validation[pqa])
+    uk.pairs = PairSet(
+        "uk",
+        a,
+        b,
+        np.array(target),
+        np.array(target),
+        np.array(weight),
+        validation=uk.validation[pqa],
+    )
     uk.pairs.data = PairData.compute(a, b, _stack(vec, a, dim), _stack(vec, b, dim), parts)
     uk.pair_query = pqa
     uk.pair_pos = np.array(pp, dtype=np.int64)
 
 
-def uk_rerank_ranks(uk: UKSet, scores: F64, w_lat: F64,
-                    rows: NDArray[np.bool_] | None) -> NDArray[np.int64]:
+def uk_rerank_ranks(
+    uk: UKSet, scores: F64, w_lat: F64, rows: NDArray[np.bool_] | None
+) -> NDArray[np.int64]:
     """Rank of the best original after re-ranking the top candidates by pair score."""
     assert uk.pair_query is not None and uk.pair_pos is not None and uk.candidates is not None
     if uk.base_ranks is None:
@@ -371,8 +383,9 @@ class Context:
         return [*self.sets, self.uk.pairs]
 
 
-def _design(ctx: Context, names: Sequence[str],
-            rows: Callable[[PairSet], NDArray[np.bool_]]) -> tuple[F64, F64, F64]:
+def _design(
+    ctx: Context, names: Sequence[str], rows: Callable[[PairSet], NDArray[np.bool_]]
+) -> tuple[F64, F64, F64]:
     """Stacked (X, y, w) of training rows, each dataset with the same total weight."""
     xs, ys, ws = [], [], []
     for ps in ctx.all_sets():
@@ -391,8 +404,9 @@ def _design(ctx: Context, names: Sequence[str],
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
 
 
-def fit_scorer(ctx: Context, names: Sequence[str],
-               rows: Callable[[PairSet], NDArray[np.bool_]]) -> ScorerConfig:
+def fit_scorer(
+    ctx: Context, names: Sequence[str], rows: Callable[[PairSet], NDArray[np.bool_]]
+) -> ScorerConfig:
     """Weighted logistic regression on standardised columns, folded back to raw coefficients."""
     if not names:
         return ScorerConfig()
@@ -413,29 +427,33 @@ def set_scores(ctx: Context, ps: PairSet, scorer: ScorerConfig, cap: float) -> F
     assert ps.data is not None
     raw = scorer.raw_scores(ps.data, ctx.w_cyr, ctx.w_lat, ctx.parts)
     floor = 0.999
-    scores, _ = final_scores(raw, ps.data, guard_cap=cap, near_copy=NEAR_COPY,
-                             near_copy_floor=floor)
+    scores, _ = final_scores(
+        raw, ps.data, guard_cap=cap, near_copy=NEAR_COPY, near_copy_floor=floor
+    )
     return scores
 
 
-def metrics(ctx: Context, scorer: ScorerConfig, cap: float,
-            rows: Callable[[PairSet], NDArray[np.bool_]],
-            uk_rows: NDArray[np.bool_] | None) -> dict[str, float]:
+def metrics(
+    ctx: Context,
+    scorer: ScorerConfig,
+    cap: float,
+    rows: Callable[[PairSet], NDArray[np.bool_]],
+    uk_rows: NDArray[np.bool_] | None,
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for ps in ctx.sets:
         keep = rows(ps)
         s = set_scores(ctx, ps, scorer, cap)[keep]
         g = ps.gold[keep]
         if ps.name == "paraphraser":
-            out["pp_strict_auc"] = auc(s, g == 1)
-            out["pp_sl_auc"] = auc(s, g >= 0)
+            out["pp_strict_auc"] = roc_auc(g == 1, s)
+            out["pp_sl_auc"] = roc_auc(g >= 0, s)
         elif ps.name == "quora":
-            out["quora_auc"] = auc(s, g == 1)
+            out["quora_auc"] = roc_auc(g == 1, s)
         else:
             out[f"{ps.name}_spearman"] = spearman(s, g)
     assert ctx.uk.pairs is not None
-    ranks = uk_rerank_ranks(ctx.uk, set_scores(ctx, ctx.uk.pairs, scorer, cap), ctx.w_lat,
-                            uk_rows)
+    ranks = uk_rerank_ranks(ctx.uk, set_scores(ctx, ctx.uk.pairs, scorer, cap), ctx.w_lat, uk_rows)
     out["uk_mrr"] = float(np.mean(1.0 / ranks))
     out["uk_r10"] = float(np.mean(ranks <= 10))
     return out
@@ -445,9 +463,11 @@ def objective(m: dict[str, float]) -> float:
     return float(np.nanmean(list(m.values())))
 
 
-def select_features(ctx: Context, candidates: Sequence[str],
-                    *, quiet: bool) -> tuple[list[str], list[dict[str, Any]]]:
+def select_features(
+    ctx: Context, candidates: Sequence[str], *, quiet: bool
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Backward elimination on the validation slice; the similarity columns always stay."""
+
     def fit_rows(ps: PairSet) -> NDArray[np.bool_]:
         return ~ps.validation
 
@@ -455,17 +475,20 @@ def select_features(ctx: Context, candidates: Sequence[str],
         return ps.validation
 
     def score(names: Sequence[str]) -> tuple[float, dict[str, float]]:
-        m = metrics(ctx, fit_scorer(ctx, names, fit_rows), PROVISIONAL_CAP, val_rows,
-                    ctx.uk.validation)
+        m = metrics(
+            ctx, fit_scorer(ctx, names, fit_rows), PROVISIONAL_CAP, val_rows, ctx.uk.validation
+        )
         return objective(m), m
 
     current = list(candidates)
     best, best_m = score(current)
-    history: list[dict[str, Any]] = [{"features": list(current), "objective": best,
-                                      "metrics": best_m}]
+    history: list[dict[str, Any]] = [
+        {"features": list(current), "objective": best, "metrics": best_m}
+    ]
     sim_only, sim_m = score([])
-    history.append({"features": [], "note": "similarity only", "objective": sim_only,
-                    "metrics": sim_m})
+    history.append(
+        {"features": [], "note": "similarity only", "objective": sim_only, "metrics": sim_m}
+    )
     while len(current) > 1:
         trials = []
         for f in current:
@@ -479,15 +502,15 @@ def select_features(ctx: Context, candidates: Sequence[str],
             break
         current.remove(drop)
         best, best_m = val, m
-        history.append({"dropped": drop, "features": list(current), "objective": val,
-                        "metrics": m})
+        history.append({"dropped": drop, "features": list(current), "objective": val, "metrics": m})
         if not quiet:
             print(f"  drop {drop:20s} -> validation objective {val:.4f}", file=sys.stderr)
     return current, history
 
 
-def choose_threshold(scores: F64, positive: NDArray[np.bool_], weight: F64,
-                     beta: float) -> tuple[float, float]:
+def choose_threshold(
+    scores: F64, positive: NDArray[np.bool_], weight: F64, beta: float
+) -> tuple[float, float]:
     """The threshold maximising weighted F-beta: ``(threshold, F)``."""
     order = np.argsort(-scores, kind="stable")
     s, p, w = scores[order], positive[order], weight[order]
@@ -506,8 +529,9 @@ def choose_threshold(scores: F64, positive: NDArray[np.bool_], weight: F64,
     return float((s[i] + nxt) / 2), float(f[i])
 
 
-def pooled(ctx: Context, scorer: ScorerConfig, cap: float,
-           rows: Callable[[PairSet], NDArray[np.bool_]]) -> tuple[F64, NDArray[np.bool_], F64]:
+def pooled(
+    ctx: Context, scorer: ScorerConfig, cap: float, rows: Callable[[PairSet], NDArray[np.bool_]]
+) -> tuple[F64, NDArray[np.bool_], F64]:
     """Scores, binary labels and dataset-balanced weights of all labelled training pairs."""
     ss, ys, ws = [], [], []
     for ps in ctx.all_sets():
@@ -533,48 +557,70 @@ def precision_recall(s: F64, y: NDArray[np.bool_], w: F64, t: float) -> tuple[fl
 # ----------------------------------------------------------------------------- main
 
 
-def calibrate(data: Path, model: str | None = None, *, encoder: Encoder | None = None,
-              quora_limit: int = 4000, sts_limit: int = 2000,
-              paraphraser_limit: int | None = None, uk_negatives: int = 10,
-              uk_negative_weight: float = 0.3, beta: float = 0.5, seed: int = 13,
-              cache: bool = True, quiet: bool = False) -> FinderConfig:
+def calibrate(
+    data: Path,
+    model: str | None = None,
+    *,
+    encoder: Encoder | None = None,
+    quora_limit: int = 4000,
+    sts_limit: int = 2000,
+    paraphraser_limit: int | None = None,
+    uk_negatives: int = 10,
+    uk_negative_weight: float = 0.3,
+    beta: float = 0.5,
+    seed: int = 13,
+    cache: bool = True,
+    quiet: bool = False,
+) -> FinderConfig:
     """Fit part weights, scorer, threshold and guard cap on the train parts; return the config."""
     if encoder is None:
         encoder = load_encoder(model)
-    name = model or (EMBEDDED_DEFAULT if encoder.identity == EMBEDDED_DEFAULT
-                     else encoder.identity)
+    name = model or (EMBEDDED_DEFAULT if encoder.identity == EMBEDDED_DEFAULT else encoder.identity)
     enc: Encoder = CachedEncoder(encoder) if cache else encoder
     parts = tuple(enc.parts)
-    say: Callable[[str], None] = (lambda _m: None) if quiet else (
-        lambda m: print(m, file=sys.stderr))
+    say: Callable[[str], None] = (
+        (lambda _m: None) if quiet else (lambda m: print(m, file=sys.stderr))
+    )
 
-    sets, pet = load_sets(data, quora_limit=quora_limit, sts_limit=sts_limit,
-                          paraphraser_limit=paraphraser_limit)
+    sets, pet = load_sets(
+        data, quora_limit=quora_limit, sts_limit=sts_limit, paraphraser_limit=paraphraser_limit
+    )
     texts = [t for ps in sets for t in (*ps.a, *ps.b)] + pet.texts
-    say(f"calibrating {name} ({enc.identity}) on train parts: "
+    say(
+        f"calibrating {name} ({enc.identity}) on train parts: "
         + ", ".join(f"{ps.name} {len(ps)}" for ps in sets)
-        + f", uk {len(pet.queries)} queries")
+        + f", uk {len(pet.queries)} queries"
+    )
     vec = embed_all(enc, texts, quiet=quiet)
     rng = np.random.default_rng(seed)
     for ps in sets:
         ps.validation = split(len(ps), rng)
-        ps.data = PairData.compute(ps.a, ps.b, _stack(vec, ps.a, enc.dim),
-                                   _stack(vec, ps.b, enc.dim), parts)
+        ps.data = PairData.compute(
+            ps.a, ps.b, _stack(vec, ps.a, enc.dim), _stack(vec, ps.b, enc.dim), parts
+        )
     corpus = _stack(vec, pet.texts, enc.dim)
     qv = corpus[[q for q, _ in pet.queries]]
     cos = np.empty((len(pet.queries), len(pet.texts), len(parts)), dtype=np.float64)
     lo = 0
     for i, (_, width) in enumerate(parts):
-        cos[:, :, i] = len(parts) * (qv[:, lo:lo + width].astype(np.float64)
-                                     @ corpus[:, lo:lo + width].T.astype(np.float64))
+        cos[:, :, i] = len(parts) * (
+            qv[:, lo : lo + width].astype(np.float64)
+            @ corpus[:, lo : lo + width].T.astype(np.float64)
+        )
         lo += width
-    uk = UKSet(pet.texts, [q for q, _ in pet.queries], [list(o) for _, o in pet.queries], cos,
-               validation=split(len(pet.queries), rng))
+    uk = UKSet(
+        pet.texts,
+        [q for q, _ in pet.queries],
+        [list(o) for _, o in pet.queries],
+        cos,
+        validation=split(len(pet.queries), rng),
+    )
 
     say("tuning part weights")
     w_cyr, w_lat, grid = tune_part_weights(parts, {ps.name: ps for ps in sets}, uk)
-    build_uk_pairs(uk, vec, enc.dim, w_lat, parts, negatives=uk_negatives,
-                   negative_weight=uk_negative_weight)
+    build_uk_pairs(
+        uk, vec, enc.dim, w_lat, parts, negatives=uk_negatives, negative_weight=uk_negative_weight
+    )
     ctx = Context(parts, sets, uk, w_cyr, w_lat)
 
     say("selecting features (backward elimination on the validation slice)")
@@ -622,11 +668,18 @@ def calibrate(data: Path, model: str | None = None, *, encoder: Encoder | None =
         "tool": "python -m ml.calibrate",
         "date": dt.date.today().isoformat(),
         "data": "train parts only (ml.datasets)",
-        "datasets": {ps.name: {"pairs": len(ps), "trained_on": int((ps.weight > 0).sum())}
-                     for ps in ctx.all_sets()},
-        "limits": {"paraphraser": paraphraser_limit, "quora": quora_limit, "sts": sts_limit,
-                   "uk_negatives": uk_negatives,
-                   "uk_negative_weight": uk_negative_weight, "uk_queries": len(uk.queries)},
+        "datasets": {
+            ps.name: {"pairs": len(ps), "trained_on": int((ps.weight > 0).sum())}
+            for ps in ctx.all_sets()
+        },
+        "limits": {
+            "paraphraser": paraphraser_limit,
+            "quora": quora_limit,
+            "sts": sts_limit,
+            "uk_negatives": uk_negatives,
+            "uk_negative_weight": uk_negative_weight,
+            "uk_queries": len(uk.queries),
+        },
         "validation_share": VALIDATION,
         "seed": seed,
         "part_weight_grid": grid,
@@ -646,11 +699,18 @@ def calibrate(data: Path, model: str | None = None, *, encoder: Encoder | None =
     }
     names = [p for p, _ in parts]
     return FinderConfig(
-        model=name, identity=enc.identity,
-        part_weights={"cyrillic": dict(zip(names, map(float, w_cyr), strict=True)),
-                      "latin": dict(zip(names, map(float, w_lat), strict=True))},
-        scorer=scorer, threshold=round(threshold, 4), guard_cap=round(guard_cap, 4),
-        near_copy=NEAR_COPY, near_copy_floor=floor, calibrated=True,
+        model=name,
+        identity=enc.identity,
+        part_weights={
+            "cyrillic": dict(zip(names, map(float, w_cyr), strict=True)),
+            "latin": dict(zip(names, map(float, w_lat), strict=True)),
+        },
+        scorer=scorer,
+        threshold=round(threshold, 4),
+        guard_cap=round(guard_cap, 4),
+        near_copy=NEAR_COPY,
+        near_copy_floor=floor,
+        calibrated=True,
         provenance=_round(provenance),
     )
 
@@ -659,29 +719,61 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m ml.calibrate",
         description="Fit the duplicate finder's part weights, pair scorer, decision threshold "
-                    "and guard cap on the TRAIN parts of the shared labelled data "
-                    "(ParaPhraser, Quora, STS-B ru/en, UK petitions), and write the model's "
-                    "configuration JSON. Test parts are never read.",
+        "and guard cap on the TRAIN parts of the shared labelled data "
+        "(ParaPhraser, Quora, STS-B ru/en, UK petitions), and write the model's "
+        "configuration JSON. Test parts are never read.",
         epilog="Vectors are cached in $VECHE_EMBED_CACHE (default ~/.cache/veche/embeddings). "
-               "Put the JSON of a non-default model in $VECHE_MODEL_CONFIG_DIR.")
-    p.add_argument("--data", type=Path, required=True,
-                   help="the shared data folder (e.g. ../shared/data)")
-    p.add_argument("--model", default=None,
-                   help=f"encoder name or path for load_encoder (default {EMBEDDED_DEFAULT})")
-    p.add_argument("--out", type=Path, default=None,
-                   help="where to write the JSON (default ml/config/<model slug>.json)")
-    p.add_argument("--quora-limit", type=int, default=4000, metavar="N",
-                   help="Quora train pairs to use (default 4000, the sample the embedding cache "
-                        "is warmed for; a smaller N takes a fixed subset of it)")
-    p.add_argument("--paraphraser-limit", type=int, default=None, metavar="N",
-                   help="ParaPhraser train pairs to use (default: all)")
-    p.add_argument("--sts-limit", type=int, default=2000, metavar="N",
-                   help="STS-B train pairs per language (default 2000, as --quora-limit)")
-    p.add_argument("--uk-negatives", type=int, default=10, metavar="N",
-                   help="hard negatives per UK query: its top retrieved non-linked petitions "
-                        "(default 10)")
-    p.add_argument("--beta", type=float, default=0.5,
-                   help="the threshold maximises F-beta (default 0.5: precision first)")
+        "Put the JSON of a non-default model in $VECHE_MODEL_CONFIG_DIR.",
+    )
+    p.add_argument(
+        "--data", type=Path, required=True, help="the shared data folder (e.g. ../shared/data)"
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"encoder name or path for load_encoder (default {EMBEDDED_DEFAULT})",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the JSON (default ml/config/<model slug>.json)",
+    )
+    p.add_argument(
+        "--quora-limit",
+        type=int,
+        default=4000,
+        metavar="N",
+        help="Quora train pairs to use (default 4000, the sample the embedding cache "
+        "is warmed for; a smaller N takes a fixed subset of it)",
+    )
+    p.add_argument(
+        "--paraphraser-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ParaPhraser train pairs to use (default: all)",
+    )
+    p.add_argument(
+        "--sts-limit",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="STS-B train pairs per language (default 2000, as --quora-limit)",
+    )
+    p.add_argument(
+        "--uk-negatives",
+        type=int,
+        default=10,
+        metavar="N",
+        help="hard negatives per UK query: its top retrieved non-linked petitions (default 10)",
+    )
+    p.add_argument(
+        "--beta",
+        type=float,
+        default=0.5,
+        help="the threshold maximises F-beta (default 0.5: precision first)",
+    )
     p.add_argument("--seed", type=int, default=13, help="seed of the validation split")
     p.add_argument("--threads", type=int, default=None, help="encoder threads")
     p.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
@@ -693,8 +785,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.data.is_dir():
-        parser.error(f"data folder {args.data} does not exist (expected the shared data, "
-                     "e.g. --data ../shared/data)")
+        parser.error(
+            f"data folder {args.data} does not exist (expected the shared data, "
+            "e.g. --data ../shared/data)"
+        )
     for flag in ("quora_limit", "sts_limit", "uk_negatives", "paraphraser_limit"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be >= 1")
@@ -702,25 +796,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--beta must be > 0")
     try:
         encoder = load_encoder(args.model, threads=args.threads)
-        cfg = calibrate(args.data, args.model, encoder=encoder, quora_limit=args.quora_limit,
-                        sts_limit=args.sts_limit, paraphraser_limit=args.paraphraser_limit, uk_negatives=args.uk_negatives,
-                        beta=args.beta, seed=args.seed, cache=not args.no_cache,
-                        quiet=args.quiet)
+        cfg = calibrate(
+            args.data,
+            args.model,
+            encoder=encoder,
+            quora_limit=args.quora_limit,
+            sts_limit=args.sts_limit,
+            paraphraser_limit=args.paraphraser_limit,
+            uk_negatives=args.uk_negatives,
+            beta=args.beta,
+            seed=args.seed,
+            cache=not args.no_cache,
+            quiet=args.quiet,
+        )
     except datasets.DataMissing as exc:
         parser.error(str(exc))
     out = args.out or shipped_config_dir() / f"{config_slug(cfg.model)}.json"
     cfg.save(out)
     prov = cfg.provenance
     print(f"wrote {out}")
-    print(f"part weights: {dict(cfg.part_weights['cyrillic'])} (cyrillic), "
-          f"{dict(cfg.part_weights['latin'])} (latin)")
+    print(
+        f"part weights: {dict(cfg.part_weights['cyrillic'])} (cyrillic), "
+        f"{dict(cfg.part_weights['latin'])} (latin)"
+    )
     sc = cfg.scorer
-    print("scorer: " + ", ".join(f"{f} {c:+.3f}" for f, c in zip(sc.features, sc.coefficients,
-                                                                  strict=True))
-          + f", intercept {sc.intercept:+.3f}")
-    print(f"threshold {cfg.threshold:.4f} (precision {prov['threshold_precision']}, recall "
-          f"{prov['threshold_recall']}), guard cap {cfg.guard_cap:.4f}, "
-          f"near-copy floor {cfg.near_copy_floor:.4f}")
+    print(
+        "scorer: "
+        + ", ".join(f"{f} {c:+.3f}" for f, c in zip(sc.features, sc.coefficients, strict=True))
+        + f", intercept {sc.intercept:+.3f}"
+    )
+    print(
+        f"threshold {cfg.threshold:.4f} (precision {prov['threshold_precision']}, recall "
+        f"{prov['threshold_recall']}), guard cap {cfg.guard_cap:.4f}, "
+        f"near-copy floor {cfg.near_copy_floor:.4f}"
+    )
     print(f"validation metrics: {dict(prov['validation_metrics'])}")
     print(f"train metrics: {dict(prov['train_metrics'])}")
     return 0

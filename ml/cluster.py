@@ -188,8 +188,12 @@ def _split_component(
             continue
         ms = tuple(sorted(member_list))
         inside = set(ms)
-        edges = tuple(sorted((e for x in ms for y, e in adj[x].items() if y in inside and x < y),
-                             key=lambda e: (e.a, e.b)))
+        edges = tuple(
+            sorted(
+                (e for x in ms for y, e in adj[x].items() if y in inside and x < y),
+                key=lambda e: (e.a, e.b),
+            )
+        )
         score = float(np.mean([e.score for e in edges]))
         groups.append(Group(ms, edges, score))
     return groups
@@ -218,6 +222,17 @@ def group_edges(edges: Iterable[Edge], *, strict: float, max_size: int = 50) -> 
     """Connected components of ``edges``, each split by average linkage cut at ``strict``.
 
     Repeated pairs keep their highest-scoring edge. Groups have >= 2 members, strongest first.
+
+    A chain 1-2-3 is split (1 and 3 were never found similar), a pair stays:
+
+    >>> edges = [Edge.between(1, 2, 0.9), Edge.between(3, 2, 0.9), Edge.between(7, 8, 0.95)]
+    >>> [g.members for g in group_edges(edges, strict=0.6)]
+    [(7, 8), (1, 2)]
+
+    Once 1-3 is an edge too the three are nearly a clique and form one group:
+
+    >>> [g.members for g in group_edges([*edges, Edge.between(1, 3, 0.8)], strict=0.6)]
+    [(7, 8), (1, 2, 3)]
     """
     _check_split(strict, max_size)
     adj = _adjacency(edges)
@@ -257,8 +272,9 @@ class GroupState:
 
     def edges(self) -> list[Edge]:
         """Every current edge, sorted by (a, b)."""
-        return sorted({e for nbrs in self._adj.values() for e in nbrs.values()},
-                      key=lambda e: (e.a, e.b))
+        return sorted(
+            {e for nbrs in self._adj.values() for e in nbrs.values()}, key=lambda e: (e.a, e.b)
+        )
 
     def groups(self) -> list[Group]:
         """Current groups, strongest first (equal to ``group_edges(self.edges(), ...)``)."""

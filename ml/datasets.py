@@ -59,8 +59,13 @@ class Pairs:
         return len(self.a)
 
     def take(self, idx: NDArray[np.intp]) -> Pairs:
-        return Pairs(self.name, [self.a[i] for i in idx], [self.b[i] for i in idx],
-                     self.labels[idx], [self.ids[i] for i in idx])
+        return Pairs(
+            self.name,
+            [self.a[i] for i in idx],
+            [self.b[i] for i in idx],
+            self.labels[idx],
+            [self.ids[i] for i in idx],
+        )
 
 
 def _subsample(p: Pairs, limit: int | None, seed: int = 13) -> Pairs:
@@ -130,7 +135,7 @@ class Petitions:
     """UK petitions: the corpus, the duplicate queries of one part, clusters and states."""
 
     ids: list[int]
-    texts: list[str]          # action + "\n" + background (an idea's title and description)
+    texts: list[str]  # action + "\n" + background (an idea's title and description)
     titles: list[str]
     states: list[str]
     #: (query position, positions of the originals moderators linked to it)
@@ -146,7 +151,9 @@ def uk_petitions(data: Path, part: Part) -> Petitions:
             if line.strip():
                 rows.append(json.loads(line))
     titles = [(r.get("action") or "").strip() for r in rows]
-    texts = [t + "\n" + (r.get("background") or "").strip() for t, r in zip(titles, rows, strict=True)]
+    texts = [
+        t + "\n" + (r.get("background") or "").strip() for t, r in zip(titles, rows, strict=True)
+    ]
     pos = {r["id"]: i for i, r in enumerate(rows)}
     parent = list(range(len(rows)))
 
@@ -165,5 +172,12 @@ def uk_petitions(data: Path, part: Part) -> Petitions:
             queries.append((i, origs))
     cluster = np.array([find(i) for i in range(len(rows))], dtype=np.intp)
     published = np.array([r.get("state") in ("open", "closed") for r in rows], dtype=bool)
-    return Petitions([int(r["id"]) for r in rows], texts, titles,
-                     [str(r.get("state")) for r in rows], queries, cluster, published)
+    return Petitions(
+        [int(r["id"]) for r in rows],
+        texts,
+        titles,
+        [str(r.get("state")) for r in rows],
+        queries,
+        cluster,
+        published,
+    )

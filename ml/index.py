@@ -232,8 +232,9 @@ class ExactIndex:
         if batch is None:
             return
         arr_ids, arr = batch
-        known = np.fromiter((i in self._row for i in arr_ids.tolist()), dtype=bool,
-                            count=arr_ids.size)
+        known = np.fromiter(
+            (i in self._row for i in arr_ids.tolist()), dtype=bool, count=arr_ids.size
+        )
         if known.any():
             rows = np.fromiter((self._row[i] for i in arr_ids[known].tolist()), dtype=np.int64)
             self._vectors[rows] = arr[known]
@@ -279,7 +280,7 @@ class ExactIndex:
             hi = min(m, lo + step)
             scores = q[lo:hi] @ matrix.T
             if kk < n:
-                part = np.argpartition(scores, n - kk, axis=1)[:, n - kk:]
+                part = np.argpartition(scores, n - kk, axis=1)[:, n - kk :]
                 part_scores = np.take_along_axis(scores, part, axis=1)
             else:
                 part = np.broadcast_to(np.arange(n), scores.shape)
@@ -297,8 +298,13 @@ class ExactIndex:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, format=np.array(EXACT_FORMAT), dim=np.array(self.dim),
-                     ids=self._ids[: self._n], vectors=self._vectors[: self._n])
+            np.savez(
+                fh,
+                format=np.array(EXACT_FORMAT),
+                dim=np.array(self.dim),
+                ids=self._ids[: self._n],
+                vectors=self._vectors[: self._n],
+            )
         os.replace(tmp, path)
 
     @classmethod
@@ -351,15 +357,23 @@ class ANNIndex:
         self.dim = check_dim(dim)
         if dtype not in ("f32", "f16", "bf16", "i8"):
             raise ValueError(f"dtype must be one of f32, f16, bf16, i8, got {dtype!r}")
-        for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add),
-                            ("expansion_search", expansion_search)):
+        for name, value in (
+            ("connectivity", connectivity),
+            ("expansion_add", expansion_add),
+            ("expansion_search", expansion_search),
+        ):
             if int(value) < 2:
                 raise ValueError(f"{name} must be >= 2, got {value}")
         self.read_only = _read_only
         if _index is None:
-            _index = Index(ndim=self.dim, metric="ip", dtype=dtype,
-                           connectivity=int(connectivity), expansion_add=int(expansion_add),
-                           expansion_search=int(expansion_search))
+            _index = Index(
+                ndim=self.dim,
+                metric="ip",
+                dtype=dtype,
+                connectivity=int(connectivity),
+                expansion_add=int(expansion_add),
+                expansion_search=int(expansion_search),
+            )
         self._index = _index
         self._ef = int(expansion_search)
         self._index.expansion_search = self._ef
@@ -392,16 +406,19 @@ class ANNIndex:
         return key is not None and key >= 0 and bool(self._index.contains(key))
 
     def __repr__(self) -> str:
-        return (f"ANNIndex(dim={self.dim}, n={len(self)}, dtype={self.dtype}, "
-                f"connectivity={self._index.connectivity}, ef={self.expansion_search})")
+        return (
+            f"ANNIndex(dim={self.dim}, n={len(self)}, dtype={self.dtype}, "
+            f"connectivity={self._index.connectivity}, ef={self.expansion_search})"
+        )
 
     def ids(self) -> Ids:
         return np.asarray(self._index.keys, dtype=np.uint64).astype(np.int64)
 
     def _writable(self) -> None:
         if self.read_only:
-            raise ValueError("this index is a read-only memory-mapped view; "
-                             "load it with view=False to modify it")
+            raise ValueError(
+                "this index is a read-only memory-mapped view; load it with view=False to modify it"
+            )
 
     def add(self, ids: Ids, vectors: Vectors, *, threads: int = 0) -> None:
         """Add vectors; an id already present is replaced. ``threads=0``: every core."""

@@ -148,7 +148,13 @@ def _profile(text: str) -> tuple[float, int, str]:
 
 
 def stem_overlap(a: str, b: str) -> float:
-    """Jaccard similarity of the sets of word stems (Snowball, Russian or English per word)."""
+    """Jaccard similarity of the sets of word stems (Snowball, Russian or English per word).
+
+    Word forms share a stem: нов, велодорожк, парк are common, в and у are not (3 of 5):
+
+    >>> stem_overlap("Новые велодорожки в парке", "новая велодорожка у парка")
+    0.6
+    """
     sa, sb = _stems(a), _stems(b)
     if not sa or not sb:
         return 0.0
@@ -159,16 +165,18 @@ def stem_overlap(a: str, b: str) -> float:
 # ----------------------------------------------------------------------------- vectors
 
 
-def part_cosines(a: NDArray[np.float32], b: NDArray[np.float32],
-                 parts: Sequence[tuple[str, int]]) -> F64:
+def part_cosines(
+    a: NDArray[np.float32], b: NDArray[np.float32], parts: Sequence[tuple[str, int]]
+) -> F64:
     """``(n, len(parts))`` cosines per part of stored vectors ``[p_1; ...; p_k] / sqrt(k)``."""
     k = len(parts)
     out = np.empty((a.shape[0], k), dtype=np.float64)
     lo = 0
     for i, (_, width) in enumerate(parts):
         hi = lo + width
-        out[:, i] = k * np.einsum("ij,ij->i", a[:, lo:hi].astype(np.float64),
-                                  b[:, lo:hi].astype(np.float64))
+        out[:, i] = k * np.einsum(
+            "ij,ij->i", a[:, lo:hi].astype(np.float64), b[:, lo:hi].astype(np.float64)
+        )
         lo = hi
     return out
 
@@ -187,22 +195,29 @@ def script_weights(shares: F64, cyrillic: F64, latin: F64) -> F64:
 class PairData:
     """Everything the scorer reads about ``n`` pairs (computed once, then combined)."""
 
-    cosines: F64            # (n, k) per-part cosines
-    share_a: F64            # (n,) Cyrillic share of each text
+    cosines: F64  # (n, k) per-part cosines
+    share_a: F64  # (n,) Cyrillic share of each text
     share_b: F64
-    near_copy: F64          # (n,) char 5-gram Jaccard
-    stem_overlap: F64       # (n,) word-stem Jaccard
-    length_ratio: F64       # (n,) |ln(len a / len b)|
-    exact: NDArray[np.bool_]          # (n,) same fingerprint
+    near_copy: F64  # (n,) char 5-gram Jaccard
+    stem_overlap: F64  # (n,) word-stem Jaccard
+    length_ratio: F64  # (n,) |ln(len a / len b)|
+    exact: NDArray[np.bool_]  # (n,) same fingerprint
     conflicts: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.cosines.shape[0])
 
     @classmethod
-    def compute(cls, a_texts: Sequence[str], b_texts: Sequence[str],
-                a_vectors: NDArray[np.float32], b_vectors: NDArray[np.float32],
-                parts: Sequence[tuple[str, int]], *, stems: bool = True) -> PairData:
+    def compute(
+        cls,
+        a_texts: Sequence[str],
+        b_texts: Sequence[str],
+        a_vectors: NDArray[np.float32],
+        b_vectors: NDArray[np.float32],
+        parts: Sequence[tuple[str, int]],
+        *,
+        stems: bool = True,
+    ) -> PairData:
         """Features of the pairs ``(a_texts[i], b_texts[i])`` with their stored vectors.
 
         ``stems=False`` skips the word-stem overlap (left NaN) when the scorer does not use it.
@@ -214,28 +229,37 @@ class PairData:
         pb = [_profile(t) for t in b_cut]
         pairs = list(zip(a_cut, b_cut, strict=True))
         # Same fingerprint of the (cut) texts; overlong texts are compared in full.
-        exact = [x[2] == y[2] and (max(len(s), len(t)) <= LEXICAL_MAX_CHARS
-                                   or fingerprint(s) == fingerprint(t))
-                 for x, y, s, t in zip(pa, pb, a_texts, b_texts, strict=True)]
+        exact = [
+            x[2] == y[2]
+            and (max(len(s), len(t)) <= LEXICAL_MAX_CHARS or fingerprint(s) == fingerprint(t))
+            for x, y, s, t in zip(pa, pb, a_texts, b_texts, strict=True)
+        ]
         return cls(
             cosines=part_cosines(a_vectors, b_vectors, parts),
             share_a=np.array([x[0] for x in pa], dtype=np.float64),
             share_b=np.array([y[0] for y in pb], dtype=np.float64),
-            near_copy=np.array([near_copy_similarity(x, y) for x, y in pairs],
-                               dtype=np.float64),
+            near_copy=np.array([near_copy_similarity(x, y) for x, y in pairs], dtype=np.float64),
             stem_overlap=np.array([stem_overlap(x, y) for x, y in pairs], dtype=np.float64)
-            if stems else np.full(n, np.nan),
-            length_ratio=np.array([abs(math.log(x[1] / y[1])) for x, y in zip(pa, pb,
-                                                                             strict=True)],
-                                  dtype=np.float64),
+            if stems
+            else np.full(n, np.nan),
+            length_ratio=np.array(
+                [abs(math.log(x[1] / y[1])) for x, y in zip(pa, pb, strict=True)], dtype=np.float64
+            ),
             exact=np.array(exact, dtype=bool) if n else np.zeros(0, dtype=bool),
             conflicts=list(conflicts_many(a_cut, b_cut)) if n else [],
         )
 
     def take(self, idx: NDArray[np.intp]) -> PairData:
-        return PairData(self.cosines[idx], self.share_a[idx], self.share_b[idx],
-                        self.near_copy[idx], self.stem_overlap[idx], self.length_ratio[idx],
-                        self.exact[idx], [self.conflicts[i] for i in idx.tolist()])
+        return PairData(
+            self.cosines[idx],
+            self.share_a[idx],
+            self.share_b[idx],
+            self.near_copy[idx],
+            self.stem_overlap[idx],
+            self.length_ratio[idx],
+            self.exact[idx],
+            [self.conflicts[i] for i in idx.tolist()],
+        )
 
     @staticmethod
     def concat(items: Sequence[PairData]) -> PairData:
@@ -266,8 +290,9 @@ class PairData:
         out: F64 = np.einsum("ij,ij->i", w, self.cosines)
         return out
 
-    def features(self, names: Sequence[str], cyrillic: F64, latin: F64,
-                 parts: Sequence[tuple[str, int]]) -> F64:
+    def features(
+        self, names: Sequence[str], cyrillic: F64, latin: F64, parts: Sequence[tuple[str, int]]
+    ) -> F64:
         """``(n, len(names))`` feature matrix (column names: see :data:`BASE_FEATURES`)."""
         sim = self.similarity(cyrillic, latin)
         cyr_a = self.share_a >= _CYRILLIC
@@ -325,8 +350,9 @@ class ScorerConfig:
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.coefficients):
-            raise ValueError(f"scorer: {len(self.features)} features but "
-                             f"{len(self.coefficients)} coefficients")
+            raise ValueError(
+                f"scorer: {len(self.features)} features but {len(self.coefficients)} coefficients"
+            )
         for c in (*self.coefficients, self.intercept):
             if not math.isfinite(c):
                 raise ValueError("scorer coefficients must be finite numbers")
@@ -344,10 +370,12 @@ class ScorerConfig:
     def to_dict(self) -> dict[str, Any]:
         if self.similarity_only:
             return {"kind": "similarity"}
-        return {"kind": "logistic",
-                "features": list(self.features),
-                "coefficients": [float(c) for c in self.coefficients],
-                "intercept": float(self.intercept)}
+        return {
+            "kind": "logistic",
+            "features": list(self.features),
+            "coefficients": [float(c) for c in self.coefficients],
+            "intercept": float(self.intercept),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScorerConfig:
@@ -363,7 +391,8 @@ class ScorerConfig:
         if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
             raise TypeError("scorer.features must be a list of strings")
         if not isinstance(coefs, list) or not all(
-                isinstance(c, int | float) and not isinstance(c, bool) for c in coefs):
+            isinstance(c, int | float) and not isinstance(c, bool) for c in coefs
+        ):
             raise TypeError("scorer.coefficients must be a list of numbers")
         intercept = data.get("intercept", 0.0)
         if isinstance(intercept, bool) or not isinstance(intercept, int | float):
@@ -373,11 +402,13 @@ class ScorerConfig:
     def check_features(self, parts: Sequence[tuple[str, int]]) -> None:
         unknown = [f for f in self.features if not is_feature(f, parts)]
         if unknown:
-            raise ValueError(f"scorer features {unknown} do not exist for parts "
-                             f"{[p for p, _ in parts]}")
+            raise ValueError(
+                f"scorer features {unknown} do not exist for parts {[p for p, _ in parts]}"
+            )
 
-    def raw_scores(self, data: PairData, cyrillic: F64, latin: F64,
-                   parts: Sequence[tuple[str, int]]) -> F64:
+    def raw_scores(
+        self, data: PairData, cyrillic: F64, latin: F64, parts: Sequence[tuple[str, int]]
+    ) -> F64:
         """Scores in ``[0, 1]`` before the hard rules of :func:`final_scores`."""
         if self.similarity_only:
             out: F64 = np.clip(data.similarity(cyrillic, latin), 0.0, 1.0)
@@ -388,8 +419,9 @@ class ScorerConfig:
         return prob
 
 
-def final_scores(raw: F64, data: PairData, *, guard_cap: float, near_copy: float,
-                 near_copy_floor: float) -> tuple[F64, list[tuple[str, ...]]]:
+def final_scores(
+    raw: F64, data: PairData, *, guard_cap: float, near_copy: float, near_copy_floor: float
+) -> tuple[F64, list[tuple[str, ...]]]:
     """Apply the hard rules to raw scores: ``(scores, reasons)``.
 
     * exact copy (same fingerprint): 1.0, reason ``exact_copy``;

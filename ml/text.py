@@ -28,7 +28,8 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 #: into й (and у into ў): that is a letter of its own, not an accent
 _COMBINING = re.compile(
     "(?<![иу])\u0306|[\u0300-\u0305\u0307-\u036f\u1ab0-\u1aff\u1dc0-\u1dff"
-    "\u20d0-\u20ff\ufe20-\ufe2f]")
+    "\u20d0-\u20ff\ufe20-\ufe2f]"
+)
 _GRAM = 5
 
 
@@ -36,6 +37,11 @@ def join_idea(title: str, description: str | None) -> str:
     """An idea as the finder reads it: the title, a newline, the description (both stripped).
 
     An empty or missing description gives the title alone (no trailing newline).
+
+    >>> join_idea(" Парк у реки ", "Скамейки и урны ")
+    'Парк у реки\\nСкамейки и урны'
+    >>> join_idea("Парк у реки", "  ")
+    'Парк у реки'
     """
     if not isinstance(title, str):
         raise TypeError(f"title must be a str, not {type(title).__name__}")
@@ -75,7 +81,11 @@ def _fold(text: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Canonical form for lexical comparison (idempotent: ``normalise(normalise(t)) == normalise(t)``)."""
+    """Canonical form for lexical comparison (idempotent: ``normalise(normalise(t)) == normalise(t)``).
+
+    >>> normalise("Ёлка на площади!  Café")
+    'елка на площади cafe'
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
     s = _fold(text)
@@ -90,7 +100,11 @@ def normalise(text: str) -> str:
 
 
 def fingerprint(text: str) -> str:
-    """SHA-1 hex digest of :func:`normalise`: equal fingerprints mean an exact copy."""
+    """SHA-1 hex digest of :func:`normalise`: equal fingerprints mean an exact copy.
+
+    >>> fingerprint("Новая велодорожка!") == fingerprint("новая   ВЕЛОДОРОЖКА")
+    True
+    """
     return hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
 
 
@@ -99,7 +113,11 @@ _CYRILLIC = re.compile("[\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f]")
 
 
 def cyrillic_share(text: str) -> float:
-    """Share of the letters in ``text`` that are Cyrillic, 0.0..1.0 (0.0 when it has no letters)."""
+    """Share of the letters in ``text`` that are Cyrillic, 0.0..1.0 (0.0 when it has no letters).
+
+    >>> cyrillic_share("Wi-Fi в парке")  # 6 of 10 letters
+    0.6
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
     letters = len(_LETTER.findall(text))
@@ -114,7 +132,7 @@ def _grams(text: str) -> frozenset[str]:
     s = normalise(text)
     if len(s) < _GRAM:
         return frozenset((s,))
-    return frozenset(s[i:i + _GRAM] for i in range(len(s) - _GRAM + 1))
+    return frozenset(s[i : i + _GRAM] for i in range(len(s) - _GRAM + 1))
 
 
 def near_copy_similarity(a: str, b: str) -> float:
@@ -123,6 +141,11 @@ def near_copy_similarity(a: str, b: str) -> float:
     1.0 for copies (up to case, punctuation, spacing and accents), 0.0 for texts with no
     5-gram in common. A text shorter than five characters once normalised counts as one
     "gram" of its own, so two short texts score 1.0 when equal and 0.0 otherwise.
+
+    >>> near_copy_similarity("Починить фонтан в парке", "починить фонтан в парке!")
+    1.0
+    >>> round(near_copy_similarity("Починить фонтан в парке", "Починить фонтан в сквере"), 2)
+    0.56
     """
     if not isinstance(a, str) or not isinstance(b, str):
         raise TypeError("near_copy_similarity expects two str")

@@ -88,8 +88,13 @@ class TrigramFinder:
     identity = "pg_trgm:greatest(title,body)"
     calibrated = False
 
-    def __init__(self, url: str = DEFAULT_URL, *, database: str = DEFAULT_DATABASE,
-                 threshold: float = DECIDIM_THRESHOLD) -> None:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        database: str = DEFAULT_DATABASE,
+        threshold: float = DECIDIM_THRESHOLD,
+    ) -> None:
         # SQLAlchemy spellings (postgresql+psycopg://) name a driver libpq does not know
         self.url = re.sub(r"^postgres(?:ql)?\+\w+://", "postgresql://", url)
         self.database = database
@@ -109,25 +114,28 @@ class TrigramFinder:
                 "(pg_trgm needs a running PostgreSQL server; pass its URL, e.g. --pg-url)"
             ) from exc
         with admin:
-            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                   (self.database,)).fetchone()
+            exists = admin.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
             if not exists:
                 try:
-                    admin.execute(sql.SQL("CREATE DATABASE {}").format(
-                        sql.Identifier(self.database)))
+                    admin.execute(
+                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+                    )
                 except (errors.DuplicateDatabase, errors.UniqueViolation):
                     pass  # created concurrently by another process
                 except psycopg.Error as exc:
                     raise TrigramUnavailable(
-                        f"cannot create the database {self.database!r} at {_safe(self.url)}: "
-                        f"{exc}") from exc
+                        f"cannot create the database {self.database!r} at {_safe(self.url)}: {exc}"
+                    ) from exc
         target = conninfo.make_conninfo(self.url, dbname=self.database)
         try:
             conn = psycopg.connect(target, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise TrigramUnavailable(
                 f"cannot connect to PostgreSQL database {self.database!r} at {_safe(self.url)}: "
-                f"{exc}") from exc
+                f"{exc}"
+            ) from exc
         for attempt in range(2):
             try:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -139,7 +147,8 @@ class TrigramFinder:
                 conn.close()
                 raise TrigramUnavailable(
                     f"cannot enable pg_trgm in {self.database!r} at {_safe(self.url)}: {exc} "
-                    "(install the PostgreSQL contrib package)") from exc
+                    "(install the PostgreSQL contrib package)"
+                ) from exc
         row = conn.execute("SELECT similarity('мир', 'мир')").fetchone()
         if not row or float(row[0]) < 0.99:
             ctype = conn.execute("SHOW lc_ctype").fetchone()
@@ -147,7 +156,8 @@ class TrigramFinder:
             raise TrigramUnavailable(
                 f"pg_trgm in {self.database!r} at {_safe(self.url)} ignores Cyrillic letters "
                 f"(lc_ctype {ctype[0] if ctype else '?'}); create the database with a UTF-8 "
-                "LC_CTYPE such as C.UTF-8")
+                "LC_CTYPE such as C.UTF-8"
+            )
         return conn
 
     def close(self) -> None:
@@ -156,8 +166,12 @@ class TrigramFinder:
     def __enter__(self) -> TrigramFinder:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # -- loading ---------------------------------------------------------------------------
@@ -166,11 +180,16 @@ class TrigramFinder:
         """(Re)create the temporary table ``table (i, title, body)`` holding ``texts``."""
         ident = sql.Identifier(table)
         self._conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident))
-        self._conn.execute(sql.SQL(
-            "CREATE TEMPORARY TABLE {} (i integer PRIMARY KEY, title text NOT NULL, "
-            "body text NOT NULL)").format(ident))
-        with self._conn.cursor() as cur, cur.copy(
-                sql.SQL("COPY {} (i, title, body) FROM STDIN").format(ident)) as copy:
+        self._conn.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE {} (i integer PRIMARY KEY, title text NOT NULL, "
+                "body text NOT NULL)"
+            ).format(ident)
+        )
+        with (
+            self._conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY {} (i, title, body) FROM STDIN").format(ident)) as copy,
+        ):
             for i, t in enumerate(texts):
                 copy.write_row((i, *split_text(t)))
         self._conn.execute(sql.SQL("ANALYZE {}").format(ident))
@@ -187,10 +206,13 @@ class TrigramFinder:
             return np.zeros(0, dtype=np.float64)
         self._load("trgm_a", left)
         self._load("trgm_b", right)
-        score = sql.SQL(_SCORE).format(t1=sql.SQL("x.title"), t2=sql.SQL("y.title"),
-                                       b1=sql.SQL("x.body"), b2=sql.SQL("y.body"))
-        rows = self._conn.execute(sql.SQL(
-            "SELECT x.i, {} FROM trgm_a x JOIN trgm_b y ON y.i = x.i ORDER BY x.i").format(score)
+        score = sql.SQL(_SCORE).format(
+            t1=sql.SQL("x.title"), t2=sql.SQL("y.title"), b1=sql.SQL("x.body"), b2=sql.SQL("y.body")
+        )
+        rows = self._conn.execute(
+            sql.SQL("SELECT x.i, {} FROM trgm_a x JOIN trgm_b y ON y.i = x.i ORDER BY x.i").format(
+                score
+            )
         ).fetchall()
         out = np.zeros(len(left), dtype=np.float64)
         for i, s in rows:
@@ -219,12 +241,17 @@ class TrigramFinder:
         if not items:
             return idx, scores
         self._load("trgm_q", items)
-        score = sql.SQL(_SCORE).format(t1=sql.SQL("c.title"), t2=sql.SQL("q.title"),
-                                       b1=sql.SQL("c.body"), b2=sql.SQL("q.body"))
-        rows = self._conn.execute(sql.SQL(
-            "SELECT q.i, top.i, top.s FROM trgm_q q CROSS JOIN LATERAL ("
-            " SELECT c.i, {} AS s FROM trgm_corpus c ORDER BY s DESC, c.i LIMIT %s) top"
-            " ORDER BY q.i, top.s DESC, top.i").format(score), (k,)).fetchall()
+        score = sql.SQL(_SCORE).format(
+            t1=sql.SQL("c.title"), t2=sql.SQL("q.title"), b1=sql.SQL("c.body"), b2=sql.SQL("q.body")
+        )
+        rows = self._conn.execute(
+            sql.SQL(
+                "SELECT q.i, top.i, top.s FROM trgm_q q CROSS JOIN LATERAL ("
+                " SELECT c.i, {} AS s FROM trgm_corpus c ORDER BY s DESC, c.i LIMIT %s) top"
+                " ORDER BY q.i, top.s DESC, top.i"
+            ).format(score),
+            (k,),
+        ).fetchall()
         fill = np.zeros(len(items), dtype=np.int64)
         for qi, ci, s in rows:
             r = int(qi)

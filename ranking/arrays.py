@@ -58,9 +58,7 @@ class Votes:
         n = idea_a.shape[0] if idea_a.ndim == 1 else -1
         _check_1d("idea", idea_a)
         _check_1d("user", user_a, n)
-        value_a = (
-            np.ones(n, dtype=np.int8) if value is None else np.asarray(value, dtype=np.int8)
-        )
+        value_a = np.ones(n, dtype=np.int8) if value is None else np.asarray(value, dtype=np.int8)
         time_a = np.zeros(n, dtype=np.int64) if time is None else np.asarray(time, dtype=np.int64)
         _check_1d("value", value_a, n)
         _check_1d("time", time_a, n)
@@ -130,6 +128,21 @@ class Ideas:
         viewers: object | None = None,
         canonical: object | None = None,
     ) -> Ideas:
+        """Convert and validate; ``viewers`` defaults to 0 and ``canonical`` to the idea itself.
+
+        Idea 2 is a duplicate merged into idea 0 (its votes count towards idea 0):
+
+        >>> ideas = Ideas.build([3, CITY_WIDE, 3], [0, 0, 0], canonical=[0, 1, 0])
+        >>> ideas.canonical.tolist(), ideas.viewers.tolist()
+        ([0, 1, 0], [0, 0, 0])
+
+        A merge must point at a canonical idea, not at another merged one:
+
+        >>> Ideas.build([3, 3, 3], [0, 0, 0], canonical=[0, 0, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: canonical must point at canonical ideas (no chains of merges)
+        """
         d = np.asarray(district, dtype=np.int16)
         _check_1d("district", d)
         n = d.shape[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -11,15 +10,18 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
-import ranking.signals.review
 from ranking.signals import BURST, FRESH, LOCKSTEP
 from ranking.signals.review import summarize_clusters
 from ranking.snapshot import Snapshot
 from tests.helpers import Browser, make_user
 from webapp.ideas import votes
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.search_text import search_document
 from webapp.kernel.security import UNUSABLE_PASSWORD
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import (
     AuditLog,
@@ -31,7 +33,7 @@ from webapp.kernel.storage.models import (
     Vote,
 )
 from webapp.ranking import ranking_arrays, ranking_log
-from webapp.ranking.ranking import RankingService
+from webapp.ranking.engine import RankingService
 
 # On the hour, so the whole burst falls into one hourly bucket of the burst detector.
 BURST_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=10)
@@ -49,7 +51,9 @@ def add_idea(session_factory: Any, title: str) -> int:
         return idea.id
 
 
-def plant_burst(session_factory: Any, idea_id: int, n: int = 80, start: datetime = BURST_START):
+def plant_burst(
+    session_factory: Any, idea_id: int, n: int = 80, start: datetime = BURST_START
+) -> None:
     """n month-old accounts support one idea within half an hour, as a bought campaign would."""
     with transaction(session_factory) as s:
         first = s.scalar(select(func.count()).select_from(User)) or 0
@@ -70,7 +74,7 @@ def plant_burst(session_factory: Any, idea_id: int, n: int = 80, start: datetime
                     created_at=start + timedelta(seconds=20 * i),
                 )
             )
-        s.get(Idea, idea_id).support_count += n
+        s.get_one(Idea, idea_id).support_count += n
         ranking_log.recompute(s)
 
 
@@ -100,12 +104,12 @@ def decide(browser: Browser, idea_id: int, decision: str, reason: str, tab: str 
 
 
 @pytest.fixture
-def moderator(session_factory):  # type: ignore[no-untyped-def]
+def moderator(session_factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(session_factory, "moder@example.org", role="moderator", name="Мария Модер")
 
 
 @pytest.fixture
-def planted(session_factory):  # type: ignore[no-untyped-def]
+def planted(session_factory: sessionmaker[Session]) -> tuple[int, int]:
     bought = add_idea(session_factory, "Идея с купленными голосами")
     plain = add_idea(session_factory, "Идея с обычной поддержкой")
     plant_burst(session_factory, bought)
@@ -114,7 +118,10 @@ def planted(session_factory):  # type: ignore[no-untyped-def]
 
 
 def test_the_review_lists_ideas_with_planted_signals_strongest_first(
-    app, session_factory, moderator, planted
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
 ) -> None:
     bought, plain = planted
     with Browser(app) as b:
@@ -135,7 +142,11 @@ def test_the_review_lists_ideas_with_planted_signals_strongest_first(
 
 
 def test_lifting_restores_the_undiscounted_score_and_confirming_keeps_the_discount(
-    app, settings, session_factory, moderator, planted
+    app: Starlette,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
 ) -> None:
     bought, plain = planted
     ranking = app.state.ranking
@@ -171,7 +182,8 @@ def test_lifting_restores_the_undiscounted_score_and_confirming_keeps_the_discou
     with transaction(session_factory) as s:
         decisions = list(s.scalars(select(SignalReview.decision).order_by(SignalReview.id)))
         assert decisions == ["lifted", "confirmed"]
-        assert s.scalar(select(func.count()).where(RankingEvent.kind == "recompute")) >= 3
+        recomputes = select(func.count()).where(RankingEvent.kind == "recompute")
+        assert s.execute(recomputes).scalar_one() >= 3
         lift, confirm = s.scalars(
             select(AuditLog).where(AuditLog.action.like("signals.%")).order_by(AuditLog.id)
         ).all()
@@ -185,7 +197,10 @@ def test_lifting_restores_the_undiscounted_score_and_confirming_keeps_the_discou
 
 
 def test_confirming_keeps_the_discount_and_takes_the_idea_off_the_review_list(
-    app, session_factory, moderator, planted
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
 ) -> None:
     bought, _ = planted
     ranking = app.state.ranking
@@ -198,7 +213,12 @@ def test_confirming_keeps_the_discount_and_takes_the_idea_off_the_review_list(
         assert "Идея с купленными голосами" in b.get("/moderation/signals?tab=reviewed").text
 
 
-def test_a_decision_needs_a_reason(app, session_factory, moderator, planted) -> None:
+def test_a_decision_needs_a_reason(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
+) -> None:
     bought, _ = planted
     with Browser(app) as b:
         b.login(moderator.email)
@@ -209,7 +229,10 @@ def test_a_decision_needs_a_reason(app, session_factory, moderator, planted) -> 
 
 
 def test_votes_flagged_after_a_lift_are_judged_afresh(
-    app, session_factory, moderator, planted
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
 ) -> None:
     """A lift covers the votes the moderator saw; a burst after it is discounted and reviewed."""
     bought, _ = planted
@@ -228,24 +251,39 @@ def test_votes_flagged_after_a_lift_are_judged_afresh(
         assert "с тех пор есть новые подозрительные голоса" in page
 
 
-def test_every_worker_applies_a_decision(app, settings, session_factory, moderator, planted):
+def test_every_worker_applies_a_decision(
+    app: Starlette,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
+) -> None:
     bought, _ = planted
     other = RankingService(settings, session_factory)
     other.rebuild()
-    before = other.explain(bought, "top")["weighted_support"]
+    explained = other.explain(bought, "top")
+    assert explained is not None
+    before = explained["weighted_support"]
     with Browser(app) as b:
         b.login(moderator.email)
         decide(b, bought, "lift", "Настоящая поддержка")
     other.poll()  # the 'recompute' event makes it rebuild
-    after = other.explain(bought, "top")["weighted_support"]
+    explained = other.explain(bought, "top")
+    assert explained is not None
+    after = explained["weighted_support"]
     assert after > before
     assert after == pytest.approx(app.state.ranking.explain(bought, "top")["weighted_support"])
 
 
-def test_a_decision_on_a_merged_idea_is_refused(app, session_factory, moderator, planted):
+def test_a_decision_on_a_merged_idea_is_refused(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
+) -> None:
     bought, plain = planted
     with transaction(session_factory) as s:
-        idea = s.get(Idea, plain)
+        idea = s.get_one(Idea, plain)
         idea.status, idea.merged_into_id = "merged", bought
     with Browser(app) as b:
         b.login(moderator.email)
@@ -258,7 +296,10 @@ def test_a_decision_on_a_merged_idea_is_refused(app, session_factory, moderator,
 
 
 def test_the_signal_pages_refuse_citizens_officials_and_forged_forms(
-    app, session_factory, moderator, planted
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    moderator: CurrentUser,
+    planted: tuple[int, int],
 ) -> None:
     bought, _ = planted
     make_user(session_factory, "c@example.org", name="Ольга Читатель")
@@ -283,7 +324,9 @@ def test_the_signal_pages_refuse_citizens_officials_and_forged_forms(
         assert s.scalar(select(func.count()).select_from(SignalReview)) == 0
 
 
-def test_hostile_titles_and_reasons_are_escaped(app, session_factory, moderator) -> None:
+def test_hostile_titles_and_reasons_are_escaped(
+    app: Starlette, session_factory: sessionmaker[Session], moderator: CurrentUser
+) -> None:
     hostile = '<script>alert("x")</script>'
     idea = add_idea(session_factory, f"Идея {hostile}")
     plant_burst(session_factory, idea)
@@ -294,14 +337,16 @@ def test_hostile_titles_and_reasons_are_escaped(app, session_factory, moderator)
     assert "<script>alert" not in html and html.count("&lt;script&gt;alert") >= 2
 
 
-def test_an_empty_review_list_says_so(app, moderator) -> None:
+def test_an_empty_review_list_says_so(app: Starlette, moderator: CurrentUser) -> None:
     with Browser(app) as b:
         b.login(moderator.email)
         assert "Рассматривать нечего" in b.get("/moderation/signals").text
         assert "Пока ничего не рассмотрено" in b.get("/moderation/signals?tab=reviewed").text
 
 
-def test_the_review_is_paginated(settings, session_factory, moderator) -> None:
+def test_the_review_is_paginated(
+    settings: Settings, session_factory: sessionmaker[Session], moderator: CurrentUser
+) -> None:
     from webapp.app import create_app
 
     app = create_app(replace(settings, page_size=1))
@@ -321,10 +366,6 @@ def test_the_review_is_paginated(settings, session_factory, moderator) -> None:
 
 
 # --- the pure summary ------------------------------------------------------------------------
-
-
-def test_summarize_clusters_doctests() -> None:
-    assert doctest.testmod(ranking.signals.review).failed == 0
 
 
 def test_summarize_clusters_sums_per_cluster_and_ignores_unflagged_votes() -> None:

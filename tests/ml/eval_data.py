@@ -70,8 +70,9 @@ def make_data(root: Path) -> Path:
     (root / "stsb_ru_en").mkdir()
     for lang, sents in (("ru", RU), ("en", EN)):
         for part in ("train", "dev"):
-            with open(root / f"stsb_ru_en/{lang}-{part}.csv", "w", encoding="utf-8",
-                      newline="") as f:
+            with open(
+                root / f"stsb_ru_en/{lang}-{part}.csv", "w", encoding="utf-8", newline=""
+            ) as f:
                 w = csv.writer(f)
                 for a, b, c in _pairs(sents):
                     gold = {1: 4.6, 0: 2.4, -1: 0.2}[c]
@@ -93,17 +94,37 @@ def make_data(root: Path) -> Path:
         orig = pid
         # every third original is itself rejected (unpublished): its duplicates drop out of the
         # published variant
-        rows.append({"id": orig, "state": "rejected" if i % 3 == 2 else "open", "action": s,
-                     "background": f"We ask the council: {s.lower()}.", "duplicate_of": []})
+        rows.append(
+            {
+                "id": orig,
+                "state": "rejected" if i % 3 == 2 else "open",
+                "action": s,
+                "background": f"We ask the council: {s.lower()}.",
+                "duplicate_of": [],
+            }
+        )
         pid += 1
         for j in range(3):
-            rows.append({"id": pid, "state": "rejected", "action": near_copy(s),
-                         "background": f"Please {s.lower()} (request {j}).",
-                         "duplicate_of": [orig]})
+            rows.append(
+                {
+                    "id": pid,
+                    "state": "rejected",
+                    "action": near_copy(s),
+                    "background": f"Please {s.lower()} (request {j}).",
+                    "duplicate_of": [orig],
+                }
+            )
             pid += 1
     for s in RU:  # unrelated published filler
-        rows.append({"id": pid, "state": "closed", "action": s, "background": "Без дубликатов.",
-                     "duplicate_of": []})
+        rows.append(
+            {
+                "id": pid,
+                "state": "closed",
+                "action": s,
+                "background": "Без дубликатов.",
+                "duplicate_of": [],
+            }
+        )
         pid += 1
     with open(root / "uk_petitions/petitions.jsonl", "w", encoding="utf-8") as f:
         for r in rows:

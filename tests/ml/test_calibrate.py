@@ -23,8 +23,9 @@ from ml.calibrate import choose_threshold, main
 from ml.embeddings import load_encoder
 from ml.finder import FinderConfig
 
-DATA = Path(os.environ.get("VECHE_DATA_DIR", Path(__file__).resolve().parents[2] / ".."
-                           / "shared" / "data"))
+DATA = Path(
+    os.environ.get("VECHE_DATA_DIR", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+)
 
 
 def test_choose_threshold_separates_clean_classes() -> None:
@@ -59,6 +60,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
             # Every loader takes the part as its last positional argument.
             seen.append(str(kwargs.get("part", args[-1] if args else None)))
             return fn(data, *args, **kwargs)
+
         return inner
 
     out = tmp_path_factory.mktemp("calibrate") / "hashing.json"
@@ -66,9 +68,24 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(buf):
         for name in ("paraphraser", "quora", "sts", "uk_petitions"):
             mp.setattr(datasets, name, wrap(getattr(datasets, name)))
-        rc = main(["--data", str(DATA), "--model", "hashing-char-ngrams", "--out", str(out),
-                   "--quora-limit", "300", "--sts-limit", "200", "--paraphraser-limit", "600",
-                   "--no-cache", "-q"])
+        rc = main(
+            [
+                "--data",
+                str(DATA),
+                "--model",
+                "hashing-char-ngrams",
+                "--out",
+                str(out),
+                "--quora-limit",
+                "300",
+                "--sts-limit",
+                "200",
+                "--paraphraser-limit",
+                "600",
+                "--no-cache",
+                "-q",
+            ]
+        )
     assert rc == 0
     return Run(out, seen, buf.getvalue())
 
@@ -97,14 +114,17 @@ def test_calibration_writes_a_usable_config(run: Run) -> None:
     # The file drives a finder.
     finder = DuplicateFinder.load(encoder=enc, config=run.path)
     assert finder.calibrated and finder.threshold == cfg.threshold
-    s = finder.pair_scores(["Поставить урны в сквере", "Автобус 15 ходит чаще"],
-                           ["Поставить больше урн в сквере", "Автобус 51 ходит чаще"])
+    s = finder.pair_scores(
+        ["Поставить урны в сквере", "Автобус 15 ходит чаще"],
+        ["Поставить больше урн в сквере", "Автобус 51 ходит чаще"],
+    )
     assert s[0] > s[1] and s[1] < finder.threshold
     assert json.loads(run.path.read_text(encoding="utf-8"))["version"] == cfg.version
 
 
-def test_cli_refuses_a_missing_data_folder(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_a_missing_data_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--data", str(tmp_path / "nowhere"), "--model", "hashing-char-ngrams"])
     assert exc.value.code == 2

@@ -14,8 +14,9 @@ from ml.index import ExactIndex
 def test_mutual_knn_keeps_only_mutual_edges_above_threshold() -> None:
     ids = np.array([1, 2, 3, 4])
     neighbours = np.array([[2, 3, -1], [1, 4, 3], [4, 1, 2], [3, 2, -1]])
-    scores = np.array([[0.9, 0.8, -np.inf], [0.88, 0.7, 0.6], [0.95, 0.5, 0.4],
-                       [0.96, 0.75, -np.inf]])
+    scores = np.array(
+        [[0.9, 0.8, -np.inf], [0.88, 0.7, 0.6], [0.95, 0.5, 0.4], [0.96, 0.75, -np.inf]]
+    )
     edges = mutual_knn_edges(ids, neighbours, scores, threshold=0.72)
     # 1-2 mutual (min 0.88); 3-4 mutual (0.95); 1-3 and 2-4 above only one way
     assert edges == [Edge(1, 2, 0.88), Edge(3, 4, 0.95)]
@@ -99,15 +100,21 @@ def test_state_update_reports_changes_only() -> None:
 
 scores_st = st.sampled_from([0.55, 0.7, 0.8, 0.85, 0.9, 0.97])
 op_st = st.one_of(
-    st.tuples(st.just("update"), st.integers(0, 12),
-              st.lists(st.tuples(st.integers(0, 12), scores_st), max_size=4)),
+    st.tuples(
+        st.just("update"),
+        st.integers(0, 12),
+        st.lists(st.tuples(st.integers(0, 12), scores_st), max_size=4),
+    ),
     st.tuples(st.just("remove"), st.integers(0, 12), st.just([])),
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(op_st, min_size=1, max_size=40), st.sampled_from([0.6, 0.8, 0.88]),
-       st.sampled_from([2, 3, 50]))
+@given(
+    st.lists(op_st, min_size=1, max_size=40),
+    st.sampled_from([0.6, 0.8, 0.88]),
+    st.sampled_from([2, 3, 50]),
+)
 def test_incremental_equals_full_recompute(
     ops: list[tuple[str, int, list[tuple[int, float]]]], strict: float, max_size: int
 ) -> None:

@@ -178,11 +178,26 @@ def test_cli_eval_unknown_method(data: Path, capsys: pytest.CaptureFixture[str])
     assert "bm25" in capsys.readouterr().err
 
 
-def test_cli_eval_writes_json_and_markdown(data: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_eval_writes_json_and_markdown(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out, md = tmp_path / "r.json", tmp_path / "r.md"
-    code = cli.main(["eval", "--data", str(data), "--methods", "hashing", "--quiet",
-                     "--quora-limit", "10", "--json", str(out), "--markdown", str(md)])
+    code = cli.main(
+        [
+            "eval",
+            "--data",
+            str(data),
+            "--methods",
+            "hashing",
+            "--quiet",
+            "--quora-limit",
+            "10",
+            "--json",
+            str(out),
+            "--markdown",
+            str(md),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert report["results"]["hashing"]["quora"]["n"] == 10

@@ -52,9 +52,13 @@ def test_uncalibrated_fallback_is_flagged_and_logged(caplog: pytest.LogCaptureFi
 
 def _calibrated_copy(finder: DuplicateFinder, threshold: float) -> FinderConfig:
     return finder.config.with_changes(
-        calibrated=True, threshold=threshold, guard_cap=threshold / 2, near_copy_floor=0.97,
+        calibrated=True,
+        threshold=threshold,
+        guard_cap=threshold / 2,
+        near_copy_floor=0.97,
         scorer=ScorerConfig(("similarity", "near_copy"), (6.0, 2.0), -4.0),
-        provenance={"data": ["test"]})
+        provenance={"data": ["test"]},
+    )
 
 
 def test_config_from_the_environment_directory(
@@ -88,7 +92,8 @@ def test_config_for_another_encoder_in_env_dir_is_ignored(
     hashing: DuplicateFinder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _calibrated_copy(hashing, 0.7).with_changes(identity="other@1").save(
-        tmp_path / f"{config_slug(hashing.identity)}.json")
+        tmp_path / f"{config_slug(hashing.identity)}.json"
+    )
     monkeypatch.setenv("VECHE_MODEL_CONFIG_DIR", str(tmp_path))
     assert DuplicateFinder.load(encoder=hashing.encoder).calibrated is False
 
@@ -101,16 +106,20 @@ def test_config_json_round_trip(hashing: DuplicateFinder) -> None:
     assert FinderConfig.from_json(hashing.config.to_json()) == hashing.config
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"guard_cap": 0.9}, "guard_cap"),
-    ({"near_copy_floor": 0.5}, "near_copy_floor"),
-    ({"version": 99}, "version"),
-    ({"threshold": 1.5}, "threshold"),
-    ({"part_weights": {"cyrillic": {"main": 1.0}}}, "part_weights"),
-    ({"part_weights": {"cyrillic": {"main": -1.0}, "latin": {"main": 1.0}}}, "main"),
-])
-def test_invalid_configs_are_refused(hashing: DuplicateFinder, change: dict[str, object],
-                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"guard_cap": 0.9}, "guard_cap"),
+        ({"near_copy_floor": 0.5}, "near_copy_floor"),
+        ({"version": 99}, "version"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"part_weights": {"cyrillic": {"main": 1.0}}}, "part_weights"),
+        ({"part_weights": {"cyrillic": {"main": -1.0}, "latin": {"main": 1.0}}}, "main"),
+    ],
+)
+def test_invalid_configs_are_refused(
+    hashing: DuplicateFinder, change: dict[str, object], message: str
+) -> None:
     data = hashing.config.to_dict() | change
     with pytest.raises((ValueError, TypeError), match=message):
         FinderConfig.from_dict(data)
@@ -161,8 +170,10 @@ def test_guard_caps_a_near_copy_below_the_threshold(hashing: DuplicateFinder) ->
 
 
 def test_near_copy_is_lifted_to_the_floor(hashing: DuplicateFinder) -> None:
-    a = ("Установить скамейки вдоль набережной реки, чтобы пожилые люди могли отдыхать "
-         "во время прогулки")
+    a = (
+        "Установить скамейки вдоль набережной реки, чтобы пожилые люди могли отдыхать "
+        "во время прогулки"
+    )
     b = a + " летом"
     v = hashing.explain(a, b)
     assert v.reasons == ("near_copy",)
@@ -293,10 +304,15 @@ def test_default_model_ships_a_calibrated_config(default: DuplicateFinder) -> No
 @pytest.mark.slow
 def test_default_model_cross_lingual_and_guards(default: DuplicateFinder) -> None:
     ru = "Открыть парк Горького ночью"
-    s = default.pair_scores([ru, ru, "open the park", BUS_15],
-                            ["Open Gorky Park at night",
-                             "Отремонтировать дорогу на Ленинском проспекте",
-                             "close the park", BUS_51])
+    s = default.pair_scores(
+        [ru, ru, "open the park", BUS_15],
+        [
+            "Open Gorky Park at night",
+            "Отремонтировать дорогу на Ленинском проспекте",
+            "close the park",
+            BUS_51,
+        ],
+    )
     assert s[0] > s[1]
     assert s[0] >= default.threshold
     assert s[1] < default.threshold
@@ -314,8 +330,9 @@ def test_default_model_russian_query_finds_english_duplicate(default: DuplicateF
         "Сделать бесплатный Wi-Fi в библиотеках",
     ]
     finder = DuplicateFinder(default.encoder, default.config).fit(corpus)
-    ids, scores = finder.query(["Открыть парк Горького ночью\nПусть парк работает до двух ночи."],
-                               3)
+    ids, scores = finder.query(
+        ["Открыть парк Горького ночью\nПусть парк работает до двух ночи."], 3
+    )
     assert ids[0, 0] == 1
     assert scores[0, 0] > scores[0, 1]
 
@@ -333,7 +350,7 @@ def test_platform_index_grows_from_exact_to_ann_and_round_trips(tmp_path: Path) 
     finder.index_vectors(ids[:1000], vecs[:1000])
     assert isinstance(finder._index, ExactIndex)
     for start in range(1000, n, 1000):
-        finder.index_vectors(ids[start:start + 1000], vecs[start:start + 1000])
+        finder.index_vectors(ids[start : start + 1000], vecs[start : start + 1000])
     assert isinstance(finder._index, ANNIndex)
     assert len(finder) == n
     probe = [7, n // 2, n - 1]
@@ -352,8 +369,10 @@ def test_default_model_english_query_reaches_a_russian_idea(default: DuplicateFi
     cannot read Russian, so 200 English near-topic ideas would crowd the Russian one out."""
     finder = DuplicateFinder.load()
     ru = "Велодорожка на Тверской улице\nНужна выделенная велодорожка вдоль всей Тверской улицы."
-    english = [f"Bike parking at school {i}\nPut up {i % 7 + 2} bike racks by the school gate."
-               for i in range(200)]
+    english = [
+        f"Bike parking at school {i}\nPut up {i % 7 + 2} bike racks by the school gate."
+        for i in range(200)
+    ]
     corpus = [*english, ru]
     finder.index_vectors(np.arange(len(corpus), dtype=np.int64), finder.embed(corpus))
     query = "A protected cycle lane along Tverskaya Street"

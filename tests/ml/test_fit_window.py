@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from ml.embeddings import WINDOW_TOKENS, ConcatEncoder, E5Q4Encoder, HashingEncoder, fit_window
+import os
+
+import pytest
+
+from ml.embeddings import (
+    WINDOW_TOKENS,
+    ConcatEncoder,
+    E5Q4Encoder,
+    HashingEncoder,
+    default_threads,
+    fit_window,
+)
 
 
 class WordCounter:
@@ -42,11 +53,12 @@ def test_the_real_engine_reads_one_window_whatever_the_script() -> None:
 
 def test_lookups_are_charged_by_the_model_tokens_they_read() -> None:
     """The ``similar`` rate limit counts one hit per started 128 tokens of what a lookup reads
-    (webapp.dedup.similarity.SimilarityService.charge): a script of one token per character
+    (webapp.dedup.engine.SimilarityService.charge): a script of one token per character
     costs as much as it makes the model work, not one hit per 500 characters."""
     from types import SimpleNamespace
 
-    from webapp.dedup.similarity import CHARGE_TOKENS, SimilarityService
+    from webapp.dedup.engine import SimilarityService
+    from webapp.dedup.similar_ideas import CHARGE_TOKENS
     from webapp.kernel.settings import Settings
 
     svc = SimilarityService(Settings(), None)  # type: ignore[arg-type]
@@ -60,3 +72,16 @@ def test_lookups_are_charged_by_the_model_tokens_they_read() -> None:
     assert svc.charge("汉字测试" * 500) == WINDOW_TOKENS // CHARGE_TOKENS  # cut to one window
     svc.finder = SimpleNamespace(encoder=HashingEncoder())  # type: ignore[assignment]
     assert svc.charge(typed) is None
+
+
+def test_embed_threads_zero_means_the_cpu_count_capped_at_two(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """VECHE_EMBED_THREADS=0 is documented as "the CPU count, at most 2", like unset."""
+    auto = max(1, min(2, os.cpu_count() or 1))
+    monkeypatch.setenv("VECHE_EMBED_THREADS", "0")
+    assert default_threads() == auto
+    monkeypatch.delenv("VECHE_EMBED_THREADS")
+    assert default_threads() == auto
+    monkeypatch.setenv("VECHE_EMBED_THREADS", "3")
+    assert default_threads() == 3

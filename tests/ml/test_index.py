@@ -94,8 +94,11 @@ def test_growth_keeps_all_rows() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 30)),
-                min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "remove"]), st.integers(0, 30)), min_size=1, max_size=60
+    )
+)
 def test_random_updates_equal_a_fresh_index(ops: list[tuple[str, int]]) -> None:
     rng = np.random.default_rng(len(ops))
     index = ExactIndex(6)

@@ -63,18 +63,26 @@ def test_similarity_is_weighted_by_the_script_of_the_pair() -> None:
 
 
 def test_query_vectors_give_the_weighted_similarity_by_inner_product() -> None:
-    enc = ConcatEncoder("two-part-test", [("e5", HashingEncoder(64)), ("minilm", HashingEncoder(32))])
-    cfg = FinderConfig(model="two-part-test", identity="two-part-test",
-                       part_weights={"cyrillic": {"e5": 0.8, "minilm": 0.2},
-                                     "latin": {"e5": 0.4, "minilm": 0.6}},
-                       scorer=ScorerConfig(), threshold=0.8, guard_cap=0.5, near_copy=0.9,
-                       near_copy_floor=0.95, calibrated=False)
+    enc = ConcatEncoder(
+        "two-part-test", [("e5", HashingEncoder(64)), ("minilm", HashingEncoder(32))]
+    )
+    cfg = FinderConfig(
+        model="two-part-test",
+        identity="two-part-test",
+        part_weights={"cyrillic": {"e5": 0.8, "minilm": 0.2}, "latin": {"e5": 0.4, "minilm": 0.6}},
+        scorer=ScorerConfig(),
+        threshold=0.8,
+        guard_cap=0.5,
+        near_copy=0.9,
+        near_copy_floor=0.95,
+        calibrated=False,
+    )
     finder = DuplicateFinder(enc, cfg)
     queries = ["Открыть парк ночью", "Open the park at night"]
     stored = ["Парк открыт ночью", "Park open at night"]
     qv, sv = finder.embed(queries), finder.embed(stored)
     inner = finder.query_vectors(queries, qv) @ sv.T
-    cos = [part_cosines(np.repeat(qv[i:i + 1], 2, 0), sv, enc.parts) for i in range(2)]
+    cos = [part_cosines(np.repeat(qv[i : i + 1], 2, 0), sv, enc.parts) for i in range(2)]
     np.testing.assert_allclose(inner[0], cos[0] @ [0.8, 0.2], atol=1e-5)
     np.testing.assert_allclose(inner[1], cos[1] @ [0.4, 0.6], atol=1e-5)
 
@@ -84,8 +92,9 @@ def test_lexical_features() -> None:
     assert stem_overlap("Построить каток", "Открыть бассейн") == 0.0
     assert 0 < stem_overlap("Open the parks", "opening park") < 1
     v = np.ones((2, 4), dtype=np.float32) / 2
-    data = PairData.compute(["Парк", "Сквер у дома 7"], ["парк!", "Сквер у дома 9 и ещё слова"],
-                            v, v, (("main", 4),))
+    data = PairData.compute(
+        ["Парк", "Сквер у дома 7"], ["парк!", "Сквер у дома 9 и ещё слова"], v, v, (("main", 4),)
+    )
     assert data.exact.tolist() == [True, False]
     assert data.near_copy[0] == 1.0 and data.near_copy[1] < 1.0
     assert data.length_ratio[0] == 0.0 and data.length_ratio[1] > 0.0
@@ -100,9 +109,13 @@ def test_feature_names_depend_on_parts() -> None:
 
 def test_logistic_scores_match_the_formula() -> None:
     v = np.eye(3, dtype=np.float32)
-    data = PairData.compute(["Парк у реки", "Open the park", "Bus stop"],
-                            ["Сквер у реки", "Open a park", "Bus route"], v, v[[0, 2, 1]],
-                            (("main", 3),))
+    data = PairData.compute(
+        ["Парк у реки", "Open the park", "Bus stop"],
+        ["Сквер у реки", "Open a park", "Bus route"],
+        v,
+        v[[0, 2, 1]],
+        (("main", 3),),
+    )
     sc = ScorerConfig(("similarity", "near_copy", "stem_overlap"), (3.0, 1.5, -0.5), -1.0)
     one = np.ones(1)
     got = sc.raw_scores(data, one, one, (("main", 3),))
@@ -110,16 +123,25 @@ def test_logistic_scores_match_the_formula() -> None:
     z = x @ np.array(sc.coefficients) + sc.intercept
     np.testing.assert_allclose(got, 1 / (1 + np.exp(-z)))
     # Similarity only: the cosine clipped to [0, 1].
-    np.testing.assert_allclose(ScorerConfig().raw_scores(data, one, one, (("main", 3),)),
-                               [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(
+        ScorerConfig().raw_scores(data, one, one, (("main", 3),)), [1.0, 0.0, 0.0]
+    )
 
 
 def test_final_score_rules_and_their_order() -> None:
     v = np.ones((4, 2), dtype=np.float32) / math.sqrt(2)
-    a = ["Автобус 15 ходит чаще", "Открыть парк ночью", "Установить скамейки в сквере у реки",
-         "Построить каток"]
-    b = ["Автобус 51 ходит чаще", "открыть ПАРК ночью", "Установить скамейки в сквере у реки зимой",
-         "Залить каток во дворе"]
+    a = [
+        "Автобус 15 ходит чаще",
+        "Открыть парк ночью",
+        "Установить скамейки в сквере у реки",
+        "Построить каток",
+    ]
+    b = [
+        "Автобус 51 ходит чаще",
+        "открыть ПАРК ночью",
+        "Установить скамейки в сквере у реки зимой",
+        "Залить каток во дворе",
+    ]
     data = PairData.compute(a, b, v, v, (("main", 2),))
     raw = np.array([0.95, 0.4, 0.3, 0.6])
     scores, reasons = final_scores(raw, data, guard_cap=0.5, near_copy=0.8, near_copy_floor=0.9)
@@ -140,15 +162,17 @@ def test_scorer_config_round_trip_and_validation() -> None:
     with pytest.raises(ValueError, match="kind"):
         ScorerConfig.from_dict({"kind": "forest"})
     with pytest.raises(TypeError, match="coefficients"):
-        ScorerConfig.from_dict({"kind": "logistic", "features": ["similarity"],
-                                "coefficients": ["x"]})
+        ScorerConfig.from_dict(
+            {"kind": "logistic", "features": ["similarity"], "coefficients": ["x"]}
+        )
 
 
 def test_overlong_texts_differing_past_the_lexical_cut_are_not_exact_copies() -> None:
     head = "Открыть парк. " * (LEXICAL_MAX_CHARS // 10)
     v = np.ones((2, 2), dtype=np.float32) / math.sqrt(2)
-    data = PairData.compute([head + "Ночью", head + "Ночью"], [head + "Днём", head + "ночью!"],
-                            v, v, (("main", 2),))
+    data = PairData.compute(
+        [head + "Ночью", head + "Ночью"], [head + "Днём", head + "ночью!"], v, v, (("main", 2),)
+    )
     assert data.exact.tolist() == [False, True]
 
 

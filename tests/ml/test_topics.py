@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-import ml.topics
 from ml.topics import candidate_ks, cluster_vectors, find_topics, tokens, topic_keywords
 
 # Four subjects, each with its own words in several forms (Russian and English), sharing filler.
@@ -130,8 +127,3 @@ def test_tokens_drop_stop_words_digits_and_short_words() -> None:
     assert words == ["велодорожки", "ремонт"]
     spanish = [s for s, _ in tokens("Solicitamos arreglar las aceras del barrio", "es")]
     assert spanish == ["arregl", "acer"]
-
-
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(ml.topics, raise_on_error=False)
-    assert result.failed == 0 and result.attempted > 0

@@ -44,10 +44,18 @@ def test_split_text() -> None:
 
 
 def test_near_copies_beat_unrelated_titles(trgm: TrigramFinder) -> None:
-    a = ["Построить велодорожку вдоль набережной", "Build a cycle lane along the river",
-         "Построить велодорожку вдоль набережной", "Build a cycle lane along the river"]
-    b = ["Построить велодорожки вдоль набережной реки", "Build cycle lanes along the river",
-         "Открыть библиотеку в Марьино", "Open a library in the north"]
+    a = [
+        "Построить велодорожку вдоль набережной",
+        "Build a cycle lane along the river",
+        "Построить велодорожку вдоль набережной",
+        "Build a cycle lane along the river",
+    ]
+    b = [
+        "Построить велодорожки вдоль набережной реки",
+        "Build cycle lanes along the river",
+        "Открыть библиотеку в Марьино",
+        "Open a library in the north",
+    ]
     s = trgm.pair_scores(a, b)
     assert s[0] > 0.5 and s[1] > 0.5  # near copies (Cyrillic and Latin)
     assert s[2] < 0.2 and s[3] < 0.2  # unrelated
@@ -66,13 +74,14 @@ def test_score_is_the_greater_of_title_and_body(trgm: TrigramFinder) -> None:
 
 
 def test_query_ranks_in_sql(trgm: TrigramFinder) -> None:
-    corpus = ["Build a cycle lane\nalong the river embankment",
-              "Open a new library\nin the northern district",
-              "Build a cycle path\nalong the embankment of the river",
-              "Plant lime trees\non the high street"]
+    corpus = [
+        "Build a cycle lane\nalong the river embankment",
+        "Open a new library\nin the northern district",
+        "Build a cycle path\nalong the embankment of the river",
+        "Plant lime trees\non the high street",
+    ]
     trgm.fit(corpus)
-    idx, scores = trgm.query(["Build a cycle lane along the river", "New library in the north"],
-                             6)
+    idx, scores = trgm.query(["Build a cycle lane along the river", "New library in the north"], 6)
     assert idx.shape == (2, 6)
     assert idx[0, 0] == 0 and idx[0, 1] == 2  # the near copy, then the paraphrase
     assert idx[1, 0] == 1
@@ -95,8 +104,10 @@ def test_bad_input(trgm: TrigramFinder) -> None:
 
 
 def test_query_needs_fit() -> None:
-    with TrigramFinder(_server(), database="veche_eval_test") as fresh, \
-            pytest.raises(ValueError, match="fit"):
+    with (
+        TrigramFinder(_server(), database="veche_eval_test") as fresh,
+        pytest.raises(ValueError, match="fit"),
+    ):
         fresh.query(["x"], 3)
 
 

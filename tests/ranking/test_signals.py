@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import doctest
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-import ranking.signals
 from ranking.arrays import Users, Votes
 from ranking.signals import (
     BURST,
     FRESH,
     LOCKSTEP,
     SignalConfig,
-    bursts,
-    combine,
-    config,
     detect_bursts,
     detect_fresh_accounts,
     detect_lockstep,
     detect_signals,
-    fresh,
-    lockstep,
 )
 
 HOUR = 3600
@@ -332,9 +325,3 @@ def test_invalid_inputs_are_refused_naming_the_parameter() -> None:
     signals = detect_signals(Votes.build([0], [0], time=[0]), users)
     with pytest.raises(ValueError, match="i must be"):
         signals.reasons(1)
-
-
-@pytest.mark.parametrize("module", [ranking.signals, bursts, combine, config, fresh, lockstep])
-def test_docstring_examples_run(module: object) -> None:
-    result = doctest.testmod(module, raise_on_error=False)  # type: ignore[arg-type]
-    assert result.failed == 0
