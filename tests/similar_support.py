@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from webapp.app import create_app
-from webapp.dedup.similarity import count_stale
+from webapp.dedup.embedder import count_stale
 from webapp.ideas import ideas as ideas_service
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.settings import Settings

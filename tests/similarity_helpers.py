@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers import make_user
-from webapp.dedup.similarity import SimilarityService
+from webapp.dedup.engine import SimilarityService
 from webapp.ideas.ideas import edit_idea, submit_idea
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.settings import Settings

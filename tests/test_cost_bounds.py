@@ -26,7 +26,7 @@ from tests.similar_support import (
     settle,
     similar_app,
 )
-from webapp.dedup.similarity import QUERY_MAX_CHARS, query_text
+from webapp.dedup.similar_ideas import QUERY_MAX_CHARS, query_text
 from webapp.dedup.views import similar as similar_views
 from webapp.kernel.security import RateLimiter
 
@@ -211,8 +211,8 @@ def test_at_most_the_configured_lookups_run_at_once_per_worker(
         with Browser(app) as site:
             factory = app.state.session_factory
             writer = make_user(factory, "writer@example.org")
-            for text in [TARGET, *OTHERS]:
-                plant(factory, writer, text)
+            for planted in [TARGET, *OTHERS]:
+                plant(factory, writer, planted)
             settle(app)
             svc = app.state.similarity
             text = "\n".join(TYPED)

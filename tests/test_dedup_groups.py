@@ -3,8 +3,11 @@ moderators (real database; the lexical hashing model)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.similarity_helpers import (
     BIKE,
@@ -20,7 +23,7 @@ from tests.similarity_helpers import (
     service,
 )
 from webapp.cli import main
-from webapp.dedup.similarity import list_groups
+from webapp.dedup.dedup_groups import list_groups
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
 from webapp.kernel.storage.models import DuplicateGroup, DuplicatePair, Idea
@@ -45,7 +48,7 @@ def fast_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def factory(fast_settings: Settings):  # type: ignore[no-untyped-def]
+def factory(fast_settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(fast_settings)
     factory = make_session_factory(engine)
     clear_dedup(factory)
@@ -53,7 +56,7 @@ def factory(fast_settings: Settings):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def _groups(factory) -> dict[frozenset[int], int]:  # type: ignore[no-untyped-def]
+def _groups(factory: sessionmaker[Session]) -> dict[frozenset[int], int]:
     with factory() as session:
         page, total = list_groups(session, limit=50)
     assert total == len(page)
@@ -61,8 +64,8 @@ def _groups(factory) -> dict[frozenset[int], int]:  # type: ignore[no-untyped-de
 
 
 def test_groups_appear_for_planted_duplicates_only_and_grow_incrementally(
-    fast_settings: Settings, factory
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     bike = add_idea(factory, user, *BIKE)
     trees = add_idea(factory, user, *TREES)
@@ -85,12 +88,15 @@ def test_groups_appear_for_planted_duplicates_only_and_grow_incrementally(
         pairs = session.execute(select(DuplicatePair.idea_a, DuplicatePair.idea_b)).all()
     assert {tuple(p) for p in pairs} == {(bike, bike2), (trees, trees2)}
     assert not {bus15, bus51, *others} & {m.idea.id for g in page for m in g.members}
+    assert svc.finder is not None
     for g in page:
         assert g.score >= svc.finder.threshold
         assert g.members[0].score == g.score
         assert all(m.idea.status == "published" for m in g.members)
     with factory() as session:
-        trees_updated = session.get(DuplicateGroup, groups[frozenset({trees, trees2})]).updated_at
+        trees_updated = session.get_one(
+            DuplicateGroup, groups[frozenset({trees, trees2})]
+        ).updated_at
 
     # a third copy of the bike lane joins its group; the trees group is left alone
     bike3 = add_idea(factory, user, *BIKE_THIRD)
@@ -101,7 +107,7 @@ def test_groups_appear_for_planted_duplicates_only_and_grow_incrementally(
     assert after[frozenset({trees, trees2})] == groups[frozenset({trees, trees2})]
     with factory() as session:
         assert (
-            session.get(DuplicateGroup, after[frozenset({trees, trees2})]).updated_at
+            session.get_one(DuplicateGroup, after[frozenset({trees, trees2})]).updated_at
             == trees_updated
         )
 
@@ -112,8 +118,8 @@ def test_groups_appear_for_planted_duplicates_only_and_grow_incrementally(
 
 
 def test_an_edit_that_changes_the_subject_leaves_the_group(
-    fast_settings: Settings, factory
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     trees = add_idea(factory, user, *TREES)
     trees2 = add_idea(factory, user, *TREES_COPY)
@@ -130,8 +136,8 @@ def test_an_edit_that_changes_the_subject_leaves_the_group(
 
 
 def test_reindex_rebuilds_the_same_groups(
-    fast_settings: Settings, factory, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = author(factory)
     ideas = [add_idea(factory, user, *t) for t in (BIKE, BIKE_COPY, TREES, TREES_COPY, *OTHER)]
     svc = service(fast_settings, factory)
@@ -146,8 +152,8 @@ def test_reindex_rebuilds_the_same_groups(
 
 
 def test_a_copy_arriving_after_a_duplicate_was_hidden_joins_the_group(
-    fast_settings: Settings, factory
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     """Hidden ideas keep their stored pairs but never hold a new copy out of a group."""
     user = author(factory)
     bike = add_idea(factory, user, *BIKE)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from tests.helpers import Browser
+from tests.progress_helpers import RecordedProgress
 from webapp.demo import demo
 from webapp.demo import demo_votes as dv
 from webapp.demo.demo_sources import EXTRACT_DIR, html_to_text, madrid_category, uk_category
@@ -61,7 +62,7 @@ def stored(session_factory: Any) -> dict[str, tuple[int, int]]:
 
 
 def test_seeded_ideas_have_exactly_their_real_support_counts(session_factory: Any) -> None:
-    report = demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    report = demo.seed_demo(session_factory, limit=LIMIT)
     expected = real_counts()
     assert stored(session_factory) == {ref: (n, n) for ref, n in expected.items()}
     assert report.ideas == 2 * LIMIT
@@ -69,10 +70,25 @@ def test_seeded_ideas_have_exactly_their_real_support_counts(session_factory: An
     assert report.voters == max(expected.values())
 
 
+def test_progress_reports_voters_ideas_and_votes(session_factory: Any) -> None:
+    """Seeding reports its stages; the command line draws them as bars."""
+    progress = RecordedProgress()
+    report = demo.seed_demo(session_factory, limit=3, progress=progress)
+    assert list(progress.stages) == ["voters/user", "ideas/idea", "votes/vote"]
+    assert progress.summary() == {
+        "voters/user": (report.voters, report.voters),
+        "ideas/idea": (report.ideas, report.ideas),
+        "votes/vote": (report.votes, report.votes),
+    }
+    again = RecordedProgress()
+    demo.seed_demo(session_factory, limit=3, progress=again)
+    assert again.stages == {}  # nothing new: no stage starts
+
+
 def test_voters_are_distinct_unusable_and_registered_before_their_first_vote(
     session_factory: Any,
 ) -> None:
-    demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    demo.seed_demo(session_factory, limit=LIMIT)
     with transaction(session_factory) as session:
         doubles = session.execute(
             select(Vote.user_id, Vote.idea_id)
@@ -105,11 +121,12 @@ def test_voters_are_distinct_unusable_and_registered_before_their_first_vote(
             .where(Vote.created_at < Idea.created_at)
         )
         assert before_idea == 0
-        assert session.scalar(select(func.max(Vote.created_at))) <= datetime.now(UTC)
+        latest = session.scalar(select(func.max(Vote.created_at)))
+        assert latest is not None and latest <= datetime.now(UTC)
 
 
 def test_madrid_ideas_draw_most_of_their_voters_from_their_okrug(session_factory: Any) -> None:
-    demo.seed_demo(session_factory, limit=60, progress=False)
+    demo.seed_demo(session_factory, limit=60)
     idea_district = aliased(District)
     voter_district = aliased(District)
     with transaction(session_factory) as session:
@@ -135,9 +152,9 @@ def test_madrid_ideas_draw_most_of_their_voters_from_their_okrug(session_factory
 
 
 def test_reseeding_is_idempotent(session_factory: Any) -> None:
-    first = demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    first = demo.seed_demo(session_factory, limit=LIMIT)
     before = stored(session_factory)
-    again = demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    again = demo.seed_demo(session_factory, limit=LIMIT)
     assert stored(session_factory) == before
     assert again.ideas == 0 and again.votes == 0 and again.voters_created == 0
     assert sum(s.skipped for s in again.sources) == first.ideas
@@ -145,8 +162,8 @@ def test_reseeding_is_idempotent(session_factory: Any) -> None:
 
 
 def test_a_bigger_seed_after_a_smaller_one_adds_only_the_new_ideas(session_factory: Any) -> None:
-    demo.seed_demo(session_factory, limit=5, progress=False)
-    report = demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    demo.seed_demo(session_factory, limit=5)
+    report = demo.seed_demo(session_factory, limit=LIMIT)
     assert report.ideas == 2 * (LIMIT - 5)
     assert stored(session_factory) == {ref: (n, n) for ref, n in real_counts().items()}
     with transaction(session_factory) as session:
@@ -160,23 +177,23 @@ def test_a_bigger_seed_after_a_smaller_one_adds_only_the_new_ideas(session_facto
 
 
 def test_if_empty_does_nothing_on_a_database_with_ideas(session_factory: Any) -> None:
-    demo.seed_demo(session_factory, limit=2, progress=False)
+    demo.seed_demo(session_factory, limit=2)
     before = stored(session_factory)
-    report = demo.seed_demo(session_factory, limit=LIMIT, if_empty=True, progress=False)
+    report = demo.seed_demo(session_factory, limit=LIMIT, if_empty=True)
     assert stored(session_factory) == before
     assert report.ideas == 0
     assert "nothing was seeded" in report.describe()
 
 
 def test_if_empty_seeds_an_empty_database(session_factory: Any) -> None:
-    report = demo.seed_demo(session_factory, limit=3, if_empty=True, progress=False)
+    report = demo.seed_demo(session_factory, limit=3, if_empty=True)
     assert report.ideas == 6
 
 
 def test_demo_accounts_can_log_in_and_demo_voters_cannot(
     session_factory: Any, browser: Browser
 ) -> None:
-    report = demo.seed_demo(session_factory, limit=3, progress=False)
+    report = demo.seed_demo(session_factory, limit=3)
     text = report.describe()
     assert demo.DEMO_PASSWORD in text and "http://127.0.0.1:8000/login" in text
     for role, email, _name in demo.DEMO_ACCOUNTS:
@@ -189,7 +206,7 @@ def test_demo_accounts_can_log_in_and_demo_voters_cannot(
 
 
 def test_seeded_ideas_are_found_by_search(session_factory: Any) -> None:
-    demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    demo.seed_demo(session_factory, limit=LIMIT)
     with transaction(session_factory) as session:
         uk = session.scalar(
             select(Idea).where(Idea.external_ref.like("uk_petitions:%")).order_by(Idea.id)
@@ -209,7 +226,7 @@ def test_seeded_ideas_are_found_by_search(session_factory: Any) -> None:
 
 
 def test_madrid_bodies_are_plain_text(session_factory: Any) -> None:
-    demo.seed_demo(session_factory, limit=LIMIT, progress=False)
+    demo.seed_demo(session_factory, limit=LIMIT)
     with transaction(session_factory) as session:
         bodies = session.scalars(
             select(Idea.body).where(Idea.external_ref.like("decide_madrid:%"))
@@ -219,7 +236,7 @@ def test_madrid_bodies_are_plain_text(session_factory: Any) -> None:
 
 def test_missing_data_files_are_named(tmp_path: Path, session_factory: Any) -> None:
     with pytest.raises(InvalidInput) as caught:
-        demo.seed_demo(session_factory, data_dir=tmp_path, progress=False)
+        demo.seed_demo(session_factory, data_dir=tmp_path)
     ((message, params),) = caught.value.errors.values()
     assert str(tmp_path / "uk_petitions" / "petitions.jsonl") in message % params
 
@@ -227,7 +244,7 @@ def test_missing_data_files_are_named(tmp_path: Path, session_factory: Any) -> N
 def test_full_sets_seed_with_a_limit(session_factory: Any, shared_data_dir: Path | None) -> None:
     if shared_data_dir is None:
         pytest.skip("the full data sets (../shared/data) are not here")
-    demo.seed_demo(session_factory, data_dir=shared_data_dir, limit=4, progress=False)
+    demo.seed_demo(session_factory, data_dir=shared_data_dir, limit=4)
     expected = real_counts(shared_data_dir, limit=4)
     assert stored(session_factory) == {ref: (n, n) for ref, n in expected.items()}
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import make_user
+from tests.progress_helpers import RecordedProgress
 from webapp.demo.importer import import_file
 from webapp.ideas.ideas import IdeaFilter, list_ideas
 from webapp.kernel.errors import InvalidInput, NotFound
@@ -83,7 +84,6 @@ def test_csv_rows_become_published_ideas(tmp_path: Path, session_factory: Any) -
         session_factory,
         write_csv(tmp_path / "i.csv", GOOD),
         author_email=author.email,
-        progress=False,
     )
     assert (report.rows, report.imported, report.skipped, report.errors) == (2, 2, 0, ())
     first, second = ideas(session_factory)
@@ -99,7 +99,7 @@ def test_csv_rows_become_published_ideas(tmp_path: Path, session_factory: Any) -
 
 
 def test_imported_ideas_are_found_by_search(tmp_path: Path, session_factory: Any) -> None:
-    import_file(session_factory, write_csv(tmp_path / "i.csv", GOOD), progress=False)
+    import_file(session_factory, write_csv(tmp_path / "i.csv", GOOD))
     with transaction(session_factory) as session:
         found = list_ideas(session, IdeaFilter(q="benches"), page_size=10)
     assert [i.title for i in found.items] == [GOOD[1][0]]
@@ -129,7 +129,7 @@ def test_jsonl_rows_accept_category_ids_and_row_authors(
             },
         ],
     )
-    report = import_file(session_factory, path, progress=False)
+    report = import_file(session_factory, path)
     assert report.imported == 2 and report.errors == ()
     stored = ideas(session_factory)
     assert [i.category_id for i in stored] == [parks, parks]
@@ -144,7 +144,7 @@ def test_invalid_rows_are_reported_by_row_number_and_the_rest_stored(
         ["Bad", "too short", "nope", "nowhere", "xx", "", "yesterday", "ghost@example.org"],
         GOOD[1],
     ]
-    report = import_file(session_factory, write_csv(tmp_path / "i.csv", rows), progress=False)
+    report = import_file(session_factory, write_csv(tmp_path / "i.csv", rows))
     assert report.imported == 2
     assert report.errors == (
         "row 3: title: Must be at least 5 characters long.",
@@ -164,9 +164,7 @@ def test_site_rules_apply_to_imports(tmp_path: Path, session_factory: Any) -> No
         ["A title that is fine", "Body with a \u202e direction override inside it.", "other"],
         ["x" * 201, "A body that is long enough to pass.", ""],
     ]
-    report = import_file(
-        session_factory, write_csv(tmp_path / "i.csv", rows, HEADER[:3]), progress=False
-    )
+    report = import_file(session_factory, write_csv(tmp_path / "i.csv", rows, HEADER[:3]))
     assert report.errors == (
         "row 2: body: Contains control or direction-override characters.",
         "row 3: title: Must be at most 200 characters long.",
@@ -175,9 +173,7 @@ def test_site_rules_apply_to_imports(tmp_path: Path, session_factory: Any) -> No
 
 
 def test_dry_run_stores_nothing(tmp_path: Path, session_factory: Any) -> None:
-    report = import_file(
-        session_factory, write_csv(tmp_path / "i.csv", GOOD), dry_run=True, progress=False
-    )
+    report = import_file(session_factory, write_csv(tmp_path / "i.csv", GOOD), dry_run=True)
     assert report.imported == 2
     assert "nothing was stored" in report.describe()
     assert count(session_factory) == 0
@@ -185,11 +181,21 @@ def test_dry_run_stores_nothing(tmp_path: Path, session_factory: Any) -> None:
 
 def test_rows_with_a_known_external_ref_are_skipped(tmp_path: Path, session_factory: Any) -> None:
     path = write_csv(tmp_path / "i.csv", [*GOOD, GOOD[0]])
-    first = import_file(session_factory, path, progress=False)
+    first = import_file(session_factory, path)
     assert (first.imported, first.skipped) == (2, 1)
-    again = import_file(session_factory, path, progress=False)
+    again = import_file(session_factory, path)
     assert (again.imported, again.skipped) == (0, 3)
     assert count(session_factory) == 2
+
+
+def test_progress_counts_every_row_checked(tmp_path: Path, session_factory: Any) -> None:
+    """The importer reports one stage; the command line draws it (tests/test_cli.py)."""
+    progress = RecordedProgress()
+    bad = ["Bad", "too short", "nope", "nowhere", "xx", "", "yesterday", "ghost@example.org"]
+    rows = [*GOOD, GOOD[0], bad]  # a repeated external_ref, an invalid row
+    report = import_file(session_factory, write_csv(tmp_path / "i.csv", rows), progress=progress)
+    assert (report.imported, report.skipped, report.error_rows) == (2, 1, 1)
+    assert progress.summary() == {"import/row": (4, 4)}
 
 
 def test_invalid_utf8_is_an_error_naming_file_and_line(
@@ -201,7 +207,7 @@ def test_invalid_utf8_is_an_error_naming_file_and_line(
         b"Caf\xe9 idea,Another body that is long enough,other\n"
     )
     with pytest.raises(InvalidInput) as caught:
-        import_file(session_factory, path, progress=False)
+        import_file(session_factory, path)
     ((message, params),) = caught.value.errors.values()
     text = message % params
     assert str(path) in text and "line 3" in text and "UTF-8" in text
@@ -225,7 +231,7 @@ def test_malformed_files_are_errors(
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InvalidInput) as caught:
-        import_file(session_factory, path, progress=False)
+        import_file(session_factory, path)
     ((message, params),) = caught.value.errors.values()
     assert expected in message % params and str(path) in message % params
 
@@ -236,7 +242,6 @@ def test_unknown_author_option_is_an_error(tmp_path: Path, session_factory: Any)
             session_factory,
             write_csv(tmp_path / "i.csv", GOOD),
             author_email="nobody@example.org",
-            progress=False,
         )
     assert count(session_factory) == 0
 
@@ -252,4 +257,4 @@ def test_explicit_format_overrides_the_extension(tmp_path: Path, session_factory
             }
         ],
     )
-    assert import_file(session_factory, path, fmt="jsonl", progress=False).imported == 1
+    assert import_file(session_factory, path, fmt="jsonl").imported == 1

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.progress_helpers import RecordedProgress
 from tests.similarity_helpers import (
     BIKE,
     BIKE_COPY,
@@ -17,13 +21,15 @@ from tests.similarity_helpers import (
     vectors,
 )
 from webapp.cli import main
-from webapp.dedup.similarity import text_hash
+from webapp.dedup.embedder import load_finder
+from webapp.dedup.reindex import reindex
+from webapp.dedup.similar_ideas import text_hash
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import make_engine, make_session_factory
 
 
 @pytest.fixture
-def factory(settings: Settings):  # type: ignore[no-untyped-def]
+def factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(settings)
     factory = make_session_factory(engine)
     clear_dedup(factory)
@@ -36,8 +42,11 @@ def _reindex(database_url: str, *args: str) -> int:
 
 
 def test_reindex_replaces_another_models_vectors_with_progress(
-    settings: Settings, factory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings,
+    factory: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("VECHE_EMBEDDING_MODEL", "hashing-char-ngrams")
     user = author(factory)
     ids = [add_idea(factory, user, *t) for t in [BIKE, TREES, *OTHER]]
@@ -74,8 +83,8 @@ def test_reindex_replaces_another_models_vectors_with_progress(
 
 
 def test_reindex_refuses_unknown_models_and_bad_batches(
-    settings: Settings, factory, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, factory: sessionmaker[Session], capsys: pytest.CaptureFixture[str]
+) -> None:
     user = author(factory)
     add_idea(factory, user, *BIKE)
     assert _reindex(settings.database_url, "--model", "/nowhere/no-such-model", "--quiet") == 2
@@ -87,3 +96,21 @@ def test_reindex_refuses_unknown_models_and_bad_batches(
     assert _reindex(settings.database_url, "--model", "off") == 2
     assert "name a model with --model" in capsys.readouterr().err
     assert vectors(factory) == {}
+
+
+def test_reindex_reports_its_stages(settings: Settings, factory: sessionmaker[Session]) -> None:
+    """reindex() reports "embed" (every idea) and "groups" (public ideas with a vector); the
+    command line draws them (test above), nothing else is drawn by the job itself."""
+    user = author(factory)
+    for t in [BIKE, BIKE_COPY, TREES, *OTHER]:
+        add_idea(factory, user, *t)
+    add_idea(factory, user, *TREES, status="hidden")
+    fast_settings = fast(settings)
+    progress = RecordedProgress()
+    report = reindex(factory, fast_settings, load_finder(fast_settings), batch=2, progress=progress)
+    ideas = len(OTHER) + 4
+    assert report.embedded == ideas
+    assert progress.summary() == {
+        "embed/idea": (ideas, ideas),
+        "groups/idea": (ideas - 1, ideas - 1),
+    }

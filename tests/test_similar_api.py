@@ -39,7 +39,8 @@ def corpus(sim_app: Any, client: Browser) -> dict[str, int]:
 def doc(client: Browser) -> dict[str, Any]:
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
-    return response.json()  # type: ignore[no-any-return]
+    document: dict[str, Any] = response.json()
+    return document
 
 
 def conforms(doc: dict[str, Any], response: Any) -> Any:
@@ -112,7 +113,7 @@ def test_empty_text_is_400_and_oversized_text_422_in_the_callers_language(
         response = client.get(URL, params=params)
         assert response.status_code == 400
         assert conforms(doc, response)["error"]["message"].startswith("Передайте текст")
-    # longer than what the model reads (webapp.dedup.similarity.QUERY_MAX_CHARS; the cost
+    # longer than what the model reads (webapp.dedup.similar_ideas.QUERY_MAX_CHARS; the cost
     # bounds are tested in tests/test_cost_bounds.py)
     too_long = client.get(URL, params={"text": "а" * 2001}, headers=EN)
     assert too_long.status_code == 422

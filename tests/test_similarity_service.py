@@ -10,9 +10,12 @@ import dataclasses
 import json
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from tests.similarity_helpers import (
@@ -30,13 +33,9 @@ from tests.similarity_helpers import (
     vectors,
 )
 from webapp.app import create_app
-from webapp.dedup.similarity import (
-    SimilarityService,
-    SimilarityUnavailable,
-    embedder_lock,
-    load_finder,
-    text_hash,
-)
+from webapp.dedup.embedder import embedder_lock, load_finder
+from webapp.dedup.engine import SimilarityService
+from webapp.dedup.similar_ideas import SimilarityUnavailable, text_hash
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import make_engine, make_session_factory
 from webapp.kernel.storage.models import IdeaEmbedding
@@ -48,7 +47,7 @@ def fast_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def factory(fast_settings: Settings):  # type: ignore[no-untyped-def]
+def factory(fast_settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(fast_settings)
     factory = make_session_factory(engine)
     clear_dedup(factory)
@@ -61,8 +60,8 @@ def _text(title: str, body: str) -> str:
 
 
 def test_similar_ranks_the_near_copy_first_and_never_hidden_merged_or_itself(
-    fast_settings: Settings, factory
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     bike = add_idea(factory, user, *BIKE)
     others = [add_idea(factory, user, *o) for o in OTHER]
@@ -94,7 +93,9 @@ def test_similar_ranks_the_near_copy_first_and_never_hidden_merged_or_itself(
         assert hidden not in [s.idea.id for s in first + second]
 
 
-def test_min_score_drops_weak_suggestions(fast_settings: Settings, factory) -> None:  # type: ignore[no-untyped-def]
+def test_min_score_drops_weak_suggestions(
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     add_idea(factory, user, *BIKE)
     for o in OTHER:
@@ -109,7 +110,9 @@ def test_min_score_drops_weak_suggestions(fast_settings: Settings, factory) -> N
         assert strict.similar(session, query, k=5) == []
 
 
-def test_editing_the_text_re_embeds_only_that_idea(fast_settings: Settings, factory) -> None:  # type: ignore[no-untyped-def]
+def test_editing_the_text_re_embeds_only_that_idea(
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     bike = add_idea(factory, user, *BIKE)
     trees = add_idea(factory, user, *TREES)
@@ -136,8 +139,8 @@ def test_editing_the_text_re_embeds_only_that_idea(fast_settings: Settings, fact
 
 
 def test_a_second_worker_takes_the_vectors_the_first_one_wrote(
-    fast_settings: Settings, factory
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     bike = add_idea(factory, user, *BIKE)
     for o in OTHER:
@@ -145,6 +148,7 @@ def test_a_second_worker_takes_the_vectors_the_first_one_wrote(
     first = service(fast_settings, factory)
     assert first.embed_pending() == 1 + len(OTHER)
     second = service(fast_settings, factory)  # starts later: loads the stored vectors
+    assert second.finder is not None
     assert len(second.finder) == 1 + len(OTHER)
     assert second.embedded == 0
 
@@ -158,7 +162,9 @@ def test_a_second_worker_takes_the_vectors_the_first_one_wrote(
         assert second.similar(session, _text(*BIKE_COPY), k=1)[0].idea.id == bike
 
 
-def test_only_one_process_embeds_at_a_time(fast_settings: Settings, factory) -> None:  # type: ignore[no-untyped-def]
+def test_only_one_process_embeds_at_a_time(
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     user = author(factory)
     svc = service(fast_settings, factory)
     idea = add_idea(factory, user, *BIKE)
@@ -172,7 +178,9 @@ def test_only_one_process_embeds_at_a_time(fast_settings: Settings, factory) -> 
     assert not svc.has_pending
 
 
-def test_lookups_never_block_while_loading_or_disabled(fast_settings: Settings, factory) -> None:  # type: ignore[no-untyped-def]
+def test_lookups_never_block_while_loading_or_disabled(
+    fast_settings: Settings, factory: sessionmaker[Session]
+) -> None:
     loading = SimilarityService(fast_settings, factory)
     assert loading.status == "loading"
     with factory() as session, pytest.raises(SimilarityUnavailable) as err:
@@ -204,7 +212,11 @@ def test_the_app_embeds_new_ideas_in_the_background(fast_settings: Settings) -> 
         new = add_idea(factory, user, *TREES)
         svc.note_changed(new)  # what the submit view does
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and set(vectors(factory)) != {existing, new}:
+        # stored, then indexed (the embedder polls its own rows in after the commit: on a busy
+        # machine, e.g. under pytest-xdist, the search can run in between)
+        while time.monotonic() < deadline and (
+            set(vectors(factory)) != {existing, new} or svc.finder is None or len(svc.finder) < 2
+        ):
             time.sleep(0.1)
         assert set(vectors(factory)) == {existing, new}
         with factory() as session:
@@ -231,7 +243,7 @@ def test_the_default_model_finds_a_paraphrase(settings: Settings) -> None:
         assert svc.embed_pending() == 2 + len(OTHER)
         with factory() as session:
             dim = session.scalar(select(IdeaEmbedding.dim).limit(1))
-            assert dim == svc.finder.dim
+            assert svc.finder is not None and dim == svc.finder.dim
             # paraphrases with few shared words, in both languages
             ru = svc.similar(session, "Сделайте дорожку для велосипедистов по Тверской", k=3)
             en = svc.similar(session, "More trees for Gorky Park, please", k=3)
@@ -242,8 +254,8 @@ def test_the_default_model_finds_a_paraphrase(settings: Settings) -> None:
 
 
 def test_a_saved_index_is_restored_and_caught_up(
-    fast_settings: Settings, factory, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    fast_settings: Settings, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
     """VECHE_INDEX_DIR: a worker starts from the saved index and reads only newer vectors."""
     settings = dataclasses.replace(fast_settings, index_dir=str(tmp_path / "index"))
     user = author(factory)
@@ -278,5 +290,5 @@ def test_a_saved_index_is_restored_and_caught_up(
     third = SimilarityService(settings, factory)
     third.load()
     assert third._saved_cursor == third.cursor  # rebuilt from the database, then saved again
-    assert len(third.finder) == 2 + len(OTHER)
+    assert third.finder is not None and len(third.finder) == 2 + len(OTHER)
     assert json.loads(meta_path.read_text())["model"] == third.finder.identity

@@ -16,7 +16,7 @@ neighbours into scored pairs (``duplicate_pairs``) and the pairs into groups
 Incremental: only the pairs touching the changed ideas are recomputed, then only the groups of
 the components they belong to are rewritten. Only 'open' groups are rewritten; an open group
 whose member set is unchanged keeps its id. Groups the moderators dismissed or merged stay as
-records. A pair a moderator dismissed (``webapp.dedup.dismissals``) is never kept while both
+records. A pair a moderator dismissed (``webapp.dedup.dismissed_pairs``) is never kept while both
 texts are unchanged, so a dismissed group cannot come back. ``rebuild_all`` recomputes every
 pair and open group (``veche reindex``). Pure ``ml`` code does the maths; this module only reads
 and writes rows.
@@ -25,7 +25,7 @@ and writes rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -37,8 +37,10 @@ from sqlalchemy.orm import Session
 
 from ml.cluster import Edge, group_edges
 from ml.text import join_idea
-from webapp.dedup import dismissals
+from webapp.dedup.dismissed_pairs import blocked_pairs
+from webapp.ideas.ideas import summaries
 from webapp.kernel.dto import IdeaSummary
+from webapp.kernel.progress import Advance
 from webapp.kernel.storage.models import (
     PUBLIC_STATUSES,
     DuplicateGroup,
@@ -48,6 +50,7 @@ from webapp.kernel.storage.models import (
     IdeaEmbedding,
     utcnow,
 )
+from webapp.kernel.storage.vectors import decode
 
 if TYPE_CHECKING:
     from ml.finder import DuplicateFinder
@@ -83,13 +86,6 @@ def strict_threshold(finder: DuplicateFinder) -> float:
     (missing pairs count as 0), so it is split.
     """
     return float(finder.threshold)
-
-
-def decode(blob: bytes, dim: int) -> NDArray[np.float32]:
-    vec = np.frombuffer(blob, dtype="<f4")
-    if vec.size != dim:
-        raise ValueError(f"a stored vector has {vec.size} numbers, expected {dim}")
-    return vec.astype(np.float32, copy=False)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
@@ -168,7 +164,7 @@ def score_edges(
             if b in stored.vectors  # public, with a vector of this model
         }
     )
-    blocked = dismissals.blocked_pairs(session, pairs, stored.texts)
+    blocked = blocked_pairs(session, pairs, stored.texts)
     pairs = [p for p in pairs if p not in blocked]  # moderators said "not duplicates"
     if not pairs:
         return []
@@ -397,9 +393,11 @@ def _similarities(
 def rebuild_all(
     session: Session,
     finder: DuplicateFinder,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
 ) -> tuple[int, int]:
-    """Recompute every pair and open group from scratch; returns (pairs, groups)."""
+    """Recompute every pair and open group from scratch; returns (pairs, groups).
+
+    ``progress`` counts the public ideas with a vector as their pairs are scored."""
     open_groups = select(DuplicateGroup.id).where(DuplicateGroup.status == "open")
     session.execute(
         delete(DuplicateGroupMember).where(DuplicateGroupMember.group_id.in_(open_groups))
@@ -440,8 +438,6 @@ def list_groups(
     Members that became hidden or merged since are left out; a group left with fewer than two
     public members is not shown (and not counted).
     """
-    from webapp.ideas.ideas import summaries
-
     if limit < 1 or offset < 0:
         raise ValueError("limit must be >= 1 and offset >= 0")
     public = (

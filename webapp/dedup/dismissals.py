@@ -1,11 +1,8 @@
-"""Moderators' "not duplicates": dismissed pairs, and keeping them out of the duplicate queue.
+"""Moderators' "not duplicates": dismissing a group, or some of its members, in the duplicate queue.
 
 A dismissal is stored per pair of ideas (``dismissed_pairs``, ``idea_a < idea_b``) together with
-the SHA-1 of both texts as they were then (``ml.text.join_idea`` hashed like the embedder's
-``idea_embeddings.text_hash``). ``dedup_groups.score_edges`` asks :func:`blocked_pairs` before
-scoring, so neither an incremental refresh nor ``veche reindex`` proposes the pair again while
-both texts hash the same. Once one text changes the dismissal no longer matches: it is deleted
-and the pair may be proposed again.
+the hash of both texts as they were then; how the duplicate finder reads it back, and forgets it
+once a text changes, is ``webapp.dedup.dismissed_pairs``.
 
 * Whole group: every pair among its (public) members is dismissed and the group's status becomes
   'dismissed' (the row stays, as a record; the finder only rewrites 'open' groups).
@@ -17,7 +14,7 @@ and the pair may be proposed again.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING
@@ -25,7 +22,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, text
 from sqlalchemy.orm import Session
 
-from ml.text import join_idea
+from webapp.dedup import dedup_groups
+from webapp.dedup.dismissed_pairs import Pair, current_hashes
+from webapp.dedup.embedder import ADVISORY_KEY
+from webapp.dedup.similar_ideas import LOADING_MESSAGE, SimilarityUnavailable
 from webapp.kernel import audit
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import Conflict, NotFound, invalid
@@ -44,11 +44,8 @@ from webapp.kernel.validation import Errors, clean_text
 if TYPE_CHECKING:
     from ml.finder import DuplicateFinder
 
-CHUNK = 500  # ids per IN (...) query
 REASON_MAX = 1000
 LOCK_WAIT = 10.0  # seconds a dismissal waits for a running embedder batch (PostgreSQL)
-
-Pair = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -60,72 +57,12 @@ class DismissResult:
     regrouped: bool  # the affected groups were rewritten (False: the finder was not ready)
 
 
-def text_hash_of(title: str, body: str | None) -> str:
-    """The embedder's hash of an idea's text (``similarity.text_hash`` of ``join_idea``)."""
-    from webapp.dedup.similarity import text_hash  # similarity imports dedup_groups: lazily
-
-    return text_hash(join_idea(title, body))
-
-
-def current_hashes(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    """idea id -> the hash of its current text (ids not found are left out)."""
-    wanted = sorted(set(ids))
-    out: dict[int, str] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        for idea_id, title, body in session.execute(
-            select(Idea.id, Idea.title, Idea.body).where(Idea.id.in_(chunk))
-        ):
-            out[idea_id] = text_hash_of(title, body)
-    return out
-
-
-def blocked_pairs(session: Session, pairs: Collection[Pair], texts: Mapping[int, str]) -> set[Pair]:
-    """The pairs among ``pairs`` (``a < b``) dismissed while both texts were as in ``texts``.
-
-    ``texts`` maps idea ids to their current ``join_idea`` text. A dismissal whose stored hash no
-    longer matches (one text was edited since) is deleted: the pair may be proposed again.
-    """
-    from webapp.dedup.similarity import text_hash
-
-    if not pairs:
-        return set()
-    wanted = set(pairs)
-    firsts = sorted({a for a, _ in wanted})
-    blocked: set[Pair] = set()
-    stale: list[Pair] = []
-    for start in range(0, len(firsts), CHUNK):
-        chunk = firsts[start : start + CHUNK]
-        rows = session.execute(
-            select(
-                DismissedPair.idea_a,
-                DismissedPair.idea_b,
-                DismissedPair.text_hash_a,
-                DismissedPair.text_hash_b,
-            ).where(DismissedPair.idea_a.in_(chunk))
-        ).all()
-        for a, b, hash_a, hash_b in rows:
-            if (a, b) not in wanted or a not in texts or b not in texts:
-                continue
-            if text_hash(texts[a]) == hash_a and text_hash(texts[b]) == hash_b:
-                blocked.add((a, b))
-            else:
-                stale.append((a, b))
-    for a, b in stale:
-        session.execute(
-            delete(DismissedPair).where(DismissedPair.idea_a == a, DismissedPair.idea_b == b)
-        )
-    return blocked
-
-
 def _hold_off_the_embedder(session: Session) -> None:
     """PostgreSQL: take the embedder's advisory lock for this transaction, so that no refresh
     that read the dismissals before this one commits can write the dismissed pairs back. A
     batch takes about a second; ``veche reindex`` holds the lock for long: then give up."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite has one writer: a refresh that read before us fails to write, not wins
-    from webapp.dedup.similarity import ADVISORY_KEY
-
     deadline = time.monotonic() + LOCK_WAIT
     try_lock = text("SELECT pg_try_advisory_xact_lock(:key)")
     while not session.scalar(try_lock, {"key": ADVISORY_KEY}):
@@ -209,8 +146,6 @@ def dismiss(
     else:
         pairs = {(min(a, b), max(a, b)) for a in chosen for b in rest}
     if not whole and finder is None:
-        from webapp.dedup.similarity import LOADING_MESSAGE, SimilarityUnavailable
-
         raise SimilarityUnavailable(LOADING_MESSAGE)
 
     hashes = current_hashes(session, members)
@@ -249,8 +184,6 @@ def dismiss(
     session.flush()
     regrouped = False
     if finder is not None:
-        from webapp.dedup import dedup_groups
-
         dedup_groups.regroup(session, finder, members)
         regrouped = True
     audit.record(

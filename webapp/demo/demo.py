@@ -21,6 +21,7 @@ from webapp.accounts import users
 from webapp.demo.demo_sources import MADRID_SOURCE, UK_SOURCE, read_madrid, read_uk, source_paths
 from webapp.demo.demo_store import Places, ensure_voters, load_places, store_ideas
 from webapp.kernel.errors import invalid
+from webapp.kernel.progress import Progress, no_progress
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Idea, User
 from webapp.ranking import ranking_log
@@ -92,12 +93,14 @@ def seed_demo(
     *,
     if_empty: bool = False,
     limit: int | None = None,
-    progress: bool = True,
+    progress: Progress = no_progress,
     seed: int = DEFAULT_SEED,
     login_url: str = DEFAULT_LOGIN_URL,
     now: datetime | None = None,
 ) -> SeedReport:
-    """Seed demo accounts, ideas and votes; ``data_dir`` None means the shipped extract."""
+    """Seed demo accounts, ideas and votes; ``data_dir`` None means the shipped extract.
+
+    ``progress`` gets the stages "voters", then "ideas" and "votes" together."""
     started = time.perf_counter()
     if limit is not None and limit < 0:
         raise invalid("limit", "Must be between %(min)s and %(max)s.", min=0, max=2**31 - 1)

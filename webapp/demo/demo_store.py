@@ -18,10 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from tqdm import tqdm
 
 from webapp.demo import demo_votes as dv
 from webapp.demo.demo_sources import SourceIdea
+from webapp.kernel.progress import Progress, no_progress
 from webapp.kernel.search_text import search_document
 from webapp.kernel.security import UNUSABLE_PASSWORD
 from webapp.kernel.storage.bulk import insert_rows, timestamp_suffix
@@ -119,9 +119,10 @@ def ensure_voters(
     pool_size: int,
     seed: int,
     now: datetime,
-    progress: bool,
+    progress: Progress = no_progress,
 ) -> tuple[NDArray[np.int64], dv.VoterPool, int]:
-    """User ids of voters 0..pool_size-1 (creating the missing ones) and their okrug pool."""
+    """User ids of voters 0..pool_size-1 (creating the missing ones) and their okrug pool;
+    ``progress`` stage "voters" counts the voters created."""
     indices = np.arange(pool_size, dtype=np.int64)
     position, verified = dv.voter_attributes(indices, len(places.slugs), seed)
     district = places.ids[position] if len(places.slugs) else np.full(pool_size, -1, np.int64)
@@ -141,8 +142,7 @@ def ensure_voters(
     signup = dv.signup_times(first, indices, seed)
     missing = np.flatnonzero(ids < 0)
     late = np.flatnonzero((ids >= 0) & (stored_at >= first))
-    bar = tqdm(total=len(missing), desc="voters", unit="user", disable=not progress)
-    with bar:
+    with progress("voters", len(missing), "user") as advance:
         for chunk in np.array_split(missing, max(1, -(-len(missing) // USER_CHUNK))):
             if not len(chunk):
                 continue
@@ -168,7 +168,7 @@ def ensure_voters(
                     )
                 ]
                 insert_rows(session, "users", USER_COLUMNS, rows)
-            bar.update(len(chunk))
+            advance(len(chunk))
     with transaction(factory) as session:
         if len(late):
             # Voters from an earlier seed whose first vote is now earlier than their sign-up.
@@ -230,19 +230,16 @@ def store_ideas(
     voter_ids: NDArray[np.int64],
     pool: dv.VoterPool,
     seed: int,
-    progress: bool,
+    progress: Progress = no_progress,
 ) -> dict[str, int]:
-    """Insert ideas with their votes, a batch per transaction; returns votes stored per source."""
+    """Insert ideas with their votes, a batch per transaction; returns votes stored per source.
+
+    ``progress`` gets two stages at once: "ideas" and "votes"."""
     stored: dict[str, int] = {}
-    idea_bar = tqdm(total=len(ideas), desc="ideas", unit="idea", disable=not progress)
-    vote_bar = tqdm(
-        total=sum(i.support for i in ideas),
-        desc="votes",
-        unit="vote",
-        unit_scale=True,
-        disable=not progress,
-    )
-    with idea_bar, vote_bar:
+    with (
+        progress("ideas", len(ideas), "idea") as ideas_done,
+        progress("votes", sum(i.support for i in ideas), "vote") as votes_done,
+    ):
         for batch in _batches(ideas):
             with transaction(factory) as session:
                 suffix = timestamp_suffix(session)
@@ -254,10 +251,10 @@ def store_ideas(
                         stamps = dv.format_timestamps(times[lo : lo + VOTE_CHUNK], suffix).tolist()
                         rows = list(zip(users_, repeat(idea_id), repeat(1), stamps))
                         insert_rows(session, "votes", VOTE_COLUMNS, rows)
-                        vote_bar.update(len(rows))
+                        votes_done(len(rows))
                     source = idea.external_ref.split(":", 1)[0]
                     stored[source] = stored.get(source, 0) + idea.support
-                    idea_bar.update(1)
+                    ideas_done(1)
     return stored
 
 

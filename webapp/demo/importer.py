@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from tqdm import tqdm
 
 from webapp.accounts.users import find_by_email, normalise_email
 from webapp.demo.import_formats import COLUMNS, detect_format, read_rows
 from webapp.ideas.ideas import Limits, clean_idea
 from webapp.kernel.errors import InvalidInput
+from webapp.kernel.progress import Progress, counted, no_progress
 from webapp.kernel.search_text import detect_language, search_document
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Category, District, Idea, User
@@ -202,11 +202,13 @@ def import_file(
     *,
     author_email: str | None = None,
     dry_run: bool = False,
-    progress: bool = True,
+    progress: Progress = no_progress,
     limits: Limits = DEFAULT_LIMITS,
     now: datetime | None = None,
 ) -> ImportReport:
-    """Validate every row of ``path``; store the valid new ones (unless ``dry_run``)."""
+    """Validate every row of ``path``; store the valid new ones (unless ``dry_run``).
+
+    ``progress`` gets one stage, "import", counting the rows checked."""
     rows = list(read_rows(path, detect_format(path, fmt)))
     now = now or datetime.now(UTC)
     errors: list[str] = []
@@ -219,7 +221,7 @@ def import_file(
         ]
         seen = _existing_refs(session, refs)
         pending = 0
-        for number, row in tqdm(rows, desc="import", unit="row", disable=not progress):
+        for number, row in counted(progress, "import", rows, "row"):
             values, problems = _check_row(lookups, row, default_author, limits, now)
             if values is None:
                 errors.extend(f"row {number}: {field}: {message}" for field, message in problems)

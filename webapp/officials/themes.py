@@ -26,9 +26,9 @@ from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from webapp.dedup.dedup_groups import decode
 from webapp.ideas.ideas import district_and_children
 from webapp.kernel.storage.models import PUBLIC_STATUSES, Idea, IdeaEmbedding, Vote, utcnow
+from webapp.kernel.storage.vectors import decode
 from webapp.officials.officials import distinct_supporters
 
 if TYPE_CHECKING:

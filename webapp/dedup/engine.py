@@ -1,4 +1,4 @@
-"""Similar ideas: each worker's duplicate finder, its index of idea vectors, and the embedder.
+"""Similar ideas in a worker: its duplicate finder, its index of idea vectors, its lookups.
 
 Every worker process holds one ``SimilarityService`` (``app.state.similarity``):
 
@@ -10,42 +10,59 @@ Every worker process holds one ``SimilarityService`` (``app.state.similarity``):
   never on the event loop): ideas without a vector of the current model, or whose text changed
   (their ``updated_at`` moved on and the SHA-1 of the text differs), are embedded in batches and
   written; then their duplicate pairs and groups are refreshed (``webapp.dedup.dedup_groups``).
-  Only one process embeds at a time: a PostgreSQL advisory lock, or a lock file next to the
-  SQLite database. ``note_changed(idea_id)`` wakes it at once after a submit or an edit.
+  Only one process embeds at a time (``webapp.dedup.embedder.embedder_lock``).
+  ``note_changed(idea_id)`` wakes it at once after a submit or an edit.
 * **Every worker** polls ``idea_embeddings`` by ``id`` (a re-embedded idea gets a new row) and
   adds the vectors other workers wrote to its own index, so a vector is computed once per city.
 * **Lookups** (blocking: embed the typed text, search, re-rank; views call them in the
   threadpool): ``similar()`` while a citizen types, ``like()`` for the semantic browse.
   Candidates come back from the database with their stored vectors and texts, so only public
-  ideas are ever returned and every score is the finder's pair score.
+  ideas are ever returned and every score is the finder's pair score. Recent query vectors and
+  rankings are cached per worker (LRU), and ``charge()`` prices a lookup for the rate limit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 import time
-import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from sqlalchemy import delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from webapp.dedup.dedup_groups import DuplicateGroupView, GroupMember, decode, list_groups
-from webapp.kernel.dto import IdeaSummary
-from webapp.kernel.errors import N_, DomainError
+from ml.embeddings import fit_window, identity_stem
+from webapp.dedup import dedup_groups
+from webapp.dedup.embedder import (
+    EMBED_BATCH,
+    POLL_BATCH,
+    count_stale,
+    embedder_lock,
+    load_finder,
+    stale_ideas,
+)
+from webapp.dedup.similar_ideas import (
+    CHARGE_TOKENS,
+    LOADING_MESSAGE,
+    OFF_MESSAGE,
+    SimilarIdea,
+    SimilarityUnavailable,
+    idea_text,
+    query_text,
+    text_hash,
+)
+from webapp.ideas.ideas import summaries
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.faults import is_transient
 from webapp.kernel.storage.models import PUBLIC_STATUSES, Idea, IdeaEmbedding, utcnow
+from webapp.kernel.storage.vectors import decode, encode
 
 if TYPE_CHECKING:
     from ml.finder import DuplicateFinder
@@ -53,81 +70,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("veche.similarity")
 
 Status = Literal["disabled", "loading", "ready", "failed"]
-EMBED_BATCH = 32  # ideas embedded per transaction (about a second with the default model)
-POLL_BATCH = 5_000  # vectors read per query when catching up
 SCAN_SECONDS = 30.0  # how often the embedder looks for ideas it was not told about
 OVERFETCH = 4  # candidates fetched per suggestion shown (hidden, merged, excluded are dropped)
 MIN_CANDIDATES = 20
 LIKE_MAX = 500  # deepest result the semantic browse pages to
 LOAD_RETRY_SECONDS = 2.0  # start-up wait between reads of the vectors while the database is down
-ADVISORY_KEY = 0x7665636865  # "veche": pg_try_advisory_lock key of the embedder
-
-# Cost bounds of the lookups (docs/security.md "Cost bounds", bench/cost_bounds.py).
-QUERY_MAX_CHARS = 2_000
-"""Characters of a typed text a lookup reads (title, newline, description; the rest is never
-encoded). The default model reads one window of 512 tokens per pass: 2,000 characters of Russian
-or English text are 469-483 e5 tokens (measured), and MiniLM stops at 256 tokens. The site cuts
-longer texts here; the API refuses them (422)."""
-CHARGE_TOKENS = 128
-"""A lookup counts one hit of the ``similar`` rate limit per started CHARGE_TOKENS model tokens
-(:meth:`SimilarityService.charge`): a typed idea is one hit, a full window four."""
 VECTOR_CACHE_SIZE = 1_024  # query vectors kept per worker (about 3 KB each with the default model)
 RANKING_CACHE_SIZE = 256  # rankings (ids and scores) kept per worker
 RANKING_TTL = 60.0  # seconds a cached ranking is reused (also dropped when the index moves on)
-
-__all__ = [
-    "DuplicateGroupView",
-    "GroupMember",
-    "SimilarIdea",
-    "SimilarityService",
-    "SimilarityUnavailable",
-    "list_groups",
-    "query_text",
-    "text_hash",
-]
-
-
-class SimilarityUnavailable(DomainError):
-    """Suggestions cannot be computed right now (model loading, disabled, or failed)."""
-
-    status = 503
-
-
-LOADING_MESSAGE = N_("Similar ideas are warming up; try again in a minute.")
-OFF_MESSAGE = N_("Similar ideas are not available on this site.")
-
-
-@dataclass(frozen=True)
-class SimilarIdea:
-    idea: IdeaSummary
-    score: float  # DuplicateFinder pair score, 0..1
-    similarity: float  # script-weighted cosine
-    reasons: tuple[str, ...]  # guard / copy codes: "numbers", "negation", ..., "exact_copy"
-    likely_duplicate: bool  # score >= finder.threshold
-
-
-def idea_text(title: str, body: str | None) -> str:
-    from ml.text import join_idea
-
-    return join_idea(title, body)
-
-
-def text_hash(text_: str) -> str:
-    """SHA-1 of an idea's embedded text: a changed hash means the stored vector is stale."""
-    return hashlib.sha1(text_.encode("utf-8", "surrogatepass")).hexdigest()  # noqa: S324
-
-
-def encode(vector: np.ndarray[Any, Any]) -> bytes:
-    """A vector as stored: float32, little-endian."""
-    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
-
-
-def query_text(text_: str) -> str:
-    """A typed text as lookups read it and cache it: NFC, runs of spaces collapsed, blank lines
-    dropped, at most QUERY_MAX_CHARS characters."""
-    raw = unicodedata.normalize("NFC", text_[: 4 * QUERY_MAX_CHARS])
-    lines = (" ".join(line.split()) for line in raw.splitlines())
-    return "\n".join(line for line in lines if line)[:QUERY_MAX_CHARS]
 
 
 @dataclass(frozen=True)
@@ -277,8 +227,6 @@ class SimilarityService:
     def _index_file(self) -> Path | None:
         if not self.settings.index_dir or self.finder is None:
             return None
-        from ml.embeddings import identity_stem
-
         return Path(self.settings.index_dir) / f"{identity_stem(self.finder.identity)}.index"
 
     def _restore_index(self) -> int:
@@ -440,8 +388,6 @@ class SimilarityService:
 
     def _embed_rows(self, finder: DuplicateFinder, rows: Sequence[Any]) -> int:
         """Embed and store one batch, index it, refresh the groups it touches."""
-        from webapp.dedup import dedup_groups
-
         fresh: list[tuple[Any, str, str]] = []  # (row, text, hash)
         same: list[Any] = []
         for r in rows:
@@ -563,8 +509,6 @@ class SimilarityService:
     def lookup_text(self, text_: str) -> str:
         """What a lookup of ``text_`` reads: :func:`query_text`, then at most one window of the
         model's tokens (``ml.embeddings.fit_window``), so no text costs more than one pass."""
-        from ml.embeddings import fit_window
-
         query = query_text(text_)
         return fit_window(self.finder.encoder, query) if self.finder is not None else query
 
@@ -628,8 +572,6 @@ class SimilarityService:
             cursor = self.cursor  # before searching: a vector indexed meanwhile invalidates it
             ranked = self._rank(session, query, depth, exclude_id)
             self._rankings.put(key, (cursor, time.monotonic(), ranked))
-        from webapp.ideas.ideas import summaries
-
         by_id = {s.id: s for s in summaries(session, [r.idea_id for r in ranked])}
         out = []
         for r in ranked:
@@ -697,289 +639,3 @@ class SimilarityService:
                 self.save_index()
             except OSError as exc:
                 log.warning("could not save the vector index: %s", exc)
-
-
-# --- helpers shared with `veche reindex` ----------------------------------------------------
-
-
-def load_finder(settings: Settings, model: str | None = None) -> DuplicateFinder:
-    """The DuplicateFinder for ``model`` (default VECHE_EMBEDDING_MODEL); raises
-    ``ml.embeddings.ModelUnavailable`` when the weights are not on this machine."""
-    from ml.finder import DuplicateFinder
-
-    name = (model or settings.embedding_model).strip()
-    return DuplicateFinder.load(
-        name,
-        config=settings.model_config or None,
-        threads=settings.embed_threads or None,
-    )
-
-
-def _stale_query(identity: str) -> Any:
-    e = IdeaEmbedding
-    return (
-        select(Idea.id, Idea.title, Idea.body, Idea.updated_at, e.model, e.text_hash)
-        .outerjoin(e, e.idea_id == Idea.id)
-        .where(or_(e.id.is_(None), e.model != identity, e.idea_updated_at != Idea.updated_at))
-    )
-
-
-def stale_ideas(
-    session: Session,
-    identity: str,
-    *,
-    ids: Sequence[int] | None = None,
-    after: int = 0,
-    limit: int = EMBED_BATCH,
-) -> list[Any]:
-    """Ideas whose vector is missing, of another model, or older than their last edit."""
-    stmt = _stale_query(identity).where(Idea.id > after)
-    if ids is not None:
-        stmt = stmt.where(Idea.id.in_(list(ids)))
-    return list(session.execute(stmt.order_by(Idea.id).limit(limit)).all())
-
-
-def count_stale(session: Session, identity: str, cap: int = 100_000) -> int:
-    """How many ideas wait for a vector (counted up to ``cap``)."""
-    sub = _stale_query(identity).with_only_columns(Idea.id).limit(cap).subquery()
-    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
-
-
-@contextmanager
-def embedder_lock(
-    factory: sessionmaker[Session], settings: Settings, *, wait: float = 0.0
-) -> Iterator[bool]:
-    """Yields True when this process may embed (no other process is): on PostgreSQL a
-    session-level advisory lock, on SQLite an exclusive lock on ``<database>.embed-lock``.
-    Tries for up to ``wait`` seconds."""
-    deadline = time.monotonic() + wait
-    engine = factory.kw["bind"]
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:  # the lock belongs to this connection until unlocked
-            lock = text(f"SELECT pg_try_advisory_lock({ADVISORY_KEY})")
-            got = bool(conn.execute(lock).scalar())
-            while not got and time.monotonic() < deadline:
-                time.sleep(0.2)
-                got = bool(conn.execute(lock).scalar())
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text(f"SELECT pg_advisory_unlock({ADVISORY_KEY})"))
-                    conn.commit()
-        return
-    path = _sqlite_lock_path(settings.database_url)
-    if path is None:
-        with _MEMORY_LOCK:
-            yield True
-        return
-    import fcntl
-
-    with open(path, "a+b") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.2)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-_MEMORY_LOCK = threading.Lock()
-
-
-def _sqlite_lock_path(url: str) -> Path | None:
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database
-    if not database or database == ":memory:":
-        return None
-    return Path(f"{database}.embed-lock")
-
-
-# --- veche reindex ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReindexReport:
-    model: str
-    ideas: int
-    embedded: int
-    unchanged: int
-    skipped: int
-    replaced: int  # vectors of another model that were replaced
-    pairs: int
-    groups: int
-    embed_seconds: float
-    group_seconds: float
-
-    def describe(self) -> str:
-        rate = self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
-        lines = [
-            f"Model {self.model}: {self.ideas} ideas, {self.embedded} embedded "
-            f"({self.replaced} replacing another model's vectors) in {self.embed_seconds:.1f} s"
-            f" ({rate:.0f} ideas/s), {self.unchanged} already current",
-            f"Duplicate detection: {self.pairs} pairs, {self.groups} candidate groups "
-            f"in {self.group_seconds:.1f} s",
-        ]
-        if self.skipped:
-            lines.append(f"{self.skipped} ideas have no text to embed and were skipped")
-        return "\n".join(lines)
-
-
-def reindex(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    finder: DuplicateFinder,
-    *,
-    batch: int = 64,
-    force: bool = False,
-    progress: bool = True,
-    wait: float = 600.0,
-) -> ReindexReport:
-    """Embed every idea with ``finder``'s model (those already current are kept unless
-    ``force``), replacing other models' vectors, then rebuild every duplicate pair and group.
-
-    Holds the embedder lock throughout, so running servers embed nothing meanwhile; their
-    workers pick the new vectors up by polling. Raises RuntimeError if the lock stays busy.
-    """
-    from tqdm import tqdm
-
-    from webapp.dedup import dedup_groups
-
-    if batch < 1:
-        raise ValueError("batch must be >= 1")
-    with embedder_lock(factory, settings, wait=wait) as got:
-        if not got:
-            raise RuntimeError(
-                f"another process kept the embedder lock for {wait:.0f} s; try again later"
-            )
-        with factory() as session:
-            total = int(session.scalar(select(func.count()).select_from(Idea)) or 0)
-        embedded = unchanged = skipped = replaced = 0
-        started = time.perf_counter()
-        bar = tqdm(total=total, desc="embed", unit="idea", disable=not progress)
-        after = 0
-        try:
-            while True:
-                with factory() as session:
-                    rows = session.execute(
-                        select(
-                            Idea.id,
-                            Idea.title,
-                            Idea.body,
-                            Idea.updated_at,
-                            IdeaEmbedding.model,
-                            IdeaEmbedding.text_hash,
-                        )
-                        .outerjoin(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id)
-                        .where(Idea.id > after)
-                        .order_by(Idea.id)
-                        .limit(batch)
-                    ).all()
-                if not rows:
-                    break
-                after = rows[-1].id
-                items = [(r, idea_text(r.title, r.body)) for r in rows]
-                todo = [
-                    (r, t, text_hash(t))
-                    for r, t in items
-                    if t.strip()
-                    and (force or r.model != finder.identity or r.text_hash != text_hash(t))
-                ]
-                skipped += sum(1 for _, t in items if not t.strip())
-                unchanged += len(items) - len(todo) - sum(1 for _, t in items if not t.strip())
-                vectors = finder.embed([t for _, t, _ in todo]) if todo else None
-                now = utcnow()
-                with factory() as session, session.begin():
-                    current = [r for r, t in items if t.strip() and r.model == finder.identity]
-                    for r in current:  # keep idea_updated_at in step: nothing left to re-check
-                        session.execute(
-                            update(IdeaEmbedding)
-                            .where(IdeaEmbedding.idea_id == r.id)
-                            .values(idea_updated_at=r.updated_at)
-                        )
-                    if todo and vectors is not None:
-                        ids = [r.id for r, _, _ in todo]
-                        session.execute(delete(IdeaEmbedding).where(IdeaEmbedding.idea_id.in_(ids)))
-                        session.execute(
-                            insert(IdeaEmbedding),
-                            [
-                                {
-                                    "idea_id": r.id,
-                                    "model": finder.identity,
-                                    "dim": finder.dim,
-                                    "vector": encode(v),
-                                    "text_hash": h,
-                                    "idea_updated_at": r.updated_at,
-                                    "created_at": now,
-                                }
-                                for (r, _, h), v in zip(todo, vectors, strict=True)
-                            ],
-                        )
-                embedded += len(todo)
-                replaced += sum(
-                    1 for r, _, _ in todo if r.model is not None and r.model != finder.identity
-                )
-                bar.update(len(rows))
-        finally:
-            bar.close()
-        embed_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        _index_all(factory, finder)
-        with factory() as session, session.begin():
-            public = int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(IdeaEmbedding)
-                    .join(Idea, Idea.id == IdeaEmbedding.idea_id)
-                    .where(IdeaEmbedding.model == finder.identity, Idea.status.in_(PUBLIC_STATUSES))
-                )
-                or 0
-            )
-            gbar = tqdm(total=public, desc="groups", unit="idea", disable=not progress)
-            try:
-                pairs, groups = dedup_groups.rebuild_all(session, finder, gbar.update)
-            finally:
-                gbar.close()
-        return ReindexReport(
-            model=finder.identity,
-            ideas=total,
-            embedded=embedded,
-            unchanged=unchanged,
-            skipped=skipped,
-            replaced=replaced,
-            pairs=pairs,
-            groups=groups,
-            embed_seconds=embed_seconds,
-            group_seconds=time.perf_counter() - started,
-        )
-
-
-def _index_all(factory: sessionmaker[Session], finder: DuplicateFinder) -> int:
-    """Load every stored vector of ``finder``'s model into its index; returns how many."""
-    cursor = 0
-    n = 0
-    while True:
-        with factory() as session:
-            rows = session.execute(
-                select(IdeaEmbedding.id, IdeaEmbedding.idea_id, IdeaEmbedding.vector)
-                .where(IdeaEmbedding.id > cursor, IdeaEmbedding.model == finder.identity)
-                .order_by(IdeaEmbedding.id)
-                .limit(POLL_BATCH)
-            ).all()
-        if not rows:
-            return n
-        finder.index_vectors(
-            np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-            np.stack([decode(r[2], finder.dim) for r in rows]),
-        )
-        cursor = int(rows[-1][0])
-        n += len(rows)
