@@ -134,7 +134,7 @@ def build(path: Path, ideas: int, body_chars: int | None, identity: str, dim: in
 def old_diff(reference: str, text: str) -> int:
     """The duplicate queue's diff before the fix (difflib, no autojunk, no bound)."""
     from ml.text import normalise
-    from webapp.dedup.duplicate_queue import _is_word, _words
+    from webapp.dedup.views.diff import _is_word, _words
 
     ref = [normalise(t) for t in _words(reference) if _is_word(t)]
     keys = [normalise(t) for t in _words(text) if _is_word(t)]
@@ -143,7 +143,7 @@ def old_diff(reference: str, text: str) -> int:
 
 
 def bench_diff(quick: bool) -> dict[str, Any]:
-    from webapp.dedup.duplicate_queue import DiffBudget, diff_tokens
+    from webapp.dedup.views.diff import DiffBudget, diff_tokens
 
     ref = ("а б " * 2500)[:10_000]
     copies = [
@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ml.evaluate import machine
     from ml.finder import DuplicateFinder
-    from webapp.dedup.similarity import CHARGE_TOKENS, QUERY_MAX_CHARS, SimilarityService
+    from webapp.dedup.engine import SimilarityService
+    from webapp.dedup.similar_ideas import CHARGE_TOKENS, QUERY_MAX_CHARS
     from webapp.dedup.views.similar import LIKE_WINDOW
     from webapp.kernel.settings import RATE_LIMIT_BUCKETS, Settings
     from webapp.kernel.storage.db import make_engine, make_session_factory

@@ -46,7 +46,7 @@ def officials_settings(settings: Settings, **changes: Any) -> Settings:
 
 def category(factory: Any, slug: str = "transport") -> int:
     with transaction(factory) as s:
-        return int(s.scalar(select(Category.id).where(Category.slug == slug)))
+        return s.execute(select(Category.id).where(Category.slug == slug)).scalar_one()
 
 
 def district(factory: Any, parent: bool = False, index: int = 0) -> tuple[int, int]:
@@ -57,7 +57,9 @@ def district(factory: Any, parent: bool = False, index: int = 0) -> tuple[int, i
             .where(District.parent_id.is_not(None))
             .order_by(District.id)
         ).all()
-        return int(rows[index][0]), int(rows[index][1])
+        district_id, okrug_id = rows[index]
+        assert okrug_id is not None
+        return district_id, okrug_id
 
 
 def add_idea(

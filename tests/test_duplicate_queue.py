@@ -12,16 +12,22 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from ml.text import join_idea
 from tests.helpers import Browser, make_user
 from tests.similar_support import settle, similar_app
 from tests.similarity_helpers import BIKE, BIKE_COPY, OTHER, TREES, TREES_COPY, add_idea, edit
 from webapp.dedup import dedup_groups, dismissals
-from webapp.dedup.duplicate_queue import diff_tokens, queue_page, suggest
-from webapp.dedup.similarity import SimilarityUnavailable, embedder_lock, text_hash
+from webapp.dedup.duplicate_queue import queue_page, suggest
+from webapp.dedup.embedder import embedder_lock
+from webapp.dedup.similar_ideas import SimilarityUnavailable, text_hash
+from webapp.dedup.views.diff import DiffBudget, compare_group, compare_page, diff_tokens
 from webapp.ideas.votes import cast_vote
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import (
     AuditLog,
@@ -47,30 +53,31 @@ REASON = "Different requests: checked with the district office."
 
 
 @pytest.fixture
-def sim_app(settings):  # type: ignore[no-untyped-def]
+def sim_app(settings: Settings) -> Iterator[Starlette]:
     application = similar_app(settings)
     yield application
     application.state.engine.dispose()
 
 
 @pytest.fixture
-def site(sim_app) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+def site(sim_app: Starlette) -> Iterator[Browser]:
     with Browser(sim_app) as b:
         yield b
 
 
 @pytest.fixture
-def factory(sim_app):  # type: ignore[no-untyped-def]
-    return sim_app.state.session_factory
+def factory(sim_app: Starlette) -> sessionmaker[Session]:
+    session_factory: sessionmaker[Session] = sim_app.state.session_factory
+    return session_factory
 
 
 @pytest.fixture
-def author(factory):  # type: ignore[no-untyped-def]
+def author(factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(factory, "author@example.org", name="Anna Petrova")
 
 
 @pytest.fixture
-def moderator(factory):  # type: ignore[no-untyped-def]
+def moderator(factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(factory, "moderator@example.org", role="moderator", name="Boris Orlov")
 
 
@@ -92,7 +99,7 @@ def groups_now(factory: Any) -> dict[frozenset[int], int]:
 
 def stored_pairs(factory: Any) -> set[tuple[int, int]]:
     with transaction(factory) as s:
-        return {tuple(r) for r in s.execute(select(DuplicatePair.idea_a, DuplicatePair.idea_b))}  # type: ignore[misc]
+        return {(a, b) for a, b in s.execute(select(DuplicatePair.idea_a, DuplicatePair.idea_b))}
 
 
 def dismissed_rows(factory: Any) -> dict[tuple[int, int], tuple[str, str]]:
@@ -141,7 +148,9 @@ def card(page: str, group_id: int, idea_id: int) -> str:
 
 
 @pytest.fixture
-def planted(sim_app, site, factory, author) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def planted(
+    sim_app: Starlette, site: Browser, factory: sessionmaker[Session], author: CurrentUser
+) -> dict[str, int]:
     """Three bike-lane copies (one group), two tree copies (another), unrelated ideas."""
     ids = {
         "bike": add_idea(factory, author, *BIKE),
@@ -179,14 +188,35 @@ def test_diff_marks_changed_words_and_ignores_case_yo_and_punctuation() -> None:
     assert all(not t.changed for t in diff_tokens("Same text.", "Same text."))
 
 
+def test_the_diffs_of_a_page_share_one_budget() -> None:
+    budget = DiffBudget(1_000)
+    exact = diff_tokens("one two three four", "four three two one", budget)
+    assert [t.text for t in exact if t.changed] and 0 < budget.left < 1_000
+    budget.left = 0  # spent by the page's earlier diffs: the rest use the linear fallback
+    spent = diff_tokens("one two three four", "four three two one", budget)
+    assert not any(t.changed for t in spent)  # every word is in the reference
+    assert "".join(t.text for t in spent) == "four three two one"
+
+
 def test_the_suggested_idea_is_the_most_supported_then_the_oldest(
-    sim_app, site, factory, planted: dict[str, int]
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette, site: Browser, factory: sessionmaker[Session], planted: dict[str, int]
+) -> None:
     with transaction(factory) as s:
         page, _ = queue_page(s)
     bikes = next(g for g in page if g.id == planted["bikes"])
     assert (bikes.suggested_id, bikes.suggested_because) == (planted["bike"], "oldest")
     assert bikes.members[0].idea.id == planted["bike"] and bikes.members[0].suggested
+    # the use-case returns the texts; the views compare them with the suggested idea's
+    (compared,) = compare_page([bikes])
+    assert compared == compare_group(bikes, DiffBudget())
+    keep, *others = compared.members
+    assert keep.changed_words == 0 and not any(t.changed for t in (*keep.title, *keep.body))
+    assert "".join(t.text for t in keep.title) == bikes.members[0].title
+    for shown, member in zip(others, bikes.members[1:], strict=True):
+        assert "".join(t.text for t in shown.title) == member.title
+        assert "".join(t.text for t in shown.body) == member.body
+        marked = [t.text for t in (*shown.title, *shown.body) if t.changed]
+        assert shown.changed_words == sum(len(re.findall(r"\w+", t)) for t in marked)
     voter = make_user(factory, "voter@example.org", name="Vera Sokolova")
     with transaction(factory) as s:
         cast_vote(s, voter, planted["bike3"], 1)
@@ -204,8 +234,12 @@ def test_the_suggested_idea_is_the_most_supported_then_the_oldest(
 
 
 def test_queue_shows_both_texts_with_the_differences_marked(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     site.login(moderator.email)
     page = site.get("/moderation/duplicates")
     assert page.status_code == 200
@@ -250,8 +284,12 @@ def test_queue_shows_both_texts_with_the_differences_marked(
 
 
 def test_queue_escapes_html_in_idea_texts(
-    sim_app, site: Browser, factory, author, moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
+) -> None:
     trees = add_idea(factory, author, *TREES)
     tricky = add_idea(factory, author, *TREES_HTML)
     for other in OTHER:
@@ -269,8 +307,12 @@ def test_queue_escapes_html_in_idea_texts(
 
 
 def test_an_exact_copy_is_explained_as_such(
-    sim_app, site: Browser, factory, author, moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
+) -> None:
     first = add_idea(factory, author, *BIKE)
     copy = add_idea(factory, author, BIKE[0] + "!", BIKE[1].rstrip("."))
     for other in OTHER:
@@ -285,7 +327,7 @@ def test_an_exact_copy_is_explained_as_such(
     assert "Тексты совпадают" in card(page, groups[frozenset({first, copy})], copy)
 
 
-def test_an_empty_queue_says_what_fills_it(site: Browser, moderator) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_queue_says_what_fills_it(site: Browser, moderator: CurrentUser) -> None:
     site.login(moderator.email)
     page = site.get("/moderation/duplicates")
     assert page.status_code == 200
@@ -298,8 +340,12 @@ def test_an_empty_queue_says_what_fills_it(site: Browser, moderator) -> None:  #
 
 @pytest.mark.parametrize("role", ["citizen", "official"])
 def test_every_queue_route_answers_403_to_citizens_and_officials(
-    sim_app, site: Browser, factory, planted: dict[str, int], role: str
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    role: str,
+) -> None:
     user = make_user(factory, f"{role}@example.org", role=role, name="Olga Smirnova")
     site.login(user.email)
     g = planted["bikes"]
@@ -312,14 +358,18 @@ def test_every_queue_route_answers_403_to_citizens_and_officials(
     dismiss = site.submit(f"/moderation/duplicates/{g}/dismiss", {"reason": REASON})
     assert dismiss.status_code == 403
     with transaction(factory) as s:
-        assert s.get(DuplicateGroup, g).status == "open"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "open"
         assert s.scalar(select(func.count()).select_from(DismissedPair)) == 0
-        assert s.get(Idea, planted["bike2"]).status == "published"  # type: ignore[union-attr]
+        assert s.get_one(Idea, planted["bike2"]).status == "published"
 
 
 def test_anonymous_posts_and_forms_without_csrf_are_refused(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     g = planted["bikes"]
     anonymous = site.post(f"/moderation/duplicates/{g}/dismiss", data={"reason": REASON})
     assert anonymous.status_code in (401, 403)
@@ -336,8 +386,8 @@ def test_anonymous_posts_and_forms_without_csrf_are_refused(
         )
         assert response.status_code == 403
     with transaction(factory) as s:
-        assert s.get(DuplicateGroup, g).status == "open"  # type: ignore[union-attr]
-        assert s.get(Idea, planted["bike2"]).status == "published"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "open"
+        assert s.get_one(Idea, planted["bike2"]).status == "published"
         assert s.scalar(select(func.count()).select_from(DismissedPair)) == 0
 
 
@@ -345,8 +395,12 @@ def test_anonymous_posts_and_forms_without_csrf_are_refused(
 
 
 def test_merge_from_the_queue_with_a_chosen_idea_and_some_members(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     site.login(moderator.email)
     g = planted["bikes"]
     keep, fold, stay = planted["bike2"], planted["bike3"], planted["bike"]
@@ -362,10 +416,10 @@ def test_merge_from_the_queue_with_a_chosen_idea_and_some_members(
     with transaction(factory) as s:
         folded = s.get(Idea, fold)
         assert folded is not None and (folded.status, folded.merged_into_id) == ("merged", keep)
-        assert s.get(Idea, stay).status == "published"  # type: ignore[union-attr]
-        assert s.get(Idea, keep).status == "published"  # type: ignore[union-attr]
+        assert s.get_one(Idea, stay).status == "published"
+        assert s.get_one(Idea, keep).status == "published"
         # the group is still open: the suggestion is left to decide on
-        assert s.get(DuplicateGroup, g).status == "open"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "open"
         entry = s.scalars(select(AuditLog).where(AuditLog.action == "idea.merge")).one()
         assert entry.actor_id == moderator.id and entry.reason == REASON
         assert entry.details["group_id"] == g and entry.details["members"] == [fold]
@@ -388,13 +442,17 @@ def test_merge_from_the_queue_with_a_chosen_idea_and_some_members(
     )
     assert response.status_code == 303
     with transaction(factory) as s:
-        assert s.get(DuplicateGroup, g).status == "merged"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "merged"
     assert set(groups_now(factory)) == {frozenset({planted["trees"], planted["trees2"]})}
 
 
 def test_a_merge_the_page_cannot_do_is_explained_at_the_group(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     site.login(moderator.email)
     g = planted["bikes"]
     # no reason: the page comes back with the message and the choices as they were sent
@@ -427,8 +485,12 @@ def test_a_merge_the_page_cannot_do_is_explained_at_the_group(
 
 
 def test_dismissing_a_whole_group_stores_every_pair_and_it_is_not_proposed_again(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     site.login(moderator.email)
     g, trees, trees2 = planted["trees_group"], planted["trees"], planted["trees2"]
     response = site.submit(f"/moderation/duplicates/{g}/dismiss", {"reason": REASON})
@@ -440,7 +502,7 @@ def test_dismissing_a_whole_group_stores_every_pair_and_it_is_not_proposed_again
     }
     assert (trees, trees2) not in stored_pairs(factory)
     with transaction(factory) as s:
-        assert s.get(DuplicateGroup, g).status == "dismissed"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "dismissed"
         entry = s.scalars(select(AuditLog).where(AuditLog.action == "duplicates.dismiss")).one()
     assert (entry.actor_id, entry.target_type, entry.target_id) == (
         moderator.id,
@@ -462,7 +524,7 @@ def test_dismissing_a_whole_group_stores_every_pair_and_it_is_not_proposed_again
     assert frozenset({trees, trees2}) not in groups_now(factory)
     assert frozenset({planted["bike"], planted["bike2"], planted["bike3"]}) in groups_now(factory)
     with transaction(factory) as s:  # the dismissed group stays, as a record
-        assert s.get(DuplicateGroup, g).status == "dismissed"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "dismissed"
         assert (
             s.scalar(
                 select(func.count())
@@ -493,8 +555,12 @@ def planted_author(factory: Any, idea_id: int) -> Any:
 
 
 def test_setting_some_members_apart_keeps_the_rest_in_the_group(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     site.login(moderator.email)
     g, bike, bike2, bike3 = (planted[k] for k in ("bikes", "bike", "bike2", "bike3"))
     response = site.submit(
@@ -509,11 +575,14 @@ def test_setting_some_members_apart_keeps_the_rest_in_the_group(
     assert not any(bike3 in members for members in groups)
     with transaction(factory) as s:
         entry = s.scalars(select(AuditLog).where(AuditLog.action == "duplicates.dismiss")).one()
-        assert s.get(DuplicateGroup, g).status == "open"  # type: ignore[union-attr]
+        assert s.get_one(DuplicateGroup, g).status == "open"
     assert entry.details["after"]["apart"] == [bike3]
     assert set(entry.details["after"]["members"]) == {bike, bike2}
 
-    for again in (lambda: refresh(sim_app, [bike, bike2, bike3]), lambda: rebuild(sim_app)):
+    def refresh_all() -> None:
+        refresh(sim_app, [bike, bike2, bike3])
+
+    for again in (refresh_all, lambda: rebuild(sim_app)):
         again()
         groups = groups_now(factory)
         assert frozenset({bike, bike2}) in groups
@@ -529,8 +598,12 @@ def test_setting_some_members_apart_keeps_the_rest_in_the_group(
 
 
 def test_a_group_dealt_with_cannot_be_dismissed_again(
-    sim_app, site: Browser, factory, planted: dict[str, int], moderator
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
     site.login(moderator.email)
     g = planted["trees_group"]
     assert site.submit(f"/moderation/duplicates/{g}/dismiss", {"reason": REASON}).status_code == 303
@@ -547,8 +620,13 @@ def test_a_group_dealt_with_cannot_be_dismissed_again(
 
 
 def test_dismiss_service_checks_the_role_and_needs_the_finder_to_split_a_group(
-    sim_app, site, factory, planted: dict[str, int], moderator, author
-) -> None:  # type: ignore[no-untyped-def]
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+    author: CurrentUser,
+) -> None:
     g = planted["bikes"]
     with pytest.raises(PermissionDenied), transaction(factory) as s:
         dismissals.dismiss(s, author, g, reason=REASON)
@@ -566,14 +644,14 @@ def test_dismiss_service_checks_the_role_and_needs_the_finder_to_split_a_group(
 
 
 def test_a_dismissal_waits_for_the_embedder_and_gives_up_during_a_reindex(
-    sim_app,
-    site,
-    factory,
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
     planted: dict[str, int],
-    moderator,
+    moderator: CurrentUser,
     is_postgres: bool,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """PostgreSQL: a refresh that read the dismissals before a dismissal commits must not
     write the dismissed pair back, so a dismissal takes the embedder's lock."""
     if not is_postgres:

@@ -7,6 +7,7 @@ the app's background loop or one batch at a time with a controlled clock.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import socket
 import ssl
@@ -24,16 +25,20 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import update
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from tests.notification_helpers import add_idea, notify, notify_supporters, rows, support
-from webapp.accounts.users import to_current
+from webapp.accounts.account_mail import AccountMail
+from webapp.accounts.account_mail import compose as account_message
+from webapp.accounts.principal import to_current
 from webapp.app import create_app
 from webapp.cli import main
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import User, utcnow
-from webapp.notifications.mailer import MAX_ATTEMPTS, Mailer
+from webapp.notifications.mailer import MAX_ATTEMPTS, Item, Mailer, Outgoing
+from webapp.notifications.views.email import EmailTemplates
 
 BASE_URL = "https://veche.example.org"
 
@@ -53,7 +58,7 @@ class Received:
     def messages(self) -> list[EmailMessage]:
         with self.lock:
             raw = [content for _, _, content in self.envelopes]
-        return [message_from_bytes(c, policy=policy.default) for c in raw]  # type: ignore[misc]
+        return [message_from_bytes(c, policy=policy.default) for c in raw]
 
     def recipients(self) -> list[str]:
         with self.lock:
@@ -136,6 +141,7 @@ def mailer_for(app: Any, clock: Callable[[], datetime] | None = None, **kwargs: 
         app.state.session_factory,
         app.state.translators,
         app.url_path_for,
+        templates=EmailTemplates(app.state.jinja),
         clock=clock or utcnow,
         **kwargs,
     )
@@ -145,7 +151,7 @@ def many_users(factory: Any, count: int) -> list[Any]:
     """Citizens without hashing a password for each (argon2 is slow on purpose)."""
     first = make_user(factory, "citizen0@example.org", name="Ivan")
     with transaction(factory) as session:
-        digest = session.get(User, first.id).password_hash  # type: ignore[union-attr]
+        digest = session.get_one(User, first.id).password_hash
         users = [
             User(email=f"citizen{n}@example.org", display_name="Ivan", password_hash=digest)
             for n in range(1, count)
@@ -167,7 +173,7 @@ def set_user(app: Any, user_id: int, **values: Any) -> None:
 
 
 def test_background_sender_emails_each_supporter_in_their_language(
-    mail_app, smtp_server: Received
+    mail_app: Starlette, smtp_server: Received
 ) -> None:
     factory = mail_app.state.session_factory
     author = make_user(factory, "author@example.org", name="Pavel")
@@ -216,7 +222,9 @@ def test_background_sender_emails_each_supporter_in_their_language(
     assert all(r.email_state == "sent" and r.emailed_at is not None for r in rows(factory))
 
 
-def test_several_notifications_to_one_user_make_one_digest(mail_app, smtp_server: Received) -> None:
+def test_several_notifications_to_one_user_make_one_digest(
+    mail_app: Starlette, smtp_server: Received
+) -> None:
     factory = mail_app.state.session_factory
     author = make_user(factory, "author@example.org", name="Pavel")
     reader = make_user(factory, "vera@example.org", name="Vera")
@@ -273,8 +281,82 @@ def test_several_notifications_to_one_user_make_one_digest(mail_app, smtp_server
     assert "<blockquote>You &lt;all&gt; are wrong</blockquote>" in html
 
 
+# Every kind of notification, with the variants its wording has (as the writers store them).
+EVERY_KIND: list[tuple[str, dict[str, Any]]] = [
+    ("merged", {"canonical_id": 2, "canonical_title": "{other}"}),
+    (
+        "merged",
+        {"merged_titles": ["{title}", "{other}"], "canonical_id": 2, "canonical_title": "{other}"},
+    ),
+    ("merged", {"merged_titles": ["{title}", "{other}"]}),
+    ("merged", {}),
+    ("status", {"status": "accepted", "previous_status": "under_review"}),
+    ("status", {"status": "implemented"}),
+    ("status", {}),
+    ("response", {"status": "in_progress", "body": "{text}"}),
+    ("response", {"response": "{text}"}),
+    ("response", {}),
+    ("hidden", {"auto": True}),
+    ("hidden", {"reason": "{text}"}),
+    ("hidden", {}),
+    ("unhidden", {"reason": "{text}"}),
+    ("unhidden", {}),
+    ("comment_hidden", {"auto": True, "excerpt": "{text}"}),
+    ("comment_hidden", {"reason": "{text}", "excerpt": "{text}"}),
+    ("comment_hidden", {"excerpt": "{text}"}),
+    ("comment_unhidden", {"reason": "{text}", "excerpt": "{text}"}),
+    ("comment_unhidden", {}),
+    ("news", {}),  # a kind this version does not know
+]
+WORDS = {
+    "ru": {"name": "Вера", "title": "Велодорожки", "other": "Велосипеды", "text": "Причина"},
+    "en": {"name": "Vera", "title": "Bike lanes", "other": "Bicycles", "text": "Because"},
+}
+
+
+def _filled(data: dict[str, Any], words: dict[str, str]) -> dict[str, Any]:
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.format(**words)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    return {"title": words["title"], **{k: fill(v) for k, v in data.items()}}
+
+
+def _wording(msg: EmailMessage) -> list[str]:
+    """The subject and both parts, without the links, the HTML tags and entities."""
+    texts = [str(msg["Subject"]), body(msg)]
+    if msg.get_body(preferencelist=("html",)) is not None:
+        texts.append(re.sub(r"<[^>]*>|&[#\w]+;", " ", body(msg, "html")))
+    return [re.sub(r"https?://\S+", " ", t) for t in texts]
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_every_email_is_wholly_in_the_recipients_language(mail_app: Starlette, lang: str) -> None:
+    """The templates word every e-mail through the recipient's catalog: a Russian e-mail has no
+    Latin letter outside its links (the data is Russian too), an English one no Cyrillic."""
+    mailer = mailer_for(mail_app)
+    words = WORDS[lang]
+    items = [Item(n, kind, 1, _filled(data, words), 0) for n, (kind, data) in enumerate(EVERY_KIND)]
+    to = (1, "vera@example.org", words["name"], lang)
+    messages = [mailer.compose(Outgoing(*to, (item,))) for item in items]
+    messages.append(mailer.compose(Outgoing(*to, tuple(items))))  # the digest
+    messages += [
+        account_message(mailer, AccountMail(kind, "vera@example.org", words["name"], lang, "t0k"))
+        for kind in ("confirm", "exists")
+    ]
+    foreign = re.compile(r"[A-Za-z]" if lang == "ru" else r"[А-Яа-яЁё«»]")
+    for msg in messages:
+        assert msg["Content-Language"] == lang
+        for text in _wording(msg):
+            assert not foreign.search(text), (lang, msg["Subject"], text)
+    assert len({str(m["Subject"]) for m in messages[: len(items)]}) >= 8  # one subject a kind
+
+
 def test_retries_while_the_server_is_down_then_sends(
-    mail_app, smtp_port: int, received: Received
+    mail_app: Starlette, smtp_port: int, received: Received
 ) -> None:
     factory = mail_app.state.session_factory
     author = make_user(factory, "author@example.org", name="Pavel")
@@ -306,7 +388,7 @@ def test_retries_while_the_server_is_down_then_sends(
     assert row.emailed_at == clock.now
 
 
-def test_gives_up_after_the_last_attempt(mail_app) -> None:
+def test_gives_up_after_the_last_attempt(mail_app: Starlette) -> None:
     factory = mail_app.state.session_factory
     author = make_user(factory, "author@example.org", name="Pavel")
     idea = add_idea(factory, author, "Bike lanes on Tverskaya street")
@@ -326,7 +408,9 @@ def test_gives_up_after_the_last_attempt(mail_app) -> None:
     assert mailer.send_batch().claimed == 0
 
 
-def test_opted_out_and_blocked_users_are_skipped(mail_app, smtp_server: Received) -> None:
+def test_opted_out_and_blocked_users_are_skipped(
+    mail_app: Starlette, smtp_server: Received
+) -> None:
     factory = mail_app.state.session_factory
     author = make_user(factory, "author@example.org", name="Pavel")
     before = make_user(factory, "before@example.org", name="Boris")
@@ -377,7 +461,7 @@ def test_two_sender_loops_never_send_twice(mail_settings: Settings, smtp_server:
     assert {r.email_state for r in rows(factory)} == {"sent"}
 
 
-def test_racing_senders_claim_disjoint_batches(mail_app, smtp_server: Received) -> None:
+def test_racing_senders_claim_disjoint_batches(mail_app: Starlette, smtp_server: Received) -> None:
     factory = mail_app.state.session_factory
     author = make_user(factory, "author@example.org", name="Pavel")
     idea = add_idea(factory, author, "Bike lanes on Tverskaya street")
@@ -472,7 +556,13 @@ def test_login_and_starttls_when_configured(
 
         wrong = dataclasses.replace(settings, smtp_password="wrong")
         notify_supporters(factory, [idea], "unhidden", idea, {"title": "Bike lanes"})
-        mailer = Mailer(wrong, factory, app.state.translators, app.url_path_for)
+        mailer = Mailer(
+            wrong,
+            factory,
+            app.state.translators,
+            app.url_path_for,
+            templates=EmailTemplates(app.state.jinja),
+        )
         report = mailer.send_batch()
         assert report.retrying == 1 and "535" in report.errors[0]
         assert "wrong" not in report.errors[0]
@@ -482,7 +572,7 @@ def test_login_and_starttls_when_configured(
 
 
 def test_cli_sends_what_is_due(
-    mail_app,
+    mail_app: Starlette,
     smtp_server: Received,
     smtp_port: int,
     capsys: pytest.CaptureFixture[str],

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from tests.notification_helpers import add_idea, notify, notify_supporters, rows, support
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import User
 
@@ -58,7 +61,7 @@ KINDS: list[tuple[str, dict[str, Any], list[str], list[str]]] = [
     (
         "comment_unhidden",
         {"title": TITLE, "reason": "No rule was broken", "excerpt": "Paint them green"},
-        ["is visible again. Moderator&#39;s note: No rule was broken"],
+        ["is visible again. Moderator's note: No rule was broken"],
         ["снова виден всем. Комментарий модератора: No rule was broken"],
     ),
 ]
@@ -69,12 +72,12 @@ def entries(html: str) -> list[int]:
 
 
 @pytest.fixture
-def reader(session_factory):  # type: ignore[no-untyped-def]
+def reader(session_factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(session_factory, "reader@example.org", name="Vera")
 
 
 @pytest.fixture
-def idea_ids(session_factory, reader) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def idea_ids(session_factory: sessionmaker[Session], reader: CurrentUser) -> tuple[int, int]:
     author = make_user(session_factory, "author@example.org", name="Pavel")
     return add_idea(session_factory, author, TITLE), add_idea(session_factory, author, CANONICAL)
 
@@ -82,7 +85,15 @@ def idea_ids(session_factory, reader) -> tuple[int, int]:  # type: ignore[no-unt
 @pytest.mark.parametrize("lang", ["ru", "en"])
 @pytest.mark.parametrize(("kind", "data", "en", "ru"), KINDS, ids=[k[0] for k in KINDS])
 def test_each_kind_reads_as_a_sentence_in_the_viewers_language(
-    browser: Browser, session_factory, reader, idea_ids, lang, kind, data, en, ru
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
+    lang: str,
+    kind: str,
+    data: dict[str, Any],
+    en: list[str],
+    ru: list[str],
 ) -> None:
     member, canonical = idea_ids
     if kind == "merged":
@@ -107,7 +118,10 @@ def test_each_kind_reads_as_a_sentence_in_the_viewers_language(
 
 
 def test_a_merge_of_several_ideas_quotes_each_title(
-    browser: Browser, session_factory, reader, idea_ids
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     member, canonical = idea_ids
     data = {  # as services.merges writes it
@@ -131,7 +145,12 @@ def test_a_merge_of_several_ideas_quotes_each_title(
     assert f"The ideas “{link}{TITLE}”, “Cycle track</a>” were merged into" in page.text
 
 
-def test_the_hidden_comment_is_quoted(browser: Browser, session_factory, reader, idea_ids) -> None:
+def test_the_hidden_comment_is_quoted(
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
+) -> None:
     notify(
         session_factory,
         [reader.id],
@@ -147,20 +166,33 @@ def test_the_hidden_comment_is_quoted(browser: Browser, session_factory, reader,
     )
 
 
-def test_missing_data_still_reads_well(browser: Browser, session_factory, reader, idea_ids) -> None:
+def test_missing_data_still_reads_well(
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
+) -> None:
     member, _ = idea_ids
     notify(session_factory, [reader.id], "status", member, {})
     notify(session_factory, [reader.id], "merged", None, {"canonical_id": "not-a-number"})
+    # data of the wrong types (another writer, a hand-edited row) reads as missing data
+    notify(session_factory, [reader.id], "merged", member, {"merged_titles": 7, "title": None})
+    notify(session_factory, [reader.id], "response", member, {"status": ["x"], "body": {}})
     browser.login(reader.email)
     browser.submit("/language", {"lang": "en", "next": "/"})
     page = browser.get("/notifications")
     assert page.status_code == 200
     assert f"idea No. {member}</a>” changed." in page.text
     assert "“untitled idea” was merged into a similar idea." in page.text
+    assert f"idea No. {member}</a>” was merged into a similar idea." in page.text
+    assert f"idea No. {member}</a>”." in page.text  # officials answered, with no answer text
 
 
 def test_hostile_titles_and_reasons_are_escaped(
-    browser: Browser, session_factory, reader, idea_ids
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     member, _ = idea_ids
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -174,7 +206,12 @@ def test_hostile_titles_and_reasons_are_escaped(
     assert "&amp; more" in page.text
 
 
-def test_newest_first_and_paginated(browser: Browser, session_factory, reader, idea_ids) -> None:
+def test_newest_first_and_paginated(
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
+) -> None:
     member, _ = idea_ids
     for n in range(23):
         notify(session_factory, [reader.id], "unhidden", member, {"title": f"Idea number {n}"})
@@ -189,7 +226,10 @@ def test_newest_first_and_paginated(browser: Browser, session_factory, reader, i
 
 
 def test_mark_one_read_needs_csrf_and_own_notification(
-    browser: Browser, session_factory, reader, idea_ids
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     member, _ = idea_ids
     other = make_user(session_factory, "other@example.org", name="Oleg")
@@ -214,7 +254,10 @@ def test_mark_one_read_needs_csrf_and_own_notification(
 
 
 def test_mark_all_read_leaves_what_arrived_after_the_page(
-    browser: Browser, session_factory, reader, idea_ids
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     member, _ = idea_ids
     notify(session_factory, [reader.id], "unhidden", member, {"title": "One"})
@@ -238,7 +281,10 @@ def test_mark_all_read_leaves_what_arrived_after_the_page(
 
 
 def test_opening_a_notification_marks_it_read_and_goes_to_the_idea(
-    browser: Browser, session_factory, reader, idea_ids
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     member, canonical = idea_ids
     notify(
@@ -263,7 +309,10 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_idea(
 
 
 def test_email_preference_is_saved_and_skips_waiting_emails(
-    browser: Browser, session_factory, reader, idea_ids
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     member, _ = idea_ids
     support(session_factory, reader, member)
@@ -297,7 +346,7 @@ def test_email_preference_is_saved_and_skips_waiting_emails(
         assert session.scalar(select(User.email_notifications).where(User.id == reader.id)) is True
 
 
-def test_empty_state_explains_what_will_appear(browser: Browser, reader) -> None:
+def test_empty_state_explains_what_will_appear(browser: Browser, reader: CurrentUser) -> None:
     browser.login(reader.email)
     page = browser.get("/notifications")
     assert "Уведомлений пока нет" in page.text
@@ -305,7 +354,12 @@ def test_empty_state_explains_what_will_appear(browser: Browser, reader) -> None
     assert "Отметить все как прочитанные" not in page.text
 
 
-def test_pages_need_a_signed_in_user(browser: Browser, session_factory, reader, idea_ids) -> None:
+def test_pages_need_a_signed_in_user(
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
+) -> None:
     notify(session_factory, [reader.id], "unhidden", idea_ids[0], {"title": TITLE})
     row = rows(session_factory, reader.id)[0]
     page = browser.get("/notifications")
@@ -317,11 +371,15 @@ def test_pages_need_a_signed_in_user(browser: Browser, session_factory, reader, 
 
 
 def test_unread_badge_counts_with_one_query_and_none_for_visitors(
-    app, browser: Browser, session_factory, reader, idea_ids
+    app: Starlette,
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    reader: CurrentUser,
+    idea_ids: tuple[int, int],
 ) -> None:
     statements: list[str] = []
 
-    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement.lower())
 
     event.listen(app.state.engine, "before_cursor_execute", seen)

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from tests.officials_helpers import (
@@ -27,23 +29,25 @@ from tests.similarity_helpers import vectors
 from tests.test_accessibility import Controls
 from tests.test_api import bearer, conforms, error_of
 from webapp.app import create_app
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Idea, Vote, utcnow
 from webapp.officials import officials, responses, vote_chart
+from webapp.officials.views import chart as chart_view
 
 NOW = utcnow()
 DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def app(settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings) -> Iterator[Starlette]:
     application = create_app(officials_settings(settings))
     yield application
     application.state.engine.dispose()
 
 
 @pytest.fixture
-def official(app, session_factory) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+def official(app: Starlette, session_factory: sessionmaker[Session]) -> Iterator[Browser]:
     b = logged_in(app, session_factory, "official")
     yield b
     b.__exit__(None, None, None)
@@ -73,7 +77,9 @@ PAGES = [
 ]
 
 
-def test_every_officials_page_is_403_for_citizens_and_moderators(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_every_officials_page_is_403_for_citizens_and_moderators(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     idea = add_idea(session_factory, "Скамейки на бульваре")
     for role, expected in (("citizen", 403), ("moderator", 403), ("official", 200), ("admin", 200)):
         b = logged_in(app, session_factory, role)
@@ -90,8 +96,8 @@ def test_every_officials_page_is_403_for_citizens_and_moderators(app, session_fa
 
 
 def test_officials_see_the_menu_link_and_every_control_has_a_label(
-    app, session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     idea = add_idea(session_factory, "Скамейки на бульваре")
     for url in (
         "/officials",
@@ -111,8 +117,8 @@ def test_officials_see_the_menu_link_and_every_control_has_a_label(
 
 
 def test_the_dashboard_ranks_by_scheme_with_distinct_supporters(
-    app, session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     strong = add_idea(session_factory, "Сильная идея про парк")
     weak = add_idea(session_factory, "Слабая идея про парк")
     people = voters(session_factory, 5)
@@ -132,8 +138,8 @@ def test_the_dashboard_ranks_by_scheme_with_distinct_supporters(
 
 
 def test_confidence_is_a_wilson_interval_whose_lower_end_is_the_confident_score(
-    app, session_factory
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     idea = add_idea(session_factory, "Идея с поддержкой")
     for v in voters(session_factory, 4):
         vote(session_factory, v, idea)
@@ -159,8 +165,8 @@ def test_wilson_interval_narrows_with_evidence() -> None:
 
 
 def test_filters_by_category_district_okrug_status_and_period(
-    app, session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     home, okrug = district(session_factory)
     far, far_okrug = district(session_factory, index=40)
     assert far_okrug != okrug
@@ -207,8 +213,8 @@ def test_filters_by_category_district_okrug_status_and_period(
 
 
 def test_threshold_moment_is_the_created_at_of_the_t_th_support_and_is_cached(
-    app, session_factory
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     idea = add_idea(session_factory, "Пешеходный переход у школы", created_at=NOW - 60 * DAY)
     people = voters(session_factory, 4)
     dates = [NOW - 50 * DAY, NOW - 40 * DAY, NOW - 30 * DAY, NOW - 2 * DAY]
@@ -228,8 +234,8 @@ def test_threshold_moment_is_the_created_at_of_the_t_th_support_and_is_cached(
 
 
 def test_overdue_needs_an_open_unanswered_idea_above_the_threshold_for_long_enough(
-    app, session_factory
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     people = voters(session_factory, 3)
     official_user = make_user(session_factory, "answerer@example.org", role="official", name="Oleg")
 
@@ -279,7 +285,9 @@ def test_overdue_needs_an_open_unanswered_idea_above_the_threshold_for_long_enou
     assert waiting.total_overdue == 1 and waiting.awaiting == 1
 
 
-def test_overdue_page_lists_the_longest_waiting_first(app, session_factory, official) -> None:  # type: ignore[no-untyped-def]
+def test_overdue_page_lists_the_longest_waiting_first(
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     people = voters(session_factory, 3)
     ideas = []
     for title, days in (
@@ -301,7 +309,9 @@ def test_overdue_page_lists_the_longest_waiting_first(app, session_factory, offi
     assert "empty-state" in empty.text
 
 
-def test_a_citizen_who_supported_merged_ideas_counts_once(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_citizen_who_supported_merged_ideas_counts_once(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     canonical = add_idea(session_factory, "Светофор у пятой школы", created_at=NOW - 60 * DAY)
     member = add_idea(session_factory, "Светофор возле школы номер пять", created_at=NOW - 60 * DAY)
     a, b, c = voters(session_factory, 3)
@@ -329,7 +339,9 @@ def _series(factory: Any, idea_id: int, now: datetime | None = None) -> vote_cha
         return vote_chart.series(s, idea_id, "Europe/Moscow", now or NOW)
 
 
-def test_series_counts_cumulative_supporters_per_local_day(session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_series_counts_cumulative_supporters_per_local_day(
+    session_factory: sessionmaker[Session],
+) -> None:
     start = datetime(2025, 3, 1, 12, tzinfo=UTC)
     idea = add_idea(session_factory, "Фонтан на площади", created_at=start)
     people = voters(session_factory, 4)
@@ -350,13 +362,17 @@ def test_series_counts_cumulative_supporters_per_local_day(session_factory) -> N
     assert sum(p.new for p in longer.points) == 4
 
 
-def test_chart_geometry_ends_at_the_total_and_ticks_are_round() -> None:
+def _three_days() -> vote_chart.Series:
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    points = [
+    points = tuple(
         vote_chart.Point(start + i * DAY, n, t)
         for i, (n, t) in enumerate([(3, 3), (0, 3), (44, 47)])
-    ]
-    geometry = vote_chart.chart(vote_chart.Series("day", points, 47))
+    )
+    return vote_chart.Series("day", points, 47)
+
+
+def test_chart_geometry_ends_at_the_total_and_ticks_are_round() -> None:
+    geometry = chart_view.chart(_three_days())
     values = [v for _, v in geometry.y_ticks]
     assert values[0] == 0 and values[-1] >= 47 and len(values) <= 7
     step = values[1] - values[0]
@@ -369,15 +385,60 @@ def test_chart_geometry_ends_at_the_total_and_ticks_are_round() -> None:
         geometry.bottom - (geometry.bottom - geometry.top) * 47 / top_value
     )
     assert (
-        vote_chart.nice_step(3) == 1
-        and vote_chart.nice_step(47) == 20
-        and vote_chart.nice_step(1000) == 500
+        chart_view.nice_step(3) == 1
+        and chart_view.nice_step(47) == 20
+        and chart_view.nice_step(1000) == 500
     )
 
 
+# The SVG drawn for _three_days() when the geometry was computed in the use-case module
+# (webapp/officials/vote_chart.py, before issue 13): moving it to the views changed nothing.
+THREE_DAYS_SVG = """
+<svg viewBox="0 0 640 240" width="100%" role="img" aria-labelledby="vote-chart-title vote-chart-desc" class="chart" preserveAspectRatio="xMidYMid meet">
+<title id="vote-chart-title">Supporters over time</title>
+<desc id="vote-chart-desc">Cumulative distinct supporters per day, from 1 January 2025 to 3 January 2025: 47 in all.</desc>
+<g class="chart-grid" aria-hidden="true">
+<line x1="64.0" x2="624.0" y1="204.0" y2="204.0"></line>
+<text x="58.0" y="208.0" text-anchor="end">0</text>
+<line x1="64.0" x2="624.0" y1="141.3" y2="141.3"></line>
+<text x="58.0" y="145.3" text-anchor="end">20</text>
+<line x1="64.0" x2="624.0" y1="78.7" y2="78.7"></line>
+<text x="58.0" y="82.7" text-anchor="end">40</text>
+<line x1="64.0" x2="624.0" y1="16.0" y2="16.0"></line>
+<text x="58.0" y="20.0" text-anchor="end">60</text>
+<line x1="64.0" x2="64.0" y1="204.0" y2="208.0"></line>
+<text x="64.0" y="222.0" text-anchor="middle">1 Jan</text>
+<line x1="344.0" x2="344.0" y1="204.0" y2="208.0"></line>
+<text x="344.0" y="222.0" text-anchor="middle">2 Jan</text>
+<line x1="624.0" x2="624.0" y1="204.0" y2="208.0"></line>
+<text x="624.0" y="222.0" text-anchor="end">3 Jan</text>
+<line class="chart-axis" x1="64.0" x2="624.0" y1="204.0" y2="204.0"></line>
+<line class="chart-axis" x1="64.0" x2="64.0" y1="16.0" y2="204.0"></line>
+</g>
+<path class="chart-area" d="M 64.0 204.0 L 64.0 194.6 L 344.0 194.6 L 344.0 194.6 L 624.0 194.6 L 624.0 56.7 L 624.0 204.0 L 64.0 204.0 Z" aria-hidden="true"></path>
+<path class="chart-line" d="M 64.0 204.0 L 64.0 194.6 L 344.0 194.6 L 344.0 194.6 L 624.0 194.6 L 624.0 56.7" aria-hidden="true"></path>
+<circle class="chart-dot" cx="624.0" cy="56.7" r="3.5" aria-hidden="true"></circle>
+</svg>
+"""  # noqa: E501
+
+
+def test_the_chart_svg_is_the_one_drawn_before_the_geometry_moved_to_the_views(
+    app: Starlette,
+) -> None:
+    data = _three_days()
+    html = (
+        app.state.jinja["en"]
+        .get_template("officials/_chart.html")
+        .render(series=data, chart=chart_view.chart(data))
+    )
+    svg = html[html.index("<svg") : html.index("</svg>") + len("</svg>")]
+    lines = [line.strip() for line in svg.splitlines() if line.strip()]
+    assert lines == THREE_DAYS_SVG.strip().splitlines()
+
+
 def test_the_idea_page_has_an_accessible_chart_with_the_right_totals(
-    app, session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     idea = add_idea(session_factory, "Фонтан на площади", created_at=NOW - 10 * DAY)
     people = voters(session_factory, 5)
     for n, v in enumerate(people):
@@ -399,8 +460,8 @@ def test_the_idea_page_has_an_accessible_chart_with_the_right_totals(
 
 
 def test_shortlist_csv_has_a_bom_the_filters_and_defused_formulas(
-    app, session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     home, _ = district(session_factory)
     evil = add_idea(
         session_factory, '=HYPERLINK("http://evil")', district_id=home, created_at=NOW - 50 * DAY
@@ -448,8 +509,11 @@ def test_shortlist_csv_has_a_bom_the_filters_and_defused_formulas(
 
 
 def test_shortlist_csv_streams_more_rows_than_one_batch(
-    app, session_factory, official, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    official: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from webapp.officials.views import officials as views
 
     monkeypatch.setattr(views, "CSV_BATCH", 2)
@@ -471,8 +535,8 @@ def test_shortlist_csv_streams_more_rows_than_one_batch(
 
 
 def test_api_shortlist_is_403_for_citizens_and_moderators_and_200_for_officials(
-    app, session_factory
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     idea = add_idea(session_factory, "Идея для API", created_at=NOW - 40 * DAY)
     for v, d in zip(voters(session_factory, 3), (35, 30, 25), strict=True):
         vote(session_factory, v, idea, NOW - d * DAY)
@@ -514,7 +578,9 @@ def test_api_shortlist_is_403_for_citizens_and_moderators_and_200_for_officials(
         )
 
 
-def test_api_answers_an_idea_with_a_status_and_response(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_api_answers_an_idea_with_a_status_and_response(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     idea = add_idea(session_factory, "Идея для API")
     supporter = voters(session_factory, 1)[0]
     vote(session_factory, supporter, idea)
@@ -574,7 +640,9 @@ THEMES = {
 }
 
 
-def test_themes_group_related_ideas_with_keyword_labels(app, session_factory, official) -> None:  # type: ignore[no-untyped-def]
+def test_themes_group_related_ideas_with_keyword_labels(
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
     author = make_user(session_factory, "author@example.org", name="Galina")
     ids: dict[str, list[int]] = {}
     for name, items in THEMES.items():
@@ -620,7 +688,9 @@ def test_themes_group_related_ideas_with_keyword_labels(app, session_factory, of
     assert other.status_code == 200 and '<section class="theme"' not in other.text
 
 
-def test_themes_say_so_while_the_model_loads_or_is_off(settings, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_themes_say_so_while_the_model_loads_or_is_off(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
     import dataclasses
 
     off = create_app(officials_settings(dataclasses.replace(settings, embedding_model="off")))

@@ -4,7 +4,8 @@ owner that someone tried to register it again (webapp.accounts.registration).
 The link holds a random token (``secrets.token_urlsafe(32)``); only its SHA-256 digest is
 stored, with the registration it belongs to. It works for :data:`CONFIRM_HOURS` hours and once:
 it leads to a page that asks for the password chosen at registration, and only that creates the
-account.
+account. The wording is in the templates ``accounts/email/{confirm,exists}_{subject,text}.html``,
+rendered in the registrant's language through the Mailer's templates.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
-from webapp.notifications.mailer import Mailer
-from webapp.notifications.notification_text import clip
+from webapp.notifications.mailer import NAME_CHARS, Mailer
+from webapp.notifications.notification_facts import clip
 
 log = logging.getLogger("veche.mailer")
 
@@ -43,49 +44,25 @@ class AccountMail:
 
 def compose(mailer: Mailer, mail: AccountMail) -> EmailMessage:
     """The message for ``mail``, in the registrant's language, plain text."""
-    lang = mail.locale if mail.locale in mailer.translators else mailer.settings.default_language
-    tr = mailer.translators[lang]
-    hello = tr.gettext("Hello, %(name)s!", name=clip(mail.display_name, 100))
+    lang = mailer.language(mail.locale)
+    name = clip(mail.display_name, NAME_CHARS)
+    context: dict[str, object] = {"name": name}
     if mail.kind == "confirm":
-        link = mailer.base_url + str(mailer.path_for("confirm_email", token=mail.token))
-        subject = tr.gettext("Confirm your e-mail address for Veche")
-        lines = [
-            hello,
-            "",
-            tr.gettext(
-                "To finish creating your account, open this link within %(hours)s hours "
-                "and enter the password you chose when you registered:",
-                hours=CONFIRM_HOURS,
-            ),
-            link,
-            "",
-            tr.gettext(
-                "The link works once. If you did not register on Veche, ignore this message: "
-                "no account will be created."
-            ),
-        ]
+        kind = "confirm"
+        context.update(link=mailer.url("confirm_email", token=mail.token), hours=CONFIRM_HOURS)
     else:
-        login = mailer.base_url + str(mailer.path_for("login"))
-        subject = tr.gettext("Someone tried to register on Veche with your e-mail address")
-        lines = [
-            hello,
-            "",
-            tr.gettext(
-                "Someone, perhaps you, tried to create a new account on Veche with this e-mail "
-                "address. You already have an account: log in here:"
-            ),
-            login,
-            "",
-            tr.gettext("If it was not you, ignore this message: your account has not changed."),
-        ]
+        kind = "exists"
+        context.update(login=mailer.url("login"))
+    subject = mailer.templates.text(lang, f"accounts/email/{kind}_subject.html", **context)
+    body = mailer.templates.text(lang, f"accounts/email/{kind}_text.html", **context)
     msg = EmailMessage()
-    msg["Subject"] = subject
+    msg["Subject"] = subject.strip()
     msg["From"] = mailer.settings.smtp_from
-    msg["To"] = formataddr((clip(mail.display_name, 100), mail.email))
+    msg["To"] = formataddr((name, mail.email))
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=mailer.domain)
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content("\n".join(lines) + "\n")
+    msg.set_content(body)
     msg["Content-Language"] = lang
     return msg
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from webapp.kernel.dto import Page
 from webapp.kernel.errors import NotFound
 from webapp.kernel.storage.models import Notification, User, utcnow
-from webapp.notifications.notification_text import target_idea
+from webapp.notifications.notification_facts import Facts, facts, target_idea
 
 MAX_PAGE = 10_000
 
@@ -28,6 +28,7 @@ class NotificationView:
     idea_id: int | None
     target_idea_id: int | None
     data: dict[str, Any]
+    facts: Facts  # what ``data`` says, checked (the page words it: notifications/_notices.html)
     created_at: datetime
     read_at: datetime | None
 
@@ -62,6 +63,7 @@ def _view(row: Notification) -> NotificationView:
         idea_id=row.idea_id,
         target_idea_id=target_idea(row.kind, row.idea_id, data),
         data=dict(data),
+        facts=facts(row.kind, row.idea_id, data),
         created_at=row.created_at,
         read_at=row.read_at,
     )

@@ -10,7 +10,9 @@ One pass (:meth:`Mailer.send_batch`):
    mid-batch only delays its rows by the lease. Rows of users who turned e-mail off (or were
    blocked) become ``skipped``.
 2. **send** outside any transaction, one SMTP connection per batch: all of one user's claimed
-   notifications go out as one message (a digest when there are several).
+   notifications go out as one message (a digest when there are several), composed in the
+   recipient's language from the templates in ``notifications/email/`` (rendered through the
+   :class:`Templates` the Mailer is given: ``webapp.notifications.views.email.EmailTemplates``).
 3. **finish** (a second transaction): ``sent`` + ``emailed_at``; on failure ``email_attempts``
    + 1 and ``email_next_at`` pushed back (:data:`RETRY_SECONDS`), ``failed`` after
    :data:`MAX_ATTEMPTS`. Rows the sender did not get to are released at once.
@@ -30,8 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from html import escape
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
@@ -41,7 +42,7 @@ from webapp.i18n import Translator
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Notification, User, utcnow
-from webapp.notifications import notification_text as text
+from webapp.notifications.notification_facts import Facts, clip, facts, target_idea
 
 log = logging.getLogger("veche.mailer")
 
@@ -53,6 +54,20 @@ BATCH_SIZE = 200
 SMTP_TIMEOUT = 15.0
 
 PathFor = Callable[..., Any]  # (route name, **params) -> path, e.g. Starlette's url_path_for
+NAME_CHARS = 100  # of the recipient's name, in the greeting and the To header
+SUBJECT_CHARS = 200
+
+
+class Templates(Protocol):
+    """E-mail templates by name, rendered in a language (``views.email.EmailTemplates``)."""
+
+    def text(self, language: str, name: str, /, **context: Any) -> str:
+        """A subject or a plain-text part (no HTML escaping)."""
+        ...
+
+    def html(self, language: str, name: str, /, **context: Any) -> str:
+        """An HTML part (escaped like a page)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,14 @@ class Item:
     idea_id: int | None
     data: dict[str, Any]
     attempts: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification as an e-mail tells it: its facts and the page it links to."""
+
+    facts: Facts
+    link: str
 
 
 @dataclass(frozen=True)
@@ -124,6 +147,7 @@ class Mailer:
         translators: dict[str, Translator],
         path_for: PathFor,
         *,
+        templates: Templates | None = None,
         batch_size: int = BATCH_SIZE,
         retry_seconds: Sequence[float] = RETRY_SECONDS,
         lease_seconds: float = LEASE_SECONDS,
@@ -133,8 +157,9 @@ class Mailer:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.settings = settings
         self.factory = session_factory
-        self.translators = translators
+        self.translators = translators  # the languages an e-mail can be written in
         self.path_for = path_for
+        self._templates = templates
         self.batch_size = batch_size
         self.retry_seconds = tuple(retry_seconds)
         self.lease_seconds = lease_seconds
@@ -208,72 +233,63 @@ class Mailer:
             return list(by_user.values()), len(skip)
 
     def _language(self, user: User) -> str:
-        if user.locale in self.translators:
-            return str(user.locale)
-        return self.settings.default_language
+        return self.language(user.locale)
 
     # --- 2. compose -------------------------------------------------------------------------
 
-    def _url(self, name: str, **params: Any) -> str:
+    def language(self, locale: str | None) -> str:
+        """The language to write to someone who chose ``locale`` (the site's default if none)."""
+        if locale in self.translators:
+            return str(locale)
+        return self.settings.default_language
+
+    @property
+    def templates(self) -> Templates:
+        if self._templates is None:
+            raise RuntimeError(
+                "this Mailer has no e-mail templates: construct it with "
+                "templates=webapp.notifications.views.email.EmailTemplates(jinja)"
+            )
+        return self._templates
+
+    def url(self, name: str, **params: Any) -> str:
+        """The absolute address of a page (route ``name``), for a link in an e-mail."""
         return self.base_url + str(self.path_for(name, **params))
 
     def _link(self, item: Item) -> str:
-        target = text.target_idea(item.kind, item.idea_id, item.data)
+        target = target_idea(item.kind, item.idea_id, item.data)
         if target is None:
-            return self._url("notifications")
-        return self._url("idea", idea_id=target)
+            return self.url("notifications")
+        return self.url("idea", idea_id=target)
 
     def compose(self, out: Outgoing) -> EmailMessage:
-        """A plain-text message with an HTML alternative, in the recipient's language."""
-        tr = self.translators[out.language]
-        items = out.items
-        if len(items) == 1:
-            first = items[0]
-            subject = text.subject(tr, first.kind, first.idea_id, first.data)
-        else:
-            subject = tr.ngettext(
-                "%(num)s new notification on Veche",
-                "%(num)s new notifications on Veche",
-                len(items),
-            )
-        inbox = self._url("notifications")
-        hello = tr.gettext("Hello, %(name)s!", name=text.clip(out.name, 100))
-        why = tr.gettext(
-            "You receive this e-mail because you wrote or supported these ideas on Veche."
+        """A plain-text message with an HTML alternative, in the recipient's language (the
+        wording: ``notifications/email/notification_*.html``)."""
+        name = clip(out.name, NAME_CHARS)
+        inbox = self.url("notifications")
+        context: dict[str, Any] = {
+            "language": out.language,
+            "name": name,
+            "items": [Notice(facts(i.kind, i.idea_id, i.data), self._link(i)) for i in out.items],
+            "inbox": inbox,
+        }
+        render = self.templates
+        subject = render.text(
+            out.language, "notifications/email/notification_subject.html", **context
         )
-        manage = tr.gettext("All your notifications, and the setting to stop these e-mails:")
-        sentences = [(text.sentence(tr, i.kind, i.idea_id, i.data), self._link(i)) for i in items]
-
-        plain = [hello, ""]
-        for sentence, link in sentences:
-            plain.append(sentence.text(tr))
-            if sentence.quote:
-                plain.append(f"> {sentence.quote}")
-            plain += [link, ""]
-        plain += ["-- ", why, f"{manage} {inbox}", ""]
-
-        html = [f'<!doctype html><html lang="{out.language}"><body>', f"<p>{escape(hello)}</p>"]
-        for sentence, link in sentences:
-            quote = f"<blockquote>{escape(sentence.quote)}</blockquote>" if sentence.quote else ""
-            html.append(
-                f"<p>{escape(sentence.text(tr))}</p>{quote}"
-                f'<p><a href="{escape(link)}">{escape(link)}</a></p>'
-            )
-        html.append(
-            f'<hr><p style="color:#555">{escape(why)}<br>{escape(manage)} '
-            f'<a href="{escape(inbox)}">{escape(inbox)}</a></p></body></html>'
-        )
+        plain = render.text(out.language, "notifications/email/notification_text.html", **context)
+        html = render.html(out.language, "notifications/email/notification_html.html", **context)
 
         msg = EmailMessage()
-        msg["Subject"] = text.clip(subject, 200)
+        msg["Subject"] = clip(subject, SUBJECT_CHARS)
         msg["From"] = self.settings.smtp_from
-        msg["To"] = formataddr((text.clip(out.name, 100), out.email))
+        msg["To"] = formataddr((name, out.email))
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = make_msgid(domain=self.domain)
         msg["Auto-Submitted"] = "auto-generated"
         msg["List-Unsubscribe"] = f"<{inbox}>"
-        msg.set_content("\n".join(plain))
-        msg.add_alternative("\n".join(html), subtype="html")
+        msg.set_content(plain)
+        msg.add_alternative(html, subtype="html")
         msg["Content-Language"] = out.language  # after the parts: they would take it along
         return msg
 
@@ -295,7 +311,8 @@ class Mailer:
         return smtp
 
     def send_message(self, msg: EmailMessage) -> None:
-        """Send one message now, on its own connection (account e-mails: services.account_mail)."""
+        """Send one message now, on its own connection (account e-mails:
+        ``webapp.accounts.account_mail``)."""
         smtp = self._connect()
         try:
             smtp.send_message(msg)

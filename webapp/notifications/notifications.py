@@ -8,7 +8,8 @@ loaded into Python: a merge of ideas with 100,000 supporters is one statement.
 ``email`` says whether an e-mail is due (the caller passes ``settings.email_enabled``): the row
 is then ``pending``, or ``skipped`` for a user who turned e-mail off; without it the row has no
 e-mail state. The sender (``webapp.notifications.mailer``) sends the pending ones in the background.
-What ``data`` may hold, and how each kind reads, is in ``webapp.notifications.notification_text``.
+What ``data`` may hold is in ``webapp.notifications.notification_facts``; how each kind reads, in
+the template ``notifications/_notices.html``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""Supporters over time for one idea: a cumulative series and the geometry of its SVG chart.
+"""Supporters over time for one idea: a cumulative series of plain numbers and dates.
 
 The series counts **current distinct supporters** by the day (week, month) of their support: a
 citizen who supported the idea and ideas merged into it counts once, at their first support; a
 withdrawn vote has no row, so the last point always equals today's distinct supporters. Buckets
 are calendar days (weeks from Monday, months) in the site's time zone, from the idea's
-publication to today. The chart is drawn on the server (inline SVG), so it needs no JavaScript.
+publication to today. The chart drawn from it (inline SVG, no JavaScript) is presentation:
+``webapp.officials.views.chart`` computes its geometry, ``officials/_chart.html`` draws it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,7 +36,7 @@ class Point:
 @dataclass(frozen=True)
 class Series:
     unit: str  # "day", "week" or "month"
-    points: list[Point]
+    points: tuple[Point, ...]
     total: int
 
 
@@ -107,65 +107,7 @@ def series(session: Session, idea_id: int, timezone: str, now: datetime | None =
     edges = np.array([int(b.astimezone(UTC).timestamp()) for b in bounds], dtype=np.int64)
     totals = np.searchsorted(times, edges, side="left")
     news = np.diff(totals, prepend=0)
-    points = [Point(start, int(n), int(t)) for start, n, t in zip(local, news, totals, strict=True)]
-    return Series(unit, points, int(times.size))
-
-
-# --- the chart's geometry -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    left: float
-    right: float
-    top: float
-    bottom: float
-    line: str  # SVG path of the cumulative line
-    area: str  # the same, closed along the x axis
-    x_ticks: list[tuple[float, datetime]]
-    y_ticks: list[tuple[float, int]]
-    last: tuple[float, float]  # where the line ends (a dot for today's total)
-
-
-def nice_step(maximum: int, ticks: int = 4) -> int:
-    """A round step (1, 2, 5 × 10^k) giving about ``ticks`` intervals up to ``maximum``."""
-    if maximum <= ticks:
-        return 1
-    raw = maximum / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 5, 10):
-        if raw <= factor * power:
-            return int(factor * power)
-    return int(10 * power)
-
-
-def chart(data: Series, width: int = 640, height: int = 240) -> Chart:
-    """Coordinates of the cumulative line, its area and the axis ticks."""
-    left, right, top, bottom = 64.0, width - 16.0, 16.0, height - 36.0
-    step = nice_step(max(data.total, 1))
-    y_max = max(step, -(-max(data.total, 1) // step) * step)
-    n = len(data.points)
-
-    def x(i: int) -> float:
-        return left + (right - left) * (i / (n - 1) if n > 1 else 0.5)
-
-    def y(value: int) -> float:
-        return bottom - (bottom - top) * value / y_max
-
-    coords: list[tuple[float, float]] = []
-    previous = 0
-    for i, p in enumerate(data.points):
-        coords.append((x(i), y(previous)))  # a step: the count rises within the bucket
-        coords.append((x(i), y(p.total)))
-        previous = p.total
-    line = "M " + " L ".join(f"{cx:.1f} {cy:.1f}" for cx, cy in coords)
-    area = f"{line} L {coords[-1][0]:.1f} {bottom:.1f} L {coords[0][0]:.1f} {bottom:.1f} Z"
-    wanted = min(n, 6)
-    picks = (
-        sorted({round(k * (n - 1) / (wanted - 1)) for k in range(wanted)}) if wanted > 1 else [0]
+    points = tuple(
+        Point(start, int(n), int(t)) for start, n, t in zip(local, news, totals, strict=True)
     )
-    x_ticks = [(x(i), data.points[i].start) for i in picks]
-    y_ticks = [(y(v), v) for v in range(0, y_max + 1, step)]
-    return Chart(width, height, left, right, top, bottom, line, area, x_ticks, y_ticks, coords[-1])
+    return Series(unit, points, int(times.size))

@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from webapp.dedup import dismissals
 from webapp.dedup import duplicate_queue as queue_service
 from webapp.dedup.dedup_groups import NEIGHBOURS
-from webapp.dedup.similarity import SimilarityUnavailable
-from webapp.ideas import ideas as ideas_service
-from webapp.kernel.dto import Page
+from webapp.dedup.similar_ideas import SimilarityUnavailable
+from webapp.dedup.views import diff
+from webapp.kernel.dto import MAX_PAGE, Page
 from webapp.kernel.errors import Conflict, InvalidInput, NotFound, invalid
 from webapp.kernel.web import (
     db,
@@ -49,7 +50,7 @@ def _page_number(value: str | None) -> int:
         number = int(value or 1)
     except ValueError:
         number = 1
-    return min(max(1, number), ideas_service.MAX_PAGE)
+    return min(max(1, number), MAX_PAGE)
 
 
 def _finder(request: Request) -> DuplicateFinder | None:
@@ -88,13 +89,15 @@ async def _show(
         groups, total = await db(
             request, queue_service.queue_page, limit=size, offset=(number - 1) * size
         )
+    # the texts compared word by word: bounded CPU work (diff.PAGE_DIFF_BUDGET), off the loop
+    compared = await run_in_threadpool(diff.compare_page, groups)
     svc = getattr(request.app.state, "similarity", None)
     finder = _finder(request)
     return await render(
         request,
         "dedup/duplicates.html",
         {
-            "page": Page(groups, number, size, total),
+            "page": Page(compared, number, size, total),
             "similarity_state": "disabled" if svc is None else svc.status,
             "threshold": None if finder is None else float(finder.threshold),
             "neighbours": NEIGHBOURS,

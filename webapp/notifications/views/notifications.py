@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webapp.i18n import Translator
 from webapp.kernel.errors import N_, invalid
-from webapp.kernel.web import db, flash, read_form, redirect, render, require_user, translator
+from webapp.kernel.web import db, flash, read_form, redirect, render, require_user
 from webapp.notifications import inbox as inbox_service
-from webapp.notifications import notification_text as text
-from webapp.notifications.inbox import NotificationView
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A notification as the page shows it: the sentence is HTML with the titles linked."""
-
-    item: NotificationView
-    html: Markup
-    quote: str  # plain text (escaped by the template), e.g. the hidden comment
-
-
-def _entry(request: Request, tr: Translator, item: NotificationView) -> Entry:
-    sentence = text.sentence(tr, item.kind, item.idea_id, item.data)
-    href = str(request.app.url_path_for("notification_open", notification_id=item.id))
-    params: dict[str, Markup] = {}
-    for key, value in sentence.params.items():
-        if key in text.LINKED and item.target_idea_id is not None:
-            params[key] = Markup('<a href="{}">{}</a>').format(href, value)
-        else:
-            params[key] = escape(value)
-    # The catalog's text is ours (escaped as text); only the parameters carry markup.
-    return Entry(item, escape(tr.gettext(sentence.msgid)) % params, sentence.quote)
 
 
 def _page_number(raw: str | None) -> int:
@@ -56,14 +28,13 @@ async def notifications_page(request: Request) -> Response:
     size = request.app.state.settings.page_size
     number = _page_number(request.query_params.get("page"))
     box = await db(request, inbox_service.inbox, user.id, number, size)
-    tr = translator(request)
-    entries = [_entry(request, tr, item) for item in box.page.items]
+    # each notification is worded by the template (notifications/_notices.html), its idea titles
+    # linked through notification_open (which marks it read)
     return await render(
         request,
         "notifications/index.html",
         {
             "inbox": box,
-            "entries": entries,
             "page": box.page,
             "email_enabled": request.app.state.settings.email_enabled,
             "unread_notifications": box.unread,
