@@ -17,8 +17,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from webapp import background
 from webapp.accounts.sessions import Policy as SessionPolicy
-from webapp.dedup.similarity import SimilarityService
-from webapp.domains import template_dirs
+from webapp.dedup.engine import SimilarityService
+from webapp.domains import build_hooks, template_dirs
 from webapp.i18n import Translator, load_translators
 from webapp.ideas.exposure import ViewBuffer
 from webapp.kernel.errors_view import exception_handlers
@@ -29,7 +29,8 @@ from webapp.kernel.settings import Settings
 from webapp.kernel.storage import faults
 from webapp.kernel.storage.db import make_engine, make_session_factory
 from webapp.notifications.mailer import Mailer
-from webapp.ranking.ranking import RankingService
+from webapp.notifications.views.email import EmailTemplates
+from webapp.ranking.engine import RankingService
 from webapp.routes import build_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.session_policy = SessionPolicy.of(settings)
+    app.state.hooks = build_hooks()
     app.state.translators = translators
     app.state.jinja = build_jinja(translators, settings)
     for env in app.state.jinja.values():
@@ -128,7 +130,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.views = ViewBuffer()
     app.state.page_cache = PageCache(settings.page_cache_seconds)
     app.state.mailer = (
-        Mailer(settings, app.state.session_factory, translators, app.url_path_for)
+        Mailer(
+            settings,
+            app.state.session_factory,
+            translators,
+            app.url_path_for,
+            templates=EmailTemplates(app.state.jinja),
+        )
         if settings.email_enabled
         else None
     )

@@ -20,7 +20,10 @@ from webapp.kernel.errors import DomainError, InvalidInput, NotFound
 from webapp.kernel.settings import PLACEHOLDER_SECRET, Settings, SettingsError
 from webapp.kernel.storage.models import ROLES
 
-EPILOG = "Settings come from environment variables (DATABASE_URL, SECRET_KEY, …); see README.md."
+EPILOG = (
+    "Settings come from environment variables (DATABASE_URL, SECRET_KEY, VECHE_*): "
+    "see docs/settings.md. Every command: docs/cli.md."
+)
 
 
 class CliError(Exception):
@@ -166,7 +169,13 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from webapp.demo import demo
+    from webapp.kernel.progress import bars
+
+    def bar(**options: Any) -> Any:  # vote counts in thousands and millions (1.2M)
+        return tqdm(**options, unit_scale=options["unit"] == "vote", disable=args.quiet)
 
     settings = _settings(args)
     _check_schema(settings)
@@ -176,7 +185,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             data_dir=Path(args.data) if args.data else (settings.data_path if args.full else None),
             if_empty=args.if_empty,
             limit=args.limit,
-            progress=not args.quiet,
+            progress=bars(bar),
             login_url=f"http://{settings.host}:{settings.port}/login",
         )
     print(report.describe())
@@ -184,8 +193,13 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from tqdm import tqdm
+
     from webapp.demo import importer
     from webapp.ideas.ideas import Limits
+    from webapp.kernel.progress import bars
 
     settings = _settings(args)
     _check_schema(settings)
@@ -196,7 +210,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             fmt=args.format,
             author_email=args.author,
             dry_run=args.dry_run,
-            progress=not args.quiet,
+            progress=bars(partial(tqdm, disable=args.quiet)),
             limits=Limits(title_max=settings.title_max_length, body_max=settings.body_max_length),
         )
     print(report.describe())
@@ -363,8 +377,14 @@ def cmd_user_revoke_token(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from tqdm import tqdm
+
     from ml.embeddings import ModelUnavailable
-    from webapp.dedup import similarity
+    from webapp.dedup.embedder import load_finder
+    from webapp.dedup.reindex import reindex
+    from webapp.kernel.progress import bars
 
     settings = _settings(args)
     _check_schema(settings)
@@ -374,7 +394,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     if model.lower() == "off":
         raise CliError("VECHE_EMBEDDING_MODEL is 'off': name a model with --model")
     try:
-        finder = similarity.load_finder(settings, model)
+        finder = load_finder(settings, model)
     except ModelUnavailable as exc:
         raise CliError(f"the model {model!r} is not available: {exc}") from None
     except (ValueError, OSError) as exc:
@@ -387,13 +407,13 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         )
     with _session_factory(settings) as factory:
         try:
-            report = similarity.reindex(
+            report = reindex(
                 factory,
                 settings,
                 finder,
                 batch=args.batch,
                 force=args.force,
-                progress=not args.quiet,
+                progress=bars(partial(tqdm, disable=args.quiet)),
             )
         except RuntimeError as exc:
             raise CliError(str(exc)) from None
@@ -464,9 +484,10 @@ def cmd_notify_send(args: argparse.Namespace) -> int:
     from starlette.routing import Router
     from tqdm import tqdm
 
-    from webapp.app import STATIC_DIR
+    from webapp.app import STATIC_DIR, build_jinja
     from webapp.i18n import load_translators
     from webapp.notifications.mailer import Mailer
+    from webapp.notifications.views.email import EmailTemplates
     from webapp.routes import build_routes
 
     settings = _settings(args)
@@ -478,7 +499,15 @@ def cmd_notify_send(args: argparse.Namespace) -> int:
     router = Router(routes=build_routes(STATIC_DIR))
     translators = load_translators(settings.languages, settings.timezone)
     with _session_factory(settings) as factory:
-        mailer = Mailer(settings, factory, translators, router.url_path_for, batch_size=args.batch)
+        templates = EmailTemplates(build_jinja(translators, settings))
+        mailer = Mailer(
+            settings,
+            factory,
+            translators,
+            router.url_path_for,
+            templates=templates,
+            batch_size=args.batch,
+        )
         due = mailer.count_due()
         if not due:
             print("Nothing to send.")
@@ -503,7 +532,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help="overrides DATABASE_URL for this command")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("serve", help="serve the web site", epilog=EPILOG)
+    p = sub.add_parser(
+        "serve",
+        help="serve the web site",
+        description="Serve the site with uvicorn. Outside production a --host that is not a "
+        "loopback address prints warnings first; --workers N>1 without VECHE_REDIS_URL refuses "
+        "to start in production and warns elsewhere (each worker would count the rate limits "
+        "alone).",
+        epilog=EPILOG,
+    )
     p.add_argument("--host", help="interface to listen on (default VECHE_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default VECHE_PORT, 8000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -521,13 +558,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("migrate", help="create or upgrade the database schema", epilog=EPILOG)
+    p = sub.add_parser(
+        "migrate",
+        help="create or upgrade the database schema",
+        description="Create or upgrade the database schema (Alembic: one history for SQLite and "
+        "PostgreSQL).",
+        epilog=EPILOG,
+    )
     p.add_argument("--revision", default="head", help="target revision (default head)")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser(
         "seed-demo",
         help="load demo data: real UK petitions and Decide Madrid proposals with their support counts",
+        description="Load the demo: categories, Moscow's okrugs and districts, one account per "
+        "role, and real proposals with their real support counts stored as vote rows.",
         epilog=EPILOG,
     )
     p.add_argument(
@@ -548,10 +593,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_seed_demo)
 
-    p = sub.add_parser("import", help="import ideas from a CSV or JSONL file", epilog=EPILOG)
+    p = sub.add_parser(
+        "import",
+        help="import ideas from a CSV or JSONL file",
+        description="Import ideas. Every row is checked as a submission on the site is; errors "
+        "name the row, and the command exits with status 1 when a row had one. The columns: "
+        "docs/operations.md, 'Importing ideas'.",
+        epilog=EPILOG,
+    )
     p.add_argument(
         "file",
-        help="a .csv or .jsonl file (see README: columns title, body, category, district, ...)",
+        help="a .csv or .jsonl file: title, body, category, district, language, external_ref, "
+        "created_at, author_email",
     )
     p.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file extension")
     p.add_argument(
@@ -587,7 +640,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser(
-        "taxonomy", help="load categories or districts from a JSON file", epilog=EPILOG
+        "taxonomy",
+        help="load categories or districts from a JSON file",
+        description="Load or update categories, or okrugs and districts, from a JSON file, by "
+        "slug (nothing is deleted, so ideas keep their references).",
+        epilog=EPILOG,
     )
     p.add_argument("kind", choices=["categories", "districts"])
     p.add_argument(
@@ -642,6 +699,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = nsub.add_parser(
         "send",
         help="e-mail the notifications due now, once (needs VECHE_SMTP_HOST)",
+        description="E-mail the notifications due now, once. A running server does it every "
+        "VECHE_EMAIL_POLL_SECONDS; this is for cron, or to flush the queue by hand. Needs "
+        "VECHE_SMTP_HOST.",
         epilog=EPILOG,
     )
     p.add_argument(
@@ -652,23 +712,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     user = sub.add_parser("user", help="manage accounts", epilog=EPILOG)
     usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    p = usub.add_parser("create", help="create an account")
+    p = usub.add_parser(
+        "create",
+        help="create an account",
+        description="Create an account. The password is checked like the site's "
+        "(docs/security.md, 'Passwords and accounts').",
+    )
     p.add_argument("email")
     p.add_argument("--name", help="display name (default: the part of the e-mail before @)")
     p.add_argument("--role", choices=ROLES, default="citizen")
     p.add_argument("--password", help="password (default: asked, or read from standard input)")
     p.add_argument("--verified", action="store_true", help="mark as a verified resident")
     p.set_defaults(func=cmd_user_create)
-    p = usub.add_parser("grant", help="give an account a role")
+    p = usub.add_parser(
+        "grant",
+        help="give an account a role",
+        description="Give an account a role; a new role ends the account's sessions. Audited.",
+    )
     p.add_argument("role", choices=ROLES)
     p.add_argument("email")
     p.set_defaults(func=cmd_user_grant)
-    p = usub.add_parser("block", help="block (or --unblock) an account")
+    p = usub.add_parser(
+        "block",
+        help="block (or --unblock) an account",
+        description="Block or unblock an account; blocking ends its sessions at once. Audited.",
+    )
     p.add_argument("email")
     p.add_argument("--unblock", action="store_true")
     p.add_argument("--reason", help="why (kept in the audit log)")
     p.set_defaults(func=cmd_user_block)
-    p = usub.add_parser("token", help="create an API token for an account (printed once)")
+    p = usub.add_parser(
+        "token",
+        help="create an API token for an account (printed once)",
+        description="Create an API token: the token goes to standard output (shown this once), "
+        "its id and expiry to standard error. Refused beyond VECHE_API_TOKENS_PER_USER "
+        "unexpired tokens. Audited.",
+    )
     p.add_argument("email")
     p.add_argument("--name", help="a label for the token")
     p.add_argument(
@@ -677,10 +756,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime in days (default VECHE_API_TOKEN_DAYS, at most VECHE_API_TOKEN_MAX_DAYS)",
     )
     p.set_defaults(func=cmd_user_token)
-    p = usub.add_parser("tokens", help="list an account's API tokens (never the tokens themselves)")
+    p = usub.add_parser(
+        "tokens",
+        help="list an account's API tokens (never the tokens themselves)",
+        description="List an account's API tokens: id, name, first characters, created, last "
+        "used, expiry (never the tokens themselves).",
+    )
     p.add_argument("email")
     p.set_defaults(func=cmd_user_tokens)
-    p = usub.add_parser("revoke-token", help="revoke one or all of an account's API tokens")
+    p = usub.add_parser(
+        "revoke-token",
+        help="revoke one or all of an account's API tokens",
+        description="Revoke one or all of an account's API tokens; they stop working at once. "
+        "Audited.",
+    )
     p.add_argument("email")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", type=int, help="the token's id (see: veche user tokens EMAIL)")

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from webapp.accounts import install as accounts
+from webapp.dedup import install as dedup
+from webapp.kernel.hooks import Hooks
+from webapp.moderation import install as moderation
+from webapp.notifications import install as notifications
+from webapp.officials import install as officials
+
 WEBAPP_DIR = Path(__file__).resolve().parent
 
 DOMAINS: tuple[str, ...] = (
@@ -31,3 +38,14 @@ def template_dirs() -> list[Path]:
         WEBAPP_DIR / d / "templates" for d in DOMAINS if (WEBAPP_DIR / d / "templates").is_dir()
     ]
     return dirs
+
+
+def build_hooks() -> Hooks:
+    """Every installed domain's contributions to the pages below it (webapp/kernel/hooks.py).
+
+    Lowest first, so a higher domain's panel comes after a lower one's on a shared page.
+    """
+    hooks = Hooks()
+    for domain in (notifications, accounts, moderation, officials, dedup):
+        domain.install(hooks)
+    return hooks

@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.accounts import login_audit
-from webapp.accounts.users import _CURRENT_USER_COLUMNS, _active
+from webapp.accounts.principal import CURRENT_USER_COLUMNS, active
 from webapp.kernel import audit
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import N_, Conflict, NotFound, invalid
@@ -273,7 +273,7 @@ _users = cast(Table, User.__table__)
 # why prebuilt). An expired token is refused here, in the same statement; a NULL expires_at
 # (never written since migration 0006) counts as expired.
 _TOKEN_USER = (
-    select(*_CURRENT_USER_COLUMNS, _tokens.c.last_used_at)
+    select(*CURRENT_USER_COLUMNS, _tokens.c.last_used_at)
     .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
     .where(_tokens.c.token_hash == bindparam("token_hash"))
     .where(_tokens.c.expires_at > bindparam("now"))
@@ -294,7 +294,7 @@ def user_for_token(session: Session, token: str) -> tuple[CurrentUser | None, bo
         .execute(_TOKEN_USER, {"token_hash": hash_api_token(token), "now": now})
         .first()
     )
-    if row is None or (user := _active(row)) is None:
+    if row is None or (user := active(row)) is None:
         return None, False
     last = _utc(row.last_used_at)
     stale = last is None or last < now - timedelta(seconds=TOKEN_TOUCH_SECONDS)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from webapp.kernel.errors import N_
+from webapp.kernel.validation import Errors
 
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[1] / "data" / "passwords" / "common.txt.gz"
 MIN_EMAIL_PART = 4  # a shorter local part ("ann") may well occur in a good password by chance
@@ -64,3 +65,20 @@ def problem(
     if len(set(password)) < 4 or is_common(password):
         return N_("This password is too easy to guess."), {}
     return None
+
+
+# No password longer than this is ever verified (the policy's own cap is lower, 256 by default).
+MAX_LOGIN_PASSWORD = 1024
+
+
+def check_password_policy(
+    errors: Errors, password: object, min_length: int, email: str, max_length: int = 256
+) -> str:
+    """Add the password's problem to ``errors`` (webapp/accounts/passwords.py: length, e-mail, common)."""
+    if not isinstance(password, str) or not password:
+        errors.add("password", "This field is required.")
+        return ""
+    found = problem(password, email, min_length, max_length)
+    if found is not None:
+        errors.add("password", found[0], **found[1])
+    return password

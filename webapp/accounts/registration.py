@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session
 
 from webapp.accounts import login_audit
 from webapp.accounts.account_mail import CONFIRM_HOURS, AccountMail
-from webapp.accounts.users import MAX_LOGIN_PASSWORD, _add_user, _clean_account, to_current
+from webapp.accounts.passwords import MAX_LOGIN_PASSWORD
+from webapp.accounts.principal import to_current
+from webapp.accounts.users import _add_user, _clean_account
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import N_, DomainError, InvalidInput
 from webapp.kernel.security import hash_password, verify_password

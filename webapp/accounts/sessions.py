@@ -31,7 +31,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from webapp.accounts import login_audit, users
+from webapp.accounts import login_audit
+from webapp.accounts.passwords import MAX_LOGIN_PASSWORD, check_password_policy
+from webapp.accounts.principal import CURRENT_USER_COLUMNS, active
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import NotFound
 from webapp.kernel.security import hash_password, verify_password
@@ -99,7 +101,7 @@ def _live(
 # The session's account and the session's times, by the digest of the cookie's sid.
 _SESSION_USER = (
     select(
-        *users._CURRENT_USER_COLUMNS,  # noqa: SLF001 - the shared column list of a CurrentUser
+        *CURRENT_USER_COLUMNS,
         _sessions.c.id.label("session_id"),
         _sessions.c.created_at,
         _sessions.c.last_seen_at,
@@ -138,7 +140,7 @@ def resolve(
     if row is None:
         return Found(None, None)
     now = now or datetime.now(UTC)
-    user = users._active(row)  # noqa: SLF001 - None when blocked
+    user = active(row)  # None when blocked
     if user is None or not _live(
         policy, row.role, row.created_at, row.last_seen_at, row.expires_at, now
     ):
@@ -356,11 +358,9 @@ def change_password(
     if not isinstance(current, str) or not current:
         errors.add("current_password", "This field is required.")
         verify_password(None, "")  # the same work either way
-    elif len(current) > users.MAX_LOGIN_PASSWORD or not verify_password(
-        user.password_hash, current
-    ):
+    elif len(current) > MAX_LOGIN_PASSWORD or not verify_password(user.password_hash, current):
         errors.add("current_password", "This is not your current password.")
-    password = users.check_password_policy(errors, new, min_length, user.email, max_length)
+    password = check_password_policy(errors, new, min_length, user.email, max_length)
     if password and password == current and "password" not in errors.errors:
         errors.add("password", "The new password must differ from the current one.")
     errors.raise_if_any()

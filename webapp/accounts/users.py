@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.accounts import passwords
+from webapp.accounts import sessions
+from webapp.accounts.passwords import MAX_LOGIN_PASSWORD, check_password_policy
+from webapp.accounts.principal import USER_BY_ID, active, to_current
 from webapp.kernel.audit import record
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import N_, Conflict, NotFound, invalid
@@ -15,8 +15,6 @@ from webapp.kernel.security import hash_password, verify_password
 from webapp.kernel.storage.models import ROLES, District, User
 from webapp.kernel.validation import EMAIL_RE, Errors, clean_optional_id, clean_text
 
-# No password longer than this is ever verified (the policy's own cap is lower, 256 by default).
-MAX_LOGIN_PASSWORD = 1024
 # Names no account: the e-mail may be someone else's. Registration never logs in (a password
 # typed here is never checked: that would be a login without the login's per-address limit).
 REGISTERED_EMAIL_MESSAGE = N_(
@@ -24,33 +22,8 @@ REGISTERED_EMAIL_MESSAGE = N_(
 )
 
 
-def to_current(user: User) -> CurrentUser:
-    return CurrentUser(
-        id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        role=user.role,
-        district_id=user.district_id,
-        verified_resident=user.verified_resident,
-        locale=user.locale,
-    )
-
-
 def normalise_email(email: str) -> str:
     return email.strip().lower()
-
-
-def check_password_policy(
-    errors: Errors, password: object, min_length: int, email: str, max_length: int = 256
-) -> str:
-    """Add the password's problem to ``errors`` (webapp/accounts/passwords.py: length, e-mail, common)."""
-    if not isinstance(password, str) or not password:
-        errors.add("password", "This field is required.")
-        return ""
-    found = passwords.problem(password, email, min_length, max_length)
-    if found is not None:
-        errors.add("password", found[0], **found[1])
-    return password
 
 
 def _clean_account(
@@ -167,7 +140,7 @@ def authenticate(session: Session, email: object, password: object) -> CurrentUs
 
 def active_user(session: Session, user_id: int) -> CurrentUser | None:
     """The account if it exists and is not blocked (every signed-in request, every vote)."""
-    return _active(session.connection().execute(_USER, {"user_id": user_id}).first())
+    return active(session.connection().execute(USER_BY_ID, {"user_id": user_id}).first())
 
 
 def find_by_email(session: Session, email: str) -> User:
@@ -193,8 +166,6 @@ def grant_role(session: Session, email: str, role: str, actor_id: int | None = N
 
 def _end_sessions(session: Session, user_id: int, reason: str, actor_id: int | None) -> None:
     """End every session of the account and record it (webapp.accounts.sessions)."""
-    from webapp.accounts import sessions  # sessions builds its statement from this module
-
     session.flush()
     sessions.end_all_and_record(session, user_id, "sessions_ended", reason=reason, by=actor_id)
 
@@ -223,30 +194,6 @@ def set_locale(session: Session, user_id: int, locale: str) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.locale = locale
-
-
-_users = cast(Table, User.__table__)
-# Prebuilt Core statements: every signed-in request runs one (webapp.ideas.votes explains
-# why; webapp.accounts.api_tokens has the token lookup). The columns of a CurrentUser, in its
-# field order, then `blocked`.
-_CURRENT_USER_COLUMNS = (
-    _users.c.id,
-    _users.c.email,
-    _users.c.display_name,
-    _users.c.role,
-    _users.c.district_id,
-    _users.c.verified_resident,
-    _users.c.locale,
-    _users.c.blocked,
-)
-_USER = select(*_CURRENT_USER_COLUMNS).where(_users.c.id == bindparam("user_id"))
-
-
-def _active(row: Any) -> CurrentUser | None:
-    """A CurrentUser from a row of :data:`_CURRENT_USER_COLUMNS`; None if missing or blocked."""
-    if row is None or row.blocked:
-        return None
-    return CurrentUser(*row[:7])
 
 
 def count_users(session: Session) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from webapp.kernel.dto import CurrentUser, IdeaDetail, IdeaSummary, Page
+from webapp.kernel.dto import MAX_PAGE, CurrentUser, IdeaDetail, IdeaSummary, Page
 from webapp.kernel.errors import Conflict, NotFound, PermissionDenied
 from webapp.kernel.search_text import detect_language, search_document
 from webapp.kernel.security import can
@@ -30,7 +30,6 @@ SQL_SORTS = ("supporters", "discussed", "relevance")
 SEARCH_CANDIDATES = 5_000  # matches of a search that get ranked by a scheme
 VOTABLE_STATUSES = ("published", "under_review", "accepted", "in_progress")
 EXCERPT_LENGTH = 240
-MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True)

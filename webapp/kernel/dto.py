@@ -8,6 +8,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+MAX_PAGE = 10_000  # the deepest page any list pages to (a bound on OFFSET)
+
 
 @dataclass(frozen=True)
 class CurrentUser:

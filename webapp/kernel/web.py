@@ -14,17 +14,13 @@ from urllib.parse import urlencode
 
 import anyio
 import anyio.to_thread
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
-from webapp.accounts import api_tokens
-from webapp.accounts import sessions as sessions_service
-from webapp.accounts.sessions import hash_sid
 from webapp.i18n import Translator, pick_language
-from webapp.kernel.dto import CurrentUser
+from webapp.kernel.dto import MAX_PAGE, CurrentUser
 from webapp.kernel.errors import (
     N_,
     DomainError,
@@ -33,11 +29,11 @@ from webapp.kernel.errors import (
     PermissionDenied,
     RateLimited,
 )
+from webapp.kernel.hooks import hooks_of
 from webapp.kernel.proxies import client_address
 from webapp.kernel.ratelimit import RateLimiter
 from webapp.kernel.security import can, csrf_matches, new_csrf_token
 from webapp.kernel.storage import faults
-from webapp.notifications.inbox import unread_count
 
 T = TypeVar("T")
 log = logging.getLogger("veche")
@@ -78,43 +74,16 @@ def _db_limiter(request: Request) -> anyio.CapacityLimiter:
 
 
 async def current_user(request: Request) -> CurrentUser | None:
-    """The signed-in user (from the session cookie or an API token), or None."""
+    """The signed-in user (from the session cookie or an API token), or None.
+
+    Who the caller is is decided by the accounts domain (``webapp.accounts.views.identity``,
+    installed as ``hooks.identify``); the answer is kept on the request.
+    """
     if hasattr(request.state, "user"):
         return request.state.user  # type: ignore[no-any-return]
-    user: CurrentUser | None = None
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        token = auth[7:].strip()
-        stale = False
-        if token:
-            user, stale = await db(request, api_tokens.user_for_token, token)
-        if user is not None and stale:
-            await _touch_token(request, token)
-        request.state.token_auth = user is not None
-    elif isinstance(sid := request.session.get(SESSION_ID), str):
-        found = await db(request, sessions_service.resolve, hash_sid(sid), session_policy(request))
-        user = found.user
-        if user is None:  # ended, expired, or the account blocked: anonymous from now on
-            drop_session_id(request)
-            if found.session_id is not None:
-                await _session_write(request, sessions_service.drop, found.session_id)
-        else:
-            request.state.session_id = found.session_id
-            if found.stale:
-                await _session_write(
-                    request, sessions_service.touch, found.session_id, client_ip(request)
-                )
+    user = await hooks_of(request.app.state).identify(request)
     request.state.user = user
     return user
-
-
-def session_policy(request: Request) -> sessions_service.Policy:
-    """The session timeouts of this app's settings (webapp.accounts.sessions)."""
-    policy: sessions_service.Policy | None = getattr(request.app.state, "session_policy", None)
-    if policy is None:
-        policy = sessions_service.Policy.of(request.app.state.settings)
-        request.app.state.session_policy = policy
-    return policy
 
 
 def drop_session_id(request: Request) -> None:
@@ -123,25 +92,13 @@ def drop_session_id(request: Request) -> None:
     request.session.pop(SESSION_UID, None)
 
 
-async def _session_write(request: Request, fn: Callable[..., Any], *args: Any) -> None:
-    """Record a session's use or delete an expired one: best effort, like :func:`_touch_token`
-    (a full disk or a read-only database must not fail a read)."""
+def page_number(raw: str | None) -> int:
+    """A page number from the query or a form: 1 when missing or not a number, at most MAX_PAGE."""
     try:
-        await db(request, fn, *args)
-    except SQLAlchemyError as exc:
-        if faults.classify(exc) is None:
-            raise
-        log.warning("could not update a session: %s", str(exc).splitlines()[0])
-
-
-async def _touch_token(request: Request, token: str) -> None:
-    """Record a token's use; best effort, so a full disk or a database hiccup fails no read."""
-    try:
-        await db(request, api_tokens.touch_token, token)
-    except SQLAlchemyError as exc:
-        if faults.classify(exc) is None:
-            raise
-        log.warning("could not record the use of an API token: %s", str(exc).splitlines()[0])
+        number = int(raw or 1)
+    except ValueError:
+        number = 1
+    return min(max(1, number), MAX_PAGE)
 
 
 async def require_user(request: Request, permission: str | None = None) -> CurrentUser:
@@ -310,11 +267,13 @@ async def render(
     }
     ctx.update(context or {})
     if "unread_notifications" not in ctx:
-        # the nav badge: one indexed COUNT for signed-in visitors on full pages, none otherwise
+        # what installed domains add to every full page for a signed-in visitor (the nav badge:
+        # one indexed COUNT, webapp.notifications.install); nothing on fragments
+        ctx["unread_notifications"] = 0
         full_page = not template.rsplit("/", 1)[-1].startswith("_")
-        ctx["unread_notifications"] = (
-            await db(request, unread_count, user.id) if user is not None and full_page else 0
-        )
+        extras = hooks_of(request.app.state)
+        if user is not None and full_page and extras.page_context:
+            ctx.update(await db(request, extras.page_extras, user))
     html = env.get_template(template).render(ctx)
     return HTMLResponse(html, status_code=status)
 

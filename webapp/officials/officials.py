@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from webapp.ideas.ideas import district_and_children
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.models import PUBLIC_STATUSES, Idea, UTCDateTime, Vote, utcnow
-from webapp.ranking.ranking import ListFilter, RankingService
+from webapp.ranking.engine import ListFilter, RankingService
 
 OPEN_STATUSES = ("published", "under_review")  # statuses that still await a decision
 PERIODS = (7, 30, 90, 365)  # "created within the last N days" choices

@@ -191,3 +191,11 @@ def save_district(
         details={"before": before, "after": {"name_ru": ru, "name_en": en}},
     )
     return _named(row)
+
+
+class Names:
+    """Categories and districts by id, loaded once (a request's lookups of names by id)."""
+
+    def __init__(self, session: Session) -> None:
+        self.categories = {c.id: c for c in list_categories(session)}
+        self.districts = {d.id: d for d in list_districts(session)}

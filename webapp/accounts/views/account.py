@@ -7,11 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import NoMatchFound
 
 from webapp.accounts import login_events
 from webapp.accounts import sessions as sessions_service
-from webapp.ideas import ideas as ideas_service
+from webapp.accounts.views import auth
+from webapp.accounts.views.identity import session_policy
 from webapp.kernel.dto import CurrentUser, Page
 from webapp.kernel.errors import N_, InvalidInput, PermissionDenied
 from webapp.kernel.web import (
@@ -22,12 +22,12 @@ from webapp.kernel.web import (
     drop_session_id,
     field_errors,
     flash,
+    page_number,
     rate_limit,
     read_form,
     redirect,
     render,
     require_user,
-    session_policy,
     translator,
 )
 
@@ -108,19 +108,11 @@ async def _session_user(request: Request) -> CurrentUser:
     return user
 
 
-def _page_number(request: Request) -> int:
-    try:
-        number = int(request.query_params.get("page") or 1)
-    except ValueError:
-        number = 1
-    return min(max(1, number), ideas_service.MAX_PAGE)
-
-
 async def security(request: Request, errors: dict[str, str] | None = None) -> Response:
     """GET /account/security."""
     user = await _session_user(request)
     current_id = getattr(request.state, "session_id", None)
-    number = _page_number(request)
+    number = page_number(request.query_params.get("page"))
     policy = session_policy(request)
 
     def load(session: Any) -> dict[str, Any]:
@@ -138,12 +130,8 @@ async def security(request: Request, errors: dict[str, str] | None = None) -> Re
         }
 
     ctx = await db(request, load)
-    try:  # the API token page (webapp.views.api_tokens), when this build has it
-        tokens_url: str | None = str(request.app.url_path_for("account_tokens"))
-    except NoMatchFound:
-        tokens_url = None
     ctx.update(
-        tokens_url=tokens_url,
+        tokens_url=str(request.app.url_path_for("account_tokens")),
         errors=errors or {},
         device=lambda ua: describe_device(request, ua),
         event_label=lambda e: event_label(request, e.kind, e.details),
@@ -208,9 +196,8 @@ async def end_session(request: Request) -> Response:
 
 
 async def logout_here(request: Request) -> Response:
-    from webapp.accounts.views.auth import logout  # the header's "Log out", already checked CSRF
-
-    return await logout(request)
+    """The header's "Log out" (it checks CSRF itself)."""
+    return await auth.logout(request)
 
 
 async def end_other_sessions(request: Request) -> Response:

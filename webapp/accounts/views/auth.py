@@ -9,10 +9,12 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webapp.accounts import account_mail, login_audit, login_throttle, registration
+from webapp.accounts import account_mail, login_audit, registration
 from webapp.accounts import sessions as sessions_service
 from webapp.accounts import users as users_service
 from webapp.accounts.sessions import hash_sid
+from webapp.accounts.views import login_throttle
+from webapp.accounts.views.identity import session_policy
 from webapp.kernel.errors import Conflict, InvalidInput, invalid
 from webapp.kernel.web import (
     SESSION_ID,
@@ -27,7 +29,6 @@ from webapp.kernel.web import (
     read_form,
     redirect,
     render,
-    session_policy,
     translator,
 )
 from webapp.taxonomy import taxonomy
@@ -160,7 +161,7 @@ async def confirm_email(request: Request) -> Response:
         if pending is None:
             return await _confirm_page(request, "invalid", status=400)
         # a password is checked here: it spends the address's one budget of guesses, shared
-        # with the login form and the API's tokens (webapp.accounts.login_throttle), and the IP's
+        # with the login form and the API's tokens (webapp.accounts.views.login_throttle), and the IP's
         await login_throttle.guard(request, pending, bucket="login")
         try:
             done = await db(

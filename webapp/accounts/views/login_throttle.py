@@ -55,8 +55,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webapp.accounts import login_audit
 from webapp.kernel.errors import N_, RateLimited
 from webapp.kernel.ratelimit import LOG_EVERY, RETRY_AFTER_FAILURE, bounded_key
+from webapp.kernel.web import client_ip, db, rate_limit
 
 if TYPE_CHECKING:
     from webapp.kernel.settings import Settings
@@ -411,11 +413,6 @@ async def guard(request: Request, email: object, bucket: str | None = None) -> N
     flood brake ``bucket`` of webapp.kernel.ratelimit, when given) must wait. A browser with a trusted
     device cookie for the account is counted against its device only.
     """
-    from webapp.kernel.web import (  # webapp.kernel.web imports the views' helpers
-        client_ip,
-        rate_limit,
-    )
-
     th = throttle(request)
     settings = th.settings
     norm = normalise_email(email)
@@ -461,9 +458,6 @@ async def result(request: Request, email: object, ok: bool, user_id: int | None 
 
 async def _audit_throttled(request: Request, email: str, retry_after: int) -> None:
     """A ``login_throttled`` event: the account's when it exists, else a tag of the e-mail."""
-    from webapp.accounts import login_audit
-    from webapp.kernel.web import client_ip, db
-
     via = "api" if request.url.path.startswith("/api/") else "site"
     work = functools.partial(
         login_audit.record_for_address,

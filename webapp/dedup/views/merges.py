@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from webapp.dedup import merges as merges_service
 from webapp.dedup.merges import MergeView
-from webapp.ideas import ideas as ideas_service
-from webapp.kernel.dto import Page
+from webapp.kernel.dto import MAX_PAGE, Page
 from webapp.kernel.errors import Conflict, InvalidInput, NotFound, invalid
 from webapp.kernel.web import (
     db,
@@ -51,7 +50,7 @@ async def _history(
     request: Request, number: int, idea_id: int | None, *, failed: Failed | None, status: int
 ) -> Response:
     size = request.app.state.settings.page_size
-    number = min(max(1, number), ideas_service.MAX_PAGE)
+    number = min(max(1, number), MAX_PAGE)
     items, total = await db(
         request,
         merges_service.list_merges,

@@ -1,6 +1,6 @@
 """Similar ideas on the site: suggestions while typing, the check before publishing, "ideas like".
 
-Everything here goes through ``request.app.state.similarity`` (``webapp.dedup.similarity``),
+Everything here goes through ``request.app.state.similarity`` (``webapp.dedup.engine``),
 whose lookups embed text and are therefore blocking: they run in a worker thread inside one
 transaction (``webapp.kernel.web.db``). When the service is not ready (loading, disabled, failed) the
 site keeps working without suggestions and says so; a broken lookup never blocks publishing.
@@ -14,21 +14,18 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from webapp.dedup.similarity import QUERY_MAX_CHARS, query_text
+from webapp.dedup.similar_ideas import QUERY_MAX_CHARS, SimilarIdea, query_text
 from webapp.ideas import ideas as ideas_service
-from webapp.kernel.dto import IdeaSummary, Page
+from webapp.kernel.dto import MAX_PAGE, IdeaSummary, Page
 from webapp.kernel.errors import N_, DomainError, RateLimited, ServiceUnavailable
 from webapp.kernel.security import can
 from webapp.kernel.web import client_ip, csrf_token, current_user, db, language, rate_limit
-
-if TYPE_CHECKING:  # the service module loads the ML stack; the views need only its types
-    from webapp.dedup.similarity import SimilarIdea
 
 log = logging.getLogger("veche")
 
@@ -333,7 +330,7 @@ async def like_page(
     """
     svc = service(request)
     current = state(request)
-    page_no = min(max(1, flt.page), ideas_service.MAX_PAGE)
+    page_no = min(max(1, flt.page), MAX_PAGE)
     empty: Page[IdeaSummary] = Page([], page_no, size, 0)
     if svc is None or current != "ready":
         return LikeResult(current, empty, {})

@@ -10,15 +10,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from webapp.accounts.sessions import hash_sid
-from webapp.dedup import merges as merges_service
-from webapp.dedup.views import similar
 from webapp.ideas import comments as comments_service
 from webapp.ideas import ideas as ideas_service
 from webapp.ideas import votes as votes_service
 from webapp.ideas.exposure import viewer_key
 from webapp.ideas.views.listing import ranked_page
 from webapp.kernel.dto import VoteState
-from webapp.kernel.errors import N_, Conflict, InvalidInput, NotAuthenticated, NotFound
+from webapp.kernel.errors import N_, InvalidInput, NotAuthenticated
+from webapp.kernel.hooks import hooks_of
 from webapp.kernel.settings import RANKED_SORTS, Settings
 from webapp.kernel.storage.models import PUBLIC_STATUSES
 from webapp.kernel.web import (
@@ -36,13 +35,16 @@ from webapp.kernel.web import (
     redirect,
     render,
     require_user,
-    session_policy,
     translator,
 )
-from webapp.moderation import moderation as moderation_service
-from webapp.moderation import reports as reports_service
-from webapp.officials import responses as responses_service
 from webapp.taxonomy import taxonomy
+
+
+def _note_changed(request: Request, idea_id: int) -> None:
+    """Tell the duplicate finder (when installed) that this idea's text changed."""
+    similar = hooks_of(request.app.state).similar
+    if similar is not None:
+        similar.note_changed(request, idea_id)
 
 
 def _int_param(value: str | None, default: int | None = None) -> int | None:
@@ -138,12 +140,11 @@ async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dic
     meaning = request.query_params.get("mode") == "meaning"
     ctx.update(mode="meaning" if meaning else "words", like_state="", like_message="")
     ctx.update(like_status=200, like_retry_after=None)
-    if meaning and flt.q:
+    similar = hooks_of(request.app.state).similar
+    if meaning and flt.q and similar is not None:
         like = await similar.like_page(request, flt, flt.q, size)
         ctx["like_state"] = like.state
-        ctx["like_message"] = similar.LIKE_MESSAGES.get(
-            like.state, similar.STATE_MESSAGES.get(like.state, "")
-        )
+        ctx["like_message"] = similar.like_message(like.state)
         ctx.update(like_status=like.status, like_retry_after=like.retry_after)
         if like.state == "ready":
             ctx.update(page=like.page, matches=like.matches)
@@ -161,9 +162,11 @@ async def my_ideas(request: Request) -> Response:
     flt = filter_from_query(request, author_id=user.id, include_hidden=True)
     size = request.app.state.settings.page_size
 
+    hooks = hooks_of(request.app.state)
+
     def load(session: Any) -> dict[str, Any]:
         page = ideas_service.list_ideas(session, flt, size)
-        hidden = moderation_service.hidden_notes(session, [i.id for i in page.items])
+        hidden = hooks.list_notes(session, [i.id for i in page.items])
         return {"page": page, "hidden_notes": hidden, **_taxonomy(session)}
 
     ctx = await db(request, load)
@@ -187,7 +190,12 @@ async def new_idea(request: Request) -> Response:
         await rate_limit(request, "submit", f"user:{user.id}")
         try:
             await db(request, ideas_service.clean_idea, values, _limits(request))
-            check = await similar.check_before_publish(request, values, user)
+            similar = hooks_of(request.app.state).similar
+            check = (
+                None
+                if similar is None
+                else await similar.check_before_publish(request, values, user)
+            )
             if check is not None:  # similar ideas exist: show them before publishing
                 return await _idea_form(request, values, errors, None, status, check)
             idea_id = await db(request, ideas_service.submit_idea, user, values, _limits(request))
@@ -195,7 +203,7 @@ async def new_idea(request: Request) -> Response:
             errors = field_errors(request, exc)
             status = 422
         else:
-            similar.note_changed(request, idea_id)
+            _note_changed(request, idea_id)
             flash(request, "Your idea is published. Thank you!", "success")
             return redirect(request, "idea", idea_id=idea_id)
     return await _idea_form(request, values, errors, None, status)
@@ -210,7 +218,10 @@ async def _idea_form(
     similar_ctx: dict[str, Any] | None = None,
 ) -> Response:
     ctx = await db(request, _taxonomy)
-    ctx.update(similar_ctx or await similar.form_context(request))
+    similar = hooks_of(request.app.state).similar
+    if similar_ctx is None and similar is not None:
+        similar_ctx = await similar.form_context(request)
+    ctx.update(similar_ctx or {})
     return await render(
         request,
         "ideas/form.html",
@@ -239,7 +250,7 @@ async def edit_idea(request: Request) -> Response:
             errors = field_errors(request, exc)
             status = 422
         else:
-            similar.note_changed(request, idea_id)
+            _note_changed(request, idea_id)
             flash(request, "Your changes are saved.", "success")
             return redirect(request, "idea", idea_id=idea_id)
     elif not idea.can_edit:
@@ -254,6 +265,8 @@ async def show_idea(request: Request) -> Response:
     page = _int_param(request.query_params.get("page"), 1) or 1
     size = request.app.state.settings.page_size
 
+    hooks = hooks_of(request.app.state)
+
     def load(session: Any) -> dict[str, Any]:
         idea = ideas_service.get_idea(session, idea_id, user)
         if idea.status == "merged" and idea.merged_into_id is not None:
@@ -262,12 +275,8 @@ async def show_idea(request: Request) -> Response:
         return {
             "idea": idea,
             "comments": comments,
-            "moderation": moderation_service.idea_moderation(session, idea_id, user),
-            "merge_info": merges_service.merged_into_info(
-                session, idea_id, user.id if user else None
-            ),
-            "moved_from": merges_service.moved_from(session, [c.id for c in comments.items]),
-            "official": responses_service.public_info(session, idea_id),
+            # the moderators' note, the merge, the city's answer (webapp.kernel.hooks)
+            **hooks.idea_page(session, idea_id, user, [c.id for c in comments.items]),
             **_taxonomy(session),
         }
 
@@ -341,7 +350,7 @@ async def _vote_action(request: Request, action: str) -> Response:
             idea_id,
             action,
             allow_oppose,
-            policy=session_policy(request),
+            policy=request.app.state.session_policy,  # built by create_app
         )
         if voted is None:
             drop_session_id(request)
@@ -408,43 +417,3 @@ async def comment(request: Request) -> Response:
     return RedirectResponse(
         str(request.app.url_path_for("idea", idea_id=idea_id)) + "#comments", status_code=303
     )
-
-
-async def report_idea(request: Request) -> Response:
-    user = await require_user(request)
-    idea_id = request.path_params["idea_id"]
-    form = await read_form(request)
-    await rate_limit(request, "report", f"user:{user.id}")
-    comment_id = _int_param(form.get("comment_id"))
-    if form.get("comment_id") and comment_id is None:
-        raise NotFound("Comment not found.")
-    settings = request.app.state.settings
-    back = str(request.app.url_path_for("idea", idea_id=idea_id))
-    back += f"#comment-{comment_id}" if comment_id else "#comments"
-    try:
-        await db(
-            request,
-            reports_service.report,
-            user,
-            reason=form.get("reason"),
-            idea_id=None if comment_id else idea_id,
-            comment_id=comment_id,
-            on_idea=idea_id,
-            auto_hide=settings.auto_hide_reports,
-            email=settings.email_enabled,
-        )
-    except (InvalidInput, Conflict) as exc:
-        tr = translator(request)
-        if isinstance(exc, InvalidInput) and exc.errors:
-            msg, params = next(iter(exc.errors.values()))
-        else:
-            msg, params = exc.message, exc.params
-        flash(
-            request,
-            "Your report was not sent: %(reason)s",
-            "error",
-            reason=tr.gettext(msg, **params),
-        )
-        return RedirectResponse(back, status_code=303)
-    flash(request, "Thank you. A moderator will look at your report.", "success")
-    return RedirectResponse(back, status_code=303)

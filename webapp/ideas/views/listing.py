@@ -8,9 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from webapp.ideas import ideas as ideas_service
-from webapp.kernel.dto import IdeaSummary, Page
+from webapp.kernel.dto import MAX_PAGE, IdeaSummary, Page
 from webapp.kernel.web import db
-from webapp.ranking.ranking import ListFilter
+from webapp.ranking.engine import ListFilter
 
 
 def visitor_seed(request: Request) -> int:
@@ -32,7 +32,7 @@ async def ranked_page(
     ranking = request.app.state.ranking
     await request.app.state.ranking_sync.wait()
     seed = visitor_seed(request)
-    page = min(max(1, flt.page), ideas_service.MAX_PAGE)
+    page = min(max(1, flt.page), MAX_PAGE)
     if flt.q:
         matches = await db(request, ideas_service.search_ids, flt)
         ordered = await run_in_threadpool(ranking.order, matches, flt.sort, seed)

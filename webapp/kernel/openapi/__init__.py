@@ -12,7 +12,6 @@ do the domain validation (a category exists, a title is long enough).
 from __future__ import annotations
 
 from webapp.kernel.openapi.declarations import (
-    MAX_ID,
     Call,
     Field,
     Operation,
@@ -21,6 +20,7 @@ from webapp.kernel.openapi.declarations import (
 )
 from webapp.kernel.openapi.document import build_document
 from webapp.kernel.openapi.parsing import check_json_content_type, parse_body, parse_params
+from webapp.kernel.routing import MAX_ID
 
 __all__ = [
     "MAX_ID",

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from webapp.kernel.errors import N_, DomainError
+from webapp.kernel.routing import ID
 from webapp.kernel.settings import Settings
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 INTEGER_RE = re.compile(r"^-?[0-9]{1,12}$")
 NUL = "\x00"
 
@@ -77,6 +77,7 @@ class Operation:
     body: tuple[Field, ...] | None = None
     errors: tuple[int, ...] = ()
     location: bool = False  # a 201 with a Location header
+    bucket: str = "write"  # the rate-limit bucket of a write (webapp/kernel/ratelimit.py)
 
     @property
     def method(self) -> str:
@@ -105,7 +106,7 @@ class Operation:
         path = self.path
         for p in self.params:
             if p.location == "path" and p.type == "integer":
-                path = path.replace(f"{{{p.name}}}", f"{{{p.name}:int}}")
+                path = path.replace(f"{{{p.name}}}", f"{{{p.name}:{ID}}}")
         return path
 
     @property

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.kernel.openapi.declarations import MAX_ID, Field, Operation, Param, resolve
+from webapp.kernel.openapi.declarations import Field, Operation, Param, resolve
+from webapp.kernel.routing import MAX_ID
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.models import IDEA_STATUSES, ROLES
 

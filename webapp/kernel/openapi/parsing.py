@@ -12,13 +12,13 @@ from typing import Any
 from webapp.kernel.errors import N_, DomainError, NotFound
 from webapp.kernel.openapi.declarations import (
     INTEGER_RE,
-    MAX_ID,
     NUL,
     Field,
     Param,
     UnsupportedMediaType,
     resolve,
 )
+from webapp.kernel.routing import MAX_ID
 from webapp.kernel.settings import Settings
 from webapp.kernel.validation import Errors
 

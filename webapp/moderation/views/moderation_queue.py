@@ -12,10 +12,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from webapp.ideas import ideas as ideas_service
 from webapp.kernel.dto import Page
 from webapp.kernel.errors import N_, Conflict, InvalidInput
-from webapp.kernel.web import db, flash, read_form, render, require_user, translator
+from webapp.kernel.web import db, flash, page_number, read_form, render, require_user, translator
 from webapp.moderation import blocking, moderation, moderation_queue
 
 # Where an action returns to (the form says which), so that no URL comes from the request.
@@ -26,14 +25,6 @@ BACK = {
     "blocked": "moderation_blocked",
     "idea": "idea",
 }
-
-
-def page_number(request: Request) -> int:
-    try:
-        number = int(request.query_params.get("page") or 1)
-    except ValueError:
-        number = 1
-    return min(max(1, number), ideas_service.MAX_PAGE)
 
 
 def _back(request: Request, form: dict[str, str], idea_id: int | None) -> RedirectResponse:
@@ -193,7 +184,7 @@ async def reports_queue(request: Request) -> Response:
     """Reported ideas and comments: hidden automatically first, then the most reported."""
     user = await require_user(request, "moderate")
     size = request.app.state.settings.page_size
-    number = page_number(request)
+    number = page_number(request.query_params.get("page"))
     items, total = await db(
         request, moderation_queue.list_queue, user, limit=size, offset=(number - 1) * size
     )
@@ -213,7 +204,7 @@ async def hidden(request: Request) -> Response:
     user = await require_user(request, "moderate")
     kind = "comments" if request.query_params.get("kind") == "comments" else "ideas"
     size = request.app.state.settings.page_size
-    number = page_number(request)
+    number = page_number(request.query_params.get("page"))
     lister = (
         moderation_queue.list_hidden_comments
         if kind == "comments"
@@ -231,7 +222,7 @@ async def blocked(request: Request) -> Response:
     """Blocked accounts, each with a form to unblock it (where the moderator may)."""
     user = await require_user(request, "moderate")
     size = request.app.state.settings.page_size
-    number = page_number(request)
+    number = page_number(request.query_params.get("page"))
     items, total = await db(
         request, blocking.list_blocked, user, limit=size, offset=(number - 1) * size
     )

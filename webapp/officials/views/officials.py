@@ -13,9 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from webapp.ideas.ideas import MAX_PAGE
 from webapp.kernel.audit import csv_safe
-from webapp.kernel.dto import Page
+from webapp.kernel.dto import MAX_PAGE, Page
 from webapp.kernel.errors import Conflict, InvalidInput
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
@@ -33,6 +32,7 @@ from webapp.kernel.web import (
     translator,
 )
 from webapp.officials import officials, responses, themes, vote_chart
+from webapp.officials.views import chart as vote_chart_view
 from webapp.taxonomy import taxonomy
 
 CSV_HEADER = (
@@ -244,7 +244,7 @@ async def _idea_page(
 
     ctx = await db(request, load)
     ctx.update(
-        chart=vote_chart.chart(ctx["series"]),
+        chart=vote_chart_view.chart(ctx["series"]),
         values=values or {},
         form_errors=errors or {},
         max_length=responses.RESPONSE_MAX_LENGTH,

@@ -10,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webapp.kernel.errors import N_, Conflict, InvalidInput
-from webapp.kernel.web import db, flash, read_form, render, require_user, translator
-from webapp.moderation.views.moderation_queue import page_number
+from webapp.kernel.web import db, flash, page_number, read_form, render, require_user, translator
 from webapp.ranking import signal_review
 
 
@@ -24,7 +23,14 @@ async def signals(request: Request) -> Response:
     await request.app.state.ranking_sync.wait()
     clusters = await run_in_threadpool(ranking.signal_clusters)
     size = request.app.state.settings.page_size
-    page = await db(request, signal_review.review_page, clusters, tab, page_number(request), size)
+    page = await db(
+        request,
+        signal_review.review_page,
+        clusters,
+        tab,
+        page_number(request.query_params.get("page")),
+        size,
+    )
     scheme = request.app.state.settings.default_sort
     why = {item.idea_id: ranking.explain(item.idea_id, scheme) for item in page.items}
     return await render(

@@ -1,0 +1,22 @@
+"""The ideas pages' addresses (composed with every domain's in ``webapp/routes.py``)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from webapp.ideas.views import ideas
+from webapp.kernel.routing import BOTH, GET, POST
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", ideas.index, methods=GET, name="index"),
+        Route("/ideas/new", ideas.new_idea, methods=BOTH, name="new_idea"),
+        Route("/ideas/{idea_id:id}", ideas.show_idea, methods=GET, name="idea"),
+        Route("/ideas/{idea_id:id}/edit", ideas.edit_idea, methods=BOTH, name="edit_idea"),
+        Route("/ideas/{idea_id:id}/support", ideas.support, methods=POST, name="support"),
+        Route("/ideas/{idea_id:id}/oppose", ideas.oppose, methods=POST, name="oppose"),
+        Route("/ideas/{idea_id:id}/withdraw", ideas.withdraw, methods=POST, name="withdraw"),
+        Route("/ideas/{idea_id:id}/comments", ideas.comment, methods=POST, name="comment"),
+        Route("/my/ideas", ideas.my_ideas, methods=GET, name="my_ideas"),
+    ]

@@ -1,0 +1,1 @@
+"""taxonomy: HTTP views."""
