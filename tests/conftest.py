@@ -2,6 +2,13 @@
 
 The schema is built once per session by the real Alembic migrations; between tests every table
 except categories and districts is emptied, so each test starts from a known state.
+
+Under pytest-xdist (`make test` runs `pytest -n 3`) every worker is its own session: its own
+SQLite file or PostgreSQL database (named after the worker), its own Redis key prefixes, its
+own temporary folders; servers that tests start listen on ports the OS picks free.
+
+Passwords are hashed with the cheap argon2 "test" profile (webapp.kernel.security); tests that
+need the production cost ask for the ``production_password_profile`` fixture.
 """
 
 from __future__ import annotations
@@ -16,13 +23,23 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from webapp.app import create_app
+from webapp.kernel import security
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.settings import Settings, normalise_database_url
 from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
 from webapp.kernel.storage.migrate import upgrade
 from webapp.taxonomy import taxonomy
+
+# Every test process (each xdist worker too) hashes passwords at the cheapest argon2 cost.
+security.use_password_profile("test")
+
+# "gw0", "gw1", ... under pytest-xdist; "main" without it.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 MUTABLE_TABLES = [
     "notifications",
@@ -54,7 +71,7 @@ MUTABLE_TABLES = [
 def _postgres_database(server_url: str) -> Iterator[str]:
     """Create a throw-away database on the PostgreSQL server, yield its URL, drop it."""
     url = make_url(normalise_database_url(server_url))
-    name = f"veche_test_{uuid.uuid4().hex[:10]}"
+    name = f"veche_test_{WORKER}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -73,7 +90,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         gen = _postgres_database(server)
         url = next(gen)
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'veche-test.db'}"
+        # mktemp is under this worker's own base folder (…/popen-gwN/ with xdist)
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / f'veche-test-{WORKER}.db'}"
         gen = None
     upgrade(url)
     engine = make_engine(Settings(database_url=url, environment="test"))
@@ -114,7 +132,7 @@ def settings(database_url: str) -> Settings:
         # Rate limits in Redis when .ci/run provides one (TEST_REDIS_URL), under a prefix of
         # this test's own; keys expire with their one-minute window.
         redis_url=os.environ.get("TEST_REDIS_URL", ""),
-        redis_prefix=f"veche-test-{uuid.uuid4().hex[:12]}",
+        redis_prefix=redis_test_prefix(),
         # The lexical encoder: instant, no weights. Tests of the real model set it themselves.
         embedding_model="hashing-char-ngrams",
         # Tests change data and read pages back at once; the list micro-cache has its own tests.
@@ -123,26 +141,37 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings) -> Iterator[Starlette]:
     application = create_app(settings)
     yield application
     application.state.engine.dispose()
 
 
 @pytest.fixture
-def session_factory(app):  # type: ignore[no-untyped-def]
-    return app.state.session_factory
+def session_factory(app: Starlette) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = app.state.session_factory
+    return factory
 
 
 @pytest.fixture
-def browser(app) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+def browser(app: Starlette) -> Iterator[Browser]:
     with Browser(app) as b:
         yield b
 
 
 @pytest.fixture
-def citizen(session_factory):  # type: ignore[no-untyped-def]
+def citizen(session_factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(session_factory, "citizen@example.org", role="citizen")
+
+
+@pytest.fixture
+def production_password_profile() -> Iterator[None]:
+    """Passwords hashed at the production argon2 cost for this test, then the test profile again."""
+    security.use_password_profile("production")
+    try:
+        yield
+    finally:
+        security.use_password_profile("test")
 
 
 @pytest.fixture
@@ -160,6 +189,11 @@ def shared_data_dir() -> Path | None:
         )
     )
     return path if path.is_dir() else None
+
+
+def redis_test_prefix() -> str:
+    """A Redis key prefix no other test, worker or run uses (the worker id, then a random part)."""
+    return f"veche-test-{WORKER}-{uuid.uuid4().hex[:12]}"
 
 
 def _redis_url() -> str:
@@ -185,7 +219,7 @@ def redis_url() -> str:
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
     """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    name = f"veche-test-{uuid.uuid4().hex[:12]}"
+    name = redis_test_prefix()
     yield name
     client = redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(f"{name}:*"))

@@ -52,8 +52,8 @@ def foreign_strings(lang: str) -> tuple[re.Pattern[str], ...]:
     for m in catalog:
         if not m.id:
             continue
-        ids = m.id if isinstance(m.id, tuple) else (m.id,)
-        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        ids = tuple(m.id) if isinstance(m.id, (tuple, list)) else (m.id,)
+        strings = tuple(m.string) if isinstance(m.string, (tuple, list)) else (m.string or "",)
         if set(ids) & set(strings):
             continue  # the same in both languages (a name, an acronym)
         for text in strings if lang == "en" else ids:

@@ -58,7 +58,7 @@ class Site:
         page.set_default_timeout(15_000)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.js_errors = errors  # type: ignore[attr-defined]
+        page.js_errors = errors
         return page
 
     def shot(self, page: Any, name: str) -> None:

@@ -284,7 +284,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
 # --- database checks --------------------------------------------------------------------------
 
 
-def check_consistency(conn: Any, ledger: Ledger) -> dict[str, int]:
+def check_consistency(conn: Any, ledger: Ledger) -> dict[int, int]:
     """Every acknowledged write is stored; nothing is half-applied; counters equal raw votes."""
     postgres = conn.dialect.name == "postgresql"
     ideas = {r.id: r for r in conn.execute(text("SELECT id, title, support_count FROM ideas"))}

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from webapp.accounts import users as users_service
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.storage.db import transaction
 
 PASSWORD = "correct-horse-battery"
@@ -21,7 +22,7 @@ def make_user(
     password: str = PASSWORD,
     name: str | None = None,
     verified: bool = False,
-) -> users_service.CurrentUser:
+) -> CurrentUser:
     with transaction(session_factory) as session:
         return users_service.register(
             session,

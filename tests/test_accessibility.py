@@ -5,6 +5,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 
@@ -24,7 +26,9 @@ class Controls(HTMLParser):
 
 
 @pytest.mark.parametrize("role", [None, "citizen", "admin"])
-def test_every_control_has_a_label(app, session_factory, role: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_every_control_has_a_label(
+    app: Starlette, session_factory: sessionmaker[Session], role: str | None
+) -> None:
     pages = ["/", "/login", "/register", "/nope"]
     with Browser(app) as b:
         if role:

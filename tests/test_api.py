@@ -33,12 +33,12 @@ EN = {"accept-language": "en"}
 
 def category_id(session_factory: Any, slug: str = "transport") -> int:
     with transaction(session_factory) as s:
-        return s.scalar(select(Category.id).where(Category.slug == slug))
+        return s.execute(select(Category.id).where(Category.slug == slug)).scalar_one()
 
 
 def district_id(session_factory: Any, slug: str) -> int:
     with transaction(session_factory) as s:
-        return s.scalar(select(District.id).where(District.slug == slug))
+        return s.execute(select(District.id).where(District.slug == slug)).scalar_one()
 
 
 def count(session_factory: Any, model: Any, *where: Any) -> int:
@@ -62,12 +62,15 @@ def bearer(client: Any, email: str, password: str = PASSWORD) -> dict[str, str]:
     return {"authorization": f"Bearer {response.json()['token']}"}
 
 
-def new_idea(client: Any, headers: dict[str, str], session_factory: Any, **overrides: Any) -> dict:
+def new_idea(
+    client: Any, headers: dict[str, str], session_factory: Any, **overrides: Any
+) -> dict[str, Any]:
     payload = {"title": TITLE, "body": BODY, "category_id": category_id(session_factory)}
     payload.update(overrides)
     response = client.post(f"{API}/ideas", json=payload, headers=headers)
     assert response.status_code == 201, response.text
-    return response.json()
+    idea: dict[str, Any] = response.json()
+    return idea
 
 
 def error_of(response: Any) -> dict[str, Any]:
@@ -76,13 +79,14 @@ def error_of(response: Any) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert body["error"]["status"] == response.status_code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]  # type: ignore[no-any-return]
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 def ru(app: Any, message: str, **params: Any) -> str:
-    text = app.state.translators["ru"].gettext(message, **params)
+    text: str = app.state.translators["ru"].gettext(message, **params)
     assert text != message % params if params else text != message, f"no Russian for {message!r}"
-    return text  # type: ignore[no-any-return]
+    return text
 
 
 @pytest.fixture
@@ -94,7 +98,8 @@ def token(browser: Browser, citizen: Any) -> dict[str, str]:
 def doc(browser: Browser) -> dict[str, Any]:
     response = browser.get(f"{API}/openapi.json")
     assert response.status_code == 200
-    return response.json()  # type: ignore[no-any-return]
+    document: dict[str, Any] = response.json()
+    return document
 
 
 def doc_path(url: str) -> str:

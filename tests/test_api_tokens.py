@@ -61,7 +61,8 @@ def cli(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> tuple[int, 
 
 @pytest.fixture
 def doc(browser: Browser) -> dict[str, Any]:
-    return browser.get(f"{API}/openapi.json").json()  # type: ignore[no-any-return]
+    document: dict[str, Any] = browser.get(f"{API}/openapi.json").json()
+    return document
 
 
 # --- expiry and lifetime -------------------------------------------------------------------------
@@ -92,14 +93,15 @@ def test_a_token_lives_the_default_or_the_chosen_number_of_days(
 
 
 def test_the_longest_lifetime_is_a_setting(settings: Any, citizen: Any) -> None:
-    with Browser(create_app(replace(settings, api_token_days=10, api_token_max_days=30))) as c:
+    app = create_app(replace(settings, api_token_days=10, api_token_max_days=30))
+    with Browser(app) as c:
         doc = c.get(f"{API}/openapi.json").json()
         schema = doc["paths"]["/tokens"]["post"]["requestBody"]["content"]["application/json"]
         assert schema["schema"]["properties"]["days"]["maximum"] == 30
         assert create(c, citizen.email, days=30).status_code == 201
         refused = create(c, citizen.email, days=31)
         assert refused.status_code == 422
-        factory = c.app.state.session_factory  # type: ignore[attr-defined]
+        factory = app.state.session_factory
         default = rows(factory)[0]
         assert create(c, citizen.email).status_code == 201
         assert close_to(rows(factory)[1].expires_at, datetime.now(UTC) + timedelta(days=10))
@@ -131,8 +133,9 @@ def test_an_expired_token_is_refused_with_a_clear_401(
 def test_an_account_holds_at_most_the_configured_number_of_tokens(
     settings: Any, citizen: Any, doc: dict[str, Any]
 ) -> None:
-    with Browser(create_app(replace(settings, api_tokens_per_user=2))) as client:
-        factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    app = create_app(replace(settings, api_tokens_per_user=2))
+    with Browser(app) as client:
+        factory = app.state.session_factory
         other = make_user(factory, "other@example.org")
         first = token_of(create(client, citizen.email))
         token_of(create(client, citizen.email))

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from argon2 import extract_parameters
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from tests.helpers import CSRF_RE, PASSWORD, Browser, make_user
 from webapp.app import create_app
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import AuditLog, Category, District, Idea, User
 
 
-def test_registration_hashes_the_password_and_logs_in(browser: Browser, session_factory) -> None:
+def test_registration_hashes_the_password_and_logs_in(
+    browser: Browser, session_factory: sessionmaker[Session]
+) -> None:
     response = browser.submit(
         "/register",
         {"email": "Anna@Example.org", "display_name": "Анна", "password": "длинный-пароль-42"},
@@ -41,7 +49,10 @@ def test_registration_hashes_the_password_and_logs_in(browser: Browser, session_
     ],
 )
 def test_registration_errors_are_shown_and_nothing_is_stored(
-    browser: Browser, session_factory, data: dict[str, str], field_message: str
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    data: dict[str, str],
+    field_message: str,
 ) -> None:
     form = {"email": "new@example.org", "display_name": "Новый", "password": "хороший-пароль-1"}
     form.update(data)
@@ -54,7 +65,7 @@ def test_registration_errors_are_shown_and_nothing_is_stored(
 
 
 def test_a_registered_email_is_refused_without_saying_the_account_exists(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     response = browser.submit(
         "/register",
@@ -69,7 +80,9 @@ def test_a_registered_email_is_refused_without_saying_the_account_exists(
         assert s.scalar(select(func.count()).select_from(User)) == 1
 
 
-def test_registering_a_taken_address_never_logs_in(browser: Browser, citizen, monkeypatch) -> None:
+def test_registering_a_taken_address_never_logs_in(
+    browser: Browser, citizen: CurrentUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Pen-test finding 7: without e-mail, /register with an address and its account's password
     logged in (around the login's per-address limit). Now the password is never checked: the
     account's own password and another one get the same refusal, after one argon2 hash (as a
@@ -107,7 +120,7 @@ def test_registering_a_taken_address_never_logs_in(browser: Browser, citizen, mo
     assert free.status_code == 303 and calls == ["hash"]
 
 
-def _spy_verify(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+def _spy_verify(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the hash of every argon2 verify call."""
     from webapp.kernel import security
 
@@ -128,7 +141,7 @@ def _spy_verify(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("route", ["login", "token"])
 def test_an_unknown_account_costs_an_argon2_verify_like_a_known_one(
-    browser: Browser, citizen, monkeypatch, route: str
+    browser: Browser, citizen: CurrentUser, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
     from webapp.kernel import security
 
@@ -144,6 +157,9 @@ def test_an_unknown_account_costs_an_argon2_verify_like_a_known_one(
     assert len(calls) == 1 and calls[0].startswith("$argon2")
     assert attempt("nobody@example.org") == 401
     assert len(calls) == 2 and calls[1] == security._DUMMY_HASH
+    # the dummy hash is made by the hasher in use (tests: the cheap profile), so it costs what
+    # the account's own hash costs: the same argon2 parameters
+    assert extract_parameters(calls[1]) == extract_parameters(calls[0])
     browser.submit("/login", {"email": citizen.email, "password": "x" * 5000})  # over the cap
     assert calls[-1] == security._DUMMY_HASH  # a very long password is never hashed
 
@@ -161,7 +177,11 @@ def test_an_unknown_account_costs_an_argon2_verify_like_a_known_one(
     ],
 )
 def test_password_policy_refuses_long_personal_and_common_passwords(
-    app, browser: Browser, session_factory, password: str, message: str
+    app: Starlette,
+    browser: Browser,
+    session_factory: sessionmaker[Session],
+    password: str,
+    message: str,
 ) -> None:
     form = {"email": "newcomer@example.org", "display_name": "Новый", "password": password}
     response = browser.submit("/register", form)
@@ -182,7 +202,7 @@ def test_password_policy_accepts_a_long_uncommon_password() -> None:
 
 
 def test_login_failure_does_not_reveal_whether_the_account_exists(
-    browser: Browser, citizen
+    browser: Browser, citizen: CurrentUser
 ) -> None:
     wrong_password = browser.submit(
         "/login", {"email": citizen.email, "password": "wrong-password-1"}
@@ -191,12 +211,15 @@ def test_login_failure_does_not_reveal_whether_the_account_exists(
         "/login", {"email": "nobody@example.org", "password": "wrong-password-1"}
     )
     assert wrong_password.status_code == unknown_user.status_code == 401
-    strip = lambda html: re.sub(r'value="[^"]*"', "", html)  # noqa: E731
+
+    def strip(html: str) -> str:
+        return re.sub(r'value="[^"]*"', "", html)
+
     assert strip(wrong_password.text) == strip(unknown_user.text)
 
 
 def test_blocked_user_cannot_log_in_and_loses_the_session(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     from webapp.accounts import users
 
@@ -212,13 +235,13 @@ def test_blocked_user_cannot_log_in_and_loses_the_session(
         assert entry is not None and entry.reason == "spam"
 
 
-def test_logout_ends_the_session(browser: Browser, citizen) -> None:
+def test_logout_ends_the_session(browser: Browser, citizen: CurrentUser) -> None:
     browser.login(citizen.email)
     assert browser.submit("/logout").status_code == 303
     assert browser.get("/my/ideas").status_code == 303
 
 
-def test_login_redirects_only_to_local_pages(browser: Browser, citizen) -> None:
+def test_login_redirects_only_to_local_pages(browser: Browser, citizen: CurrentUser) -> None:
     ok = browser.submit(
         "/login", {"email": citizen.email, "password": PASSWORD, "next": "/my/ideas"}
     )
@@ -230,7 +253,7 @@ def test_login_redirects_only_to_local_pages(browser: Browser, citizen) -> None:
         browser.submit("/logout")
 
 
-def test_login_is_rate_limited(settings, citizen) -> None:
+def test_login_is_rate_limited(settings: Settings, citizen: CurrentUser) -> None:
     app = create_app(replace(settings, login_rate_limit=3))
     with Browser(app) as b:
         codes = [
@@ -246,7 +269,9 @@ def test_login_is_rate_limited(settings, citizen) -> None:
     app.state.engine.dispose()
 
 
-def test_session_cookie_is_httponly_samesite_and_secure_in_production(settings) -> None:
+def test_session_cookie_is_httponly_samesite_and_secure_in_production(
+    settings: Settings, production_password_profile: None
+) -> None:
     # development and test serve plain http://127.0.0.1 (the browser tests too), where a
     # browser would drop a Secure cookie: Secure is for production, which must be HTTPS.
     for environment in ("development", "test"):
@@ -261,7 +286,7 @@ def test_session_cookie_is_httponly_samesite_and_secure_in_production(settings) 
         assert "strict-transport-security" in b.get("/").headers
 
 
-def _assert_security_headers(headers, where: str, hsts: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _assert_security_headers(headers: Mapping[str, str], where: str, hsts: bool = False) -> None:
     csp = headers.get("content-security-policy", "")
     script_src = re.search(r"script-src ([^;]*)", csp)
     assert script_src and "'unsafe-inline'" not in script_src.group(1), where
@@ -277,7 +302,9 @@ def test_security_headers(browser: Browser) -> None:
     _assert_security_headers(browser.get("/").headers, "/")
 
 
-def test_security_headers_on_error_pages_and_the_api(settings, citizen) -> None:
+def test_security_headers_on_error_pages_and_the_api(
+    settings: Settings, citizen: CurrentUser, production_password_profile: None
+) -> None:
     tight = replace(settings, max_body_bytes=1000, login_rate_limit=1)
     app = create_app(tight)
     with Browser(app) as b:
@@ -308,7 +335,7 @@ def test_security_headers_on_error_pages_and_the_api(settings, citizen) -> None:
     app.state.engine.dispose()
 
 
-def test_pages_have_no_inline_script(browser: Browser, citizen) -> None:
+def test_pages_have_no_inline_script(browser: Browser, citizen: CurrentUser) -> None:
     browser.login(citizen.email)
     for url in ["/", "/ideas/new", "/login", "/register", "/my/ideas", "/nope"]:
         html = browser.get(url).text
@@ -316,18 +343,18 @@ def test_pages_have_no_inline_script(browser: Browser, citizen) -> None:
         assert " onclick=" not in html and "javascript:" not in html
 
 
-def _form_routes(app) -> list[str]:  # type: ignore[no-untyped-def]
+def _form_routes(app: Starlette) -> list[str]:
     paths = []
     for route in app.routes:
         if isinstance(route, Route) and "POST" in (route.methods or set()):
-            paths.append(re.sub(r"\{(\w+):int\}", r"{\1}", route.path))
+            paths.append(re.sub(r"\{(\w+):id\}", r"{\1}", route.path))
         if isinstance(route, Mount) and route.path == "/api/v1":
             continue
     return paths
 
 
 def test_every_state_changing_form_requires_a_csrf_token(
-    app, browser: Browser, session_factory
+    app: Starlette, browser: Browser, session_factory: sessionmaker[Session]
 ) -> None:
     make_user(session_factory, "admin@example.org", role="admin")
     browser.login("admin@example.org")
@@ -358,12 +385,12 @@ def test_every_state_changing_form_requires_a_csrf_token(
         "display_name": "Имя",
     }
 
-    def snapshot() -> tuple:
+    def snapshot() -> tuple[object, ...]:
         with transaction(session_factory) as s:
             return tuple(
                 s.scalar(select(func.count()).select_from(t))
                 for t in (Idea, User, AuditLog, Category)
-            ) + (s.get(Idea, idea_id).title, s.get(District, district).name_ru)
+            ) + (s.get_one(Idea, idea_id).title, s.get_one(District, district).name_ru)
 
     before = snapshot()
     for path in paths:
@@ -385,7 +412,7 @@ ROLE_ROUTES = [("/admin/categories", "administer"), ("/admin/districts", "admini
 @pytest.mark.parametrize("role", ["citizen", "moderator", "official", "admin"])
 @pytest.mark.parametrize(("path", "permission"), ROLE_ROUTES)
 def test_admin_pages_check_the_role(
-    app, session_factory, role: str, path: str, permission: str
+    app: Starlette, session_factory: sessionmaker[Session], role: str, path: str, permission: str
 ) -> None:
     make_user(session_factory, f"{role}@example.org", role=role)
     with Browser(app) as b:
@@ -405,7 +432,9 @@ def test_admin_pages_check_the_role(
         ).status_code in ((303, 422) if role == "admin" else (403,))
 
 
-def test_admin_edits_categories_and_districts_with_an_audit_trail(app, session_factory) -> None:
+def test_admin_edits_categories_and_districts_with_an_audit_trail(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     make_user(session_factory, "admin@example.org", role="admin")
     with Browser(app) as b:
         b.login("admin@example.org")
@@ -416,6 +445,7 @@ def test_admin_edits_categories_and_districts_with_an_audit_trail(app, session_f
         assert "Освещение" in b.get("/ideas/new").text
         with transaction(session_factory) as s:
             arbat = s.scalar(select(District).where(District.slug == "arbat"))
+            assert arbat is not None
             arbat_id, old = arbat.id, arbat.name_ru
         b.submit(
             "/admin/districts",
@@ -428,14 +458,15 @@ def test_admin_edits_categories_and_districts_with_an_audit_trail(app, session_f
             == 422
         )
         with transaction(session_factory) as s:
-            assert s.get(District, arbat_id).name_ru == "Арбат (ЦАО)"
+            assert s.get_one(District, arbat_id).name_ru == "Арбат (ЦАО)"
             entry = s.scalar(select(AuditLog).where(AuditLog.action == "district.save"))
+            assert entry is not None
             assert entry.details["before"]["name_ru"] == old
-            s.get(District, arbat_id).name_ru = old
-            s.execute(Category.__table__.delete().where(Category.slug == "lighting"))
+            s.get_one(District, arbat_id).name_ru = old
+            s.execute(delete(Category).where(Category.slug == "lighting"))
 
 
-def test_body_over_the_limit_is_refused_with_413(settings) -> None:
+def test_body_over_the_limit_is_refused_with_413(settings: Settings) -> None:
     app = create_app(replace(settings, max_body_bytes=1000))
     with Browser(app) as b:
         response = b.submit("/login", {"email": "x" * 5000, "password": "y"})
@@ -444,7 +475,9 @@ def test_body_over_the_limit_is_refused_with_413(settings) -> None:
     app.state.engine.dispose()
 
 
-def test_invalid_utf8_in_a_form_is_refused(browser: Browser, citizen, session_factory) -> None:
+def test_invalid_utf8_in_a_form_is_refused(
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     browser.login(citizen.email)
     token = browser.csrf()
     body = (

@@ -47,7 +47,7 @@ ROLE_OF_PREFIX = {
     "/login": "anonymous",
     "/logout": "anonymous",
 }
-PATH_PARAM = re.compile(r"\{(\w+):int\}")
+PATH_PARAM = re.compile(r"\{(\w+):id\}")
 
 LOOKALIKES = "аеорсхуАВЕКМНОРСТХaeopcxyABEKMHOPCTX"
 INVISIBLE_AND_BIDI = (
@@ -70,7 +70,7 @@ def role_of(path: str) -> str:
 
 
 def form_routes(app: Any) -> list[str]:
-    """Every POST route outside the JSON API, as its path template (``/ideas/{idea_id:int}/…``)."""
+    """Every POST route outside the JSON API, as its path template (``/ideas/{idea_id:id}/…``)."""
     return [
         r.path
         for r in app.routes

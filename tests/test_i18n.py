@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from starlette.applications import Starlette
 
 from tests.helpers import Browser
 
@@ -31,7 +33,7 @@ KEYWORDS = [
 ]
 
 
-def _catalog(lang: str):  # type: ignore[no-untyped-def]
+def _catalog(lang: str) -> Catalog:
     with (CATALOG / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         return read_po(fh, locale=lang)
 
@@ -66,8 +68,8 @@ def test_placeholders_survive_translation() -> None:
     for m in _catalog("ru"):
         if not m.id:
             continue
-        ids = m.id if isinstance(m.id, tuple) else (m.id,)
-        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        ids = tuple(m.id) if isinstance(m.id, (tuple, list)) else (m.id,)
+        strings = tuple(m.string) if isinstance(m.string, (tuple, list)) else (m.string or "",)
         wanted = set().union(*(pattern.findall(i) for i in ids)) - {"num"}
         for s in strings:
             assert wanted <= set(pattern.findall(s)), (m.id, s)
@@ -82,7 +84,7 @@ def test_pages_switch_language_and_remember_it(browser: Browser) -> None:
     assert browser.submit("/language", {"lang": "xx"}).status_code == 422
 
 
-def test_browser_language_is_used_when_nothing_was_chosen(app) -> None:  # type: ignore[no-untyped-def]
+def test_browser_language_is_used_when_nothing_was_chosen(app: Starlette) -> None:
     with Browser(app) as b:
         assert (
             "Ideas for the city" in b.get("/", headers={"accept-language": "en-GB,en;q=0.9"}).text
@@ -90,7 +92,7 @@ def test_browser_language_is_used_when_nothing_was_chosen(app) -> None:  # type:
         assert "Идеи для города" in b.get("/", headers={"accept-language": "de-DE"}).text
 
 
-def test_numbers_and_dates_are_localised(app) -> None:  # type: ignore[no-untyped-def]
+def test_numbers_and_dates_are_localised(app: Starlette) -> None:
     from datetime import UTC, datetime
 
     tr_ru, tr_en = app.state.translators["ru"], app.state.translators["en"]

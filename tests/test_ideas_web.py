@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Category, Comment, District, Idea, User, Vote
 from webapp.ranking import ranking_log
@@ -18,12 +22,12 @@ BODY = "Нужно проложить безопасные велодорожк�
 
 def category_id(session_factory: Any, slug: str = "transport") -> int:
     with transaction(session_factory) as s:
-        return s.scalar(select(Category.id).where(Category.slug == slug))
+        return s.execute(select(Category.id).where(Category.slug == slug)).scalar_one()
 
 
 def district_id(session_factory: Any, slug: str) -> int:
     with transaction(session_factory) as s:
-        return s.scalar(select(District.id).where(District.slug == slug))
+        return s.execute(select(District.id).where(District.slug == slug)).scalar_one()
 
 
 def submit(browser: Browser, session_factory: Any, **overrides: Any) -> Any:
@@ -50,7 +54,7 @@ def count(session_factory: Any, model: Any, *where: Any) -> int:
 
 
 def test_submitted_idea_is_shown_on_its_own_page(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     response = submit(browser, session_factory)
@@ -83,7 +87,12 @@ def test_anonymous_visitor_is_sent_to_login_to_submit(browser: Browser) -> None:
     ],
 )
 def test_invalid_idea_is_refused_with_a_russian_message_and_nothing_stored(
-    browser: Browser, citizen, session_factory, field: str, value: str, message_ru: str
+    browser: Browser,
+    citizen: CurrentUser,
+    session_factory: sessionmaker[Session],
+    field: str,
+    value: str,
+    message_ru: str,
 ) -> None:
     browser.login(citizen.email)
     response = submit(browser, session_factory, **{field: value})
@@ -93,7 +102,7 @@ def test_invalid_idea_is_refused_with_a_russian_message_and_nothing_stored(
 
 
 def test_validation_messages_follow_the_chosen_language(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     browser.submit("/language", {"lang": "en", "next": "/"})
@@ -103,7 +112,9 @@ def test_validation_messages_follow_the_chosen_language(
     assert '<html lang="en">' in response.text
 
 
-def test_user_text_is_escaped(browser: Browser, citizen, session_factory) -> None:
+def test_user_text_is_escaped(
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     browser.login(citizen.email)
     evil = "<script>alert('x')</script> парк"
     response = submit(
@@ -116,7 +127,7 @@ def test_user_text_is_escaped(browser: Browser, citizen, session_factory) -> Non
 
 
 def test_author_can_edit_until_someone_supports(
-    browser: Browser, citizen, session_factory, app
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session], app: Starlette
 ) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
@@ -153,11 +164,11 @@ def test_author_can_edit_until_someone_supports(
     )
     assert response.status_code == 409
     with transaction(session_factory) as s:
-        assert s.get(Idea, idea_id).title == "Велодорожки во всех парках"
+        assert s.get_one(Idea, idea_id).title == "Велодорожки во всех парках"
 
 
 def test_support_is_idempotent_and_can_be_withdrawn(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
@@ -165,7 +176,7 @@ def test_support_is_idempotent_and_can_be_withdrawn(
         assert browser.submit(f"/ideas/{idea_id}/support").status_code == 303
     assert count(session_factory, Vote, Vote.idea_id == idea_id) == 1
     with transaction(session_factory) as s:
-        assert s.get(Idea, idea_id).support_count == 1
+        assert s.get_one(Idea, idea_id).support_count == 1
     page = browser.get(f"/ideas/{idea_id}")
     assert "Отозвать поддержку" in page.text
 
@@ -173,11 +184,11 @@ def test_support_is_idempotent_and_can_be_withdrawn(
     browser.submit(f"/ideas/{idea_id}/withdraw")
     assert count(session_factory, Vote, Vote.idea_id == idea_id) == 0
     with transaction(session_factory) as s:
-        assert s.get(Idea, idea_id).support_count == 0
+        assert s.get_one(Idea, idea_id).support_count == 0
 
 
 def test_support_without_reload_answers_json_with_the_new_box(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
@@ -189,7 +200,7 @@ def test_support_without_reload_answers_json_with_the_new_box(
 
 
 def test_the_json_box_follows_the_vote_and_the_authors_right_to_edit(
-    browser: Browser, citizen, session_factory, app
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session], app: Starlette
 ) -> None:
     """The box is rendered from the vote's own transaction: counts, my vote, and "Edit idea"
     for the author only while nobody has voted."""
@@ -213,12 +224,12 @@ def test_the_json_box_follows_the_vote_and_the_authors_right_to_edit(
     back = browser.submit(f"/ideas/{idea_id}/withdraw", headers=json_accept).json()
     assert back["support_count"] == 0 and "Изменить идею" in back["html"]
     with transaction(session_factory) as s:
-        assert s.get(Idea, idea_id).support_count == 0
+        assert s.get_one(Idea, idea_id).support_count == 0
     assert count(session_factory, Vote, Vote.idea_id == idea_id) == 0
 
 
 def test_a_session_of_a_blocked_citizen_cannot_vote(
-    browser: Browser, citizen, session_factory, app
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session], app: Starlette
 ) -> None:
     """The vote button trusts the session only for who is asking: the same transaction that
     records the vote checks that the account is still active."""
@@ -235,10 +246,12 @@ def test_a_session_of_a_blocked_citizen_cannot_vote(
         assert r.status_code == 401 or "/login" in r.headers.get("location", "")
     assert count(session_factory, Vote, Vote.idea_id == idea_id) == 0
     with transaction(session_factory) as s:
-        assert s.get(Idea, idea_id).support_count == 0
+        assert s.get_one(Idea, idea_id).support_count == 0
 
 
-def test_opposing_is_off_by_default(browser: Browser, citizen, session_factory) -> None:
+def test_opposing_is_off_by_default(
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     assert "Против" not in browser.get(f"/ideas/{idea_id}").text
@@ -246,7 +259,7 @@ def test_opposing_is_off_by_default(browser: Browser, citizen, session_factory) 
     assert count(session_factory, Vote) == 0
 
 
-def test_opposing_when_enabled(settings, session_factory) -> None:
+def test_opposing_when_enabled(settings: Settings, session_factory: sessionmaker[Session]) -> None:
     from dataclasses import replace
 
     from webapp.app import create_app
@@ -259,13 +272,15 @@ def test_opposing_when_enabled(settings, session_factory) -> None:
         b.submit(f"/ideas/{idea_id}/support")
         assert b.submit(f"/ideas/{idea_id}/oppose").status_code == 303
         with transaction(session_factory) as s:
-            idea = s.get(Idea, idea_id)
+            idea = s.get_one(Idea, idea_id)
             assert (idea.support_count, idea.oppose_count) == (0, 1)
         assert count(session_factory, Vote) == 1
     app.state.engine.dispose()
 
 
-def test_comments_are_published_and_listed(browser: Browser, citizen, session_factory) -> None:
+def test_comments_are_published_and_listed(
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     assert (
@@ -281,7 +296,9 @@ def test_comments_are_published_and_listed(browser: Browser, citizen, session_fa
     assert count(session_factory, Comment) == 1
 
 
-def test_my_ideas_lists_only_my_ideas(browser: Browser, citizen, session_factory, app) -> None:
+def test_my_ideas_lists_only_my_ideas(
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session], app: Starlette
+) -> None:
     browser.login(citizen.email)
     submit(browser, session_factory, title="Моя первая идея для района")
     make_user(session_factory, "other@example.org")
@@ -314,7 +331,9 @@ def _seed_ideas(session_factory: Any, n: int) -> None:
         ranking_log.recompute(s)  # a bulk insert, as `veche import` logs it
 
 
-def test_list_is_paginated_and_sorted(browser: Browser, session_factory, settings) -> None:
+def test_list_is_paginated_and_sorted(
+    browser: Browser, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
     _seed_ideas(session_factory, settings.page_size + 5)
     for sort in ("supporters", "new"):  # the raw counter in SQL, and the snapshot's order
         first = browser.get(f"/?sort={sort}").text
@@ -327,7 +346,7 @@ def test_list_is_paginated_and_sorted(browser: Browser, session_factory, setting
 
 
 def test_filters_by_category_district_and_status(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     arbat = district_id(session_factory, "arbat")
@@ -360,7 +379,11 @@ def test_filters_by_category_district_and_status(
     ],
 )
 def test_full_text_search_understands_russian_and_english(
-    browser: Browser, citizen, session_factory, query: str, expected: str
+    browser: Browser,
+    citizen: CurrentUser,
+    session_factory: sessionmaker[Session],
+    query: str,
+    expected: str,
 ) -> None:
     browser.login(citizen.email)
     submit(browser, session_factory)
@@ -387,25 +410,25 @@ def test_search_input_cannot_break_the_query(browser: Browser) -> None:
 
 
 def test_hidden_idea_is_not_found_for_others(
-    browser: Browser, citizen, session_factory, app
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session], app: Starlette
 ) -> None:
     browser.login(citizen.email)
     idea_id = idea_id_from(submit(browser, session_factory))
     with transaction(session_factory) as s:
-        s.get(Idea, idea_id).status = "hidden"
+        s.get_one(Idea, idea_id).status = "hidden"
     with Browser(app) as anon:
         assert anon.get(f"/ideas/{idea_id}").status_code == 404
     assert browser.get(f"/ideas/{idea_id}").status_code == 200  # the author still sees it
 
 
 def test_merged_idea_redirects_to_the_canonical_one(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     a = idea_id_from(submit(browser, session_factory, title="Первая копия идеи"))
     b = idea_id_from(submit(browser, session_factory, title="Вторая копия идеи"))
     with transaction(session_factory) as s:
-        idea = s.get(Idea, b)
+        idea = s.get_one(Idea, b)
         idea.status, idea.merged_into_id = "merged", a
     response = browser.get(f"/ideas/{b}")
     # 303, not a permanent 301: an unmerge brings the idea's own page back.
@@ -413,7 +436,9 @@ def test_merged_idea_redirects_to_the_canonical_one(
     assert browser.submit(f"/ideas/{b}/support").status_code == 409
 
 
-def test_report_an_idea(browser: Browser, citizen, session_factory) -> None:
+def test_report_an_idea(
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     from webapp.kernel.storage.models import Report
 
     browser.login(citizen.email)
@@ -445,7 +470,7 @@ def test_unknown_page_is_a_helpful_404(browser: Browser) -> None:
 
 
 def test_a_single_spanish_word_finds_a_spanish_idea(
-    browser: Browser, citizen, session_factory
+    browser: Browser, citizen: CurrentUser, session_factory: sessionmaker[Session]
 ) -> None:
     browser.login(citizen.email)
     submit(

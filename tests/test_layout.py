@@ -43,13 +43,14 @@ def function_level_imports() -> list[tuple[str, int, str]]:
                 if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                     continue
                 for node in ast.walk(fn):
-                    targets: list[str] = []
                     if isinstance(node, ast.Import):
                         targets = [a.name for a in node.names]
                     elif isinstance(node, ast.ImportFrom):
                         base = _resolve(module, node)
                         # `from pkg import submodule` imports the submodule
                         targets = [f"{base}.{a.name}" for a in node.names] + [base]
+                    else:
+                        continue
                     for target in targets:
                         if target.split(".")[0] in FIRST_PARTY:
                             found.append((module, node.lineno, target))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import PASSWORD, Browser, make_user
 from webapp.accounts import login_audit
 from webapp.accounts import users as users_service
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import LoginEvent
 
@@ -26,7 +29,9 @@ def _kinds(session_factory: Any) -> list[str]:
     return [e.kind for e in _events(session_factory)]
 
 
-def test_logins_failures_and_logouts_are_recorded(app, citizen, session_factory) -> None:
+def test_logins_failures_and_logouts_are_recorded(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Version/17.0 Mobile Safari/604.1"
     with Browser(app, headers=EN) as b:
         b.headers["user-agent"] = ua  # (TestClient puts its own first)
@@ -51,7 +56,9 @@ def test_logins_failures_and_logouts_are_recorded(app, citizen, session_factory)
     assert login.user_agent == ua and login.ip
 
 
-def test_session_events_are_recorded(app, citizen, session_factory) -> None:
+def test_session_events_are_recorded(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin")
     with (
         Browser(app, headers=EN) as a,
@@ -93,7 +100,9 @@ def test_session_events_are_recorded(app, citizen, session_factory) -> None:
     assert last.details == {"reason": "blocked", "by": admin.id, "ended": 1}
 
 
-def test_password_change_records_the_other_sessions_ended(app, citizen, session_factory) -> None:
+def test_password_change_records_the_other_sessions_ended(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b:
         a.login(citizen.email)
         b.login(citizen.email)
@@ -105,7 +114,9 @@ def test_password_change_records_the_other_sessions_ended(app, citizen, session_
     assert tail[1].details == {"reason": "password", "ended": 1}
 
 
-def test_the_owner_sees_their_history_in_plain_words(app, citizen, session_factory) -> None:
+def test_the_owner_sees_their_history_in_plain_words(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     other = make_user(session_factory, "other@example.org")
     with Browser(app, headers=EN) as o:
         o.login(other.email)
@@ -131,7 +142,9 @@ def test_the_owner_sees_their_history_in_plain_words(app, citizen, session_facto
         )
 
 
-def test_admin_login_log_is_for_admins_and_filters(app, citizen, session_factory) -> None:
+def test_admin_login_log_is_for_admins_and_filters(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     make_user(session_factory, "admin@example.org", role="admin")
     make_user(session_factory, "mod@example.org", role="moderator")
     with Browser(app, headers=EN) as c:

@@ -1,4 +1,4 @@
-"""The login throttle (webapp/accounts/login_throttle.py): one budget of failures per account for the site's
+"""The login throttle (webapp/accounts/views/login_throttle.py): one budget of failures per account for the site's
 login and the API's tokens, progressive delays, device cookies, per-IP delays, bounded keys.
 
 Every scenario runs in-process and in Redis, on a clock of the test's own (no sleeping; the
@@ -20,8 +20,9 @@ import redis
 from sqlalchemy import select
 
 from tests.helpers import PASSWORD, Browser, make_user
-from webapp.accounts import login_audit, login_throttle
-from webapp.accounts.login_throttle import (
+from webapp.accounts import login_audit
+from webapp.accounts.views import login_throttle
+from webapp.accounts.views.login_throttle import (
     DEVICE_COOKIE,
     MemoryStore,
     RedisStore,

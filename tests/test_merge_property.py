@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.merge_helpers import NAMES, add_idea, expected_counts, quick_user, stored_counts
 from webapp.dedup import merges
@@ -234,8 +236,11 @@ def _step(world: World, factory: Any, action: tuple[Any, ...]) -> dict[str, Any]
     initial=st.sets(st.tuples(users_, ideas_), min_size=8, max_size=24),
     actions=st.lists(ACTIONS, min_size=6, max_size=30),
 )
-def test_random_votes_merges_and_unmerges_keep_counts_exact(  # type: ignore[no-untyped-def]
-    app, session_factory, initial, actions
+def test_random_votes_merges_and_unmerges_keep_counts_exact(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    initial: set[tuple[int, int]],
+    actions: list[tuple[Any, ...]],
 ) -> None:
     users = [quick_user(session_factory, NAMES[n % len(NAMES)]) for n in range(N_USERS)]
     ideas = [add_idea(session_factory, f"Идея номер {n} о дворе", users[n]) for n in range(N_IDEAS)]

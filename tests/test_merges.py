@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from tests.merge_helpers import add_comment, add_idea, expected_counts, quick_user, stored_counts
 from webapp.dedup import merges
 from webapp.ideas import votes as votes_service
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import (
@@ -26,10 +29,11 @@ from webapp.kernel.storage.models import (
 )
 
 REASON = "The same bench repair, proposed twice"
+E = TypeVar("E", bound=Exception)
 
 
 @pytest.fixture
-def mod(session_factory):  # type: ignore[no-untyped-def]
+def mod(session_factory: sessionmaker[Session]) -> CurrentUser:
     return quick_user(session_factory, "Marina", role="moderator")
 
 
@@ -66,11 +70,20 @@ def comment_places(session_factory: Any) -> dict[int, tuple[int, int | None, int
 
 def vote_rows(session_factory: Any) -> set[tuple[int, int, int]]:
     with transaction(session_factory) as s:
-        return {tuple(r) for r in s.execute(select(Vote.user_id, Vote.idea_id, Vote.value))}  # type: ignore[misc]
+        rows = s.execute(select(Vote.user_id, Vote.idea_id, Vote.value))
+        return {(user_id, idea_id, value) for user_id, idea_id, value in rows}
+
+
+class Trio(TypedDict):
+    a: int
+    b: int
+    c: int
+    authors: list[CurrentUser]
+    users: list[CurrentUser]
 
 
 @pytest.fixture
-def trio(session_factory):  # type: ignore[no-untyped-def]
+def trio(session_factory: sessionmaker[Session]) -> Trio:
     """Ideas A, B, C by three authors; supporters: u1 A+B, u2 B, u3 C, u4 B+C."""
     authors = [quick_user(session_factory, n) for n in ("Anna", "Boris", "Vera")]
     a = add_idea(session_factory, "Починить скамейки в сквере", authors[0])
@@ -86,7 +99,9 @@ def trio(session_factory):  # type: ignore[no-untyped-def]
 # --- merge and unmerge -----------------------------------------------------------------------
 
 
-def test_merge_counts_each_supporter_once_and_keeps_every_vote_row(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_merge_counts_each_supporter_once_and_keeps_every_vote_row(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     rows_before = vote_rows(session_factory)
     view = run(session_factory, merges.merge, mod, a, [c, b], reason=REASON)
@@ -103,10 +118,12 @@ def test_merge_counts_each_supporter_once_and_keeps_every_vote_row(session_facto
     check_counts(session_factory, [a, b, c])
 
 
-def test_unmerge_restores_statuses_links_and_counts(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_unmerge_restores_statuses_links_and_counts(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     with transaction(session_factory) as s:
-        s.get(Idea, b).status = "under_review"  # type: ignore[union-attr]
+        s.get_one(Idea, b).status = "under_review"
     with transaction(session_factory) as s:
         before = stored_counts(s, [a, b, c])
     view = run(session_factory, merges.merge, mod, a, [b, c], reason=REASON)
@@ -120,7 +137,9 @@ def test_unmerge_restores_statuses_links_and_counts(session_factory, mod, trio):
         assert stored_counts(s, [a, b, c]) == before
 
 
-def test_comments_move_to_the_canonical_idea_and_back(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_comments_move_to_the_canonical_idea_and_back(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     writer = trio["users"][0]
     on_a = add_comment(session_factory, a, writer, "Согласна, давно пора")
@@ -146,8 +165,8 @@ def test_comments_move_to_the_canonical_idea_and_back(session_factory, mod, trio
 
 
 def test_merging_an_idea_with_merged_ideas_repoints_them_and_unmerge_restores_the_chain(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     writer = trio["users"][1]
     on_b = add_comment(session_factory, b, writer, "Лавочки совсем сломаны")
@@ -175,8 +194,8 @@ def test_merging_an_idea_with_merged_ideas_repoints_them_and_unmerge_restores_th
 
 
 def test_an_earlier_merge_cannot_be_undone_before_the_later_one_that_folded_it(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     first = run(session_factory, merges.merge, mod, b, [c], reason=REASON)
     second = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
@@ -187,8 +206,8 @@ def test_an_earlier_merge_cannot_be_undone_before_the_later_one_that_folded_it(
 
 
 def test_a_later_merge_of_other_ideas_into_the_same_canonical_does_not_block(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     first = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
     run(session_factory, merges.merge, mod, a, [c], reason=REASON)
@@ -198,13 +217,15 @@ def test_a_later_merge_of_other_ideas_into_the_same_canonical_does_not_block(
     check_counts(session_factory, [a, b, c])
 
 
-def test_refused_merges_and_unmerges(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_refused_merges_and_unmerges(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     citizen = trio["users"][0]
     official = quick_user(session_factory, "Oleg", role="official")
     hidden = add_idea(session_factory, "Скрытая идея про сквер", status="hidden")
 
-    def refused(exc: type[Exception], *args: Any, **kwargs: Any) -> Exception:
+    def refused(exc: type[E], *args: Any, **kwargs: Any) -> E:
         with pytest.raises(exc) as err:
             run(session_factory, merges.merge, *args, **kwargs)
         return err.value
@@ -219,7 +240,7 @@ def test_refused_merges_and_unmerges(session_factory, mod, trio):  # type: ignor
     refused(NotFound, mod, 999_999, [a], reason=REASON)
     refused(NotFound, mod, a, [b], reason=REASON, group_id=999_999)
     missing = refused(InvalidInput, mod, a, [b], reason="  ")
-    assert "reason" in missing.errors  # type: ignore[attr-defined]
+    assert "reason" in missing.errors
     refused(InvalidInput, mod, a, [b], reason="x" * (merges.REASON_MAX + 1))
 
     view = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
@@ -241,11 +262,13 @@ def test_refused_merges_and_unmerges(session_factory, mod, trio):  # type: ignor
         assert s.scalar(select(func.count(IdeaMerge.id))) == 1
 
 
-def test_unmerge_refuses_a_member_that_changed_since(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_unmerge_refuses_a_member_that_changed_since(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b = trio["a"], trio["b"]
     view = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
     with transaction(session_factory) as s:
-        s.get(Idea, b).status = "hidden"  # type: ignore[union-attr]
+        s.get_one(Idea, b).status = "hidden"
     with pytest.raises(Conflict) as err:
         run(session_factory, merges.unmerge, mod, view.id, reason="Not the same")
     assert "changed" in err.value.message
@@ -254,7 +277,9 @@ def test_unmerge_refuses_a_member_that_changed_since(session_factory, mod, trio)
 # --- votes on merged clusters ----------------------------------------------------------------
 
 
-def test_a_vote_on_a_merged_idea_is_refused_naming_the_canonical_one(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_a_vote_on_a_merged_idea_is_refused_naming_the_canonical_one(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b = trio["a"], trio["b"]
     run(session_factory, merges.merge, mod, a, [b], reason=REASON)
     newcomer = quick_user(session_factory, "Kira")
@@ -266,7 +291,9 @@ def test_a_vote_on_a_merged_idea_is_refused_naming_the_canonical_one(session_fac
     assert (newcomer.id, b, 1) not in vote_rows(session_factory)
 
 
-def test_support_on_the_canonical_idea_counts_a_member_supporter_once(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_support_on_the_canonical_idea_counts_a_member_supporter_once(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b = trio["a"], trio["b"]
     only_b = trio["users"][1]
     run(session_factory, merges.merge, mod, a, [b], reason=REASON)
@@ -281,7 +308,9 @@ def test_support_on_the_canonical_idea_counts_a_member_supporter_once(session_fa
     check_counts(session_factory, [a, b])
 
 
-def test_opposing_on_the_canonical_idea_follows_support_wins(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_opposing_on_the_canonical_idea_follows_support_wins(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b = trio["a"], trio["b"]
     only_b = trio["users"][1]
     run(session_factory, merges.merge, mod, a, [b], reason=REASON)
@@ -296,8 +325,8 @@ def test_opposing_on_the_canonical_idea_follows_support_wins(session_factory, mo
 
 
 def test_withdrawing_on_the_canonical_idea_removes_the_votes_on_merged_ideas(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     both = trio["users"][3]  # supported B and C
     run(session_factory, merges.merge, mod, a, [b, c], reason=REASON)
@@ -324,8 +353,8 @@ def test_withdrawing_on_the_canonical_idea_removes_the_votes_on_merged_ideas(
 
 
 def test_votes_cast_on_the_canonical_idea_after_a_merge_stay_after_unmerge(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b = trio["a"], trio["b"]
     view = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
     late = quick_user(session_factory, "Zoya")
@@ -338,7 +367,9 @@ def test_votes_cast_on_the_canonical_idea_after_a_merge_stay_after_unmerge(
 # --- audit, notifications, groups ------------------------------------------------------------
 
 
-def test_merge_and_unmerge_write_audit_entries_with_before_and_after(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_merge_and_unmerge_write_audit_entries_with_before_and_after(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b = trio["a"], trio["b"]
     note = add_comment(session_factory, b, trio["users"][0], "Лавочки совсем сломаны")
     view = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
@@ -368,8 +399,8 @@ def test_merge_and_unmerge_write_audit_entries_with_before_and_after(session_fac
 
 
 def test_merge_notifies_each_supporter_and_author_of_the_merged_ideas_once(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     authors, users = trio["authors"], trio["users"]
     support(session_factory, mod, b)  # the acting moderator is not notified
@@ -399,10 +430,12 @@ def _group(session_factory: Any, ids: list[int]) -> int:
 
 def _group_status(session_factory: Any, group_id: int) -> str:
     with transaction(session_factory) as s:
-        return s.get(DuplicateGroup, group_id).status  # type: ignore[union-attr]
+        return s.get_one(DuplicateGroup, group_id).status
 
 
-def test_group_is_merged_only_when_every_public_member_is_merged(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_group_is_merged_only_when_every_public_member_is_merged(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     group = _group(session_factory, [a, b, c])
     first = run(session_factory, merges.merge, mod, a, [b], reason=REASON, group_id=group)
@@ -410,15 +443,15 @@ def test_group_is_merged_only_when_every_public_member_is_merged(session_factory
     run(session_factory, merges.merge, mod, a, [c], reason=REASON, group_id=group)
     assert _group_status(session_factory, group) == "merged"
     with transaction(session_factory) as s:
-        assert s.get(IdeaMerge, first.id).group_id == group  # type: ignore[union-attr]
+        assert s.get_one(IdeaMerge, first.id).group_id == group
     last = run(session_factory, merges.list_merges, limit=1, offset=0)[0][0]
     run(session_factory, merges.unmerge, mod, last.id, reason="C is different")
     assert _group_status(session_factory, group) == "open"
 
 
 def test_list_merges_is_newest_first_with_a_total_and_a_canonical_filter(
-    session_factory, mod, trio
-):  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     first = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
     second = run(session_factory, merges.merge, mod, a, [c], reason="Also the same benches")
@@ -431,7 +464,9 @@ def test_list_merges_is_newest_first_with_a_total_and_a_canonical_filter(
     assert none == 0
 
 
-def test_merged_into_info_lists_merged_ideas_and_credits_their_authors(session_factory, mod, trio):  # type: ignore[no-untyped-def]
+def test_merged_into_info_lists_merged_ideas_and_credits_their_authors(
+    session_factory: sessionmaker[Session], mod: CurrentUser, trio: Trio
+) -> None:
     a, b, c = trio["a"], trio["b"], trio["c"]
     authors = trio["authors"]
     run(session_factory, merges.merge, mod, a, [b, c], reason=REASON)
@@ -447,7 +482,7 @@ def test_merged_into_info_lists_merged_ideas_and_credits_their_authors(session_f
 
 
 @pytest.fixture
-def people(session_factory):  # type: ignore[no-untyped-def]
+def people(session_factory: sessionmaker[Session]) -> dict[str, CurrentUser]:
     return {
         "moderator": make_user(session_factory, "marina@example.org", "moderator", name="Marina"),
         "citizen": make_user(session_factory, "petr@example.org", "citizen", name="Petr"),
@@ -456,8 +491,12 @@ def people(session_factory):  # type: ignore[no-untyped-def]
 
 
 def test_a_merged_idea_redirects_with_303_and_the_canonical_page_says_so(
-    app, session_factory, mod, trio, people
-):  # type: ignore[no-untyped-def]
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    mod: CurrentUser,
+    trio: Trio,
+    people: dict[str, CurrentUser],
+) -> None:
     a, b = trio["a"], trio["b"]
     add_comment(session_factory, b, trio["users"][0], "Лавочки совсем сломаны")
     run(session_factory, merges.merge, mod, a, [b], reason=REASON)
@@ -472,8 +511,12 @@ def test_a_merged_idea_redirects_with_303_and_the_canonical_page_says_so(
 
 
 def test_a_supporter_counted_through_a_merged_idea_sees_it_and_can_withdraw(
-    app, session_factory, mod, trio, people
-):  # type: ignore[no-untyped-def]
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    mod: CurrentUser,
+    trio: Trio,
+    people: dict[str, CurrentUser],
+) -> None:
     a, b = trio["a"], trio["b"]
     citizen = people["citizen"]
     support(session_factory, citizen, b)
@@ -500,7 +543,14 @@ PRIVILEGED = [
 
 
 @pytest.mark.parametrize("role", ["citizen", "official"])
-def test_merge_pages_refuse_citizens_and_officials(app, session_factory, mod, trio, people, role):  # type: ignore[no-untyped-def]
+def test_merge_pages_refuse_citizens_and_officials(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    mod: CurrentUser,
+    trio: Trio,
+    people: dict[str, CurrentUser],
+    role: str,
+) -> None:
     a, b = trio["a"], trio["b"]
     view = run(session_factory, merges.merge, mod, a, [b], reason=REASON)
     c = trio["c"]
@@ -517,7 +567,12 @@ def test_merge_pages_refuse_citizens_and_officials(app, session_factory, mod, tr
     assert idea_state(session_factory, c) == ("published", None)
 
 
-def test_moderator_sees_the_history_and_unmerges_with_a_reason(app, session_factory, trio, people):  # type: ignore[no-untyped-def]
+def test_moderator_sees_the_history_and_unmerges_with_a_reason(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    trio: Trio,
+    people: dict[str, CurrentUser],
+) -> None:
     a, b = trio["a"], trio["b"]
     moderator = people["moderator"]
     view = run(session_factory, merges.merge, moderator, a, [b], reason=REASON)
@@ -546,7 +601,12 @@ def test_moderator_sees_the_history_and_unmerges_with_a_reason(app, session_fact
         assert again.status_code == 409
 
 
-def test_moderator_merges_an_idea_by_hand_from_its_page(app, session_factory, trio, people):  # type: ignore[no-untyped-def]
+def test_moderator_merges_an_idea_by_hand_from_its_page(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    trio: Trio,
+    people: dict[str, CurrentUser],
+) -> None:
     a, b = trio["a"], trio["b"]
     with Browser(app) as browser:
         browser.login("marina@example.org")

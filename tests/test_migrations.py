@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -12,13 +14,13 @@ from webapp.kernel.storage.migrate import downgrade, include_object, upgrade
 from webapp.kernel.storage.models import Base
 
 
-def _diff(url: str) -> list:
+def _diff(url: str) -> list[Any]:
     engine = make_engine(Settings(database_url=url, environment="test"))
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn, opts={"include_object": include_object, "compare_type": True}
         )
-        diff = compare_metadata(ctx, Base.metadata)
+        diff: list[Any] = compare_metadata(ctx, Base.metadata)
     engine.dispose()
     return diff
 

@@ -9,11 +9,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from webapp.app import create_app
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import NotFound
 from webapp.kernel.search_text import search_document
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import (
     AuditLog,
@@ -54,7 +58,7 @@ def add_comment(session_factory: Any, idea_id: int, author_id: int, body: str) -
     with transaction(session_factory) as s:
         c = Comment(idea_id=idea_id, author_id=author_id, body=body)
         s.add(c)
-        s.get(Idea, idea_id).comment_count += 1
+        s.get_one(Idea, idea_id).comment_count += 1
         s.flush()
         return c.id
 
@@ -83,7 +87,7 @@ def people(session_factory: Any, n: int, prefix: str = "r") -> list[Any]:
 
 def idea_row(session_factory: Any, idea_id: int) -> Idea:
     with transaction(session_factory) as s:
-        idea = s.get(Idea, idea_id)
+        idea = s.get_one(Idea, idea_id)
         s.expunge(idea)
         return idea
 
@@ -107,7 +111,9 @@ def notes(session_factory: Any, user_id: int, kind: str | None = None) -> list[N
         return rows
 
 
-def report_as(app: Any, email: str, idea_id: int, reason: str, comment_id: int | None = None):
+def report_as(
+    app: Any, email: str, idea_id: int, reason: str, comment_id: int | None = None
+) -> Any:
     with Browser(app) as b:
         b.login(email)
         data = {"reason": reason}
@@ -117,12 +123,12 @@ def report_as(app: Any, email: str, idea_id: int, reason: str, comment_id: int |
 
 
 @pytest.fixture
-def moderator(session_factory):  # type: ignore[no-untyped-def]
+def moderator(session_factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(session_factory, "moder@example.org", role="moderator", name="Мария Модер")
 
 
 @pytest.fixture
-def author(session_factory):  # type: ignore[no-untyped-def]
+def author(session_factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(session_factory, "author@example.org", name="Алексей Автор")
 
 
@@ -130,7 +136,10 @@ def author(session_factory):  # type: ignore[no-untyped-def]
 
 
 def test_reports_from_distinct_citizens_hide_an_idea_automatically_pending_review(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Спорная идея про парк", status="accepted")
     reporters = people(session_factory, 3)
@@ -165,9 +174,9 @@ def test_reports_from_distinct_citizens_hide_an_idea_automatically_pending_revie
         assert b.get(f"/ideas/{idea}").status_code == 404
     with Browser(app) as b:
         b.login(author.email)
-        page = b.get(f"/ideas/{idea}")
-        assert page.status_code == 200
-        assert "Ваша идея скрыта" in page.text and "модератор рассмотрит" in page.text
+        response = b.get(f"/ideas/{idea}")
+        assert response.status_code == 200
+        assert "Ваша идея скрыта" in response.text and "модератор рассмотрит" in response.text
         mine = b.get("/my/ideas").text
         assert "Спорная идея про парк" in mine and "Скрыта" in mine
         assert "модератор рассмотрит" in mine
@@ -178,7 +187,9 @@ def test_reports_from_distinct_citizens_hide_an_idea_automatically_pending_revie
         assert f'action="/moderation/ideas/{idea}/unhide"' in page
 
 
-def test_auto_hide_threshold_zero_never_hides(settings, session_factory, author) -> None:
+def test_auto_hide_threshold_zero_never_hides(
+    settings: Settings, session_factory: sessionmaker[Session], author: CurrentUser
+) -> None:
     app = create_app(replace(settings, auto_hide_reports=0))
     try:
         idea = add_idea(app.state.session_factory, author.id, "Идея без автоскрытия")
@@ -189,20 +200,25 @@ def test_auto_hide_threshold_zero_never_hides(settings, session_factory, author)
         app.state.engine.dispose()
 
 
-def test_reports_of_blocked_accounts_do_not_count(session_factory, author, moderator) -> None:
+def test_reports_of_blocked_accounts_do_not_count(
+    session_factory: sessionmaker[Session], author: CurrentUser, moderator: CurrentUser
+) -> None:
     idea = add_idea(session_factory, author.id, "Идея под атакой троллей")
     trolls = people(session_factory, 3, prefix="t")
     with transaction(session_factory) as s:
         for t in trolls[:2]:
             reports.report(s, t, reason="Фейк", idea_id=idea, auto_hide=3)
-        s.get(User, trolls[0].id).blocked = True
+        s.get_one(User, trolls[0].id).blocked = True
     with transaction(session_factory) as s:
         reports.report(s, trolls[2], reason="Фейк", idea_id=idea, auto_hide=3)
     assert idea_row(session_factory, idea).status == "published"
 
 
 def test_a_citizen_reports_a_comment_from_the_form_under_it(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея с комментариями")
     writer = make_user(session_factory, "writer@example.org", name="Пётр Писатель")
@@ -230,7 +246,7 @@ def test_a_citizen_reports_a_comment_from_the_form_under_it(
 
 
 def test_comments_hide_automatically_and_only_their_author_sees_why(
-    app, session_factory, author
+    app: Starlette, session_factory: sessionmaker[Session], author: CurrentUser
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея для обсуждения")
     writer = make_user(session_factory, "writer@example.org", name="Пётр Писатель")
@@ -238,9 +254,9 @@ def test_comments_hide_automatically_and_only_their_author_sees_why(
     for r in people(session_factory, 3):
         report_as(app, r.email, idea, "Спам", comment_id=comment)
     with transaction(session_factory) as s:
-        c = s.get(Comment, comment)
+        c = s.get_one(Comment, comment)
         assert (c.hidden, c.auto_hidden) == (True, True)
-        assert s.get(Idea, idea).comment_count == 0
+        assert s.get_one(Idea, idea).comment_count == 0
     (note,) = notes(session_factory, writer.id, "comment_hidden")
     assert note.data["auto"] is True and note.data["comment_id"] == comment
     with Browser(app) as b:
@@ -254,7 +270,10 @@ def test_comments_hide_automatically_and_only_their_author_sees_why(
 
 
 def test_the_queue_lists_auto_hidden_first_then_the_most_reported_with_reasons(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     few = add_idea(session_factory, author.id, "Идея с одной жалобой")
     many = add_idea(session_factory, author.id, "Идея с двумя жалобами")
@@ -276,7 +295,9 @@ def test_the_queue_lists_auto_hidden_first_then_the_most_reported_with_reasons(
         assert "3 материала с жалобами" in page
 
 
-def test_the_queue_is_paginated_and_has_an_empty_state(settings, session_factory) -> None:
+def test_the_queue_is_paginated_and_has_an_empty_state(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
     app = create_app(replace(settings, page_size=2))
     try:
         factory = app.state.session_factory
@@ -301,7 +322,10 @@ def test_the_queue_is_paginated_and_has_an_empty_state(settings, session_factory
 
 
 def test_a_moderator_hides_with_a_reason_and_unhiding_restores_the_exact_status(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея в работе у города", status="in_progress")
     reporter = people(session_factory, 1)[0]
@@ -326,6 +350,7 @@ def test_a_moderator_hides_with_a_reason_and_unhiding_restores_the_exact_status(
         )
         with transaction(session_factory) as s:
             rep = s.scalar(select(Report))
+            assert rep is not None
             assert rep.resolution == "hidden" and rep.resolved_by_id == moderator.id
             assert rep.resolved_at is not None
         assert "Открытых жалоб нет" in b.get("/moderation/reports").text
@@ -363,7 +388,10 @@ def test_a_moderator_hides_with_a_reason_and_unhiding_restores_the_exact_status(
 
 
 def test_hidden_ideas_leave_the_ranked_lists_and_come_back(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея для рейтинга и скрытия")
     with Browser(app) as b:
@@ -380,7 +408,12 @@ def test_hidden_ideas_leave_the_ranked_lists_and_come_back(
         assert "Идея для рейтинга и скрытия" in b.get("/?sort=top").text
 
 
-def test_hiding_a_comment_by_hand_and_unhiding_it(app, session_factory, author, moderator) -> None:
+def test_hiding_a_comment_by_hand_and_unhiding_it(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
+) -> None:
     idea = add_idea(session_factory, author.id, "Идея с грубым комментарием")
     writer = make_user(session_factory, "writer@example.org", name="Пётр Писатель")
     comment = add_comment(session_factory, idea, writer.id, "Очень грубые слова")
@@ -403,7 +436,7 @@ def test_hiding_a_comment_by_hand_and_unhiding_it(app, session_factory, author, 
         b.submit(f"/moderation/comments/{comment}/unhide", {"back": "hidden_comments"})
     assert idea_row(session_factory, idea).comment_count == 1
     with transaction(session_factory) as s:
-        c = s.get(Comment, comment)
+        c = s.get_one(Comment, comment)
         assert (c.hidden, c.hidden_reason, c.auto_hidden) == (False, None, False)
     assert [n.kind for n in notes(session_factory, writer.id)] == [
         "comment_hidden",
@@ -415,7 +448,10 @@ def test_hiding_a_comment_by_hand_and_unhiding_it(app, session_factory, author, 
 
 
 def test_dismissing_reports_unhides_what_reports_hid(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея, на которую жалуются зря")
     for r in people(session_factory, 3):
@@ -442,7 +478,10 @@ def test_dismissing_reports_unhides_what_reports_hid(
 
 
 def test_a_moderator_confirms_an_automatic_hide_with_a_reason(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея под проверкой", status="under_review")
     for r in people(session_factory, 3):
@@ -465,11 +504,16 @@ def test_a_moderator_confirms_an_automatic_hide_with_a_reason(
     assert [e.actor_id for e in audit_rows(session_factory, "idea.hide")] == [None, moderator.id]
 
 
-def test_a_merged_idea_cannot_be_hidden(app, session_factory, author, moderator) -> None:
+def test_a_merged_idea_cannot_be_hidden(
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
+) -> None:
     keep = add_idea(session_factory, author.id, "Идея, которую оставили")
     gone = add_idea(session_factory, author.id, "Идея, которую объединили")
     with transaction(session_factory) as s:
-        s.get(Idea, gone).status, s.get(Idea, gone).merged_into_id = "merged", keep
+        s.get_one(Idea, gone).status, s.get_one(Idea, gone).merged_into_id = "merged", keep
     with Browser(app) as b:
         b.login(moderator.email)
         b.submit(f"/moderation/ideas/{gone}/hide", {"reason": "Попытка скрыть"})
@@ -478,7 +522,10 @@ def test_a_merged_idea_cannot_be_hidden(app, session_factory, author, moderator)
 
 
 def test_a_hidden_idea_cannot_be_hidden_twice_and_a_visible_one_not_unhidden(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея для повторных действий")
     with Browser(app) as b:
@@ -496,7 +543,10 @@ def test_a_hidden_idea_cannot_be_hidden_twice_and_a_visible_one_not_unhidden(
 
 
 def test_a_moderator_blocks_a_citizen_who_is_signed_out_at_once(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея автора-нарушителя")
     report_as(app, people(session_factory, 1)[0].email, idea, "Спамер")
@@ -510,7 +560,7 @@ def test_a_moderator_blocks_a_citizen_who_is_signed_out_at_once(
             )
             b.submit(f"/moderation/users/{author.id}/block", {"reason": ""})
             with transaction(session_factory) as s:
-                assert s.get(User, author.id).blocked is False
+                assert s.get_one(User, author.id).blocked is False
             b.submit(f"/moderation/users/{author.id}/block", {"reason": "Рассылает спам"})
             page = b.get("/moderation/blocked").text
             assert "Алексей Автор" in page and "Рассылает спам" in page
@@ -521,7 +571,7 @@ def test_a_moderator_blocks_a_citizen_who_is_signed_out_at_once(
         r = again.submit("/login", {"email": author.email, "password": "correct-horse-battery"})
         assert r.status_code != 303
     with transaction(session_factory) as s:
-        u = s.get(User, author.id)
+        u = s.get_one(User, author.id)
         assert (u.blocked, u.blocked_reason) == (True, "Рассылает спам")
     (entry,) = audit_rows(session_factory, "user.block")
     assert entry.actor_id == moderator.id and entry.target_id == author.id
@@ -537,7 +587,9 @@ def test_a_moderator_blocks_a_citizen_who_is_signed_out_at_once(
 
 
 @pytest.mark.parametrize("role", ["moderator", "official", "admin"])
-def test_moderators_never_block_staff_or_themselves(app, session_factory, moderator, role) -> None:
+def test_moderators_never_block_staff_or_themselves(
+    app: Starlette, session_factory: sessionmaker[Session], moderator: CurrentUser, role: str
+) -> None:
     staff = make_user(session_factory, f"{role}2@example.org", role=role, name="Семён Штат")
     with Browser(app) as b:
         b.login(moderator.email)
@@ -546,12 +598,12 @@ def test_moderators_never_block_staff_or_themselves(app, session_factory, modera
         r = b.submit(f"/moderation/users/{moderator.id}/block", {"reason": "Попытка"})
         assert r.status_code == 403
     with transaction(session_factory) as s:
-        assert not s.get(User, staff.id).blocked and not s.get(User, moderator.id).blocked
+        assert not s.get_one(User, staff.id).blocked and not s.get_one(User, moderator.id).blocked
     assert audit_rows(session_factory, "user.block") == []
 
 
 def test_admins_block_anyone_but_themselves_and_only_they_unblock_staff(
-    app, session_factory, moderator
+    app: Starlette, session_factory: sessionmaker[Session], moderator: CurrentUser
 ) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin", name="Анна Админ")
     official = make_user(session_factory, "off@example.org", role="official", name="Олег Чинов")
@@ -567,7 +619,7 @@ def test_admins_block_anyone_but_themselves_and_only_they_unblock_staff(
         r = m.submit(f"/moderation/users/{official.id}/unblock", {})
         assert r.status_code == 403
     with transaction(session_factory) as s:
-        assert s.get(User, official.id).blocked and not s.get(User, admin.id).blocked
+        assert s.get_one(User, official.id).blocked and not s.get_one(User, admin.id).blocked
 
 
 # --- access, CSRF, escaping, concurrency -----------------------------------------------------
@@ -587,7 +639,7 @@ ACTIONS = [
 
 
 def test_citizens_and_officials_get_403_and_anonymous_visitors_the_login(
-    app, session_factory, author
+    app: Starlette, session_factory: sessionmaker[Session], author: CurrentUser
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея для проверки прав")
     comment = add_comment(session_factory, idea, author.id, "Комментарий для проверки")
@@ -612,12 +664,15 @@ def test_citizens_and_officials_get_403_and_anonymous_visitors_the_login(
     row = idea_row(session_factory, idea)
     assert row.status == "published"
     with transaction(session_factory) as s:
-        assert not s.get(User, author.id).blocked and not s.get(Comment, comment).hidden
+        assert not s.get_one(User, author.id).blocked and not s.get_one(Comment, comment).hidden
     assert audit_rows(session_factory, "idea.hide") == []
 
 
 def test_actions_without_the_csrf_token_are_refused(
-    app, session_factory, author, moderator
+    app: Starlette,
+    session_factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
 ) -> None:
     idea = add_idea(session_factory, author.id, "Идея для проверки CSRF")
     with Browser(app) as b:
@@ -631,10 +686,12 @@ def test_actions_without_the_csrf_token_are_refused(
         assert r.status_code == 403
     assert idea_row(session_factory, idea).status == "published"
     with transaction(session_factory) as s:
-        assert not s.get(User, author.id).blocked
+        assert not s.get_one(User, author.id).blocked
 
 
-def test_hostile_text_is_escaped_on_every_moderation_page(app, session_factory, moderator) -> None:
+def test_hostile_text_is_escaped_on_every_moderation_page(
+    app: Starlette, session_factory: sessionmaker[Session], moderator: CurrentUser
+) -> None:
     villain = make_user(session_factory, "villain@example.org", name="Злодей Хакеров")
     idea = add_idea(session_factory, villain.id, f"Заголовок {HOSTILE}")
     comment = add_comment(session_factory, idea, villain.id, f"Текст {HOSTILE}")
@@ -659,7 +716,9 @@ def test_hostile_text_is_escaped_on_every_moderation_page(app, session_factory, 
         assert "&lt;script&gt;alert" in html
 
 
-def test_concurrent_reports_hide_once(is_postgres, session_factory, author) -> None:
+def test_concurrent_reports_hide_once(
+    is_postgres: bool, session_factory: sessionmaker[Session], author: CurrentUser
+) -> None:
     """Five citizens report at the same moment: one automatic hide, one notification."""
     if not is_postgres:
         pytest.skip("concurrent writers need PostgreSQL (SQLite serialises whole transactions)")

@@ -6,18 +6,21 @@ import asyncio
 import dataclasses
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from tests.helpers import CSRF_RE, Browser, make_user
 from tests.test_ranking_web import add_idea, support
 from webapp.app import create_app
 from webapp.kernel.page_cache import PageCache
+from webapp.kernel.settings import Settings
 
 
 @pytest.fixture
-def cached_app(settings):  # type: ignore[no-untyped-def]
+def cached_app(settings: Settings) -> Iterator[Starlette]:
     application = create_app(dataclasses.replace(settings, page_cache_seconds=30.0))
     yield application
     application.state.engine.dispose()
@@ -27,7 +30,9 @@ def tokens(html: str) -> set[str]:
     return set(CSRF_RE.findall(html))
 
 
-def test_a_second_anonymous_visit_is_a_hit_with_the_visitors_own_token(cached_app) -> None:
+def test_a_second_anonymous_visit_is_a_hit_with_the_visitors_own_token(
+    cached_app: Starlette,
+) -> None:
     add_idea(cached_app.state.session_factory, "Скамейки у пруда")
     cache = cached_app.state.page_cache
     with Browser(cached_app) as first, Browser(cached_app) as second:
@@ -45,7 +50,7 @@ def test_a_second_anonymous_visit_is_a_hit_with_the_visitors_own_token(cached_ap
         assert answer.status_code == 303
 
 
-def test_languages_and_query_strings_are_separate_pages(cached_app) -> None:
+def test_languages_and_query_strings_are_separate_pages(cached_app: Starlette) -> None:
     add_idea(cached_app.state.session_factory, "Фонтан на площади")
     with Browser(cached_app) as visitor:
         ru = visitor.get("/").text
@@ -57,7 +62,9 @@ def test_languages_and_query_strings_are_separate_pages(cached_app) -> None:
         assert cached_app.state.page_cache.hits == hits  # a new query string: rendered
 
 
-def test_signed_in_visitors_random_order_and_flashes_are_never_cached(cached_app) -> None:
+def test_signed_in_visitors_random_order_and_flashes_are_never_cached(
+    cached_app: Starlette,
+) -> None:
     factory = cached_app.state.session_factory
     idea = add_idea(factory, "Велодорожка вдоль реки")
     voter = make_user(factory, "voter@example.org", verified=True)
@@ -79,7 +86,7 @@ def test_signed_in_visitors_random_order_and_flashes_are_never_cached(cached_app
     assert cache.hits == hits
 
 
-def test_a_moved_ranking_renders_afresh(cached_app) -> None:
+def test_a_moved_ranking_renders_afresh(cached_app: Starlette) -> None:
     factory = cached_app.state.session_factory
     a = add_idea(factory, "Идея Альфа про сквер")
     b = add_idea(factory, "Идея Бета про сквер")
@@ -181,7 +188,7 @@ def test_a_failed_rendering_is_not_stored_and_the_waiters_try_themselves() -> No
     failing = Renderer(seconds=0.05, fail=True)
     working = Renderer()
 
-    async def main() -> list[Any]:
+    async def main() -> tuple[str | BaseException, str | BaseException]:
         first = cache.page("p", lambda: 1, "T", failing(cache, "x"))
         second = cache.page("p", lambda: 1, "U", working(cache, "ok"))
         return await asyncio.gather(first, second, return_exceptions=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -103,20 +104,26 @@ def test_uvicorn_rewrites_nothing_the_app_would_not(settings: Settings) -> None:
         headers = [v.decode() for k, v in scope["headers"] if k == b"x-forwarded-for"]
         seen.append(client_address(scope["client"][0], headers, TRUSTED))
 
+    async def receive() -> Any:
+        raise AssertionError("the app reads no body")
+
+    async def send(message: Any) -> None:
+        raise AssertionError("the app sends nothing")
+
     import asyncio
 
-    middleware = ProxyHeadersMiddleware(app, trusted_hosts=",".join(TRUSTED))  # type: ignore[arg-type]
+    middleware = ProxyHeadersMiddleware(app, trusted_hosts=",".join(TRUSTED))
     for peer, chain in (
         (PROXY, "6.6.6.6, 198.51.100.7, 10.0.0.6"),
         ("203.0.113.9", "6.6.6.6"),
         (PROXY, "10.0.0.7, 10.0.0.6"),
     ):
-        scope = {
+        scope: Any = {  # a partial HTTP scope: what the middleware and app read
             "type": "http",
             "client": (peer, 1),
             "headers": [(b"x-forwarded-for", chain.encode())],
         }
-        asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+        asyncio.run(middleware(scope, receive, send))
         assert seen[-1] == client_address(peer, [chain], TRUSTED), (peer, chain)
 
 
@@ -124,7 +131,9 @@ def test_uvicorn_rewrites_nothing_the_app_would_not(settings: Settings) -> None:
 
 
 @pytest.fixture
-def serve(monkeypatch: pytest.MonkeyPatch, sqlite_file: str, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def serve(
+    monkeypatch: pytest.MonkeyPatch, sqlite_file: str, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, list[tuple[Any, dict[str, Any]]]]]:
     """Runs `veche serve ARGS` in-process with uvicorn.run replaced: (exit code, stderr, calls)."""
     import uvicorn
 

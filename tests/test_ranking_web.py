@@ -13,12 +13,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import PASSWORD, Browser, make_user
 from webapp.app import create_app
 from webapp.background import flush_views
 from webapp.ideas import votes as votes_service
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.search_text import search_document
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Category, Idea, IdeaViewer
 
@@ -46,7 +50,9 @@ def titles_in_order(html: str, titles: list[str]) -> list[str]:
     return sorted((t for t in titles if t in html), key=html.index)
 
 
-def test_ranked_list_comes_from_the_snapshot_and_follows_new_votes(app, session_factory) -> None:
+def test_ranked_list_comes_from_the_snapshot_and_follows_new_votes(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     a = add_idea(session_factory, "Идея Альфа про сквер")
     b = add_idea(session_factory, "Идея Бета про сквер")
     voters = [make_user(session_factory, f"v{i}@example.org", verified=True) for i in range(3)]
@@ -70,7 +76,9 @@ def test_ranked_list_comes_from_the_snapshot_and_follows_new_votes(app, session_
 
 
 @pytest.mark.parametrize("scheme", ["top", "confident", "trending", "broad", "new", "random"])
-def test_every_scheme_lists_ideas_with_a_reason(app, session_factory, scheme: str) -> None:
+def test_every_scheme_lists_ideas_with_a_reason(
+    app: Starlette, session_factory: sessionmaker[Session], scheme: str
+) -> None:
     idea = add_idea(session_factory, "Идея для проверки схем")
     support(session_factory, make_user(session_factory, "schemes@example.org"), idea)
     with Browser(app) as browser:
@@ -81,7 +89,7 @@ def test_every_scheme_lists_ideas_with_a_reason(app, session_factory, scheme: st
 
 
 def test_random_order_is_stable_for_a_visitor_and_differs_between_visitors(
-    app, session_factory
+    app: Starlette, session_factory: sessionmaker[Session]
 ) -> None:
     titles = [f"Случайная идея номер {i}" for i in range(12)]
     for t in titles:
@@ -95,7 +103,9 @@ def test_random_order_is_stable_for_a_visitor_and_differs_between_visitors(
         del two
 
 
-def test_search_results_are_ranked_by_the_scheme(app, session_factory) -> None:
+def test_search_results_are_ranked_by_the_scheme(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     a = add_idea(session_factory, "Фонтан в парке Горького")
     add_idea(session_factory, "Фонтан во дворе")
     for i in range(3):
@@ -107,7 +117,9 @@ def test_search_results_are_ranked_by_the_scheme(app, session_factory) -> None:
         )
 
 
-def test_a_second_worker_sees_votes_through_the_database(settings, session_factory) -> None:
+def test_a_second_worker_sees_votes_through_the_database(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
     a = add_idea(session_factory, "Первая идея")
     b = add_idea(session_factory, "Вторая идея")
     voter = make_user(session_factory, "worker@example.org")
@@ -126,7 +138,9 @@ def test_a_second_worker_sees_votes_through_the_database(settings, session_facto
         worker_two.state.engine.dispose()
 
 
-def test_views_are_counted_once_per_viewer_in_batches(app, session_factory, citizen) -> None:
+def test_views_are_counted_once_per_viewer_in_batches(
+    app: Starlette, session_factory: sessionmaker[Session], citizen: CurrentUser
+) -> None:
     idea = add_idea(session_factory, "Идея для подсчёта просмотров")
     with Browser(app) as anonymous, Browser(app) as member:
         member.login(citizen.email)
@@ -141,7 +155,7 @@ def test_views_are_counted_once_per_viewer_in_batches(app, session_factory, citi
         anonymous.get(f"/ideas/{idea}")
         assert flush_views(app) == 0  # the same viewer again
         with transaction(session_factory) as s:
-            assert s.get(Idea, idea).viewer_count == 2
+            assert s.get_one(Idea, idea).viewer_count == 2
         app.state.ranking.poll()
         assert app.state.ranking.explain(idea, "top")["viewers"] == 2
 
@@ -200,7 +214,9 @@ def _top_ids(port: int) -> list[int]:
     return [item["id"] for item in data["items"]]
 
 
-def test_separate_server_processes_agree_within_two_seconds(settings, session_factory) -> None:
+def test_separate_server_processes_agree_within_two_seconds(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
     """Two uvicorn processes on one database: a vote through one re-ranks the other."""
     a = add_idea(session_factory, "Идея процесса А")
     b = add_idea(session_factory, "Идея процесса Б")
@@ -268,11 +284,13 @@ def _planted_burst(session_factory: Any, idea_id: int, n: int = 80) -> None:
                     created_at=start + timedelta(seconds=20 * i),
                 )
             )
-        s.get(Idea, idea_id).support_count = n
+        s.get_one(Idea, idea_id).support_count = n
         ranking_log.recompute(s)
 
 
-def test_moderators_see_why_weights_fell(app, session_factory) -> None:
+def test_moderators_see_why_weights_fell(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     idea = add_idea(session_factory, "Идея с накруткой голосов")
     _planted_burst(session_factory, idea)
     make_user(session_factory, "moder@example.org", role="moderator")
@@ -297,7 +315,7 @@ def test_moderators_see_why_weights_fell(app, session_factory) -> None:
 
 
 def test_incremental_updates_through_the_site_equal_a_full_rebuild(
-    settings, session_factory
+    settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     """Random supports, opposes, changes of mind and withdrawals, applied from the event log."""
     import random
@@ -305,7 +323,7 @@ def test_incremental_updates_through_the_site_equal_a_full_rebuild(
 
     import numpy as np
 
-    from webapp.ranking.ranking import RankingService
+    from webapp.ranking.engine import RankingService
 
     ideas = [add_idea(session_factory, f"Идея для проверки пересчёта {i}") for i in range(6)]
     people = [
@@ -328,6 +346,7 @@ def test_incremental_updates_through_the_site_equal_a_full_rebuild(
     fresh = RankingService(opposing, session_factory)
     fresh.rebuild()
     now = time.time()
+    assert live._state is not None and fresh._state is not None  # noqa: SLF001
     a, b = live._state.snapshot, fresh._state.snapshot  # noqa: SLF001 - comparing engines
     a.advance(now)
     b.advance(now)
@@ -336,7 +355,7 @@ def test_incremental_updates_through_the_site_equal_a_full_rebuild(
 
 
 def test_new_ideas_and_new_citizens_join_the_snapshot_without_a_rebuild(
-    app, session_factory
+    app: Starlette, session_factory: sessionmaker[Session]
 ) -> None:
     old = add_idea(session_factory, "Старая идея про сквер")
     support(session_factory, make_user(session_factory, "old@example.org"), old)

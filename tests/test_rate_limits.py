@@ -186,7 +186,8 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Sett
 def test_each_bucket_limits_its_route(
     backend_settings: Settings, citizen: Any, bucket: str
 ) -> None:
-    app = create_app(replace(backend_settings, **{BUCKET_SETTING[bucket]: 2}))
+    limit: dict[str, Any] = {BUCKET_SETTING[bucket]: 2}
+    app = create_app(replace(backend_settings, **limit))
     with Browser(app) as b:
         if bucket not in ("login", "register", "token", "similar"):
             b.login(citizen.email)

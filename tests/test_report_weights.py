@@ -71,7 +71,9 @@ def new_idea(factory: Any, title: str, supporters: int = 0) -> int:
     return idea_id
 
 
-def report(factory: Any, user: CurrentUser, *, idea_id: int | None = None, comment_id=None) -> int:  # type: ignore[no-untyped-def]
+def report(
+    factory: Any, user: CurrentUser, *, idea_id: int | None = None, comment_id: int | None = None
+) -> int:
     with transaction(factory) as s:
         return reports.report(
             s,

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from tests.officials_helpers import (
@@ -18,7 +20,9 @@ from tests.officials_helpers import (
     voters,
 )
 from webapp.app import create_app
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import (
     AuditLog,
@@ -33,20 +37,20 @@ TEXT = "Мы изучили предложение и включили его в
 
 
 @pytest.fixture
-def app(settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings) -> Iterator[Starlette]:
     application = create_app(officials_settings(settings))
     yield application
     application.state.engine.dispose()
 
 
 @pytest.fixture
-def official(session_factory):  # type: ignore[no-untyped-def]
+def official(session_factory: sessionmaker[Session]) -> CurrentUser:
     return make_user(session_factory, "official@example.org", role="official", name="Oleg")
 
 
 def _answer(
     factory: Any, user: Any, idea_id: int, status: str, body: str = TEXT, email: bool = False
-):  # type: ignore[no-untyped-def]
+) -> responses.AnswerResult:
     with transaction(factory) as s:
         return responses.answer(s, user, idea_id, status, body, email=email)
 
@@ -82,7 +86,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("path", PATHS_ALLOWED)
-def test_allowed_paths_through_the_workflow(session_factory, official, path) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_paths_through_the_workflow(
+    session_factory: sessionmaker[Session], official: CurrentUser, path: list[str]
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     for status in path:
         result = _answer(session_factory, official, idea, status)
@@ -93,8 +99,8 @@ def test_allowed_paths_through_the_workflow(session_factory, official, path) -> 
 
 @pytest.mark.parametrize(("start", "target"), REFUSED)
 def test_steps_outside_the_table_are_refused_and_change_nothing(
-    session_factory, official, start, target
-) -> None:  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], official: CurrentUser, start: str, target: str
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы", status=start)
     with pytest.raises(Conflict):
         _answer(session_factory, official, idea, target)
@@ -113,8 +119,8 @@ def test_the_table_is_the_one_the_service_enforces() -> None:
 
 
 def test_text_is_required_except_for_review_and_limited_in_length(
-    session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], official: CurrentUser
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     with pytest.raises(InvalidInput) as exc:
         _answer(session_factory, official, idea, "accepted", "   ")
@@ -136,14 +142,14 @@ def test_text_is_required_except_for_review_and_limited_in_length(
     result = _answer(session_factory, official, idea, "under_review", "")
     assert result.status == "under_review" and result.response.body == ""
     with transaction(session_factory) as s:
-        row = s.get(Idea, idea)
+        row = s.get_one(Idea, idea)
         assert row.responded_at is None and row.status_changed_at is not None
     # the same status without text is nothing to publish
     with pytest.raises(Conflict):
         _answer(session_factory, official, idea, "under_review", "")
 
 
-def test_citizens_and_moderators_cannot_answer(session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_citizens_and_moderators_cannot_answer(session_factory: sessionmaker[Session]) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     for role in ("citizen", "moderator"):
         user = make_user(session_factory, f"{role}@example.org", role=role)
@@ -152,7 +158,9 @@ def test_citizens_and_moderators_cannot_answer(session_factory) -> None:  # type
     assert _status(session_factory, idea) == "published"
 
 
-def test_merged_and_hidden_ideas_cannot_be_answered(session_factory, official) -> None:  # type: ignore[no-untyped-def]
+def test_merged_and_hidden_ideas_cannot_be_answered(
+    session_factory: sessionmaker[Session], official: CurrentUser
+) -> None:
     canonical = add_idea(session_factory, "Светофор у школы номер пять")
     member = add_idea(session_factory, "Светофор возле пятой школы")
     merge_into(session_factory, member, canonical)
@@ -167,8 +175,8 @@ def test_merged_and_hidden_ideas_cannot_be_answered(session_factory, official) -
 
 
 def test_an_answer_writes_status_clocks_ranking_event_audit_and_notifications(
-    session_factory, official
-) -> None:  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], official: CurrentUser
+) -> None:
     author = make_user(session_factory, "author@example.org", name="Galina")
     idea = add_idea(session_factory, "Новый светофор у школы", author=author)
     people = voters(session_factory, 3)
@@ -181,7 +189,7 @@ def test_an_answer_writes_status_clocks_ranking_event_audit_and_notifications(
     assert (first.previous_status, first.status) == ("published", "accepted")
     assert first.notified == 4  # three supporters and the author, not the official
     with transaction(session_factory) as s:
-        row = s.get(Idea, idea)
+        row = s.get_one(Idea, idea)
         responded, changed = row.responded_at, row.status_changed_at
         assert responded is not None and changed is not None
         answer_row = s.scalars(select(OfficialResponse)).one()
@@ -213,8 +221,9 @@ def test_an_answer_writes_status_clocks_ranking_event_audit_and_notifications(
     second = _answer(session_factory, official, idea, "in_progress", "Работы начались в марте.")
     assert second.previous_status == "accepted"
     with transaction(session_factory) as s:
-        row = s.get(Idea, idea)
+        row = s.get_one(Idea, idea)
         assert row.responded_at == responded
+        assert changed is not None and row.status_changed_at is not None
         assert row.status_changed_at >= changed
         assert [
             n.email_state
@@ -227,7 +236,9 @@ def test_an_answer_writes_status_clocks_ranking_event_audit_and_notifications(
     assert _count(session_factory, AuditLog, AuditLog.action == "idea.status") == 2
 
 
-def test_a_status_change_without_text_notifies_as_status(session_factory, official) -> None:  # type: ignore[no-untyped-def]
+def test_a_status_change_without_text_notifies_as_status(
+    session_factory: sessionmaker[Session], official: CurrentUser
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     people = voters(session_factory, 2)
     for v in people:
@@ -238,7 +249,9 @@ def test_a_status_change_without_text_notifies_as_status(session_factory, offici
     assert kinds == ["status", "status"]
 
 
-def test_supporters_of_merged_ideas_are_notified_once(session_factory, official) -> None:  # type: ignore[no-untyped-def]
+def test_supporters_of_merged_ideas_are_notified_once(
+    session_factory: sessionmaker[Session], official: CurrentUser
+) -> None:
     canonical = add_idea(session_factory, "Светофор у школы номер пять")
     member = add_idea(session_factory, "Светофор возле пятой школы")
     both, only_member = voters(session_factory, 2)
@@ -257,15 +270,15 @@ def test_supporters_of_merged_ideas_are_notified_once(session_factory, official)
 
 
 @pytest.fixture
-def official_browser(app, session_factory) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+def official_browser(app: Starlette, session_factory: sessionmaker[Session]) -> Iterator[Browser]:
     b = logged_in(app, session_factory, "official")
     yield b
     b.__exit__(None, None, None)
 
 
 def test_the_form_answers_and_the_public_page_shows_the_response(
-    app, session_factory, official_browser
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official_browser: Browser
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     page = official_browser.get(f"/officials/ideas/{idea}")
     assert page.status_code == 200
@@ -287,8 +300,8 @@ def test_the_form_answers_and_the_public_page_shows_the_response(
 
 
 def test_the_form_shows_localised_errors_and_keeps_the_text(
-    session_factory, official_browser
-) -> None:  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], official_browser: Browser
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     response = official_browser.submit(
         f"/officials/ideas/{idea}/status", {"status": "rejected", "body": "Нет."}
@@ -316,8 +329,8 @@ def test_the_form_shows_localised_errors_and_keeps_the_text(
 
 
 def test_the_form_needs_the_csrf_token_and_the_answer_permission(
-    app, session_factory, official_browser
-) -> None:  # type: ignore[no-untyped-def]
+    app: Starlette, session_factory: sessionmaker[Session], official_browser: Browser
+) -> None:
     idea = add_idea(session_factory, "Новый светофор у школы")
     forged = official_browser.post(
         f"/officials/ideas/{idea}/status", data={"status": "accepted", "body": TEXT}
@@ -338,7 +351,9 @@ def test_the_form_needs_the_csrf_token_and_the_answer_permission(
     assert _status(session_factory, idea) == "published"
 
 
-def test_merged_and_hidden_ideas_show_no_form(session_factory, official_browser) -> None:  # type: ignore[no-untyped-def]
+def test_merged_and_hidden_ideas_show_no_form(
+    session_factory: sessionmaker[Session], official_browser: Browser
+) -> None:
     canonical = add_idea(session_factory, "Светофор у школы номер пять")
     member = add_idea(session_factory, "Светофор возле пятой школы")
     merge_into(session_factory, member, canonical)

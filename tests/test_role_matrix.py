@@ -11,9 +11,12 @@ in ``EXTRA`` below.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from tests.helpers import Browser, make_user
@@ -61,7 +64,7 @@ def _api_routes() -> list[tuple[str, str, str]]:
     ]
 
 
-def test_the_matrix_covers_the_privileged_areas(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_matrix_covers_the_privileged_areas(app: Starlette) -> None:
     pages = _page_routes(app)
     covered = {path for _, path, _ in pages}
     assert any(p.startswith("/admin/") for p in covered)
@@ -73,7 +76,9 @@ def test_the_matrix_covers_the_privileged_areas(app) -> None:  # type: ignore[no
 
 
 @pytest.fixture
-def role_browsers(app, session_factory):  # type: ignore[no-untyped-def]
+def role_browsers(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> Iterator[dict[str, Browser]]:
     browsers: dict[str, Browser] = {}
     names = {"citizen": "Ivan", "moderator": "Maria", "official": "Oleg", "admin": "Anna"}
     for role in ROLES:
@@ -101,7 +106,9 @@ def _call(b: Browser, method: str, path: str, api: bool) -> int:
     return int(response.status_code)
 
 
-def test_every_privileged_page_refuses_roles_without_the_permission(app, role_browsers) -> None:  # type: ignore[no-untyped-def]
+def test_every_privileged_page_refuses_roles_without_the_permission(
+    app: Starlette, role_browsers: dict[str, Browser]
+) -> None:
     failures = []
     for method, path, permission in _page_routes(app):
         allowed = PERMISSIONS[permission]
@@ -117,7 +124,9 @@ def test_every_privileged_page_refuses_roles_without_the_permission(app, role_br
     assert not failures, "\n".join(failures)
 
 
-def test_every_privileged_api_operation_refuses_roles_without_the_permission(role_browsers) -> None:  # type: ignore[no-untyped-def]
+def test_every_privileged_api_operation_refuses_roles_without_the_permission(
+    role_browsers: dict[str, Browser],
+) -> None:
     failures = []
     for method, path, permission in _api_routes():
         allowed = PERMISSIONS[permission]

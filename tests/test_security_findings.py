@@ -6,11 +6,17 @@ test" lists every finding with its fix and its tests).
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+
 from tests.officials_helpers import add_idea, logged_in
 from webapp.app import create_app
+from webapp.kernel.settings import Settings
 
 
-def test_an_official_cannot_read_a_hidden_idea(app, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_an_official_cannot_read_a_hidden_idea(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
     hidden = add_idea(session_factory, "Спрятанная идея про парк", status="hidden")
     shown = add_idea(session_factory, "Открытая идея про парк")
     official = logged_in(app, session_factory, "official")
@@ -29,8 +35,8 @@ def test_an_official_cannot_read_a_hidden_idea(app, session_factory) -> None:  #
 
 
 def test_api_links_use_the_configured_address_not_the_host_header(
-    settings, session_factory
-) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
     from dataclasses import replace
 
     from tests.helpers import Browser

@@ -10,10 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 
 from tests.helpers import PASSWORD, Browser, make_user
 from tests.test_ideas_web import idea_id_from, submit
 from webapp.accounts import users as users_service
+from webapp.accounts.principal import to_current
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Comment, User, UserSession, Vote
 from webapp.moderation import blocking
@@ -49,7 +54,9 @@ def _set_times(session_factory: Any, user_id: int, **values: Any) -> None:
         s.execute(update(UserSession).where(UserSession.user_id == user_id).values(**values))
 
 
-def test_the_cookie_holds_a_random_session_id_not_the_account(app, citizen) -> None:
+def test_the_cookie_holds_a_random_session_id_not_the_account(
+    app: Starlette, citizen: CurrentUser
+) -> None:
     with Browser(app, headers=EN) as b:
         b.login(citizen.email)
         payload = _cookie(b).split(".")[0]
@@ -59,7 +66,9 @@ def test_the_cookie_holds_a_random_session_id_not_the_account(app, citizen) -> N
         assert b.get("/api/v1/me").json()["id"] == citizen.id
 
 
-def test_logout_ends_the_session_for_a_captured_cookie(app, citizen, session_factory) -> None:
+def test_logout_ends_the_session_for_a_captured_cookie(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as b:
         b.login(citizen.email)
         idea_id = idea_id_from(submit(b, session_factory))
@@ -84,7 +93,9 @@ def test_logout_ends_the_session_for_a_captured_cookie(app, citizen, session_fac
             assert s.scalar(select(func.count()).select_from(Vote)) == 0
 
 
-def test_a_vote_with_a_session_ended_elsewhere_is_refused(app, citizen, session_factory) -> None:
+def test_a_vote_with_a_session_ended_elsewhere_is_refused(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b:
         a.login(citizen.email)
         idea_id = idea_id_from(submit(a, session_factory))
@@ -102,7 +113,9 @@ def test_a_vote_with_a_session_ended_elsewhere_is_refused(app, citizen, session_
             assert s.scalar(select(func.count()).select_from(Vote)) == 1
 
 
-def test_logout_everywhere_from_one_browser_ends_the_other(app, citizen, session_factory) -> None:
+def test_logout_everywhere_from_one_browser_ends_the_other(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b:
         a.login(citizen.email)
         b.login(citizen.email)
@@ -114,7 +127,9 @@ def test_logout_everywhere_from_one_browser_ends_the_other(app, citizen, session
         assert b.get("/account/security").status_code in (303, 401)
 
 
-def test_logout_everywhere_needs_the_csrf_token(app, citizen, session_factory) -> None:
+def test_logout_everywhere_needs_the_csrf_token(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as a:
         a.login(citizen.email)
         response = a.post("/account/logout-everywhere", data={"csrf_token": "forged"})
@@ -122,7 +137,9 @@ def test_logout_everywhere_needs_the_csrf_token(app, citizen, session_factory) -
         assert _sessions(session_factory, citizen.id) == 1
 
 
-def test_idle_citizen_session_ends(app, citizen, session_factory, settings) -> None:
+def test_idle_citizen_session_ends(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
     with Browser(app, headers=EN) as b:
         b.login(citizen.email)
         idle = timedelta(seconds=settings.session_idle_seconds)
@@ -139,7 +156,9 @@ def test_idle_citizen_session_ends(app, citizen, session_factory, settings) -> N
         assert home.status_code == 200 and 'href="/login"' in home.text
 
 
-def test_staff_sessions_idle_out_sooner_than_citizens(app, citizen, session_factory) -> None:
+def test_staff_sessions_idle_out_sooner_than_citizens(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin")
     with Browser(app, headers=EN) as c, Browser(app, headers=EN) as a:
         c.login(citizen.email)
@@ -151,7 +170,9 @@ def test_staff_sessions_idle_out_sooner_than_citizens(app, citizen, session_fact
         assert a.get("/api/v1/me").status_code == 401
 
 
-def test_absolute_timeout_even_when_busy(app, citizen, session_factory) -> None:
+def test_absolute_timeout_even_when_busy(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin")
     with Browser(app, headers=EN) as c, Browser(app, headers=EN) as a:
         c.login(citizen.email)
@@ -167,7 +188,9 @@ def test_absolute_timeout_even_when_busy(app, citizen, session_factory) -> None:
         assert c.get("/api/v1/me").status_code == 401
 
 
-def test_the_login_sets_the_expiry_by_role(app, citizen, session_factory, settings) -> None:
+def test_the_login_sets_the_expiry_by_role(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin")
     with Browser(app, headers=EN) as c, Browser(app, headers=EN) as a:
         c.login(citizen.email)
@@ -182,7 +205,9 @@ def test_the_login_sets_the_expiry_by_role(app, citizen, session_factory, settin
     assert abs(lifetime(rows[admin.id]) - settings.staff_session_max_age) < 5
 
 
-def test_last_seen_is_written_at_most_once_a_minute(app, citizen, session_factory) -> None:
+def test_last_seen_is_written_at_most_once_a_minute(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as b:
         b.login(citizen.email)
         recent = datetime.now(UTC) - timedelta(seconds=20)
@@ -190,16 +215,20 @@ def test_last_seen_is_written_at_most_once_a_minute(app, citizen, session_factor
         b.get("/api/v1/me")
         with transaction(session_factory) as s:
             seen = s.scalar(select(UserSession.last_seen_at))
+            assert seen is not None
         assert abs((seen.replace(tzinfo=UTC) - recent).total_seconds()) < 1  # not rewritten
         old = datetime.now(UTC) - timedelta(minutes=5)
         _set_times(session_factory, citizen.id, last_seen_at=old)
         b.get("/api/v1/me")
         with transaction(session_factory) as s:
             seen = s.scalar(select(UserSession.last_seen_at))
+            assert seen is not None
         assert (datetime.now(UTC) - seen.replace(tzinfo=UTC)).total_seconds() < 30
 
 
-def test_password_change_ends_other_sessions(app, citizen, session_factory) -> None:
+def test_password_change_ends_other_sessions(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b:
         a.login(citizen.email)
         b.login(citizen.email)
@@ -226,12 +255,13 @@ def test_password_change_ends_other_sessions(app, citizen, session_factory) -> N
         assert old.status_code == 401
         c.login(citizen.email, NEW_PASSWORD)
     with transaction(session_factory) as s:
-        assert s.scalar(select(User.password_hash).where(User.id == citizen.id)).startswith(
-            "$argon2"
-        )
+        stored = s.scalar(select(User.password_hash).where(User.id == citizen.id))
+        assert stored is not None and stored.startswith("$argon2")
 
 
-def test_role_change_and_blocking_end_all_sessions(app, citizen, session_factory) -> None:
+def test_role_change_and_blocking_end_all_sessions(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     admin = make_user(session_factory, "admin@example.org", role="admin")
     with Browser(app, headers=EN) as a, Browser(app, headers=EN) as b:
         a.login(citizen.email)
@@ -251,19 +281,23 @@ def test_role_change_and_blocking_end_all_sessions(app, citizen, session_factory
         assert _sessions(session_factory, citizen.id) == 0
 
 
-def test_blocking_from_the_moderation_page_ends_sessions(app, citizen, session_factory) -> None:
+def test_blocking_from_the_moderation_page_ends_sessions(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     make_user(session_factory, "mod@example.org", role="moderator")
     with Browser(app, headers=EN) as victim:
         victim.login(citizen.email)
         assert _sessions(session_factory, citizen.id) == 1
         with transaction(session_factory) as s:
-            actor = users_service.to_current(users_service.find_by_email(s, "mod@example.org"))
+            actor = to_current(users_service.find_by_email(s, "mod@example.org"))
             blocking.block_user(s, actor, citizen.id, "Спам в комментариях")
         assert _sessions(session_factory, citizen.id) == 0
         assert victim.get("/api/v1/me").status_code == 401
 
 
-def test_the_session_list_and_ending_one_session(app, citizen, session_factory) -> None:
+def test_the_session_list_and_ending_one_session(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     chrome_android = (
         "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/126.0.0.0 Mobile Safari/537.36"
@@ -287,7 +321,9 @@ def test_the_session_list_and_ending_one_session(app, citizen, session_factory) 
         assert a.submit(f"/account/sessions/{b_id}/end").status_code == 404
 
 
-def test_a_user_cannot_end_another_users_session(app, citizen, session_factory) -> None:
+def test_a_user_cannot_end_another_users_session(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     other = make_user(session_factory, "other@example.org")
     with Browser(app, headers=EN) as victim, Browser(app, headers=EN) as attacker:
         victim.login(citizen.email)
@@ -300,7 +336,9 @@ def test_a_user_cannot_end_another_users_session(app, citizen, session_factory) 
         assert "This session has already ended." in response.text
 
 
-def test_end_all_other_sessions_keeps_this_one(app, citizen, session_factory) -> None:
+def test_end_all_other_sessions_keeps_this_one(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with (
         Browser(app, headers=EN) as a,
         Browser(app, headers=EN) as b,
@@ -314,7 +352,7 @@ def test_end_all_other_sessions_keeps_this_one(app, citizen, session_factory) ->
         assert c.get("/api/v1/me").status_code == 401
 
 
-def test_account_pages_need_a_session(app, citizen) -> None:
+def test_account_pages_need_a_session(app: Starlette, citizen: CurrentUser) -> None:
     with Browser(app, headers=EN) as anon:
         assert anon.get("/account/security").status_code in (303, 401)
         assert anon.post("/account/logout-everywhere", data={"csrf_token": "x"}).status_code in (
@@ -324,7 +362,7 @@ def test_account_pages_need_a_session(app, citizen) -> None:
         )
 
 
-def test_no_store_on_personal_answers_only(app, citizen) -> None:
+def test_no_store_on_personal_answers_only(app: Starlette, citizen: CurrentUser) -> None:
     with Browser(app, headers=EN) as b:
         anonymous = b.get("/")
         assert "no-store" not in anonymous.headers.get("cache-control", "")
@@ -336,7 +374,9 @@ def test_no_store_on_personal_answers_only(app, citizen) -> None:
         assert "no-store" not in b.get("/static/veche.css").headers.get("cache-control", "")
 
 
-def test_a_blocked_accounts_cookie_is_anonymous(app, citizen, session_factory) -> None:
+def test_a_blocked_accounts_cookie_is_anonymous(
+    app: Starlette, citizen: CurrentUser, session_factory: sessionmaker[Session]
+) -> None:
     with Browser(app, headers=EN) as b:
         b.login(citizen.email)
         with transaction(session_factory) as s:  # blocked behind the services' back

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from starlette.applications import Starlette
 
 from tests.helpers import Browser, make_user
 from tests.similar_support import (
@@ -27,7 +28,9 @@ from tests.similar_support import (
     settle,
     similar_app,
 )
+from webapp.kernel.dto import CurrentUser
 from webapp.kernel.security import RateLimiter
+from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Idea, IdeaEmbedding, Vote
 
@@ -35,25 +38,25 @@ ID_RE = re.compile(r'data-similar-id="(\d+)"')
 
 
 @pytest.fixture
-def sim_app(settings):  # type: ignore[no-untyped-def]
+def sim_app(settings: Settings) -> Iterator[Starlette]:
     application = similar_app(settings)
     yield application
     application.state.engine.dispose()
 
 
 @pytest.fixture
-def site(sim_app) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+def site(sim_app: Starlette) -> Iterator[Browser]:
     with Browser(sim_app) as b:
         yield b
 
 
 @pytest.fixture
-def author(sim_app):  # type: ignore[no-untyped-def]
+def author(sim_app: Starlette) -> CurrentUser:
     return make_user(sim_app.state.session_factory, "author@example.org")
 
 
 @pytest.fixture
-def corpus(sim_app, site, author) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def corpus(sim_app: Starlette, site: Browser, author: CurrentUser) -> dict[str, int]:
     return plant_corpus(sim_app, author)
 
 

@@ -25,6 +25,7 @@ from webapp.kernel.errors_view import exception_handlers
 from webapp.kernel.middleware import BodySizeLimit, SecurityHeaders
 from webapp.kernel.page_cache import PageCache
 from webapp.kernel.ratelimit import build_limiters, redis_client
+from webapp.kernel.security import check_password_profile
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage import faults
 from webapp.kernel.storage.db import make_engine, make_session_factory
@@ -63,6 +64,8 @@ def build_jinja(
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    # a cheap password-hash profile (tests only) never serves a production site
+    check_password_profile(settings)
     translators = load_translators(settings.languages, settings.timezone)
 
     @asynccontextmanager
