@@ -88,7 +88,7 @@ def make_data(root: Path) -> Path:
             w.writerow([i, 2 * i, 2 * i + 1, a + "?", b + "?", int(c == 1)])
 
     (root / "uk_petitions").mkdir()
-    rows = []
+    rows: list[dict[str, object]] = []
     pid = 300000
     for i, s in enumerate(EN):
         orig = pid

@@ -99,7 +99,7 @@ def test_state_update_reports_changes_only() -> None:
 
 
 scores_st = st.sampled_from([0.55, 0.7, 0.8, 0.85, 0.9, 0.97])
-op_st = st.one_of(
+op_st: st.SearchStrategy[tuple[str, int, list[tuple[int, float]]]] = st.one_of(
     st.tuples(
         st.just("update"),
         st.integers(0, 12),

@@ -55,22 +55,24 @@ def test_lookups_are_charged_by_the_model_tokens_they_read() -> None:
     """The ``similar`` rate limit counts one hit per started 128 tokens of what a lookup reads
     (webapp.dedup.engine.SimilarityService.charge): a script of one token per character
     costs as much as it makes the model work, not one hit per 500 characters."""
-    from types import SimpleNamespace
+    from sqlalchemy.orm import sessionmaker
 
+    from ml.finder import DuplicateFinder, FinderConfig
     from webapp.dedup.engine import SimilarityService
     from webapp.dedup.similar_ideas import CHARGE_TOKENS
     from webapp.kernel.settings import Settings
 
-    svc = SimilarityService(Settings(), None)  # type: ignore[arg-type]
+    svc = SimilarityService(Settings(), sessionmaker())  # an unbound factory: never opened
     assert svc.charge("парк") is None  # nothing loaded: the views charge by characters
     e5 = E5Q4Encoder(threads=1)
-    svc.finder = SimpleNamespace(encoder=e5)  # type: ignore[assignment]
+    svc.finder = DuplicateFinder(e5, FinderConfig.fallback("test", e5))
     typed = "Велодорожка вдоль набережной\nПостроить безопасную велодорожку вдоль набережной."
     assert svc.charge(typed) == 1
     chinese = "汉字测试" * 125  # 500 characters, one hit per 500 characters would be 1
     assert svc.charge(chinese) == -(-e5.token_count(chinese) // CHARGE_TOKENS) >= 3
     assert svc.charge("汉字测试" * 500) == WINDOW_TOKENS // CHARGE_TOKENS  # cut to one window
-    svc.finder = SimpleNamespace(encoder=HashingEncoder())  # type: ignore[assignment]
+    hashing = HashingEncoder()
+    svc.finder = DuplicateFinder(hashing, FinderConfig.fallback("test", hashing))
     assert svc.charge(typed) is None
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from ml.index import (
     AUTO_EXACT_MAX,
@@ -20,9 +21,9 @@ from ml.index import (
 )
 
 
-def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+def unit(rng: np.random.Generator, n: int, dim: int) -> NDArray[np.float32]:
     x = rng.standard_normal((n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
 
 
 def brute(ids: np.ndarray, vectors: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -141,17 +142,17 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
 def test_bad_input_is_named() -> None:
     index = ExactIndex(4)
     with pytest.raises(ValueError, match="4 columns"):
-        index.add(np.array([1]), np.ones((1, 5)))
+        index.add(np.array([1]), np.ones((1, 5), dtype=np.float32))
     with pytest.raises(ValueError, match="ids"):
-        index.add(np.array([1, 2]), np.ones((1, 4)))
+        index.add(np.array([1, 2]), np.ones((1, 4), dtype=np.float32))
     with pytest.raises(ValueError, match=">= 0"):
-        index.add(np.array([-3]), np.ones((1, 4)))
+        index.add(np.array([-3]), np.ones((1, 4), dtype=np.float32))
     with pytest.raises(TypeError, match="integers"):
-        index.add(np.array([1.5]), np.ones((1, 4)))
+        index.add(np.array([1.5]), np.ones((1, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="NaN"):
-        index.add(np.array([1]), np.full((1, 4), np.nan))
+        index.add(np.array([1]), np.full((1, 4), np.nan, dtype=np.float32))
     with pytest.raises(ValueError, match="k must be"):
-        index.search(np.ones((1, 4)), 0)
+        index.search(np.ones((1, 4), dtype=np.float32), 0)
     with pytest.raises(ValueError, match="dim"):
         ExactIndex(0)
     with pytest.raises(ValueError, match="kind"):
@@ -167,10 +168,10 @@ def test_build_index_exact_satisfies_protocol() -> None:
 # ----------------------------------------------------------------------------- ANN
 
 
-def clustered(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+def clustered(rng: np.random.Generator, n: int, dim: int) -> NDArray[np.float32]:
     centres = unit(rng, max(4, n // 50), dim)
     x = centres[rng.integers(0, len(centres), n)] + 0.6 * unit(rng, n, dim)
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
 
 
 def test_ann_finds_near_copies_like_exact() -> None:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from ml import DuplicateFinder
 from ml.embeddings import ConcatEncoder, HashingEncoder
@@ -24,9 +25,9 @@ from ml.scorer import (
 PARTS = (("e5", 6), ("minilm", 4))
 
 
-def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+def _unit(rng: np.random.Generator, n: int, d: int) -> NDArray[np.float64]:
     x = rng.normal(size=(n, d))
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float64)
 
 
 def _stored(e5: np.ndarray, mini: np.ndarray) -> np.ndarray:
@@ -91,7 +92,7 @@ def test_lexical_features() -> None:
     assert stem_overlap("Новые парки", "новый парк") == 1.0
     assert stem_overlap("Построить каток", "Открыть бассейн") == 0.0
     assert 0 < stem_overlap("Open the parks", "opening park") < 1
-    v = np.ones((2, 4), dtype=np.float32) / 2
+    v = np.full((2, 4), 0.5, dtype=np.float32)
     data = PairData.compute(
         ["Парк", "Сквер у дома 7"], ["парк!", "Сквер у дома 9 и ещё слова"], v, v, (("main", 4),)
     )

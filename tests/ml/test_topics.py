@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from ml.topics import candidate_ks, cluster_vectors, find_topics, tokens, topic_keywords
 
@@ -16,10 +17,14 @@ SUBJECTS = {
 }
 
 
-def _corpus(per_cluster: int = 30, dim: int = 32, noise: float = 0.15, seed: int = 1):
+def _corpus(
+    per_cluster: int = 30, dim: int = 32, noise: float = 0.15, seed: int = 1
+) -> tuple[NDArray[np.float64], list[str], NDArray[np.int64]]:
     rng = np.random.default_rng(seed)
     centres = np.linalg.qr(rng.standard_normal((dim, dim)))[0][: len(SUBJECTS)]
-    vectors, texts, truth = [], [], []
+    vectors: list[NDArray[np.float64]] = []
+    texts: list[str] = []
+    truth: list[int] = []
     for c, (name, words) in enumerate(SUBJECTS.items()):
         for i in range(per_cluster):
             v = centres[c] + noise * rng.standard_normal(dim)
@@ -27,7 +32,7 @@ def _corpus(per_cluster: int = 30, dim: int = 32, noise: float = 0.15, seed: int
             picked = [words[(i + j) % len(words)] for j in range(3)]
             texts.append(f"Предлагаю {' '.join(picked)} в нашем районе, please {name}")
             truth.append(c)
-    return np.array(vectors), texts, np.array(truth)
+    return np.asarray(vectors, dtype=np.float64), texts, np.asarray(truth, dtype=np.int64)
 
 
 def test_planted_clusters_are_recovered_exactly_with_their_own_keywords() -> None:

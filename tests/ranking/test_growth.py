@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -177,11 +179,13 @@ def test_adding_zero_rows_is_a_no_op() -> None:
         (lambda s: s.add_users([True, False], [0], [0, 0]), "district"),
     ],
 )
-def test_bad_growth_arguments_raise_value_error_naming_them(call: object, match: str) -> None:
+def test_bad_growth_arguments_raise_value_error_naming_them(
+    call: Callable[[Snapshot], object], match: str
+) -> None:
     snap = _small()
     n, u = snap.n_ideas, snap.n_users
     with pytest.raises(ValueError, match=match):
-        call(snap)  # type: ignore[operator]
+        call(snap)
     assert (snap.n_ideas, snap.n_users) == (n, u)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -188,11 +190,13 @@ def test_withdrawing_a_vote_that_was_never_cast_is_refused_with_a_budget() -> No
         (lambda s: s.advance(float("nan")), "now"),
     ],
 )
-def test_bad_arguments_raise_value_error_naming_them(call: object, match: str) -> None:
+def test_bad_arguments_raise_value_error_naming_them(
+    call: Callable[[Snapshot], object], match: str
+) -> None:
     world = make_world(9)
     snap = Snapshot.build(world.votes(), world.users, world.ideas, world.geo, now=NOW)
     with pytest.raises(ValueError, match=match):
-        call(snap)  # type: ignore[operator]
+        call(snap)
 
 
 def test_build_refuses_bad_configs_and_suspicion() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict, Unpack, get_args
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,11 +14,27 @@ from tests.ranking.world import make_world
 
 GEO = Geography(np.array([0, 0, 1], dtype=np.int16))  # districts 0, 1 in okrug 0; 2 in okrug 1
 
+Factor = Literal["verified", "unverified", "same_district", "same_okrug", "other_district"]
 
-def _one_vote(verified: bool, user_district: int, idea_district: int, **cfg: object) -> float:
+
+class WeightKwargs(TypedDict, total=False):
+    """The keyword arguments of :class:`WeightConfig`."""
+
+    verified: float
+    unverified: float
+    same_district: float
+    same_okrug: float
+    other_district: float
+    budget: int | None
+    max_suspicion_discount: float
+
+
+def _one_vote(
+    verified: bool, user_district: int, idea_district: int, /, **cfg: Unpack[WeightKwargs]
+) -> float:
     users = Users.build([verified], [user_district], [0])
     ideas = Ideas.build([idea_district], [0])
-    w = vote_weights(Votes.build([0], [0]), users, ideas, GEO, WeightConfig(**cfg))  # type: ignore[arg-type]
+    w = vote_weights(Votes.build([0], [0]), users, ideas, GEO, WeightConfig(**cfg))
     return float(w.weight[0])
 
 
@@ -89,13 +107,13 @@ def test_weights_stay_within_their_bounds(
     )
 
 
-@pytest.mark.parametrize(
-    "field", ["verified", "unverified", "same_district", "same_okrug", "other_district"]
-)
+@pytest.mark.parametrize("field", get_args(Factor))
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
-def test_factor_outside_unit_interval_is_refused(field: str, bad: float) -> None:
+def test_factor_outside_unit_interval_is_refused(field: Factor, bad: float) -> None:
+    kwargs: WeightKwargs = {}
+    kwargs[field] = bad
     with pytest.raises(ValueError, match=field):
-        WeightConfig(**{field: bad})  # type: ignore[arg-type]
+        WeightConfig(**kwargs)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
