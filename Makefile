@@ -54,8 +54,8 @@ lint: install  ## ruff (lint and format), the import-linter contracts (domains, 
 	$(BIN)/ruff format --check webapp ranking ml tests migrations tools bench
 	$(BIN)/lint-imports
 
-typecheck: install  ## mypy, strict for webapp/, ranking/ and ml/
-	$(BIN)/mypy webapp ranking ml
+typecheck: install  ## mypy, strict for webapp/, ranking/ and ml/, and the tests
+	$(BIN)/mypy webapp ranking ml tests
 
 messages: install  ## re-extract translatable strings, update the ru/en catalogs, fill from webapp/i18n/pending/*.json
 	flock /tmp/veche-i18n.lock $(PY) tools/i18n_sync.py
