@@ -263,7 +263,7 @@ def test_a_device_cookie_lets_the_owner_in_while_a_stranger_is_delayed(
 
 
 def test_the_device_cookie_is_signed_httponly_lax_and_secure_in_production(
-    settings: Settings, citizen: Any
+    settings: Settings, citizen: Any, production_password_profile: None
 ) -> None:
     for environment, secure in (("test", False), ("production", True)):
         s = replace(settings, environment=environment, secret_key="x" * 40, redis_url="")

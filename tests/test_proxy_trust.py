@@ -184,7 +184,9 @@ def test_serve_with_a_real_secret_still_warns_about_development(serve: Any) -> N
     assert code == 0 and "development settings" in err and "placeholder" not in err
 
 
-def test_serve_in_production_refuses_the_placeholder_secret(serve: Any) -> None:
+def test_serve_in_production_refuses_the_placeholder_secret(
+    serve: Any, production_password_profile: None
+) -> None:
     for secret in ("dev-insecure-secret-change-me", "short"):
         code, err, calls = serve("--host", "0.0.0.0", VECHE_ENV="production", SECRET_KEY=secret)
         assert code == 2 and not calls
