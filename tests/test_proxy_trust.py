@@ -185,8 +185,9 @@ def test_serve_with_a_real_secret_still_warns_about_development(serve: Any) -> N
 
 
 def test_serve_in_production_refuses_the_placeholder_secret(
-    serve: Any, production_password_profile: None
+    production_password_profile: None, serve: Any
 ) -> None:
+    # the profile fixture first: it is torn down after serve's environment (VECHE_ENV) is undone
     for secret in ("dev-insecure-secret-change-me", "short"):
         code, err, calls = serve("--host", "0.0.0.0", VECHE_ENV="production", SECRET_KEY=secret)
         assert code == 2 and not calls
