@@ -50,7 +50,7 @@ class Bench:
     args: tuple[str, ...]
     json_flag: str  # the option that names the JSON file it writes
     extra: tuple[str, ...]  # options that keep it off the real docs and results
-    figures: Callable[[dict[str, Any]], dict[str, tuple[float, str]]]  # name -> (value, "ms"|"/s")
+    figures: Callable[[Any], dict[str, tuple[float, str]]]  # name -> (value, "ms"|"/s")
 
 
 def _ranking(d: dict[str, Any]) -> dict[str, tuple[float, str]]:
@@ -61,8 +61,8 @@ def _ranking(d: dict[str, Any]) -> dict[str, tuple[float, str]]:
     }
 
 
-def _similar(d: dict[str, Any]) -> dict[str, tuple[float, str]]:
-    s = d["sizes"][0]
+def _similar(d: Any) -> dict[str, tuple[float, str]]:
+    s = d[0] if isinstance(d, list) else d["sizes"][0]  # --json writes the list of sizes
     return {
         f"similar ideas over HTTP, {s['ideas']:,} ideas, p50": (s["p50_ms"], "ms"),
         f"similar ideas over HTTP, {s['ideas']:,} ideas, p99": (s["p99_ms"], "ms"),
@@ -148,7 +148,7 @@ def base_tree(ref: str, workdir: Path) -> tuple[Path, Path]:
     return tree, venv / "bin" / "python"
 
 
-def run_one(bench: Bench, tree: Path, python: Path, out: Path, tmp: Path) -> dict[str, Any]:
+def run_one(bench: Bench, tree: Path, python: Path, out: Path, tmp: Path) -> Any:
     out.unlink(missing_ok=True)
     extra = [a.replace("{tmp}", str(tmp)) for a in bench.extra]
     cmd = [str(python), "-m", bench.module, *bench.args, bench.json_flag, str(out), *extra]
@@ -157,8 +157,7 @@ def run_one(bench: Bench, tree: Path, python: Path, out: Path, tmp: Path) -> dic
     if done.returncode != 0 or not out.exists():
         tail = (done.stdout + done.stderr)[-3000:]
         raise SystemExit(f"error: {' '.join(cmd)} failed in {tree}:\n{tail}")
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+    return json.loads(out.read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
