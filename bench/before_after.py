@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     units: dict[str, str] = {}
     started = time.time()
     load_start = os.getloadavg()
-    steps = [(r, b, s) for r in range(args.rounds) for b in chosen for s in ("base", "new")]
+    # base first in even rounds, new first in odd ones: a run that follows another's writes
+    # (PostgreSQL checkpoints, vacuum) must not always be the same side
+    order = (("base", "new"), ("new", "base"))
+    steps = [(r, b, s) for r in range(args.rounds) for b in chosen for s in order[r % 2]]
     for rnd, bench, side in tqdm(steps, desc="before/after", unit="run"):
         tree, python = sides[side]
         data = run_one(bench, tree, python, tmp / f"{bench.key}-{side}-{rnd}.json", tmp)
