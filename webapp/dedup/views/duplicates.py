@@ -14,12 +14,13 @@ from webapp.dedup import duplicate_queue as queue_service
 from webapp.dedup.dedup_groups import NEIGHBOURS
 from webapp.dedup.similar_ideas import SimilarityUnavailable
 from webapp.dedup.views import diff
-from webapp.kernel.dto import MAX_PAGE, Page
+from webapp.kernel.dto import Page
 from webapp.kernel.errors import Conflict, InvalidInput, NotFound, invalid
 from webapp.kernel.web import (
     db,
     field_errors,
     flash,
+    page_number,
     read_form,
     redirect,
     render,
@@ -43,14 +44,6 @@ class Failed:
     message: str
     fields: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] = field(default_factory=dict)
-
-
-def _page_number(value: str | None) -> int:
-    try:
-        number = int(value or 1)
-    except ValueError:
-        number = 1
-    return min(max(1, number), MAX_PAGE)
 
 
 def _finder(request: Request) -> DuplicateFinder | None:
@@ -123,7 +116,7 @@ def _failed(
 async def queue(request: Request) -> Response:
     """Open candidate groups, strongest first, each with its texts compared and its actions."""
     await require_user(request, "moderate")
-    return await _show(request, _page_number(request.query_params.get("page")))
+    return await _show(request, page_number(request.query_params.get("page")))
 
 
 async def merge(request: Request) -> Response:
@@ -131,7 +124,7 @@ async def merge(request: Request) -> Response:
     user = await require_user(request, "moderate")
     group_id = _group_id(request)
     form = await read_form(request)
-    number = _page_number(form.get("page"))
+    number = page_number(form.get("page"))
     canonical = form.get("canonical", "")
     try:
         if not canonical.isdigit():
@@ -168,7 +161,7 @@ async def dismiss(request: Request) -> Response:
     user = await require_user(request, "moderate")
     group_id = _group_id(request)
     form = await read_form(request)
-    number = _page_number(form.get("page"))
+    number = page_number(form.get("page"))
     try:
         result = await db(
             request,

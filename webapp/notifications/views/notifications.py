@@ -6,27 +6,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from webapp.kernel.errors import N_, invalid
-from webapp.kernel.web import db, flash, read_form, redirect, render, require_user
+from webapp.kernel.web import db, flash, page_number, read_form, redirect, render, require_user
 from webapp.notifications import inbox as inbox_service
 
 
-def _page_number(raw: str | None) -> int:
-    try:
-        number = int(raw or 1)
-    except ValueError:
-        return 1
-    return min(max(1, number), inbox_service.MAX_PAGE)
-
-
 def _back(request: Request, form: dict[str, str]) -> RedirectResponse:
-    number = _page_number(form.get("page"))
+    number = page_number(form.get("page"))
     return redirect(request, "notifications", query=f"page={number}" if number > 1 else "")
 
 
 async def notifications_page(request: Request) -> Response:
     user = await require_user(request)
     size = request.app.state.settings.page_size
-    number = _page_number(request.query_params.get("page"))
+    number = page_number(request.query_params.get("page"))
     box = await db(request, inbox_service.inbox, user.id, number, size)
     # each notification is worded by the template (notifications/_notices.html), its idea titles
     # linked through notification_open (which marks it read)
