@@ -258,6 +258,30 @@ class Idea(Base):
     status_changed_at: Mapped[datetime | None] = mapped_column()
     responded_at: Mapped[datetime | None] = mapped_column()
     threshold_reached_at: Mapped[datetime | None] = mapped_column()
+    # Where the idea is (WGS84), when its author or source gives a point; shown on the map.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class IdeaPhoto(Base):
+    """A photo attached to an idea: stored only after decoding and re-encoding (no metadata).
+
+    ``key`` names the files in the media store (``<key>.jpg`` full size, ``<key>-thumb.jpg``);
+    it is the SHA-256 of the re-encoded image, so the same picture uploaded twice is one file.
+    """
+
+    __tablename__ = "idea_photos"
+    __table_args__ = (Index("ix_idea_photos_idea_position", "idea_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    key: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Vote(Base):
@@ -289,6 +313,10 @@ class Comment(Base):
     # moved it (an unmerge moves exactly these back).
     moved_from_idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id"))
     moved_by_merge_id: Mapped[int | None] = mapped_column(ForeignKey("idea_merges.id"), index=True)
+    # The comment this one answers (a reply), if any; its author is notified.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Report(Base):
