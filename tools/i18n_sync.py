@@ -8,13 +8,17 @@ the code, updates ``ru`` and ``en``, and fills any empty Russian translation fro
 files. Translations already in the catalogs are kept.
 
     flock /tmp/veche-i18n.lock .venv/bin/python tools/i18n_sync.py
+    .venv/bin/python -m tools.i18n_sync --check   # only list what is untranslated; writes nothing
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
@@ -40,7 +44,28 @@ KEYWORDS = [
 ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.i18n_sync",
+        description="Re-extract the message catalogs and fill Russian translations from "
+        "webapp/i18n/pending/*.json (make messages).",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="work on a temporary copy: list untranslated messages, change no file",
+    )
+    opts = parser.parse_args(argv)
+    if not opts.check:
+        return sync(I18N)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "i18n"
+        shutil.copytree(I18N, copy)
+        return sync(copy)
+
+
+def sync(i18n: Path) -> int:
+    """Extract into ``i18n``/messages.pot, update its catalogs, fill Russian from pending files."""
     bindir = Path(sys.executable).parent
     args = [
         str(bindir / "pybabel"),
@@ -48,7 +73,7 @@ def main() -> int:
         "-F",
         "babel.cfg",
         "-o",
-        "webapp/i18n/messages.pot",
+        str(i18n / "messages.pot"),
         "--no-location",
         "--sort-output",
     ]
@@ -60,9 +85,9 @@ def main() -> int:
             str(bindir / "pybabel"),
             "update",
             "-i",
-            "webapp/i18n/messages.pot",
+            str(i18n / "messages.pot"),
             "-d",
-            "webapp/i18n",
+            str(i18n),
             "--no-fuzzy-matching",
             "--ignore-obsolete",
         ],
@@ -71,9 +96,9 @@ def main() -> int:
         capture_output=True,
     )
     pending: dict[str, object] = {}
-    for f in sorted((I18N / "pending").glob("*.json")):
+    for f in sorted((i18n / "pending").glob("*.json")):
         pending.update(json.loads(f.read_text(encoding="utf-8")))
-    po = I18N / "ru" / "LC_MESSAGES" / "messages.po"
+    po = i18n / "ru" / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as fh:
         catalog = read_po(fh, locale="ru")
     missing = []
