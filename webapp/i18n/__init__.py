@@ -61,7 +61,8 @@ class Translator:
     def number(self, value: float | int) -> str:
         return self._number(value)
 
-    def datetime(self, value: dt.datetime | None, fmt: str = "medium") -> str:
+    def datetime(self, value: dt.datetime | None, fmt: str = "d MMMM y, HH:mm") -> str:
+        """A date and time without seconds in the city's time zone ("7 декабря 2026, 16:30")."""
         if value is None:
             return ""
         return format_datetime(value, format=fmt, locale=self.locale, tzinfo=self.tz)
