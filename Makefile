@@ -64,7 +64,7 @@ messages: install  ## re-extract translatable strings, update the ru/en catalogs
 docs: install  ## regenerate docs/settings.md and docs/cli.md from the code (tests/test_docs.py fails when they are stale)
 	$(PY) tools/gen_docs.py
 
-screenshots: install  ## run the end-to-end browser flows (needs /usr/bin/chromium) and save a PNG per step in docs/screenshots/
+screenshots: install  ## run the end-to-end browser flows (needs /usr/bin/chromium), save a PNG per step and the main pages on a 360x740 phone in docs/screenshots/
 	$(PY) -m tools.screenshots --out docs/screenshots
 
 bench: bench-ranking bench-dedup bench-cost  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)

@@ -27,7 +27,28 @@ cover them. Two steps, both on arrays:
    forms with a fleeting vowel, such as "велодорожек"); each label is shown in its
    most frequent surface form in the cluster. Stop words (Russian, English, Spanish: function
    words and the filler of civic proposals such as "предлагаю", "please", "solicitamos") ship
-   in this module. A keyword must occur at least twice in its cluster.
+   in this module. A keyword must occur in at least two of its cluster's ideas and in at least
+   ``min_share`` (10 %) of them, so that a label describes the theme rather than one long
+   text; and when the ideas' languages are known, labels come from the ideas in the cluster's
+   main language (a theme of Russian petitions is labelled in Russian even when an English
+   petition joined it).
+3. **Coherence** (:func:`coherence_scores`): k-means partitions everything, so some clusters
+   are only "what was left over" — football next to gyms next to playgrounds. A cluster's
+   *cohesion* is its members' mean cosine similarity over all distinct pairs,
+   ``(|sum of members|^2 - m) / (m (m - 1))`` for ``m`` unit vectors; its **coherence** is
+   how much more alike its members are to each other than to the other ideas:
+   ``(cohesion - r) / (1 - r)``, where ``r`` is the mean cosine between the members and the
+   other ideas *in the cluster's main language*. Same-language because the default encoder
+   puts any two Russian texts closer than a Russian and an English one; against the whole
+   corpus a random handful of English petitions among Russian ones would look like a theme.
+   Clusters below ``min_coherence`` (default :data:`MIN_COHERENCE`, 0.05) are dropped: their
+   ideas go to "other". The default was set on the demo corpus with the default encoder (360
+   Russian petitions, 60 UK and 60 Madrid proposals): random same-language groups of 30–60
+   ideas score between -0.03 and 0.03; the clusters that read as one subject (roads and metro,
+   bans, penalties, single-use plastic) 0.06–0.12; a cluster mixing pensions, copyright and
+   officials' pay 0.03. Borderline themes of a small, narrow language group (the UK
+   petitions, all about energy and environment) can fall below it; a lower threshold lets
+   random groups through.
 
 Pure NumPy and scikit-learn: no web, no database (import-linter enforces it).
 """
@@ -36,6 +57,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +72,8 @@ from sklearn.metrics import silhouette_score
 
 MINIBATCH_ABOVE = 20_000
 NORM_TOLERANCE = 1e-3
+MIN_COHERENCE = 0.05  # see the module docstring, step 3
+MIN_SHARE = 0.10  # of a cluster's ideas that must use a label word
 
 _RU = """
 а без более бы был была были было быть в вам вас весь во вот все всего всех вы где да даже для
@@ -59,6 +83,7 @@ _RU = """
 уже хотя чего чей чем что чтобы чье чьё эта эти это этот я которые который которая которое
 нужно необходимо прошу просим предлагаю предлагаем сделать будет можно город города городе
 москва москвы москве жителей жители район района районе улица улицы улице дом дома год года
+практический практического результат результата российской федерации россии рф
 """
 _EN = """
 a about above after again all also am an and any are as at be because been before being below
@@ -70,6 +95,7 @@ very was we were what when where which while who whom why will with would you yo
 need needs want make made call calling ask asking government petition people uk many new
 use used using work working allow allowed require required ensure introduce take give get
 would like also one two every year years time way well much must may might still even
+country number
 """
 _ES = """
 a al algo ante como con contra cual cuando de del desde donde el ella ellas ellos en entre era
@@ -78,7 +104,7 @@ para pero por que qué se sea ser si sí sin sobre son su sus también te tiene 
 una uno unos y ya madrid calle calles solicitamos solicito propuesta proponemos propongo hacer
 ciudad barrio zona hace hacen puede pueden creo cada así porque hasta otros otras otro otra
 están está estar tienen tener mucho muchos mucha muchas poco forma parte año años día días
-actualmente además ahora gran gracias
+actualmente además ahora gran gracias solo sólo
 """
 STOP_WORDS: frozenset[str] = frozenset((_RU + _EN + _ES).split())
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
@@ -87,6 +113,7 @@ _STEMMERS = {
     lang: snowballstemmer.stemmer(name)
     for lang, name in (("ru", "russian"), ("en", "english"), ("es", "spanish"))
 }
+_STEM_LOCK = threading.Lock()  # snowball stemmer objects keep state between calls
 
 
 @dataclass(frozen=True)
@@ -96,6 +123,7 @@ class Topic:
     members: tuple[int, ...]
     keywords: tuple[str, ...]
     cohesion: float  # mean cosine of the members to the theme's centre
+    coherence: float = 1.0  # pairwise cohesion above the corpus' baseline (module docstring)
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,7 @@ class Topics:
     topics: tuple[Topic, ...]
     k: int  # clusters fitted before dropping the small ones (0: too few rows to cluster)
     silhouette: float | None  # the chosen k's silhouette on the sample
+    dropped: int = 0  # clusters big enough but incoherent (their rows are "other")
 
 
 def _check_vectors(vectors: Any) -> NDArray[np.float64]:
@@ -230,7 +259,8 @@ def tokens(text: str, language: str | None = None) -> list[tuple[str, str]]:
         if word in STOP_WORDS:
             continue
         stemmer = _STEMMERS["ru"] if _CYRILLIC.search(word) else latin
-        stem = stemmer.stemWord(word)
+        with _STEM_LOCK:
+            stem = stemmer.stemWord(word)
         if stem in STOP_WORDS or len(stem) < 3:
             continue
         out.append((stem, word))
@@ -242,24 +272,45 @@ def topic_keywords(
     labels: Any,
     n_keywords: int = 5,
     languages: Sequence[str | None] | None = None,
+    min_share: float = MIN_SHARE,
 ) -> list[tuple[str, ...]]:
-    """c-TF-IDF keywords of each cluster ``0..max(labels)`` (``-1`` rows only count as "other")."""
+    """c-TF-IDF keywords of each cluster ``0..max(labels)`` (``-1`` rows only count as "other").
+
+    A keyword is used by at least two of the cluster's texts and by ``min_share`` of them; with
+    ``languages``, only the texts in the cluster's most common language propose keywords.
+
+    >>> texts = ["Ремонт дороги у школы", "Ремонт дороги во дворе", "Дорога к поликлинике",
+    ...          "Новая площадка для детей", "Площадка для детей", "Детям нужна площадка"]
+    >>> topic_keywords(texts, [0, 0, 0, 1, 1, 1], n_keywords=2)
+    [('дороги', 'ремонт'), ('детей', 'площадка')]
+    """
     lab = np.asarray(labels, dtype=np.int64)
     if lab.shape != (len(texts),):
         raise ValueError(f"labels must have shape ({len(texts)},), got {lab.shape}")
     if languages is not None and len(languages) != len(texts):
         raise ValueError(f"languages must have {len(texts)} entries, got {len(languages)}")
+    if not 0.0 <= min_share <= 1.0:
+        raise ValueError(f"min_share must be between 0 and 1, got {min_share}")
     n_clusters = int(lab.max()) + 1 if lab.size else 0
     if n_clusters == 0:
         return []
+    main = _main_languages(lab, n_clusters, languages)
     stems: list[list[str]] = [[] for _ in range(n_clusters + 1)]  # the last one: other
     surface: list[Counter[tuple[str, str]]] = [Counter() for _ in range(n_clusters)]
+    used_by: list[Counter[str]] = [Counter() for _ in range(n_clusters)]  # texts using a stem
+    eligible: list[set[str]] = [set() for _ in range(n_clusters)]  # stems of main-language texts
+    sizes = np.bincount(lab[lab >= 0], minlength=n_clusters)
     for i, text in enumerate(texts):
         c = int(lab[i])
-        words = tokens(text, languages[i] if languages is not None else None)
+        language = languages[i] if languages is not None else None
+        words = tokens(text, language)
         stems[c if c >= 0 else n_clusters].extend(s for s, _ in words)
         if c >= 0:
             surface[c].update(words)
+            distinct = {s for s, _ in words}
+            used_by[c].update(distinct)
+            if main[c] is None or language == main[c]:
+                eligible[c] |= distinct
     if not any(stems[:n_clusters]):
         return [() for _ in range(n_clusters)]
     # one document per cluster, and "other" as one more so that its words count as common
@@ -269,10 +320,14 @@ def topic_keywords(
     vocabulary = [str(w) for w in vectorizer.get_feature_names_out()]
     out: list[tuple[str, ...]] = []
     for c in range(n_clusters):
-        counts = Counter(stems[c])
         scores = matrix[c]
+        needed = max(2, math.ceil(min_share * int(sizes[c])))
         order = sorted(
-            (int(i) for i in np.flatnonzero(scores > 0) if counts[vocabulary[i]] >= 2),
+            (
+                int(i)
+                for i in np.flatnonzero(scores > 0)
+                if used_by[c][vocabulary[i]] >= needed and vocabulary[i] in eligible[c]
+            ),
             key=lambda i: (-float(scores[i]), vocabulary[i]),
         )
         labels_c: list[str] = []
@@ -282,6 +337,98 @@ def topic_keywords(
             labels_c.append(min(forms, key=lambda f: (-f[0], f[1]))[1])
         out.append(tuple(labels_c))
     return out
+
+
+def _main_languages(
+    lab: NDArray[np.int64], n_clusters: int, languages: Sequence[str | None] | None
+) -> list[str | None]:
+    """Each cluster's most common language (None: unknown; ties: the alphabetically first)."""
+    if languages is None:
+        return [None] * n_clusters
+    counts: list[Counter[str]] = [Counter() for _ in range(n_clusters)]
+    for c, language in zip(lab.tolist(), languages, strict=True):
+        if c >= 0 and language:
+            counts[c][language] += 1
+    return [min(k, key=lambda w: (-k[w], w)) if k else None for k in counts]
+
+
+def pairwise_cohesion(vectors: Any) -> float:
+    """Mean cosine similarity over the distinct pairs of ``m >= 2`` unit rows.
+
+    ``(|x_1 + ... + x_m|^2 - m) / (m (m - 1))``: one pass, no m x m matrix.
+
+    >>> pairwise_cohesion(np.eye(3))
+    0.0
+    >>> pairwise_cohesion(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    0.3333333333333333
+    """
+    arr = np.asarray(vectors, dtype=np.float64)
+    m = arr.shape[0]
+    if m < 2:
+        raise ValueError(f"pairwise_cohesion needs at least 2 rows, got {m}")
+    total = arr.sum(axis=0)
+    return float((total @ total - m) / (m * (m - 1)))
+
+
+def coherence_scores(
+    vectors: Any, labels: Any, languages: Sequence[str | None] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each cluster's coherence ``(cohesion - r) / (1 - r)`` and its reference ``r``.
+
+    ``cohesion`` is the members' mean pairwise cosine (:func:`pairwise_cohesion`); ``r`` the
+    mean cosine between the members and the other rows — with ``languages``, only the other
+    rows in the cluster's main language (when there are at least two), because an encoder puts
+    any two texts of one language closer than texts of two languages.
+
+    Parameters
+    ----------
+    vectors : array of shape (n, d)
+        L2-normalised rows.
+    labels : array of shape (n,)
+        Clusters ``0..k-1``; ``-1`` rows are only "other rows".
+    languages : sequence of n str or None, optional
+        Each row's language.
+
+    Returns
+    -------
+    (coherence, reference)
+        Both of shape (k,). ``coherence``: 0 for a cluster whose members are no more alike
+        than they are to the other rows, 1 for identical rows (negative: less alike); ``nan``
+        for a cluster of fewer than two rows. A cluster that is the whole corpus has ``r = 0``.
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 0.0], [1.0, 0.0], [0.6, 0.8], [0.6, -0.8]])
+    >>> coherence, reference = coherence_scores(x, [0, 0, 1, 1])
+    >>> [round(float(c), 4) for c in coherence], [round(float(r), 4) for r in reference]
+    ([1.0, -2.2], [0.6, 0.6])
+    """
+    arr = _check_vectors(vectors)
+    lab = np.asarray(labels, dtype=np.int64)
+    if lab.shape != (arr.shape[0],):
+        raise ValueError(f"labels must have shape ({arr.shape[0]},), got {lab.shape}")
+    if languages is not None and len(languages) != arr.shape[0]:
+        raise ValueError(f"languages must have {arr.shape[0]} entries, got {len(languages)}")
+    k = int(lab.max()) + 1 if lab.size else 0
+    main = _main_languages(lab, k, languages)
+    spoken = np.asarray(languages if languages is not None else [None] * arr.shape[0], dtype=object)
+    coherence = np.full(k, np.nan, dtype=np.float64)
+    reference = np.zeros(k, dtype=np.float64)
+    for c in range(k):
+        inside = lab == c
+        rows = arr[inside]
+        others = ~inside
+        if main[c] is not None and int((others & (spoken == main[c])).sum()) >= 2:
+            others &= spoken == main[c]
+        if others.any():
+            # mean cosine over every (member, other) pair, from the two sums
+            reference[c] = float(rows.sum(axis=0) @ arr[others].sum(axis=0)) / (
+                rows.shape[0] * int(others.sum())
+            )
+        if rows.shape[0] >= 2:
+            span = max(1.0 - reference[c], 1e-9)
+            coherence[c] = (pairwise_cohesion(rows) - reference[c]) / span
+    return coherence, reference
 
 
 def _identity(document: list[str]) -> list[str]:
@@ -297,6 +444,7 @@ def find_topics(
     min_size: int = 3,
     max_topics: int = 20,
     n_keywords: int = 5,
+    min_coherence: float | None = MIN_COHERENCE,
     sample_size: int = 2000,
     random_state: int = 0,
 ) -> Topics:
@@ -319,6 +467,9 @@ def find_topics(
         The largest ``k`` the sweep tries.
     n_keywords : int, default 5
         Labels per theme.
+    min_coherence : float or None, default MIN_COHERENCE
+        Clusters whose coherence (:func:`coherence_scores`) is below it go to "other";
+        None keeps every cluster.
     sample_size, random_state : int
         The sweep's sample size and the seed of sampling and k-means (results are
         deterministic for a given seed).
@@ -327,7 +478,8 @@ def find_topics(
     -------
     Topics
         ``labels`` (n,) int64 with ``-1`` for "other"; ``topics`` largest first, each with its
-        member rows (most central first), keywords and cohesion.
+        member rows (most central first), keywords, cohesion and coherence; ``dropped``: how
+        many clusters were incoherent.
 
     Examples
     --------
@@ -352,6 +504,8 @@ def find_topics(
         )
     if n_keywords < 1:
         raise ValueError(f"n_keywords must be at least 1, got {n_keywords}")
+    if min_coherence is not None and not -1.0 <= min_coherence <= 1.0:
+        raise ValueError(f"min_coherence must be between -1 and 1, got {min_coherence}")
     labels, k, score = cluster_vectors(
         arr,
         n_topics=n_topics,
@@ -360,6 +514,15 @@ def find_topics(
         sample_size=sample_size,
         random_state=random_state,
     )
+    coherence, _reference = coherence_scores(arr, labels, languages)
+    dropped = 0
+    if min_coherence is not None and coherence.size:
+        keep = coherence >= min_coherence
+        dropped = int((~keep).sum())
+        mapping = np.full(coherence.size, -1, dtype=np.int64)
+        mapping[keep] = np.arange(int(keep.sum()), dtype=np.int64)  # still largest first
+        labels = np.where(labels >= 0, mapping[np.maximum(labels, 0)], -1)
+        coherence = coherence[keep]
     keywords = topic_keywords(texts, labels, n_keywords, languages)
     topics = []
     for c, words in enumerate(keywords):
@@ -369,5 +532,12 @@ def find_topics(
         centre = centre / norm if norm > 0 else centre
         similarity = arr[rows] @ centre
         order = rows[np.argsort(-similarity, kind="stable")]
-        topics.append(Topic(tuple(int(i) for i in order), words, float(similarity.mean())))
-    return Topics(labels, tuple(topics), k, score)
+        topics.append(
+            Topic(
+                tuple(int(i) for i in order),
+                words,
+                float(similarity.mean()),
+                float(coherence[c]),
+            )
+        )
+    return Topics(labels, tuple(topics), k, score, dropped)

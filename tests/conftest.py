@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
@@ -33,6 +33,7 @@ from webapp.kernel.dto import CurrentUser
 from webapp.kernel.settings import Settings, normalise_database_url
 from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
 from webapp.kernel.storage.migrate import upgrade
+from webapp.kernel.storage.models import Base
 from webapp.taxonomy import taxonomy
 
 # Every test process (each xdist worker too) hashes passwords at the cheapest argon2 cost.
@@ -63,9 +64,41 @@ MUTABLE_TABLES = [
     "user_sessions",
     "login_events",
     "pending_registrations",
+    "idea_photos",
     "ideas",
     "users",
 ]
+# Categories and districts are loaded once per database and kept; a test that renames or adds one
+# (the admin pages, the form fuzzer) must not leak it into the next test: each test starts from
+# this snapshot of the loaded rows.
+TAXONOMY_TABLES = ("categories", "districts")
+_taxonomy_snapshot: dict[str, dict[str, list[dict[str, object]]]] = {}
+
+
+def _taxonomy_rows(conn: Connection) -> dict[str, list[dict[str, object]]]:
+    return {
+        name: [
+            dict(r._mapping)
+            for r in conn.execute(select(Base.metadata.tables[name]).order_by(text("id")))
+        ]
+        for name in TAXONOMY_TABLES
+    }
+
+
+def _restore_taxonomy(conn: Connection, url: str) -> None:
+    snapshot = _taxonomy_snapshot.get(url)
+    if snapshot is None or _taxonomy_rows(conn) == snapshot:
+        return
+    districts = Base.metadata.tables["districts"]
+    conn.execute(districts.delete().where(districts.c.parent_id.is_not(None)))
+    conn.execute(districts.delete())
+    conn.execute(Base.metadata.tables["categories"].delete())
+    for name in TAXONOMY_TABLES:
+        rows = snapshot[name]
+        # okrugs (no parent) before their districts
+        rows = sorted(rows, key=lambda r: r.get("parent_id") is not None)
+        if rows:
+            conn.execute(Base.metadata.tables[name].insert(), rows)
 
 
 def _postgres_database(server_url: str) -> Iterator[str]:
@@ -98,6 +131,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with transaction(make_session_factory(engine)) as session:
         taxonomy.load_categories(session)
         taxonomy.load_districts(session)
+    with engine.connect() as conn:
+        _taxonomy_snapshot[url] = _taxonomy_rows(conn)
     engine.dispose()
     yield url
     if gen is not None:
@@ -117,6 +152,7 @@ def _empty_tables(url: str) -> None:
         else:
             for table in MUTABLE_TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
+        _restore_taxonomy(conn, url)
     engine.dispose()
 
 

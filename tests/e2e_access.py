@@ -177,7 +177,7 @@ def keyboard_only(site: Site) -> dict[str, int]:
     now = tab_to(page, lambda f: True, limit=1)
     assert "skip-link" in now["cls"] and now["text"] == t("ru", "Skip to content"), now
     assert now["top"] >= 0 and now["left"] >= 0, "the focused skip link is off screen"
-    covers = page.evaluate(OVERLAP, [".skip-link", ".nav .brand"])
+    covers = page.evaluate(OVERLAP, [".skip-link", ".site-header .brand"])
     assert not covers, "the focused skip link covers the site's name"
     site.shot(page, "10-keyboard-skip-link-ru")
     page.keyboard.press("Enter")

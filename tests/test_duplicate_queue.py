@@ -6,6 +6,7 @@ model (as tests/test_dedup_groups.py): the groups come from the embedder, not fr
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 
 from ml.text import join_idea
 from tests.helpers import Browser, make_user
+from tests.merge_helpers import expected_counts, stored_counts
 from tests.similar_support import settle, similar_app
 from tests.similarity_helpers import BIKE, BIKE_COPY, OTHER, TREES, TREES_COPY, add_idea, edit
 from webapp.dedup import dedup_groups, dismissals
@@ -35,6 +37,8 @@ from webapp.kernel.storage.models import (
     DuplicateGroup,
     DuplicatePair,
     Idea,
+    IdeaMerge,
+    Vote,
 )
 
 BIKE_THIRD = (
@@ -267,9 +271,14 @@ def test_queue_shows_both_texts_with_the_differences_marked(
                 DuplicatePair.idea_a == planted["bike"], DuplicatePair.idea_b == planted["bike2"]
             )
         ).one()
-    assert f"{pair.score:.2f}".replace(".", ",") in copy
+    # in plain words: how alike, as a percentage; no raw scores, no "vectors"
+    assert f"({round(pair.score * 100)} %) с идеей, предложенной к сохранению" in copy
+    assert re.search(r"(почти одинаковые|похожи по смыслу|немного похожи) \(\d+ %\)", copy)
     assert "Смысл близок, хотя слова разные" in copy
+    assert "вектор" not in page.text and "сила связи" not in page.text
+    assert f"{pair.score:.2f}".replace(".", ",") not in copy
     assert "порог" in section(page.text, g)  # the finder's threshold is named
+    assert "80 %" in section(page.text, g)
     assert "Больше всего поддержавших" not in section(page.text, g)
     assert "одинаково" in card(page.text, g, planted["bike"])  # why it is suggested: oldest
     # the actions: one radio per member (the suggestion checked), every member ticked to merge
@@ -281,6 +290,13 @@ def test_queue_shows_both_texts_with_the_differences_marked(
     assert len(re.findall(r'name="merge-\d+" value="1" checked', part)) == 3
     assert not re.search(r'name="apart-\d+" value="1" checked', part)
     assert part.count('name="csrf_token"') == 2
+    # the kept idea says «остаётся» (the style sheet hides its "merge" box: see the browser test)
+    assert part.count('class="badge badge-ok dup-stays">остаётся<') == 3
+    assert "ticked or not" not in part and "отмечена она или нет" not in part
+    # "different ideas" is a collapsed section worded positively, not "Not duplicates"
+    assert '<details class="collapsible dup-dismiss">' in part
+    assert "<summary>Это разные идеи</summary>" in part
+    assert "Не дубликаты" not in part
 
 
 def test_queue_escapes_html_in_idea_texts(
@@ -410,9 +426,17 @@ def test_merge_from_the_queue_with_a_chosen_idea_and_some_members(
         {"canonical": str(keep), f"merge-{fold}": "1", f"merge-{keep}": "1", "reason": REASON},
     )
     assert response.status_code == 303, response.text[:800]
-    assert response.headers["location"] == "/moderation/duplicates?page=1"
+    with transaction(factory) as s:
+        merge_id = s.scalar(select(func.max(IdeaMerge.id)))
+    assert response.headers["location"] == f"/moderation/duplicates?page=1&merged={merge_id}"
     after = site.get(response.headers["location"]).text
-    assert f"Группа {g}" in after and BIKE_COPY[0] in after  # the success message
+    # the page says what was merged into what and offers the undo
+    done = after[
+        after.index('id="merge-done"') : after.index("</section>", after.index('id="merge-done"'))
+    ]
+    assert f"Группа {g} объединена" in done and BIKE_COPY[0] in done and BIKE_THIRD[0] in done
+    assert f'action="/moderation/merges/{merge_id}/unmerge"' in done
+    assert "Отменить объединение" in done and 'name="csrf_token"' in done
     with transaction(factory) as s:
         folded = s.get(Idea, fold)
         assert folded is not None and (folded.status, folded.merged_into_id) == ("merged", keep)
@@ -444,6 +468,132 @@ def test_merge_from_the_queue_with_a_chosen_idea_and_some_members(
     with transaction(factory) as s:
         assert s.get_one(DuplicateGroup, g).status == "merged"
     assert set(groups_now(factory)) == {frozenset({planted["trees"], planted["trees2"]})}
+
+
+HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def undo_form(page: str) -> tuple[str, dict[str, str]]:
+    """The «Undo the merge» form of the panel shown right after a merge: action and fields."""
+    start = page.index('id="merge-done"')
+    panel = page[start : page.index("</section>", start)]
+    form = panel[panel.index("<form") : panel.index("</form>")]
+    action = re.search(r'action="([^"]+)"', form)
+    assert action is not None
+    return html.unescape(action.group(1)), {
+        k: html.unescape(v) for k, v in HIDDEN_INPUT.findall(form)
+    }
+
+
+def vote_rows(factory: Any) -> list[tuple[int, int, int]]:
+    with transaction(factory) as s:
+        return sorted(
+            (u, i, v) for u, i, v in s.execute(select(Vote.user_id, Vote.idea_id, Vote.value))
+        )
+
+
+def test_undo_right_after_a_merge_restores_every_vote_exactly(
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    planted: dict[str, int],
+    moderator: CurrentUser,
+) -> None:
+    g, bike, bike2, bike3 = (planted[k] for k in ("bikes", "bike", "bike2", "bike3"))
+    # overlapping supporters: a merge must count each citizen once, an undo give each idea back
+    # exactly its own supporters
+    ballots = {
+        "vera": [bike, bike2],
+        "gleb": [bike2],
+        "zoya": [bike3, bike],
+        "ilya": [bike, bike2, bike3],
+        "kira": [bike3],
+    }
+    for name, ideas in ballots.items():
+        voter = make_user(factory, f"{name}@example.org", name=name.title())
+        for idea_id in ideas:
+            with transaction(factory) as s:
+                cast_vote(s, voter, idea_id, 1)
+    ids = [bike, bike2, bike3]
+    votes_before = vote_rows(factory)
+    with transaction(factory) as s:
+        counts_before = stored_counts(s, ids)
+        assert counts_before == expected_counts(s, ids)
+    assert counts_before[bike][0] == 3 and counts_before[bike2][0] == 3
+
+    site.login(moderator.email)
+    merged = site.submit(
+        f"/moderation/duplicates/{g}/merge",
+        {"canonical": str(bike), f"merge-{bike2}": "1", f"merge-{bike3}": "1", "reason": REASON},
+    )
+    assert merged.status_code == 303, merged.text[:800]
+    with transaction(factory) as s:
+        # merged: each of the five citizens counted once on the kept idea, no vote row touched
+        assert stored_counts(s, ids) == expected_counts(s, ids)
+        assert s.get_one(Idea, bike).support_count == len(ballots)
+        assert s.get_one(Idea, bike2).status == "merged"
+    assert vote_rows(factory) == votes_before
+
+    page = site.get(merged.headers["location"]).text
+    action, fields = undo_form(page)
+    assert fields["back"] == "duplicates" and fields["reason"]
+    # the CSRF token is required: a forged one changes nothing
+    forged = site.post(action, data={**fields, "csrf_token": "forged"})
+    assert forged.status_code == 403
+    undone = site.post(action, data=fields)  # the form as the page sends it (its CSRF token)
+    assert undone.status_code == 303, undone.text[:800]
+    assert undone.headers["location"] == "/moderation/duplicates?page=1"
+
+    assert vote_rows(factory) == votes_before
+    with transaction(factory) as s:
+        assert stored_counts(s, ids) == counts_before
+        assert stored_counts(s, ids) == expected_counts(s, ids)
+        assert {s.get_one(Idea, i).status for i in ids} == {"published"}
+        record = s.scalars(select(IdeaMerge)).one()
+        assert record.undone_at is not None and record.undo_reason == fields["reason"]
+        assert s.get_one(DuplicateGroup, g).status == "open"
+        entry = s.scalars(select(AuditLog).where(AuditLog.action == "idea.unmerge")).one()
+        assert entry.actor_id == moderator.id
+    back = site.get(undone.headers["location"]).text
+    assert f'id="group-{g}"' in back  # the group is back in the queue
+    assert 'id="merge-done"' not in back
+    # the panel of an undone merge no longer offers the undo
+    again = site.get(merged.headers["location"]).text
+    assert "Это объединение отменено" in again and "/unmerge" not in again
+
+
+def test_long_texts_are_cut_with_show_in_full(
+    sim_app: Starlette,
+    site: Browser,
+    factory: sessionmaker[Session],
+    author: CurrentUser,
+    moderator: CurrentUser,
+) -> None:
+    sentence = "Прошу сделать выделенную велодорожку вдоль всей Тверской улицы от Кремля. "
+    long_body = sentence * 20  # about 1,500 characters
+    first = add_idea(factory, author, BIKE[0], long_body)
+    copy = add_idea(factory, author, BIKE[0] + "!", long_body.strip())
+    for other in OTHER:
+        add_idea(factory, author, *other)
+    settled(sim_app)
+    group = groups_now(factory)[frozenset({first, copy})]
+    site.login(moderator.email)
+    page = site.get("/moderation/duplicates").text
+    for idea_id in (first, copy):
+        shown = card(page, group, idea_id)
+        head = re.search(r'<div class="dup-text" lang="ru">(.*?)</div>', shown, re.S)
+        assert head is not None
+        visible = re.sub(r"</?mark>", "", head.group(1))
+        assert visible.endswith("…") and 250 <= len(visible) <= 320
+        assert '<details class="collapsible dup-more">' in shown
+        assert "<summary>Показать полностью</summary>" in shown
+        # nothing is lost: the first part and the rest make the whole text
+        parts = re.findall(r'<div class="dup-text" lang="ru">(.*?)</div>', shown, re.S)
+        whole = "".join(re.sub(r"</?mark>", "", p) for p in parts).replace("……", "")
+        assert whole.strip() == long_body.strip()
+    # a short text is not cut
+    short = site.get("/moderation/duplicates").text
+    assert short.count("Показать полностью") == 2
 
 
 def test_a_merge_the_page_cannot_do_is_explained_at_the_group(

@@ -306,6 +306,15 @@ EVERY_KIND: list[tuple[str, dict[str, Any]]] = [
     ("comment_hidden", {"excerpt": "{text}"}),
     ("comment_unhidden", {"reason": "{text}", "excerpt": "{text}"}),
     ("comment_unhidden", {}),
+    ("comment", {"by": "{name}", "excerpt": "{text}", "comment_id": 5}),
+    ("comment", {}),
+    ("reply", {"by": "{name}", "excerpt": "{text}", "comment_id": 6}),
+    ("reply", {}),
+    ("unmerged", {"canonical_id": 2, "canonical_title": "{other}", "merged_ids": [1]}),
+    ("unmerged", {"merged_titles": ["{title}", "{other}"], "canonical_title": "{other}"}),
+    ("unmerged", {}),
+    ("merged", {"canonical_id": 2, "canonical_title": "{other}", "merge_undone": True}),
+    ("merged", {"merged_titles": ["{title}", "{other}"], "merge_undone": True}),
     ("news", {}),  # a kind this version does not know
 ]
 WORDS = {

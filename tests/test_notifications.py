@@ -15,7 +15,7 @@ from tests.helpers import Browser, make_user
 from tests.notification_helpers import add_idea, notify, notify_supporters, rows, support
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.storage.db import transaction
-from webapp.kernel.storage.models import User
+from webapp.kernel.storage.models import User, utcnow
 
 CANONICAL = "Bicycle paths downtown"
 TITLE = "Bike lanes on Tverskaya street"
@@ -111,9 +111,9 @@ def test_each_kind_reads_as_a_sentence_in_the_viewers_language(
     for fragment in ru if lang == "en" else en:
         assert fragment not in page.text
     # the title links through the notification (which marks it read) to the idea
-    assert f'<a href="/notifications/{row.id}/open">{TITLE}</a>' in page.text
+    assert f'<a href="/notifications/{row.id}/open" lang="en">{TITLE}</a>' in page.text
     if kind == "merged":
-        assert f'<a href="/notifications/{row.id}/open">{CANONICAL}</a>' in page.text
+        assert f'<a href="/notifications/{row.id}/open" lang="en">{CANONICAL}</a>' in page.text
     assert "notification-unread" in page.text
 
 
@@ -135,7 +135,7 @@ def test_a_merge_of_several_ideas_quotes_each_title(
     (row,) = rows(session_factory, reader.id)
     browser.login(reader.email)
     page = browser.get("/notifications")
-    link = f'<a href="/notifications/{row.id}/open">'
+    link = f'<a href="/notifications/{row.id}/open" lang="en">'  # the titles carry their language
     assert (
         f"Идеи «{link}{TITLE}», «Cycle track</a>» объединены с идеей «{link}{CANONICAL}</a>»"
         in page.text
@@ -404,3 +404,118 @@ def test_unread_badge_counts_with_one_query_and_none_for_visitors(
     browser.submit("/notifications/read-all")
     page = browser.get("/")
     assert 'class="nav-notifications"' in page.text and "count-badge" not in page.text
+
+
+# --- merges and unmerges --------------------------------------------------------------------
+
+
+def _merge(factory: sessionmaker[Session], mod: CurrentUser, canonical: int, member: int) -> int:
+    from webapp.dedup import merges
+
+    with transaction(factory) as session:
+        return merges.merge(session, mod, canonical, [member], reason="Same idea", email=True).id
+
+
+def _unmerge(factory: sessionmaker[Session], mod: CurrentUser, merge_id: int) -> None:
+    from webapp.dedup import merges
+
+    with transaction(factory) as session:
+        merges.unmerge(session, mod, merge_id, reason="Not the same after all", email=True)
+
+
+def _english_inbox(browser: Browser, user: CurrentUser) -> str:
+    browser.login(user.email)
+    browser.submit("/language", {"lang": "en", "next": "/"})
+    page = browser.get("/notifications")
+    assert page.status_code == 200
+    return str(page.text)
+
+
+def _sentences(html: str) -> list[str]:
+    """Each notification's sentence as text, newest first."""
+    found = re.findall(r'<p class="notification-text">(.*?)</p>', html, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", "", s).split()) for s in found]
+
+
+def test_an_unmerge_tells_exactly_those_told_about_the_merge(
+    session_factory: sessionmaker[Session], idea_ids: tuple[int, int]
+) -> None:
+    member, canonical = idea_ids
+    mod = make_user(session_factory, "mod@example.org", name="Mod", role="moderator")
+    early = make_user(session_factory, "early@example.org", name="Early")
+    late = make_user(session_factory, "late@example.org", name="Late")
+    other = make_user(session_factory, "other@example.org", name="Other")
+    support(session_factory, early, member)
+    support(session_factory, other, canonical)
+    merge_id = _merge(session_factory, mod, canonical, member)
+    support(session_factory, late, canonical)  # after the merge: never told about it
+    told = {n.user_id for n in rows(session_factory) if n.kind == "merged"}
+    _unmerge(session_factory, mod, merge_id)
+    unmerged = [n for n in rows(session_factory) if n.kind == "unmerged"]
+    assert {n.user_id for n in unmerged} == told
+    assert early.id in told and late.id not in told and other.id not in told
+    assert mod.id not in told
+    (mine,) = [n for n in unmerged if n.user_id == early.id]
+    assert mine.idea_id == member and mine.email_state == "pending"
+    assert mine.data["merge_id"] == merge_id and mine.data["canonical_title"] == CANONICAL
+
+
+def test_after_merge_unmerge_merge_every_notification_reads_right(
+    browser: Browser, session_factory: sessionmaker[Session], idea_ids: tuple[int, int]
+) -> None:
+    member, canonical = idea_ids
+    mod = make_user(session_factory, "mod@example.org", name="Mod", role="moderator")
+    fan = make_user(session_factory, "fan@example.org", name="Fan")
+    support(session_factory, fan, member)
+    first = _merge(session_factory, mod, canonical, member)
+    html = _english_inbox(browser, fan)
+    (sentence,) = _sentences(html)
+    assert f"“{TITLE}” was merged into “{CANONICAL}”. If you supported it" in sentence
+
+    _unmerge(session_factory, mod, first)
+    html = _english_inbox(browser, fan)
+    unmerged, merged = _sentences(html)
+    assert "undid the merge" in unmerged and "is a separate idea again" in unmerged
+    assert "but the merge was undone later" in merged
+    assert "now counts there" not in html  # nobody reads the merge as current
+    (old,) = [n for n in rows(session_factory, fan.id) if n.kind == "merged"]
+    opened = browser.get(f"/notifications/{old.id}/open")
+    assert opened.headers["location"] == f"/ideas/{member}"  # the idea, separate again
+
+    _merge(session_factory, mod, canonical, member)  # merged again: a new merge, news again
+    html = _english_inbox(browser, fan)
+    again, unmerged, merged = _sentences(html)
+    assert "If you supported it, your support now counts there once" in again
+    assert "but the merge was undone later" in merged and "undid the merge" in unmerged
+    new = max(n.id for n in rows(session_factory, fan.id) if n.kind == "merged")
+    opened = browser.get(f"/notifications/{new}/open")
+    assert opened.headers["location"] == f"/ideas/{canonical}"
+
+
+def test_a_merge_email_not_sent_before_the_unmerge_tells_it_as_undone(
+    app: Starlette, session_factory: sessionmaker[Session], idea_ids: tuple[int, int]
+) -> None:
+    from webapp.notifications.mailer import Mailer
+    from webapp.notifications.views.email import EmailTemplates
+
+    member, canonical = idea_ids
+    mod = make_user(session_factory, "mod@example.org", name="Mod", role="moderator")
+    fan = make_user(session_factory, "fan@example.org", name="Fan")
+    with transaction(session_factory) as session:
+        session.get_one(User, fan.id).locale = "en"
+    support(session_factory, fan, member)
+    _unmerge(session_factory, mod, _merge(session_factory, mod, canonical, member))
+    mailer = Mailer(
+        app.state.settings,
+        session_factory,
+        app.state.translators,
+        app.url_path_for,
+        templates=EmailTemplates(app.state.jinja),
+    )
+    outgoing, _skipped = mailer.claim(utcnow())
+    (mail,) = [o for o in outgoing if o.user_id == fan.id]
+    text = mailer.compose(mail).get_body(preferencelist=("plain",))
+    assert text is not None
+    body = text.get_content()
+    assert "but the merge was undone later" in body and "undid the merge" in body
+    assert "now counts there" not in body

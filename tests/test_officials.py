@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
-from tests.helpers import Browser, make_user
+from tests.browser_support import chromium, requires_chromium, serve
+from tests.helpers import PASSWORD, Browser, make_user
 from tests.officials_helpers import (
     add_idea,
     category,
@@ -106,7 +106,7 @@ def test_officials_see_the_menu_link_and_every_control_has_a_label(
         f"/officials/ideas/{idea}",
     ):
         html = official.get(url).text
-        assert '<a href="/officials">' in html  # the menu link
+        assert re.search(r'<a href="/officials"[ >]', html)  # the menu link
         parser = Controls()
         parser.feed(html)
         for control in parser.controls:
@@ -456,82 +456,7 @@ def test_the_idea_page_has_an_accessible_chart_with_the_right_totals(
     assert "<dt>Уникальных сторонников</dt><dd>5</dd>" in html
 
 
-# --- CSV and API --------------------------------------------------------------------------------
-
-
-def test_shortlist_csv_has_a_bom_the_filters_and_defused_formulas(
-    app: Starlette, session_factory: sessionmaker[Session], official: Browser
-) -> None:
-    home, _ = district(session_factory)
-    evil = add_idea(
-        session_factory, '=HYPERLINK("http://evil")', district_id=home, created_at=NOW - 50 * DAY
-    )
-    plain = add_idea(session_factory, "Обычная идея про дороги", created_at=NOW - 50 * DAY)
-    for v, d in zip(voters(session_factory, 3), (45, 40, 30), strict=True):
-        vote(session_factory, v, plain, NOW - d * DAY)
-    response = official.get("/officials/shortlist.csv?scheme=top")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
-    assert "attachment" in response.headers["content-disposition"]
-    raw = response.content
-    assert raw.startswith("\ufeff".encode())
-    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    header, body = rows[0], rows[1:]
-    assert header[:4] == ["rank", "id", "title", "url"]
-    assert {
-        "category",
-        "district",
-        "status",
-        "supporters",
-        "score",
-        "confidence",
-        "created",
-        "threshold_reached",
-        "days_waiting",
-        "overdue",
-        "responded",
-    } <= set(header)
-    by_id = {int(r[1]): dict(zip(header, r, strict=True)) for r in body}
-    assert set(by_id) == {evil, plain}
-    assert by_id[evil]["title"] == '\'=HYPERLINK("http://evil")'
-    assert by_id[plain]["supporters"] == "3" and by_id[plain]["overdue"] == "yes"
-    assert by_id[plain]["days_waiting"] == "30"
-    assert by_id[plain]["url"].endswith(f"/ideas/{plain}")
-    assert by_id[plain]["rank"] == "1" and float(by_id[plain]["score"]) > 0
-    assert by_id[plain]["confidence"] == "interval"
-    assert float(by_id[plain]["confidence_low"]) < float(by_id[plain]["confidence_high"])
-    assert datetime.fromisoformat(by_id[plain]["threshold_reached"]) == (NOW - 30 * DAY)
-    assert by_id[evil]["district"] and by_id[evil]["overdue"] == "no"
-    filtered = official.get(f"/officials/shortlist.csv?district={home}&limit=1")
-    lines = list(csv.reader(io.StringIO(filtered.content.decode("utf-8-sig"))))
-    assert [int(r[1]) for r in lines[1:]] == [evil]
-    assert official.get("/officials/shortlist.csv?from=nonsense").status_code == 422
-
-
-def test_shortlist_csv_streams_more_rows_than_one_batch(
-    app: Starlette,
-    session_factory: sessionmaker[Session],
-    official: Browser,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from webapp.officials.views import officials as views
-
-    monkeypatch.setattr(views, "CSV_BATCH", 2)
-    ids = [add_idea(session_factory, f"Идея номер {n} про дворы") for n in range(5)]
-    rows = list(
-        csv.reader(
-            io.StringIO(
-                official.get("/officials/shortlist.csv?limit=4").content.decode("utf-8-sig")
-            )
-        )
-    )
-    assert len(rows) == 1 + 4 and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
-    everything = list(
-        csv.reader(
-            io.StringIO(official.get("/officials/shortlist.csv").content.decode("utf-8-sig"))
-        )
-    )
-    assert sorted(int(r[1]) for r in everything[1:]) == sorted(ids)
+# --- API (the CSV export: tests/test_exports.py) --------------------------------------------------------------------------------
 
 
 def test_api_shortlist_is_403_for_citizens_and_moderators_and_200_for_officials(
@@ -676,7 +601,8 @@ def test_themes_group_related_ideas_with_keyword_labels(
         assert len(holding) == 1, name
         assert all(f'/officials/ideas/{i}"' in holding[0] for i in members), name
     bike = next(s for s in sections if f'/officials/ideas/{ids["bike"][0]}"' in s)
-    assert "велодорожка" in bike.split("</h2>")[0] or "велосипедистов" in bike.split("</h2>")[0]
+    label = bike.split("</h2>")[0].lower()
+    assert "велодорожка" in label or "велосипедистов" in label
     assert "1 уникальный сторонник" in bike  # one citizen supported two of its ideas
     assert f'/officials/ideas/{hidden}"' not in html
     # cached per process: a second visit does not recompute
@@ -719,3 +645,52 @@ def test_an_incomplete_themes_result_is_kept_only_briefly() -> None:
     assert cache.get("done") is done and cache.get("partial") is partial
     expiry = {key: item[0] for key, item in cache._items.items()}
     assert expiry["done"] - expiry["partial"] > 200  # 300 s against 15 s
+
+
+# --- on a phone ---------------------------------------------------------------------------------
+
+
+def test_the_shortlist_speaks_plainly_and_labels_every_cell_for_phone_cards(
+    app: Starlette, session_factory: sessionmaker[Session], official: Browser
+) -> None:
+    idea = add_idea(session_factory, "Скамейки у пруда", created_at=NOW - 50 * DAY)
+    for v, d in zip(voters(session_factory, 3), (45, 40, 30), strict=True):
+        vote(session_factory, v, idea, NOW - d * DAY)
+    html = official.get("/officials?scheme=top").text
+    table = html.split('<table class="table table-responsive shortlist">', 1)[1].split("</table>")[
+        0
+    ]
+    headings = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', table)
+    cells = re.findall(r'<td data-label="([^"]+)"', table)
+    assert cells and set(cells) == set(headings)  # each cell names its column on a card
+    ru = app.state.translators["ru"]
+    assert ru.gettext("Share of support") in headings
+    for jargon in ("Wilson", "априор", "prior", "интервал", "ПРОСРОЧЕНО"):
+        assert jargon not in html, jargon
+
+
+@requires_chromium()
+def test_officials_pages_fit_a_360px_phone_without_sideways_scrolling(
+    app: Starlette, session_factory: sessionmaker[Session]
+) -> None:
+    long = "Очень длинное название предложения о благоустройстве двора и детской площадки"
+    ideas = [add_idea(session_factory, f"{long} {n}", created_at=NOW - 50 * DAY) for n in range(3)]
+    for v, d in zip(voters(session_factory, 3), (45, 40, 30), strict=True):
+        vote(session_factory, v, ideas[0], NOW - d * DAY)
+    make_user(session_factory, "official@example.org", role="official", name="Oleg")
+    with serve(app) as base, chromium() as browser:
+        page = browser.new_context(
+            locale="ru-RU", viewport={"width": 360, "height": 740}
+        ).new_page()
+        page.goto(f"{base}/login")
+        page.fill("#email", "official@example.org")
+        page.fill("#password", PASSWORD)
+        page.click("main form.stack button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        for path in ("/officials", "/officials/overdue", f"/officials/ideas/{ideas[0]}"):
+            page.goto(f"{base}{path}")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, overflow)
+        page.goto(f"{base}/officials")
+        row = page.locator("table.shortlist tbody tr").first
+        assert row.evaluate("r => getComputedStyle(r).display") == "block"  # a card

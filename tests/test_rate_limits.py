@@ -133,6 +133,7 @@ def test_build_limiters_makes_one_per_bucket_with_inherited_limits(redis_url: st
         "similar": 120,
         "write": 30,
         "search": s.search_rate_limit,  # its own setting, inherited from none
+        "photo": s.photo_rate_limit,  # photo uploads: their own setting too
     }
     assert all(isinstance(lim, RateLimiter) for lim in limiters.values())
     client = redis_client(redis_url)

@@ -21,6 +21,8 @@ from webapp.dedup.engine import SimilarityService
 from webapp.domains import build_hooks, template_dirs
 from webapp.i18n import Translator, load_translators
 from webapp.ideas.exposure import ViewBuffer
+from webapp.ideas.origins import origin_of
+from webapp.ideas.views import photos
 from webapp.kernel.errors_view import exception_handlers
 from webapp.kernel.middleware import BodySizeLimit, SecurityHeaders
 from webapp.kernel.page_cache import PageCache
@@ -58,6 +60,7 @@ def build_jinja(
         env.filters["number"] = tr.number
         env.filters["datetime"] = tr.datetime
         env.filters["date"] = tr.date
+        env.filters["origin"] = origin_of  # ideas/_origin.html
         envs[lang] = env
     return envs
 
@@ -103,8 +106,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,
         routes=build_routes(STATIC_DIR),
         middleware=[
-            Middleware(SecurityHeaders, hsts=settings.secure_cookies),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, translators=translators),
+            Middleware(
+                SecurityHeaders,
+                hsts=settings.secure_cookies,
+                img_sources=settings.map_tile_origin,
+            ),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_body_bytes,
+                translators=translators,
+                path_limits=[(photos.UPLOAD_PATH, photos.upload_limit(settings))],
+            ),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,

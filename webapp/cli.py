@@ -570,16 +570,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "seed-demo",
-        help="load demo data: real UK petitions and Decide Madrid proposals with their support counts",
+        help="load demo data: real Russian Public Initiative petitions (Moscow first) with "
+        "their support counts, and UK and Madrid ideas as foreign-language examples",
         description="Load the demo: categories, Moscow's okrugs and districts, one account per "
-        "role, and real proposals with their real support counts stored as vote rows.",
+        "role, and real proposals with their real support counts stored as vote rows: Russian "
+        "Public Initiative petitions (roi.ru, 2013; Moscow's city petitions placed in their "
+        "districts where the source names the place), UK Parliament petitions and Decide Madrid "
+        "proposals as labelled examples without a district. Sources and licences: docs/data.md.",
         epilog=EPILOG,
     )
     p.add_argument(
         "--data",
         metavar="DIR",
-        help="folder with uk_petitions/ and decide_madrid/ (the full sets); "
-        "default: the extract shipped with Veche",
+        help="folder with roi_petitions/, moscow_boundaries/, uk_petitions/ and decide_madrid/ "
+        "(the full sets); default: the extract shipped with Veche",
     )
     p.add_argument(
         "--full",

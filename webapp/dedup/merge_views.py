@@ -23,6 +23,7 @@ class MergeMemberView:
     author_name: str | None
     previous_status: str
     previous_merged_into_id: int | None
+    language: str = "ru"  # of the title (pages mark it with ``lang``)
 
     @property
     def repointed(self) -> bool:
@@ -46,6 +47,7 @@ class MergeView:
     undo_reason: str | None
     members: tuple[MergeMemberView, ...]
     moved_comments: int
+    canonical_language: str = "ru"  # of ``canonical_title``
 
     @property
     def active(self) -> bool:
@@ -63,6 +65,7 @@ class MergedIdea:
     merge_id: int
     merged_at: datetime
     support_count: int  # its own raw supporters (rows on it)
+    language: str = "ru"  # of the title (pages mark it with ``lang``)
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,17 @@ def _views(session: Session, records: Sequence[IdeaMerge]) -> list[MergeView]:
             .where(IdeaMerge.id.in_(ids))
         )
     }
-    canonical_titles = dict(
-        session.execute(
-            select(Idea.id, Idea.title).where(Idea.id.in_({r.canonical_id for r in records}))
-        ).all()
-    )
+    canonicals = {
+        i: (title, language)
+        for i, title, language in session.execute(
+            select(Idea.id, Idea.title, Idea.language).where(
+                Idea.id.in_({r.canonical_id for r in records})
+            )
+        )
+    }
     members: dict[int, list[MergeMemberView]] = {i: [] for i in ids}
-    for row, title, author_id, author_name in session.execute(
-        select(IdeaMergeMember, Idea.title, Idea.author_id, User.display_name)
+    for row, title, language, author_id, author_name in session.execute(
+        select(IdeaMergeMember, Idea.title, Idea.language, Idea.author_id, User.display_name)
         .join(Idea, Idea.id == IdeaMergeMember.idea_id)
         .outerjoin(User, User.id == Idea.author_id)
         .where(IdeaMergeMember.merge_id.in_(ids))
@@ -116,6 +122,7 @@ def _views(session: Session, records: Sequence[IdeaMerge]) -> list[MergeView]:
                 author_name,
                 row.previous_status,
                 row.previous_merged_into_id,
+                language,
             )
         )
     moved = dict(
@@ -129,7 +136,7 @@ def _views(session: Session, records: Sequence[IdeaMerge]) -> list[MergeView]:
         MergeView(
             id=r.id,
             canonical_id=r.canonical_id,
-            canonical_title=canonical_titles.get(r.canonical_id, ""),
+            canonical_title=canonicals.get(r.canonical_id, ("", "ru"))[0],
             group_id=r.group_id,
             actor_id=r.actor_id,
             actor_name=people.get(r.id, (None, None))[0],
@@ -141,6 +148,7 @@ def _views(session: Session, records: Sequence[IdeaMerge]) -> list[MergeView]:
             undo_reason=r.undo_reason,
             members=tuple(members[r.id]),
             moved_comments=int(moved.get(r.id, 0)),
+            canonical_language=canonicals.get(r.canonical_id, ("", "ru"))[1],
         )
         for r in records
     ]
@@ -187,6 +195,7 @@ def merged_into_info(session: Session, idea_id: int, viewer_id: int | None = Non
             latest.c.merge_id,
             IdeaMerge.created_at,
             Idea.support_count,
+            Idea.language,
         )
         .join(latest, latest.c.idea_id == Idea.id)
         .join(IdeaMerge, IdeaMerge.id == latest.c.merge_id)
@@ -194,7 +203,9 @@ def merged_into_info(session: Session, idea_id: int, viewer_id: int | None = Non
         .where(Idea.merged_into_id == idea_id)
         .order_by(IdeaMerge.created_at, Idea.id)
     ).all()
-    merged = tuple(MergedIdea(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0)) for r in rows)
+    merged = tuple(
+        MergedIdea(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0), r[7]) for r in rows
+    )
     own_author = session.scalar(select(Idea.author_id).where(Idea.id == idea_id))
     credited: list[str] = []
     seen: set[int] = set()

@@ -345,7 +345,7 @@ def _blocking_merge(session: Session, merge_record: IdeaMerge, idea_ids: list[in
 def unmerge(
     session: Session, actor: CurrentUser, merge_id: int, *, reason: str, email: bool = False
 ) -> MergeView:
-    """Undo a merge exactly (see the module docstring). ``email`` is reserved for notices."""
+    """Undo a merge exactly (see the module docstring); ``email``: whether notices are e-mailed."""
     require_permission(actor.role, "moderate")
     text = _clean_reason(reason)
     record = session.get(IdeaMerge, merge_id, with_for_update=True, populate_existing=True)
@@ -463,6 +463,21 @@ def unmerge(
                 "returned_comment_ids": moved,
             },
         },
+    )
+    # exactly the citizens told about the merge learn that it was undone (notifications.py)
+    notifications.notify_unmerge(
+        session,
+        merge_id,
+        member_ids[0] if member_ids else record.canonical_id,
+        {
+            "title": "”, “".join(locked[m].title for m in member_ids),
+            "canonical_id": record.canonical_id,
+            "canonical_title": locked[record.canonical_id].title,
+            "merged_ids": member_ids,
+            "merged_titles": [locked[m].title for m in member_ids],
+        },
+        email=email,
+        exclude=[actor.id],
     )
     session.flush()
     return get_merge(session, merge_id)

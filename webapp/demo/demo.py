@@ -1,10 +1,15 @@
-"""`veche seed-demo`: demo accounts, real ideas (UK petitions, Decide Madrid) and their real votes.
+"""`veche seed-demo`: demo accounts, real ideas and their real votes.
+
+The ideas are Russian Public Initiative petitions (roi.ru, 2013): the Moscow demo, Moscow's own
+petitions placed in their districts where the source names the place; and, as labelled
+foreign-language examples with no district, UK Parliament petitions and Decide Madrid proposals.
 
 Every idea gets exactly its real support count of +1 votes from distinct generated voters
 (``voter-0000001@demo.veche.local`` …, who cannot log in). The pool has as many voters as the
 largest count in the set. Re-running skips ideas whose ``external_ref`` is already stored, so it is
 idempotent and finishes an interrupted run. Imported ideas have no author. See
-webapp/data/demo/README.md for the data, the sampling of the extract and the category tables.
+docs/data.md and webapp/data/demo/README.md for the sources, licences, the extract and the
+category tables.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.accounts import users
-from webapp.demo.demo_sources import MADRID_SOURCE, UK_SOURCE, read_madrid, read_uk, source_paths
+from webapp.demo.demo_sources import (
+    BOUNDARIES,
+    MADRID_SOURCE,
+    ROI_SOURCE,
+    UK_SOURCE,
+    read_madrid,
+    read_roi,
+    read_uk,
+    source_paths,
+)
 from webapp.demo.demo_store import Places, ensure_voters, load_places, store_ideas
 from webapp.kernel.errors import invalid
 from webapp.kernel.progress import Progress, no_progress
@@ -125,10 +139,10 @@ def seed_demo(
         existing = set(
             session.scalars(select(Idea.external_ref).where(Idea.external_ref.isnot(None)))
         )
-    slugs = places.slugs
     every = {
+        ROI_SOURCE: list(read_roi(paths[ROI_SOURCE], now, limit, paths.get(BOUNDARIES))),
         UK_SOURCE: list(read_uk(paths[UK_SOURCE], now, limit)),
-        MADRID_SOURCE: list(read_madrid(paths[MADRID_SOURCE], now, slugs, limit)),
+        MADRID_SOURCE: list(read_madrid(paths[MADRID_SOURCE], now, limit)),
     }
     new = [i for ideas in every.values() for i in ideas if i.external_ref not in existing]
     pool_size = max((i.support for ideas in every.values() for i in ideas), default=0)

@@ -1,9 +1,12 @@
-"""Read the demo data sets (UK Parliament petitions, Decide Madrid proposals) into plain records.
+"""Read the demo data sets into plain records: the Russian Public Initiative petitions (the
+Moscow demo, see webapp/demo/roi.py) and, as labelled foreign-language examples, UK Parliament
+petitions and Decide Madrid proposals.
 
 The shipped extract (``webapp/data/demo/``) and the full sets (``--data DIR``) have the same
-formats, so one reader serves both. Categories come from documented tables (UK departments) and
-Spanish keywords (Madrid); Madrid proposals are placed in a deterministic pseudo-random Moscow
-district (a demo placement, not a real location). See webapp/data/demo/README.md.
+formats, so one reader serves both. Categories come from documented tables (ROI topics, UK
+departments) and Spanish keywords (Madrid). Only Moscow petitions that name their place get a
+district; the UK and Madrid examples never do. Test and junk entries of the Madrid export are
+dropped (``madrid_junk``). See docs/data.md and webapp/data/demo/README.md.
 """
 
 from __future__ import annotations
@@ -12,18 +15,34 @@ import csv
 import json
 import re
 import unicodedata
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+from webapp.demo import roi
 from webapp.kernel.errors import InvalidInput, invalid
 
 UK_SOURCE = "uk_petitions"
 MADRID_SOURCE = "decide_madrid"
-EXTRACT_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+ROI_SOURCE = roi.ROI_SOURCE
+BOUNDARIES = "boundaries"  # not a source: Moscow's municipal boundaries, read with --data DIR
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+EXTRACT_DIR = DATA_DIR / "demo"
+DISTRICTS_JSON = DATA_DIR / "moscow_districts.json"
+# Files of the full sets under --data DIR (the extract keeps their formats).
+FULL_FILES: dict[str, Path] = {
+    UK_SOURCE: Path("uk_petitions") / "petitions.jsonl",
+    MADRID_SOURCE: Path("decide_madrid") / "proposals.csv",
+    ROI_SOURCE: Path("roi_petitions") / "petitions_2013.csv",
+    BOUNDARIES: Path("moscow_boundaries") / "mo.geojson",
+}
+EXTRACT_FILES: dict[str, str] = {
+    UK_SOURCE: "uk_petitions.jsonl",
+    MADRID_SOURCE: "decide_madrid.csv",
+    ROI_SOURCE: "roi_petitions.csv",
+}
 # A UK petition runs for six months; open ones (no closed_at yet) are given that span.
 UK_PETITION_SPAN = timedelta(days=182)
 MADRID_SPAN = timedelta(days=365)
@@ -110,20 +129,17 @@ class SourceIdea:
     votes_from: datetime
     votes_until: datetime
     support: int
+    latitude: float | None = None  # the source's map pin, only where it placed the idea
+    longitude: float | None = None
 
 
 def source_paths(data_dir: Path | None) -> dict[str, Path]:
-    """The files to read: the shipped extract, or DIR/uk_petitions/... and DIR/decide_madrid/...."""
+    """The files to read: the shipped extract, or the full sets under DIR (FULL_FILES, with
+    Moscow's boundaries to place the petitions)."""
     if data_dir is None:
-        paths = {
-            UK_SOURCE: EXTRACT_DIR / "uk_petitions.jsonl",
-            MADRID_SOURCE: EXTRACT_DIR / "decide_madrid.csv",
-        }
+        paths = {name: EXTRACT_DIR / file for name, file in EXTRACT_FILES.items()}
     else:
-        paths = {
-            UK_SOURCE: data_dir / "uk_petitions" / "petitions.jsonl",
-            MADRID_SOURCE: data_dir / "decide_madrid" / "proposals.csv",
-        }
+        paths = {name: data_dir / file for name, file in FULL_FILES.items()}
     for path in paths.values():
         if not path.is_file():
             raise invalid("data", "File not found: %(path)s", path=str(path))
@@ -248,18 +264,28 @@ def madrid_category(title: str, body: str) -> str:
     return best
 
 
-def madrid_district(external_ref: str, district_slugs: Sequence[str]) -> str | None:
-    """A deterministic pseudo-random district (CRC-32 of the reference); a demo placement."""
-    if not district_slugs:
-        return None
-    return district_slugs[zlib.crc32(external_ref.encode()) % len(district_slugs)]
+# Test and junk entries in the Madrid export (2,738 proposals): someone probed the portal for
+# security holes in March 2025 ("Formatted SSRF Test", "Controller Test 1741487004 - Payload 4",
+# "Direct Flag Access 5 - 1741432383" ...), "testsia" rows with an onclick=alert(1) body, and
+# spam ("psychic reading ... love spell"). None of them is a proposal. The rule finds every one
+# of them by its words; tests/test_demo_seed.py checks it against the list of such rows.
+_JUNK_TITLE = re.compile(r"\b(?:tests?|testsia|ssrf|payload|spells?|psychic)\b", re.IGNORECASE)
+_JUNK_BODY = re.compile(
+    r"\bssrf\b|alert\(|onclick|onerror|<script|javascript:|flag\.txt|security research|"
+    r"love spells?\b",
+    re.IGNORECASE,
+)
 
 
-def read_madrid(
-    path: Path, now: datetime, district_slugs: Sequence[str], limit: int | None = None
-) -> Iterator[SourceIdea]:
-    """Proposals that were not retired, in file order (at most ``limit``)."""
-    slugs = sorted(district_slugs)
+def madrid_junk(title: str, description: str) -> bool:
+    """A test, probe or spam entry rather than a citizen's proposal (see _JUNK_TITLE)."""
+    return bool(_JUNK_TITLE.search(title) or _JUNK_BODY.search(description))
+
+
+def read_madrid(path: Path, now: datetime, limit: int | None = None) -> Iterator[SourceIdea]:
+    """Proposals that were not retired and are not junk, in file order (at most ``limit``).
+
+    They are Spanish-language examples from Madrid: no Moscow district."""
     count = 0
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=";", quotechar='"')
@@ -268,6 +294,8 @@ def read_madrid(
                 if limit is not None and count >= limit:
                     return
                 if (row.get("retired_at") or "").strip():
+                    continue
+                if madrid_junk(row["title"] or "", row["description"] or ""):
                     continue
                 created = datetime.strptime(row["created_at"].strip(), "%d/%m/%Y").replace(
                     hour=12, tzinfo=UTC
@@ -281,7 +309,7 @@ def read_madrid(
                     body=body[:BODY_MAX],
                     language="es",
                     category=madrid_category(title, body),
-                    district=madrid_district(ref, slugs),
+                    district=None,
                     created_at=created,
                     votes_from=created,
                     votes_until=min(created + MADRID_SPAN, now),
@@ -290,3 +318,32 @@ def read_madrid(
                 count += 1
         except (csv.Error, KeyError, ValueError) as exc:
             raise _data_error(path, reader.line_num, str(exc)) from None
+
+
+def read_roi(
+    path: Path,
+    now: datetime,
+    limit: int | None = None,
+    boundaries: Path | None = None,
+) -> Iterator[SourceIdea]:
+    """Russian Public Initiative petitions (webapp/demo/roi.py): the extract carries each
+    petition's place; the full file (``boundaries`` given) is placed here."""
+    placer = None
+    if boundaries is not None:
+        placer = roi.make_placer(roi.read_rows(path), boundaries, DISTRICTS_JSON)
+    for p in roi.petitions(path, now, placer, limit):
+        pin = p.place.pin
+        yield SourceIdea(
+            external_ref=p.external_ref,
+            title=p.title,
+            body=p.body,
+            language="ru",
+            category=p.category,
+            district=p.place.district,
+            created_at=p.created_at,
+            votes_from=p.created_at,
+            votes_until=p.votes_until,
+            support=p.support,
+            latitude=None if pin is None else pin[0],
+            longitude=None if pin is None else pin[1],
+        )

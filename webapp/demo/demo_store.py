@@ -265,6 +265,8 @@ def _add_idea(session: Session, idea: SourceIdea, places: Places) -> int:
         body=idea.body,
         category_id=category,
         district_id=places.district_id(idea.district),
+        latitude=idea.latitude,
+        longitude=idea.longitude,
         author_id=None,
         language=idea.language,
         status="published",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ SQL_SORTS = ("supporters", "discussed", "relevance")
 SEARCH_CANDIDATES = 5_000  # matches of a search that get ranked by a scheme
 VOTABLE_STATUSES = ("published", "under_review", "accepted", "in_progress")
 EXCERPT_LENGTH = 240
+_SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ def excerpt(body: str, length: int = EXCERPT_LENGTH) -> str:
     return flat[:length].rsplit(" ", 1)[0] + "…"
 
 
+def first_sentence(body: str, length: int = 200) -> str:
+    """The body's first sentence (a page's description for search engines and link previews)."""
+    flat = " ".join(body.split())
+    match = _SENTENCE_END.search(flat)
+    sentence = flat[: match.end()].strip() if match else flat
+    return excerpt(sentence, length)
+
+
 def _common(idea: Idea, author_name: str | None) -> dict[str, Any]:
     """The fields IdeaSummary and IdeaDetail share."""
     return {
@@ -72,6 +82,7 @@ def _common(idea: Idea, author_name: str | None) -> dict[str, Any]:
         "oppose_count": idea.oppose_count,
         "comment_count": idea.comment_count,
         "created_at": idea.created_at,
+        "external_ref": idea.external_ref,
     }
 
 

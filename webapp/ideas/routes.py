@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from webapp.ideas.views import ideas
+from webapp.ideas.views import ideas, maps, photos
 from webapp.kernel.routing import BOTH, GET, POST
 
 
@@ -19,4 +19,14 @@ def routes() -> list[BaseRoute]:
         Route("/ideas/{idea_id:id}/withdraw", ideas.withdraw, methods=POST, name="withdraw"),
         Route("/ideas/{idea_id:id}/comments", ideas.comment, methods=POST, name="comment"),
         Route("/my/ideas", ideas.my_ideas, methods=GET, name="my_ideas"),
+        Route("/ideas/{idea_id:id}/photos", photos.photos_page, methods=BOTH, name="idea_photos"),
+        Route(
+            "/ideas/{idea_id:id}/photos/{photo_id:id}/remove",
+            photos.remove_photo,
+            methods=POST,
+            name="remove_idea_photo",
+        ),
+        Route("/media/{file}", photos.media, methods=GET, name="media"),
+        Route("/map", maps.map_page, methods=GET, name="ideas_map"),
+        Route("/ideas/{idea_id:id}/place", maps.place_page, methods=BOTH, name="idea_place"),
     ]

@@ -59,6 +59,7 @@ class IdeaFields:
 @dataclass(frozen=True)
 class IdeaSummary(IdeaFields):
     excerpt: str
+    external_ref: str | None = None  # an imported idea's source (webapp/ideas/origins.py)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class IdeaDetail(IdeaFields):
     updated_at: datetime
     my_vote: int = 0
     can_edit: bool = False
+    external_ref: str | None = None  # an imported idea's source (webapp/ideas/origins.py)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class CommentView:
     hidden: bool = False
     hidden_reason: str | None = None
     auto_hidden: bool = False
+    parent_id: int | None = None  # the comment this one answers
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,9 +30,12 @@ class SecurityHeaders:
     or back button keeps a copy of personal pages. ``webapp.kernel.web.current_user`` leaves the caller
     in the request's state; anonymous answers (and their micro-cache) are unchanged."""
 
-    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = False, img_sources: str = "") -> None:
         self.app = app
         self.headers = list(SECURITY_HEADERS)
+        if img_sources:  # e.g. the map tiles' origin (VECHE_MAP_TILE_URL)
+            csp = CSP.replace("img-src 'self' data:", f"img-src 'self' data: {img_sources}")
+            self.headers[0] = (b"content-security-policy", csp.encode())
         if hsts:
             self.headers.append(
                 (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
@@ -62,16 +66,32 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answer 413 when a request body exceeds ``max_bytes`` (by header or while streaming)."""
+    """Answer 413 when a request body exceeds ``max_bytes`` (by header or while streaming).
 
-    def __init__(self, app: ASGIApp, max_bytes: int, translators: Mapping[str, Translator]) -> None:
+    ``path_limits`` gives some addresses (a full-match regex of the path) their own limit, e.g.
+    the photo upload (webapp/ideas/views/photos.py).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        translators: Mapping[str, Translator],
+        path_limits: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.translators = translators
+        self.path_limits = tuple(path_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = next((n for rx, n in self.path_limits if rx.fullmatch(path)), self.max_bytes)
+        if limit != self.max_bytes:
+            await BodySizeLimit(self.app, limit, self.translators)(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length":

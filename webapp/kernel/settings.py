@@ -35,6 +35,7 @@ RATE_LIMIT_BUCKETS = {
     "similar": "similar_rate_limit",
     "search": "search_rate_limit",
     "write": "write_rate_limit",
+    "photo": "photo_rate_limit",
 }
 
 # The groups of docs/settings.md, in order; every field names one of them.
@@ -466,6 +467,13 @@ class Settings:
         group="Rate limits and the login throttle",
         low=1,
     )
+    photo_rate_limit: int = setting(
+        10,
+        "VECHE_PHOTO_RATE_LIMIT",
+        "photo uploads per minute per user (each is decoded and re-encoded: a CPU brake).",
+        group="Rate limits and the login throttle",
+        low=1,
+    )
     redis_url: str = setting(
         "",
         "VECHE_REDIS_URL",
@@ -538,6 +546,60 @@ class Settings:
         "longest comment, in characters.",
         group="Ideas, comments and the interface",
         low=0,
+    )
+    media_dir: str = setting(
+        "./media",
+        "VECHE_MEDIA_DIR",
+        "folder of the uploaded photos after re-encoding (`<sha256>.jpg` and `<sha256>-thumb.jpg`, "
+        "created when missing); back it up with the database.",
+        group="Ideas, comments and the interface",
+    )
+    photo_max_bytes: int = setting(
+        10_485_760,
+        "VECHE_PHOTO_MAX_BYTES",
+        "largest photo file accepted, in bytes (checked while the upload streams in; this "
+        "replaces `VECHE_MAX_BODY_BYTES` on the upload address only).",
+        group="Ideas, comments and the interface",
+        low=1024,
+        high=104_857_600,
+    )
+    photo_max_pixels: int = setting(
+        40_000_000,
+        "VECHE_PHOTO_MAX_PIXELS",
+        "largest photo accepted, in pixels (width × height), read from the header before "
+        "decoding: a guard against decompression bombs (at most Pillow's own warning "
+        "threshold).",
+        group="Ideas, comments and the interface",
+        low=1,
+        high=80_000_000,
+    )
+    photos_per_idea: int = setting(
+        6,
+        "VECHE_PHOTOS_PER_IDEA",
+        "most photos one idea may carry (0 = no photos).",
+        group="Ideas, comments and the interface",
+        low=0,
+        high=50,
+    )
+    map_tile_url: str = setting(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "VECHE_MAP_TILE_URL",
+        "map tiles (`https://…/{z}/{x}/{y}.png`, Leaflet's template, or a path on this site); "
+        "its origin is allowed in the pages' Content-Security-Policy. Empty = no map: places "
+        "show as a line of text with a link to open them on a map.",
+        group="Ideas, comments and the interface",
+    )
+    map_attribution: str = setting(
+        "© OpenStreetMap contributors",
+        "VECHE_MAP_ATTRIBUTION",
+        "the credit shown on maps for `VECHE_MAP_TILE_URL` (plain text).",
+        group="Ideas, comments and the interface",
+    )
+    map_attribution_url: str = setting(
+        "https://www.openstreetmap.org/copyright",
+        "VECHE_MAP_ATTRIBUTION_URL",
+        "where the map credit links to (the tiles' licence page); empty = no link.",
+        group="Ideas, comments and the interface",
     )
 
     # --- Ranking (docs/ranking.md) --------------------------------------------------------------
@@ -813,6 +875,23 @@ class Settings:
                 "VECHE_LOGIN_FREE_FAILURES must not exceed VECHE_LOGIN_IP_FREE_FAILURES, got "
                 f"{self.login_free_failures} and {self.login_ip_free_failures}"
             )
+        if self.map_tile_url and not (
+            self.map_tile_url.startswith(("http://", "https://", "/"))
+            and not self.map_tile_url.startswith("//")
+            and all(part in self.map_tile_url for part in ("{z}", "{x}", "{y}"))
+        ):
+            raise SettingsError(
+                "VECHE_MAP_TILE_URL must be empty, or an http(s) URL or a path of this site "
+                "with {z}, {x} and {y}, "
+                f"got {self.map_tile_url!r}"
+            )
+        if self.map_attribution_url and not self.map_attribution_url.startswith(
+            ("http://", "https://")
+        ):
+            raise SettingsError(
+                "VECHE_MAP_ATTRIBUTION_URL must be empty or start with http:// or https://, "
+                f"got {self.map_attribution_url!r}"
+            )
         if self.api_token_days > self.api_token_max_days:
             raise SettingsError(
                 "VECHE_API_TOKEN_DAYS must not exceed VECHE_API_TOKEN_MAX_DAYS, got "
@@ -856,6 +935,19 @@ class Settings:
     def email_enabled(self) -> bool:
         """True when VECHE_SMTP_HOST is set: notifications are also e-mailed."""
         return bool(self.smtp_host.strip())
+
+    @property
+    def media_path(self) -> Path:
+        return Path(self.media_dir)
+
+    @property
+    def map_tile_origin(self) -> str:
+        """``scheme://host[:port]`` of VECHE_MAP_TILE_URL ('' without tiles), for the CSP."""
+        if not self.map_tile_url or self.map_tile_url.startswith("/"):
+            return ""  # none, or this site's own ('self')
+        scheme, _, rest = self.map_tile_url.partition("://")
+        host = rest.split("/", 1)[0].replace("{s}", "*")  # Leaflet's subdomains
+        return f"{scheme}://{host}"
 
     @property
     def data_path(self) -> Path:

@@ -369,6 +369,7 @@ def hide_comment(
     comment.hidden = True
     comment.hidden_reason = text
     comment.auto_hidden = actor is None
+    notifications.withdraw_comment_notices(session, comment.id)  # hidden: it notifies no one
     if was_visible:
         session.execute(
             update(Idea)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from webapp.kernel.dto import Page
 from webapp.kernel.errors import NotFound
 from webapp.kernel.storage.models import Notification, User, utcnow
-from webapp.notifications.notification_facts import Facts, facts, target_idea
+from webapp.notifications.notification_facts import Facts, facts, target_anchor, target_idea
+from webapp.notifications.notifications import add_languages, mark_undone
 
 MAX_PAGE = 10_000
 
@@ -55,14 +56,17 @@ def unread_count(session: Session, user_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _view(row: Notification) -> NotificationView:
-    data = row.data if isinstance(row.data, dict) else {}
+def _data(row: Notification) -> dict[str, Any]:
+    return dict(row.data) if isinstance(row.data, dict) else {}
+
+
+def _view(row: Notification, data: dict[str, Any]) -> NotificationView:
     return NotificationView(
         id=row.id,
         kind=row.kind,
         idea_id=row.idea_id,
         target_idea_id=target_idea(row.kind, row.idea_id, data),
-        data=dict(data),
+        data=data,
         facts=facts(row.kind, row.idea_id, data),
         created_at=row.created_at,
         read_at=row.read_at,
@@ -84,8 +88,13 @@ def inbox(session: Session, user_id: int, page: int, size: int) -> Inbox:
         select(func.max(Notification.id)).where(Notification.user_id == user_id)
     )
     wants_email = session.scalar(select(User.email_notifications).where(User.id == user_id))
+    data = [_data(r) for r in rows]
+    mark_undone(session, zip((r.kind for r in rows), data, strict=True))
+    add_languages(
+        session, zip((r.kind for r in rows), (r.idea_id for r in rows), data, strict=True)
+    )
     return Inbox(
-        page=Page([_view(r) for r in rows], number, size, total),
+        page=Page([_view(r, d) for r, d in zip(rows, data, strict=True)], number, size, total),
         unread=unread_count(session, user_id),
         newest_id=int(newest or 0),
         email_notifications=bool(wants_email),
@@ -120,13 +129,18 @@ def mark_all_read(session: Session, user_id: int, up_to_id: int | None = None) -
     return len(ids)
 
 
-def open_notification(session: Session, user_id: int, notification_id: int) -> int | None:
-    """Mark a notification read and return the idea it leads to (None if that is gone)."""
+def open_notification(
+    session: Session, user_id: int, notification_id: int
+) -> tuple[int, str] | None:
+    """Mark a notification read; return the idea it leads to and the anchor on its page (None
+    if there is no idea)."""
     row = _own(session, user_id, notification_id)
     if row.read_at is None:
         row.read_at = utcnow()
-    data = row.data if isinstance(row.data, dict) else {}
-    return target_idea(row.kind, row.idea_id, data)
+    data = _data(row)
+    mark_undone(session, [(row.kind, data)])
+    target = target_idea(row.kind, row.idea_id, data)
+    return None if target is None else (target, target_anchor(row.kind, data))
 
 
 def set_email_notifications(session: Session, user_id: int, enabled: bool) -> bool:

@@ -42,7 +42,14 @@ from webapp.i18n import Translator
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import Notification, User, utcnow
-from webapp.notifications.notification_facts import Facts, clip, facts, target_idea
+from webapp.notifications.notification_facts import (
+    Facts,
+    clip,
+    facts,
+    target_anchor,
+    target_idea,
+)
+from webapp.notifications.notifications import mark_undone
 
 log = logging.getLogger("veche.mailer")
 
@@ -217,10 +224,13 @@ class Mailer:
                     .execution_options(synchronize_session=False)
                 )
             by_user: dict[int, Outgoing] = {}
+            data = {n.id: dict(n.data or {}) for n, _u in rows}
+            # a merge undone before its e-mail goes out is told as undone (notifications.py)
+            mark_undone(session, ((n.kind, data[n.id]) for n, _u in rows))
             for n, u in rows:
                 if u.blocked or not u.email_notifications:
                     continue
-                item = Item(n.id, n.kind, n.idea_id, dict(n.data or {}), n.email_attempts)
+                item = Item(n.id, n.kind, n.idea_id, data[n.id], n.email_attempts)
                 if u.id in by_user:
                     prev = by_user[u.id]
                     by_user[u.id] = Outgoing(
@@ -260,7 +270,8 @@ class Mailer:
         target = target_idea(item.kind, item.idea_id, item.data)
         if target is None:
             return self.url("notifications")
-        return self.url("idea", idea_id=target)
+        anchor = target_anchor(item.kind, item.data)
+        return self.url("idea", idea_id=target) + (f"#{anchor}" if anchor else "")
 
     def compose(self, out: Outgoing) -> EmailMessage:
         """A plain-text message with an HTML alternative, in the recipient's language (the

@@ -10,7 +10,11 @@ Keys read from ``data``: ``title`` (the idea the notification is about), ``canon
 ``canonical_title`` (merges), ``status`` and ``previous_status`` (status changes, answers),
 ``merged_titles`` (a merge of several ideas), ``body`` / ``response`` (an official answer),
 ``reason`` (hides), ``auto`` / ``auto_hidden`` (hidden automatically after reports, pending
-review), ``excerpt`` (the hidden comment).
+review), ``excerpt`` (the comment: hidden, new on the reader's idea, or a reply), ``comment_id``
+and ``by`` (who wrote a new comment or reply), ``merge_id`` and ``merged_ids`` (merges and
+unmerges). ``merge_undone``, ``title_language`` and ``canonical_language`` are never stored:
+the inbox and the mailer add them when they read notifications (whether a merge has been undone
+since, so that it reads as history; the languages of the ideas quoted, for ``lang``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any
 EXCERPT_CHARS = 280
 TITLE_CHARS = 200
 SUBJECT_TITLE_CHARS = 80
-COMMENT_KINDS = ("comment_hidden", "comment_unhidden")
+COMMENT_KINDS = ("comment_hidden", "comment_unhidden", "comment", "reply")
+NAME_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,11 @@ class Facts:
     answer: str  # an official answer, at most EXCERPT_CHARS
     reason: str  # a moderator's reason or note, at most EXCERPT_CHARS
     auto: bool  # hidden automatically after reports (a moderator will review it)
-    quote: str  # the hidden (or visible again) comment, shown under the sentence
+    quote: str  # the comment (hidden, visible again, new, a reply), shown under the sentence
+    by: str = ""  # who wrote a new comment or reply (a display name), at most NAME_CHARS
+    undone: bool = False  # a merge: undone since (the sentence says so, in the past)
+    title_lang: str = ""  # the language of the idea(s) quoted by ``title`` ('' unknown)
+    canonical_lang: str = ""  # the language of the canonical idea
 
     @property
     def short_title(self) -> str:
@@ -79,11 +88,37 @@ def facts(kind: str, idea_id: int | None, data: Any) -> Facts:
         reason=clip(data.get("reason"), EXCERPT_CHARS),
         auto=bool(data.get("auto") or data.get("auto_hidden")),
         quote=clip(data.get("excerpt"), EXCERPT_CHARS) if kind in COMMENT_KINDS else "",
+        by=clip(data.get("by"), NAME_CHARS),
+        undone=kind == "merged" and data.get("merge_undone") is True,
+        title_lang=_language(data.get("title_language")),
+        canonical_lang=_language(data.get("canonical_language")),
     )
 
 
+def _language(value: Any) -> str:
+    """A language code fit for a ``lang`` attribute (``ru``, ``en-GB``), else ''."""
+    if isinstance(value, str) and 2 <= len(value) <= 12 and value.replace("-", "").isalnum():
+        return value
+    return ""
+
+
 def target_idea(kind: str, idea_id: int | None, data: dict[str, Any]) -> int | None:
-    """The idea a notification links to: the canonical idea of a merge, else its own idea."""
-    if kind == "merged" and isinstance(data, dict) and isinstance(data.get("canonical_id"), int):
-        return int(data["canonical_id"])
+    """The idea a notification links to: the canonical idea of a merge still in force, the
+    (first) merged idea of a merge undone since, else its own idea."""
+    if kind == "merged" and isinstance(data, dict):
+        merged = data.get("merged_ids")
+        if data.get("merge_undone") is True and isinstance(merged, list) and merged:
+            first = merged[0]
+            return first if isinstance(first, int) else idea_id
+        if isinstance(data.get("canonical_id"), int):
+            return int(data["canonical_id"])
     return idea_id
+
+
+def target_anchor(kind: str, data: dict[str, Any]) -> str:
+    """Where on the idea's page a notification leads: the new comment or reply, else the top."""
+    if kind in ("comment", "reply") and isinstance(data, dict):
+        comment_id = data.get("comment_id")
+        if isinstance(comment_id, int):
+            return f"comment-{comment_id}"
+    return ""

@@ -10,6 +10,17 @@ is then ``pending``, or ``skipped`` for a user who turned e-mail off; without it
 e-mail state. The sender (``webapp.notifications.mailer``) sends the pending ones in the background.
 What ``data`` may hold is in ``webapp.notifications.notification_facts``; how each kind reads, in
 the template ``notifications/_notices.html``.
+
+Merges and unmerges: a ``merged`` notification stores its ``merge_id``. An unmerge tells exactly
+the citizens who were told about that merge (:func:`notify_unmerge`), and from then on the old
+``merged`` notification reads as history ("was merged … the merge was undone later"): the inbox
+and the mailer look up which merges are undone (:func:`undone_merges`) when they read them, so
+the wording is right after any sequence of merges and unmerges (a merge again is a new merge,
+with its own notifications that read as current).
+
+Comments: a new comment notifies the idea's author, a reply the author of the comment it
+answers (``webapp.ideas.comments``); hiding a comment withdraws those notifications
+(:func:`withdraw_comment_notices`), so a hidden comment never notifies anyone.
 """
 
 from __future__ import annotations
@@ -17,10 +28,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, case, insert, literal, literal_column, select, union
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    case,
+    delete,
+    insert,
+    literal,
+    literal_column,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session
 
-from webapp.kernel.storage.models import NOTIFICATION_KINDS, Idea, Notification, User, Vote, utcnow
+from webapp.kernel.storage.models import (
+    NOTIFICATION_KINDS,
+    Idea,
+    IdeaMerge,
+    Notification,
+    User,
+    Vote,
+    utcnow,
+)
+
+REPLY_KINDS = ("comment", "reply")
 
 
 def _check(kind: str) -> None:
@@ -127,3 +159,84 @@ def notify_supporters(
     if skip:
         query = query.where(sub.c.uid.not_in(skip))
     return _insert_from(session, query, kind, idea_id, data, email)
+
+
+def notify_unmerge(
+    session: Session,
+    merge_id: int,
+    idea_id: int | None,
+    data: dict[str, Any],
+    *,
+    email: bool,
+    exclude: Iterable[int] = (),
+) -> int:
+    """An ``unmerged`` notification to everyone who got the ``merged`` one of ``merge_id``.
+
+    Those are the supporters and authors of the merged ideas at the time of the merge: people
+    who supported them later were never told about the merge and are not told about its undoing.
+    """
+    told = (
+        select(Notification.user_id.label("uid"))
+        .where(
+            Notification.kind == "merged",
+            Notification.data["merge_id"].as_integer() == merge_id,
+        )
+        .distinct()
+    )
+    skip = sorted(set(exclude))
+    sub = told.subquery()
+    query = select(sub.c.uid)
+    if skip:
+        query = query.where(sub.c.uid.not_in(skip))
+    return _insert_from(session, query, "unmerged", idea_id, {**data, "merge_id": merge_id}, email)
+
+
+def undone_merges(session: Session, merge_ids: Iterable[Any]) -> set[int]:
+    """Which of ``merge_ids`` (anything; non-integers are ignored) have been undone."""
+    ids = sorted({i for i in merge_ids if isinstance(i, int) and not isinstance(i, bool)})
+    if not ids:
+        return set()
+    query = select(IdeaMerge.id).where(IdeaMerge.id.in_(ids), IdeaMerge.undone_at.is_not(None))
+    return set(session.scalars(query))
+
+
+def mark_undone(session: Session, rows: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Add ``merge_undone: True`` to the data of each ``merged`` row whose merge was undone
+    (``rows``: (kind, data) pairs whose data dicts are copies the caller may change)."""
+    pairs = [(k, d) for k, d in rows if k == "merged" and isinstance(d, dict)]
+    undone = undone_merges(session, (d.get("merge_id") for _, d in pairs))
+    for _, data in pairs:
+        if data.get("merge_id") in undone:
+            data["merge_undone"] = True
+
+
+def add_languages(session: Session, rows: Iterable[tuple[str, int | None, dict[str, Any]]]) -> None:
+    """Add ``title_language`` and ``canonical_language`` (the quoted ideas' languages, for the
+    page's ``lang``) to the data of each (kind, idea_id, data) row; data dicts are copies the
+    caller may change. One query for all rows."""
+    wanted: list[tuple[dict[str, Any], int | None, int | None]] = []
+    for kind, idea_id, data in rows:
+        merged = data.get("merged_ids")
+        first = merged[0] if isinstance(merged, list) and merged else None
+        quoted = first if kind in ("merged", "unmerged") and isinstance(first, int) else idea_id
+        canonical = data.get("canonical_id")
+        wanted.append((data, quoted, canonical if isinstance(canonical, int) else None))
+    ids = sorted({i for _, a, b in wanted for i in (a, b) if isinstance(i, int)})
+    if not ids:
+        return
+    languages = dict(session.execute(select(Idea.id, Idea.language).where(Idea.id.in_(ids))).all())
+    for data, quoted, canonical in wanted:
+        if quoted in languages:
+            data["title_language"] = languages[quoted]
+        if canonical in languages:
+            data["canonical_language"] = languages[canonical]
+
+
+def withdraw_comment_notices(session: Session, comment_id: int) -> int:
+    """Delete the notifications a comment caused (on the idea's author, on the author of the
+    comment it answers): a hidden comment notifies no one, and an e-mail not sent yet is not."""
+    stmt = delete(Notification).where(
+        Notification.kind.in_(REPLY_KINDS),
+        Notification.data["comment_id"].as_integer() == comment_id,
+    )
+    return len(session.execute(stmt.returning(Notification.id)).all())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from webapp.kernel.routing import GET, POST
+from webapp.officials.views import export
 from webapp.officials.views import officials as official_views
 
 
@@ -17,7 +18,7 @@ def routes() -> list[BaseRoute]:
         ),
         Route(
             "/officials/shortlist.csv",
-            official_views.shortlist_csv,
+            export.shortlist_csv,
             methods=GET,
             name="officials_shortlist_csv",
         ),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,7 +65,8 @@ class ThemeIdea:
 @dataclass(frozen=True)
 class Theme:
     number: int  # 1-based, largest first
-    keywords: tuple[str, ...]
+    keywords: tuple[str, ...]  # in ``language``, the most telling first
+    language: str  # most of its ideas' language (the labels' language)
     size: int
     supporters: int  # distinct citizens supporting any of its ideas
     cohesion: float
@@ -75,10 +77,11 @@ class Theme:
 class ThemesResult:
     themes: list[Theme]
     ideas: int  # clustered
-    other: int  # in no theme (clusters too small)
+    other: int  # in no theme (clusters too small or too loosely related)
     without_vector: int
     truncated: bool
     computed_at: datetime
+    loose: int = 0  # groups left out because their ideas have too little in common
 
 
 def load_corpus(
@@ -160,10 +163,12 @@ def describe(session: Session, corpus: Corpus, topics: Topics) -> ThemesResult:
             )
         )
         strongest = sorted(ids, key=lambda i: (-supporters.get(i, 0), i))[:IDEAS_PER_THEME]
+        spoken = Counter(corpus.languages[i] for i in topic.members)
         themes.append(
             Theme(
                 number=n,
                 keywords=topic.keywords,
+                language=min(spoken, key=lambda w: (-spoken[w], w)) if spoken else "",
                 size=len(ids),
                 supporters=int(count or 0),
                 cohesion=topic.cohesion,
@@ -180,6 +185,7 @@ def describe(session: Session, corpus: Corpus, topics: Topics) -> ThemesResult:
         themes=themes,
         ideas=len(corpus.ids),
         other=int((topics.labels < 0).sum()),
+        loose=topics.dropped,
         without_vector=corpus.without_vector,
         truncated=corpus.truncated,
         computed_at=utcnow(),

@@ -11,6 +11,7 @@ decision) or an idea or user it has never seen makes it rebuild from scratch.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -55,6 +56,11 @@ def weight_config(settings: Settings) -> WeightConfig:
 
 def ranking_config(settings: Settings) -> RankingConfig:
     return RankingConfig(half_life_s=settings.trending_half_life_hours * 3600.0)
+
+
+def confidence_level(config: RankingConfig) -> float:
+    """How sure the ``confident`` lower bound is: the one-sided normal level of ``z`` (0.95)."""
+    return 0.5 * (1.0 + math.erf(config.z / math.sqrt(2.0)))
 
 
 @dataclass(frozen=True)
@@ -359,7 +365,9 @@ class RankingService:
             state = self._state
             if state is None or idea_id not in state.idea_index:
                 return None
-            return dict(state.snapshot.explain(state.idea_index[idea_id], scheme, rank))
+            out = dict(state.snapshot.explain(state.idea_index[idea_id], scheme, rank))
+        out["confidence"] = confidence_level(self.config)  # for the words of "why here"
+        return out
 
     def discounts(self, idea_id: int) -> dict[str, Any] | None:
         """Why the weights of an idea's votes fell, for moderators (as of the last full build).

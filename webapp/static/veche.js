@@ -38,7 +38,7 @@ document.addEventListener("submit", async (event) => {
   const form = document.querySelector("[data-similar-form]");
   const region = document.querySelector("[data-similar-region]");
   if (!form || !region || !window.fetch || !window.AbortController) return;
-  const title = form.querySelector("[name=title]");
+  const title = form.elements.namedItem("title"); // the title field sits above the similar panel, outside the <form> element
   const body = form.querySelector("[name=body]");
   if (!title || !body) return;
   const minLength = parseInt(form.dataset.similarMin || "12", 10);
@@ -118,5 +118,47 @@ document.addEventListener("submit", async (event) => {
     } catch (e) {
       support.submit();
     }
+  });
+})();
+
+// The header menus (base.html): <details> that open and close without this file — «Меню» on a
+// phone, and on a desktop the staff pages and account dropdowns. Here each summary gains
+// aria-expanded; opening one closes the others; Escape closes the open one (focus back on its
+// summary), and so does a click outside it. On a desktop «Меню» is hidden and its links shown.
+(() => {
+  const menus = Array.from(document.querySelectorAll("[data-nav-menu], [data-nav-sub]"));
+  const summaryOf = (menu) => menu.querySelector(":scope > summary");
+  const sync = (menu) => {
+    const summary = summaryOf(menu);
+    if (summary) summary.setAttribute("aria-expanded", menu.open ? "true" : "false");
+  };
+  menus.forEach((menu) => {
+    sync(menu);
+    menu.addEventListener("toggle", () => {
+      sync(menu);
+      if (menu.open && menu.matches("[data-nav-sub]")) {
+        menus.forEach((other) => {
+          if (other !== menu && other.matches("[data-nav-sub]")) other.open = false;
+        });
+      }
+    });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    // the innermost open menu first: a dropdown, then «Меню»
+    const open = menus.filter((menu) => menu.open && summaryOf(menu).offsetParent !== null);
+    const last = open[open.length - 1];
+    if (!last) return;
+    last.open = false;
+    sync(last); // the toggle event comes a moment later; say it at once
+    summaryOf(last).focus();
+  });
+  document.addEventListener("click", (event) => {
+    menus.forEach((menu) => {
+      if (menu.open && !menu.contains(event.target)) {
+        menu.open = false;
+        sync(menu);
+      }
+    });
   });
 })();

@@ -193,6 +193,50 @@ def save_district(
     return _named(row)
 
 
+def save_districts(
+    session: Session, actor_id: int, names: dict[int, tuple[object, object]]
+) -> list[int]:
+    """Rename many districts and okrugs at once (the admin page's one Save): ``names`` maps a
+    district id to its (Russian, English) names as typed. Every row is checked first; any
+    error (keys ``name_ru-<id>``, ``name_en-<id>``, ``district-<id>``) and nothing is saved.
+    Rows whose names did not change are left alone; each change is audited. Returns the ids
+    changed."""
+    errors = Errors()
+    cleaned: dict[int, tuple[str, str]] = {}
+    for district_id, (name_ru, name_en) in names.items():
+        ru = clean_text(errors, f"name_ru-{district_id}", name_ru, min_length=1, max_length=200)
+        en = clean_text(errors, f"name_en-{district_id}", name_en, min_length=1, max_length=200)
+        cleaned[district_id] = (ru, en)
+    rows = {
+        r.id: r
+        for r in session.scalars(
+            select(District).where(District.id.in_(sorted(cleaned))).with_for_update()
+        )
+    }
+    for district_id in cleaned:
+        if district_id not in rows:
+            errors.add(f"district-{district_id}", "District not found.")
+    errors.raise_if_any()
+    changed = []
+    for district_id, (ru, en) in sorted(cleaned.items()):
+        row = rows[district_id]
+        if (row.name_ru, row.name_en) == (ru, en):
+            continue
+        before = {"name_ru": row.name_ru, "name_en": row.name_en}
+        row.name_ru, row.name_en = ru, en
+        record(
+            session,
+            actor_id,
+            "district.save",
+            "district",
+            row.id,
+            details={"before": before, "after": {"name_ru": ru, "name_en": en}},
+        )
+        changed.append(district_id)
+    session.flush()
+    return changed
+
+
 class Names:
     """Categories and districts by id, loaded once (a request's lookups of names by id)."""
 

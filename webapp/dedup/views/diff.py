@@ -42,6 +42,11 @@ class ComparedMember:
     direct: bool  # the link is a pair with the suggested idea (not through another member)
     changed_words: int  # words marked as different
 
+    @property
+    def body_parts(self) -> tuple[tuple[Token, ...], tuple[Token, ...]]:
+        """The body cut for the queue: the first ~``TEASER_CHARS`` characters and the rest."""
+        return split_tokens(self.body, TEASER_CHARS)
+
 
 @dataclass(frozen=True)
 class ComparedGroup:
@@ -196,6 +201,39 @@ def diff_tokens(reference: str, text: str, budget: DiffBudget | None = None) -> 
         else:
             out.append(Token(token, flag))
     return tuple(out)
+
+
+TEASER_CHARS = 300
+"""Characters of a long body shown before «Show in full» (the rest sits in a <details>)."""
+
+
+def split_tokens(
+    tokens: Sequence[Token], limit: int
+) -> tuple[tuple[Token, ...], tuple[Token, ...]]:
+    """Cut ``tokens`` after about ``limit`` characters, at a space (nothing lost or reordered).
+
+    A text at most a fifth longer than ``limit`` is not cut: hiding a few words helps nobody.
+    """
+    if sum(len(t.text) for t in tokens) <= limit * 6 // 5:
+        return tuple(tokens), ()
+    head: list[Token] = []
+    used = 0
+    for i, token in enumerate(tokens):
+        room = limit - used
+        if len(token.text) <= room:
+            head.append(token)
+            used += len(token.text)
+            continue
+        cut = token.text.rfind(" ", 0, room + 1)
+        if cut <= 0:  # no space in reach: cut at the next one (or keep the token whole)
+            cut = token.text.find(" ", room)
+            cut = len(token.text) if cut < 0 else cut
+        first, rest = token.text[:cut], token.text[cut:]
+        if first:
+            head.append(Token(first, token.changed))
+        tail = ([Token(rest, token.changed)] if rest else []) + list(tokens[i + 1 :])
+        return tuple(head), tuple(tail)
+    return tuple(head), ()
 
 
 def plain_tokens(text: str) -> tuple[Token, ...]:

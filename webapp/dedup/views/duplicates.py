@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from webapp.dedup import dismissals
 from webapp.dedup import duplicate_queue as queue_service
+from webapp.dedup import merges as merges_service
 from webapp.dedup.dedup_groups import NEIGHBOURS
 from webapp.dedup.similar_ideas import SimilarityUnavailable
 from webapp.dedup.views import diff
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 # the queue is shown again with the message at the group and the form as it was sent.
 FIXABLE = (InvalidInput, Conflict, NotFound, SimilarityUnavailable)
 TITLE_CHARS = 80  # of the kept idea's title in the success message
+GROUPS_PER_PAGE = 10  # at most (fewer when VECHE_PAGE_SIZE is smaller): each group is long
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,22 @@ def _ticked(form: dict[str, str], prefix: str) -> list[int]:
     return sorted(ids)
 
 
+def _merge_id(raw: str | None) -> int | None:
+    """The ``merged`` query parameter: the merge just done, to say what it did and offer undo."""
+    if raw is None or not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
+        return None
+    return int(raw)
+
+
 async def _show(
-    request: Request, number: int, *, failed: Failed | None = None, status: int = 200
+    request: Request,
+    number: int,
+    *,
+    failed: Failed | None = None,
+    status: int = 200,
+    merged: int | None = None,
 ) -> Response:
-    size = request.app.state.settings.page_size
+    size = min(request.app.state.settings.page_size, GROUPS_PER_PAGE)
     groups, total = await db(
         request, queue_service.queue_page, limit=size, offset=(number - 1) * size
     )
@@ -84,12 +98,20 @@ async def _show(
         )
     # the texts compared word by word: bounded CPU work (diff.PAGE_DIFF_BUDGET), off the loop
     compared = await run_in_threadpool(diff.compare_page, groups)
+    just_merged = None
+    if merged is not None:
+        try:
+            just_merged = await db(request, merges_service.get_merge, merged)
+        except NotFound:
+            pass
     svc = getattr(request.app.state, "similarity", None)
     finder = _finder(request)
     return await render(
         request,
         "dedup/duplicates.html",
         {
+            "section": "duplicates",
+            "just_merged": just_merged,
             "page": Page(compared, number, size, total),
             "similarity_state": "disabled" if svc is None else svc.status,
             "threshold": None if finder is None else float(finder.threshold),
@@ -116,7 +138,8 @@ def _failed(
 async def queue(request: Request) -> Response:
     """Open candidate groups, strongest first, each with its texts compared and its actions."""
     await require_user(request, "moderate")
-    return await _show(request, page_number(request.query_params.get("page")))
+    qp = request.query_params
+    return await _show(request, page_number(qp.get("page")), merged=_merge_id(qp.get("merged")))
 
 
 async def merge(request: Request) -> Response:
@@ -153,11 +176,12 @@ async def merge(request: Request) -> Response:
         title=title,
         count=sum(1 for m in result.members if not m.repointed),
     )
-    return redirect(request, "moderation_duplicates", query=f"page={number}")
+    # the queue then lists what was merged, with «Undo the merge» right there
+    return redirect(request, "moderation_duplicates", query=f"page={number}&merged={result.id}")
 
 
 async def dismiss(request: Request) -> Response:
-    """Not duplicates: the whole group, or the ticked members against the rest."""
+    """Different ideas: the whole group, or the ticked members against the rest."""
     user = await require_user(request, "moderate")
     group_id = _group_id(request)
     form = await read_form(request)
@@ -178,16 +202,16 @@ async def dismiss(request: Request) -> Response:
     if result.whole:
         flash(
             request,
-            "Group %(group)s dismissed: its ideas will not be proposed as duplicates of each "
-            "other again unless one of them is edited.",
+            "Group %(group)s: marked as different ideas. They will not be proposed as "
+            "duplicates of each other again unless one of them is edited.",
             "success",
             group=group_id,
         )
     else:
         flash(
             request,
-            "Group %(group)s: ideas set apart: %(count)s. They will not be proposed as "
-            "duplicates of the others again unless a text is edited.",
+            "Group %(group)s: ideas marked as different: %(count)s. They will not be proposed "
+            "as duplicates of the others again unless a text is edited.",
             "success",
             group=group_id,
             count=len(result.apart),

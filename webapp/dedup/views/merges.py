@@ -62,7 +62,7 @@ async def _history(
     return await render(
         request,
         "dedup/merges.html",
-        {"page": page, "idea_filter": idea_id, "failed": failed},
+        {"page": page, "idea_filter": idea_id, "failed": failed, "section": "merges"},
         status=status,
     )
 
@@ -77,7 +77,12 @@ async def history(request: Request) -> Response:
 
 
 async def unmerge(request: Request) -> Response:
-    """Undo one merge; the reason is required and goes to the audit log."""
+    """Undo one merge; the reason is required and goes to the audit log.
+
+    ``back`` says where the form was: the merge history (default), the duplicate queue right
+    after the merge (``duplicates``) or the kept idea's page (``idea``); the moderator returns
+    there. A refusal is explained in the merge history, at the merge.
+    """
     user = await require_user(request, "moderate")
     merge_id = request.path_params["merge_id"]
     form = await read_form(request)
@@ -106,6 +111,11 @@ async def unmerge(request: Request) -> Response:
         merge=merge_id,
         title=_short(result.canonical_title),
     )
+    back = form.get("back", "")
+    if back == "duplicates":
+        return redirect(request, "moderation_duplicates", query=f"page={number}")
+    if back == "idea":
+        return redirect(request, "idea", idea_id=result.canonical_id)
     query = f"page={number}" + (f"&idea={idea_filter}" if idea_filter else "")
     return redirect(request, "moderation_merges", query=query)
 
@@ -138,7 +148,8 @@ async def merge_idea(request: Request) -> Response:
         return redirect(request, "idea", idea_id=idea_id)
     flash(
         request,
-        "Merged into “%(title)s”. Merge #%(merge)s can be undone in the merge history.",
+        "Merged into “%(title)s” (merge #%(merge)s). “Undo the merge” below, under the ideas "
+        "merged into this one, undoes it.",
         "success",
         title=_short(result.canonical_title),
         merge=result.id,

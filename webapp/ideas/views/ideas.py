@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from webapp.accounts.sessions import hash_sid
 from webapp.ideas import comments as comments_service
 from webapp.ideas import ideas as ideas_service
+from webapp.ideas import photos as photos_service
+from webapp.ideas import places
 from webapp.ideas import votes as votes_service
 from webapp.ideas.exposure import viewer_key
+from webapp.ideas.home import HomeBand, home_band
+from webapp.ideas.progress import progress, progress_of, responded_ids
 from webapp.ideas.views.listing import ranked_page
 from webapp.kernel.dto import VoteState
 from webapp.kernel.errors import N_, InvalidInput, NotAuthenticated
@@ -132,8 +137,36 @@ async def index(request: Request) -> Response:
     return HTMLResponse(html)
 
 
+def active_filters(flt: ideas_service.IdeaFilter, settings: Settings, meaning: bool) -> int:
+    """How many of the collapsed choices differ from their default: «Фильтры (n)»."""
+    chosen = (flt.category_id, flt.district_id, flt.status)
+    default_sort = "relevance" if flt.q else settings.default_sort
+    return sum(value is not None for value in chosen) + (flt.sort != default_sort) + meaning
+
+
+def is_home(flt: ideas_service.IdeaFilter, meaning: bool) -> bool:
+    """The first page of all ideas, unfiltered: it opens with the home band."""
+    narrowed = flt.q or meaning or (flt.category_id, flt.district_id, flt.status) != (None,) * 3
+    return flt.page == 1 and not narrowed
+
+
+def _recent_band(request: Request) -> HomeBand | None:
+    """The home band this worker loaded within VECHE_PAGE_CACHE_SECONDS, if any.
+
+    Anonymous visitors get the whole page from the page cache; signed-in ones (never cached)
+    share the band for as long, so its counts over every idea run at most once a period.
+    """
+    stored = getattr(request.app.state, "home_band", None)
+    ttl = request.app.state.settings.page_cache_seconds
+    if stored is None or time.monotonic() - stored[0] > ttl:
+        return None
+    band: HomeBand = stored[1]
+    return band
+
+
 async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dict[str, Any]:
-    size = request.app.state.settings.page_size
+    settings = request.app.state.settings
+    size = settings.page_size
     ctx = await db(request, _taxonomy)
     # "By meaning": the ideas closest to the words typed, filtered like the list; when the
     # similarity service is not ready the words search below answers instead, with a notice.
@@ -153,7 +186,26 @@ async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dic
             ctx["page"] = await ranked_page(request, flt, size)
         else:
             ctx["page"] = await db(request, ideas_service.list_ideas, flt, size)
-    sorts = available_sorts(request.app.state.settings, bool(flt.q))
+    sorts = available_sorts(settings, bool(flt.q))
+    cards = [(i.id, i.support_count, i.status) for i in ctx["page"].items]
+    home = is_home(flt, meaning)
+    band = _recent_band(request) if home else None
+    load_band = home and band is None
+
+    def extras(session: Any) -> dict[str, Any]:
+        return {
+            "progress": progress_of(session, cards, settings.response_threshold),
+            "thumbs": photos_service.first_photos(session, [i for i, _, _ in cards]),
+            "home": home_band(session) if load_band else band,
+        }
+
+    ctx.update(await db(request, extras))
+    if load_band:
+        request.app.state.home_band = (time.monotonic(), ctx["home"])
+    ctx.update(
+        filter_count=active_filters(flt, settings, meaning),
+        meaning_search=similar is not None,
+    )
     return {"flt": flt, "statuses": PUBLIC_STATUSES, "sorts": sorts, **ctx}
 
 
@@ -163,11 +215,19 @@ async def my_ideas(request: Request) -> Response:
     size = request.app.state.settings.page_size
 
     hooks = hooks_of(request.app.state)
+    threshold = request.app.state.settings.response_threshold
 
     def load(session: Any) -> dict[str, Any]:
         page = ideas_service.list_ideas(session, flt, size)
         hidden = hooks.list_notes(session, [i.id for i in page.items])
-        return {"page": page, "hidden_notes": hidden, **_taxonomy(session)}
+        cards = [(i.id, i.support_count, i.status) for i in page.items]
+        return {
+            "page": page,
+            "hidden_notes": hidden,
+            "progress": progress_of(session, cards, threshold),
+            "thumbs": photos_service.first_photos(session, [i.id for i in page.items]),
+            **_taxonomy(session),
+        }
 
     ctx = await db(request, load)
     return await render(
@@ -264,6 +324,7 @@ async def show_idea(request: Request) -> Response:
     idea_id = request.path_params["idea_id"]
     page = _int_param(request.query_params.get("page"), 1) or 1
     size = request.app.state.settings.page_size
+    threshold = request.app.state.settings.response_threshold
 
     hooks = hooks_of(request.app.state)
 
@@ -271,10 +332,16 @@ async def show_idea(request: Request) -> Response:
         idea = ideas_service.get_idea(session, idea_id, user)
         if idea.status == "merged" and idea.merged_into_id is not None:
             return {"idea": idea}  # redirected below
-        comments = comments_service.list_comments(session, idea_id, page, size, viewer=user)
+        comments = comments_service.list_comments(
+            session, idea_id, page, size, viewer=user, threaded=True
+        )
+        responded = idea_id in responded_ids(session, [idea_id])
         return {
             "idea": idea,
             "comments": comments,
+            "photos": photos_service.list_photos(session, idea_id),
+            "place": places.idea_place(session, idea_id),
+            "progress": progress(idea.support_count, threshold, idea.status, responded),
             # the moderators' note, the merge, the city's answer (webapp.kernel.hooks)
             **hooks.idea_page(session, idea_id, user, [c.id for c in comments.items]),
             **_taxonomy(session),
@@ -293,6 +360,9 @@ async def show_idea(request: Request) -> Response:
     await request.app.state.ranking_sync.wait()
     ctx["why"] = request.app.state.ranking.explain(idea_id, scheme)
     ctx["why_scheme"] = scheme
+    ctx["og_description"] = ideas_service.first_sentence(idea.body)
+    photos = ctx.get("photos") or []
+    ctx["og_image"] = str(request.url_for("media", file=f"{photos[0].key}.jpg")) if photos else None
     return await render(request, "ideas/show.html", ctx)
 
 
@@ -400,7 +470,16 @@ async def comment(request: Request) -> Response:
     await rate_limit(request, "comment", f"user:{user.id}")
     max_len = request.app.state.settings.comment_max_length
     try:
-        await db(request, comments_service.add_comment, user, idea_id, form.get("body"), max_len)
+        comment_id = await db(
+            request,
+            comments_service.add_comment,
+            user,
+            idea_id,
+            form.get("body"),
+            max_len,
+            parent_id=form.get("parent_id"),
+            email=request.app.state.settings.email_enabled,
+        )
     except InvalidInput as exc:
         tr = translator(request)
         msg, params = next(iter(exc.errors.values()))
@@ -415,5 +494,6 @@ async def comment(request: Request) -> Response:
         return response
     flash(request, "Your comment is published.", "success")
     return RedirectResponse(
-        str(request.app.url_path_for("idea", idea_id=idea_id)) + "#comments", status_code=303
+        str(request.app.url_path_for("idea", idea_id=idea_id)) + f"#comment-{comment_id}",
+        status_code=303,
     )

@@ -575,6 +575,9 @@ NOTIFICATION_KINDS = (
     "unhidden",
     "comment_hidden",
     "comment_unhidden",
+    "comment",  # a comment on the reader's idea
+    "reply",  # a reply to the reader's comment
+    "unmerged",  # a merge the reader was told about was undone
 )
 EMAIL_STATES = ("pending", "sent", "failed", "skipped")
 

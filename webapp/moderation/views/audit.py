@@ -17,6 +17,9 @@ from webapp.kernel.web import csv_download, db, page_number, render, require_use
 
 AUDIT_PAGE_SIZE = 50
 MAX_FILTER_LENGTH = 254
+# Moments in the CSV as Excel reads them in each language (day first in Russian), no seconds.
+CSV_TIME = {"ru": "%d.%m.%Y %H:%M"}
+CSV_TIME_DEFAULT = "%Y-%m-%d %H:%M"
 
 
 def _parse_day(request: Request, name: str, raw: str) -> datetime | None:
@@ -74,7 +77,8 @@ async def audit_log(request: Request) -> Response:
     ctx = await db(request, load)
     query = request.url.query
     csv_url = str(request.app.url_path_for("admin_audit_csv"))
-    ctx.update(filters=raw, csv_url=csv_url + (f"?{query}" if query else ""))
+    ctx.update(filters=raw, csv_url=csv_url + (f"?{query}" if query else ""), section="audit")
+    ctx.update(action_labels=audit_service.ACTION_LABELS, target_labels=audit_service.TARGET_LABELS)
     return await render(request, "moderation/audit.html", ctx)
 
 
@@ -82,9 +86,16 @@ async def audit_csv(request: Request) -> Response:
     await require_user(request, "administer")
     filters, _raw = _audit_filters(request)
     factory = request.app.state.session_factory
+    tr = translator(request)
+    pattern = CSV_TIME.get(tr.language, CSV_TIME_DEFAULT)
+
+    def when(moment: datetime) -> str:
+        return moment.astimezone(tr.tz).strftime(pattern)
 
     def rows() -> Iterator[list[str]]:
         with transaction(factory) as session:
-            yield from audit_service.export_rows(session, **filters)
+            yield from audit_service.export_rows(
+                session, translate=tr.gettext, when=when, **filters
+            )
 
     return csv_download(request, rows, "audit")

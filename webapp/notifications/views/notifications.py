@@ -64,7 +64,9 @@ async def open_notification(request: Request) -> Response:
     )
     if target is None:
         return redirect(request, "notifications")
-    return redirect(request, "idea", idea_id=target)
+    idea_id, anchor = target
+    url = str(request.app.url_path_for("idea", idea_id=idea_id))
+    return RedirectResponse(url + (f"#{anchor}" if anchor else ""), status_code=303)
 
 
 async def email_preference(request: Request) -> Response:

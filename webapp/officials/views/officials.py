@@ -1,10 +1,9 @@
 """Officials' pages: the dashboard, overdue proposals, an idea's page with the answer form,
-themes, and the shortlist export. Every page needs the "answer" permission (officials, admins).
+and themes (the shortlist export: ``export``). Every page needs the "answer" permission (officials, admins).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,14 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from webapp.kernel.audit import csv_safe
 from webapp.kernel.dto import MAX_PAGE, Page
 from webapp.kernel.errors import Conflict, InvalidInput
 from webapp.kernel.settings import Settings
-from webapp.kernel.storage.db import transaction
 from webapp.kernel.storage.models import PUBLIC_STATUSES, utcnow
 from webapp.kernel.web import (
-    csv_download,
     current_user,
     db,
     field_errors,
@@ -34,27 +30,6 @@ from webapp.kernel.web import (
 from webapp.officials import officials, responses, themes, vote_chart
 from webapp.officials.views import chart as vote_chart_view
 from webapp.taxonomy import taxonomy
-
-CSV_HEADER = (
-    "rank",
-    "id",
-    "title",
-    "url",
-    "category",
-    "district",
-    "status",
-    "supporters",
-    "score",
-    "confidence",
-    "confidence_low",
-    "confidence_high",
-    "created",
-    "threshold_reached",
-    "days_waiting",
-    "overdue",
-    "responded",
-)
-CSV_BATCH = 200
 
 
 def schemes(settings: Settings) -> tuple[str, ...]:
@@ -326,72 +301,3 @@ async def themes_page(request: Request) -> Response:
         tab="themes",
     )
     return await render(request, "officials/themes.html", ctx)
-
-
-# --- export ---------------------------------------------------------------------------------
-
-
-def _number(value: float | None, digits: int = 6) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
-
-
-def csv_rows(
-    request: Request, flt: officials.DashboardFilter, limit: int, lang: str
-) -> Iterator[list[str]]:
-    """The header and one row per ranked proposal (at most ``limit``), CSV-injection-safe."""
-    app = request.app
-    settings = app.state.settings
-    ranking = app.state.ranking
-    yield list(CSV_HEADER)
-    with transaction(app.state.session_factory) as session:
-        names = _taxonomy(session)
-        page, left = 1, limit
-        while left > 0:
-            rows, total = officials.dashboard(session, ranking, settings, flt, page, CSV_BATCH)
-            for r in rows[:left]:
-                category = names["category_by_id"].get(r.category_id)
-                district = names["district_by_id"].get(r.district_id)
-                c = r.confidence
-                yield [
-                    str(r.rank),
-                    str(r.id),
-                    csv_safe(r.title),
-                    settings.base_url.rstrip("/")
-                    + str(request.app.url_path_for("idea", idea_id=r.id)),
-                    csv_safe(category.name(lang) if category else ""),
-                    csv_safe(district.name(lang) if district else ""),
-                    r.status,
-                    str(r.supporters),
-                    _number(r.score),
-                    c.kind if c else "",
-                    _number(c.low if c else None),
-                    _number(c.high if c else None),
-                    _iso(r.created_at),
-                    _iso(r.threshold_reached_at),
-                    "" if r.days_waiting is None else str(r.days_waiting),
-                    "yes" if r.overdue else "no",
-                    _iso(r.responded_at),
-                ]
-            left -= min(len(rows), left)
-            if len(rows) < CSV_BATCH or page * CSV_BATCH >= total:
-                return
-            page += 1
-
-
-async def shortlist_csv(request: Request) -> Response:
-    """The dashboard's list as CSV (UTF-8 with BOM), ``limit`` rows (default 100, at most 1000)."""
-    await require_user(request, "answer")
-    f = await _filters(request)
-    if f.problems:
-        raise InvalidInput(f.problems)
-    limit = min(
-        _int(request.query_params.get("limit")) or officials.EXPORT_DEFAULT, officials.EXPORT_MAX
-    )
-    await request.app.state.ranking_sync.wait()
-    lang = translator(request).language
-
-    return csv_download(request, lambda: csv_rows(request, f.flt, limit, lang), "shortlist")

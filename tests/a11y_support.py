@@ -1,0 +1,509 @@
+"""Shared set-up of the whole-site browser checks: a served app with a small, realistic data set,
+every main page of every role (read from the app's routes), and axe-core.
+
+Used by tests/test_browser_a11y.py (axe-core, WCAG 2.2 AA, ``lang`` of foreign titles),
+tests/test_phone_layout.py (no sideways scrolling at 360 px) and `make screenshots`.
+
+The data set is planted through the use-cases, the way the site stores it: users of every role,
+ideas in every status a visitor can meet (published, under review, accepted, implemented,
+rejected, merged, hidden), an English idea among Russian ones, comments, reports, a duplicate
+group found by the real dedup pipeline, a merge, a blocked account, notifications, an API key.
+
+The pages are not listed by hand: every GET route of the app is a page, a parameterised one
+opened with the samples :func:`plant_data` returns (a new parameter fails :func:`main_pages`
+until it has one), and each role gets the pages that answer it 200. Only the non-HTML
+endpoints are skipped (:data:`NOT_PAGES`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from starlette.routing import Route
+
+from tests.browser_support import chromium, serve
+from tests.e2e_flows import Site, log_in, support
+from tests.helpers import PASSWORD, make_user
+from tests.similar_support import plant, settle, similar_app
+from tests.similarity_helpers import BIKE, BIKE_COPY, TREES, TREES_COPY
+from webapp.accounts import api_tokens, registration
+from webapp.dedup import merges
+from webapp.ideas import comments
+from webapp.kernel.dto import CurrentUser
+from webapp.kernel.settings import Settings
+from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
+from webapp.kernel.storage.migrate import upgrade
+from webapp.kernel.storage.models import DuplicateGroup, Idea, Notification
+from webapp.moderation import blocking, moderation, reports
+from webapp.officials import responses
+from webapp.taxonomy import taxonomy
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 360, "height": 740}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+ROLES = ("anonymous", "citizen", "moderator", "official", "admin")
+EMAILS = {role: f"{role}@example.org" for role in ROLES if role != "anonymous"}
+
+# GET routes that are not HTML pages: nothing for axe or a layout check to look at.
+NOT_PAGES = {
+    "/healthz",  # JSON health check
+    "/ideas/similar",  # JSON (or an HTML fragment) for the similar-ideas panel, not a page
+    "/admin/audit.csv",  # CSV export
+    "/admin/logins.csv",  # CSV export
+    "/officials/shortlist.csv",  # CSV export
+}
+NOT_PAGE_PREFIXES = ("/static/", "/api/", "/media/")  # files, the JSON API, uploaded photos
+# Pages no route lists: the error page a mistyped address shows (answers 404, still a page).
+EXTRA_PAGES = ("/no-such-page",)
+# Pages opened with every sample of their parameter (the idea pages: commented, answered,
+# English); any other parameterised page is opened once, with the first sample.
+EVERY_SAMPLE = {"/ideas/{idea_id:id}", "/officials/ideas/{idea_id:id}"}
+PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
+
+ENGLISH = (
+    "Free Wi-Fi in public libraries",
+    "Every city library should offer free wireless internet to visitors of all ages, with no registration.",
+)
+RINK = (
+    "Каток в парке Сокольники",
+    "Заливать бесплатный каток у главного входа в парк Сокольники каждую зиму.",
+)
+STOP = (
+    "Остановка автобуса у поликлиники",
+    "Перенести остановку автобуса ближе ко входу в районную поликлинику на Профсоюзной.",
+)
+EMBANKMENT = (
+    "Велодорожка вдоль набережной Москвы-реки",
+    "Нужно построить безопасную велодорожку вдоль всей набережной, отделённую от машин бордюром.",
+)
+PLAYGROUND = (
+    "Отремонтировать детскую площадку во дворе",
+    "Площадка во дворе на улице Ленина сломана: качели и горка опасны для детей.",
+)
+BINS = (
+    "Больше урн в парке Горького",
+    "В парке не хватает урн для мусора, особенно у входа и возле фонтанов.",
+)
+FOUNTAIN = (
+    "Фонтан на Пушкинской площади",
+    "Включать фонтан на Пушкинской площади с мая по сентябрь каждый вечер до полуночи.",
+)
+SPAM = (
+    "Купите окна недорого у нас",
+    "Пластиковые окна со скидкой, звоните по телефону в любое время, доставка бесплатно.",
+)
+PLACES = {  # latitude, longitude
+    "embankment": (55.7308, 37.6010),  # Пречистенская набережная
+    "rink": (55.7944, 37.6775),  # парк Сокольники
+    "fountain": (55.7655, 37.6050),  # Пушкинская площадь
+}
+PHOTO_ALT = "Набережная сейчас: велосипедисты едут по узкому тротуару рядом с машинами"
+
+
+@dataclass
+class A11yData:
+    """The ids of what was planted, by name, and the samples of each route parameter."""
+
+    ideas: dict[str, int]
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    english_title: str = ENGLISH[0]
+    foreign: dict[str, str] = field(default_factory=dict)  # title -> language, not Russian
+
+
+def fresh_settings(folder: Path) -> Settings:
+    """Settings for a migrated SQLite database of its own in ``folder`` (categories, districts)."""
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'a11y.db'}",
+        environment="test",
+        secret_key="a11y-secret-key-that-is-long-enough-0123456789",
+        login_rate_limit=10_000,
+        write_rate_limit=10_000,
+        similar_rate_limit=10_000,
+        page_cache_seconds=0.0,
+        media_dir=str(folder / "media"),
+    )
+    upgrade(settings.database_url)
+    engine = make_engine(settings)
+    with transaction(make_session_factory(engine)) as session:
+        taxonomy.load_categories(session)
+        taxonomy.load_districts(session)
+    engine.dispose()
+    return settings
+
+
+@contextmanager
+def served_site(folder: Path, shots: Path | None = None) -> Iterator[tuple[Site, A11yData]]:
+    """The app on a database of its own, served, with the data set planted; a browser."""
+    app = similar_app(fresh_settings(folder))
+    with serve(app) as base, chromium() as browser:
+        site = Site(app, base, browser, shots=shots)
+        yield site, plant_data(site)
+
+
+def _users(site: Site) -> dict[str, CurrentUser]:
+    f = site.factory
+    names = {
+        "citizen": "Ирина Горожанка",
+        "moderator": "Мария Модератова",
+        "official": "Олег Управов",
+        "admin": "Анна Админова",
+    }
+    users = {role: make_user(f, EMAILS[role], role=role, name=names[role]) for role in names}
+    users["emma"] = make_user(f, "emma@example.org", name="Emma Brown")
+    users["oleg"] = make_user(f, "oleg@example.org", name="Олег Дублев")
+    users["spammer"] = make_user(f, "spam@example.org", name="Окна Дешево")
+    for n in range(4):
+        users[f"voter{n}"] = make_user(f, f"voter{n}@example.org", name=f"Житель {n + 1}")
+    return users
+
+
+def plant_data(site: Site) -> A11yData:
+    """Plant the data set (see the module's docstring); returns the ids."""
+    f = site.factory
+    u = _users(site)
+    voters = [u[f"voter{n}"] for n in range(4)]
+    ideas = {
+        "embankment": plant(f, u["citizen"], EMBANKMENT),
+        "rink": plant(f, u["citizen"], RINK, "sport"),
+        "stop": plant(f, u["citizen"], STOP),
+        "fountain": plant(f, u["oleg"], FOUNTAIN, "improvement"),
+        "playground": plant(f, u["oleg"], PLAYGROUND, "housing"),
+        "bins": plant(f, u["citizen"], BINS, "parks"),
+        "english": plant(f, u["emma"], ENGLISH, "culture"),
+        "bike": plant(f, u["citizen"], BIKE),
+        "bike_copy": plant(f, u["oleg"], BIKE_COPY),
+        "trees": plant(f, u["emma"], TREES, "parks"),
+        "trees_copy": plant(f, u["oleg"], TREES_COPY, "parks"),
+        "spam": plant(f, u["spammer"], SPAM, "other"),
+    }
+    support(f, voters, ideas["rink"])
+    support(f, [u["citizen"], *voters[:3]], ideas["english"])
+    support(f, [u["citizen"], *voters[:2]], ideas["fountain"])
+    support(f, voters[:2], ideas["embankment"])
+    support(f, voters[:1], ideas["bike"])
+    support(f, voters[1:2], ideas["bike_copy"])
+    support(f, voters[2:3], ideas["trees_copy"])
+    with transaction(f) as s:
+        first = comments.add_comment(
+            s, u["voter0"], ideas["embankment"], "Поддерживаю: сейчас там опасно ездить."
+        )
+        comments.add_comment(  # a reply (notifies the one answered); the idea's author: notified
+            s,
+            u["citizen"],
+            ideas["embankment"],
+            "Спасибо! Соберём подписи и покажем району.",
+            parent_id=first,
+        )
+        comments.add_comment(
+            s, u["voter1"], ideas["english"], "Хорошая идея, в нашей библиотеке сети нет."
+        )
+        rude = comments.add_comment(s, u["spammer"], ideas["rink"], "Окна недорого, звоните!")
+        reports.report(
+            s, u["voter2"], reason="Это реклама, а не идея.", comment_id=rude, on_idea=ideas["rink"]
+        )
+        reports.report(s, u["voter3"], reason="Похоже на рекламу", idea_id=ideas["english"])
+    with transaction(f) as s:
+        official, moderator = u["official"], u["moderator"]
+        text = "Каток зальют к декабрю: подрядчик выбран, работы оплачены из бюджета округа."
+        responses.answer(s, official, ideas["rink"], "accepted", text, email=False)
+        done = "Каток залит и открыт ежедневно с 10:00 до 22:00, вход бесплатный."
+        responses.answer(s, official, ideas["rink"], "implemented", done, email=False)
+        responses.answer(s, official, ideas["stop"], "under_review", "", email=False)
+        no = "Площадка стоит на территории жилого комплекса: её ремонтирует управляющая компания."
+        responses.answer(s, official, ideas["playground"], "rejected", no, email=False)
+        moderation.hide_idea(s, moderator, ideas["spam"], "Реклама, а не идея.", email=False)
+        blocking.block_user(s, moderator, u["spammer"].id, "Рассылает рекламу окон.")
+    settle(site.app)
+    with transaction(f) as s:
+        merged = merges.merge(
+            s,
+            u["moderator"],
+            ideas["trees"],
+            [ideas["trees_copy"]],
+            reason="Одна и та же просьба о деревьях в парке Горького.",
+        )
+        token_user = u["citizen"].id
+        api_tokens.create_api_token(s, token_user, "Мой телефон")
+        mail = registration.register_pending(
+            s, email="newcomer@example.org", display_name="Новичок", password=PASSWORD
+        )
+    assert mail is not None and mail.token
+    with transaction(f) as s:
+        # Places, as the demo importer stores a source's map pin (no form sets one yet).
+        for name, (lat, lon) in PLACES.items():
+            s.execute(
+                update(Idea).where(Idea.id == ideas[name]).values(latitude=lat, longitude=lon)
+            )
+    upload_photo(site, ideas["embankment"])
+    group = _wait_for_group(site)
+    with transaction(f) as s:
+        notification = s.scalar(
+            select(func.min(Notification.id)).where(Notification.user_id == u["citizen"].id)
+        )
+    assert notification is not None, "the answers notified nobody"
+    samples: dict[str, list[str]] = {
+        # the idea pages: one with comments and support, one the city answered (implemented),
+        # one in English; the other pages of an idea (edit, weights) take the first
+        "idea_id": [str(ideas["embankment"]), str(ideas["rink"]), str(ideas["english"])],
+        "notification_id": [str(notification)],
+        "token": [mail.token],
+        "group_id": [str(group)],
+        "merge_id": [str(merged.id)],
+    }
+    with transaction(f) as s:
+        rows = s.execute(select(Idea.title, Idea.language).where(Idea.language != "ru")).all()
+    foreign = {str(title): str(language) for title, language in rows}
+    assert foreign.get(ENGLISH[0]) == "en", foreign
+    return A11yData(ideas=ideas, samples=samples, foreign=foreign)
+
+
+def picture() -> bytes:
+    """A PNG drawn here (a river, an embankment, a path, the sky): no file of anyone's."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1200, 800), (186, 214, 236))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 430, 1200, 800), fill=(64, 112, 150))  # the river
+    draw.polygon([(0, 400), (1200, 330), (1200, 470), (0, 560)], fill=(160, 160, 150))
+    draw.polygon([(0, 470), (1200, 380), (1200, 410), (0, 510)], fill=(200, 70, 60))  # the path
+    for x in range(80, 1200, 220):  # trees along it
+        draw.ellipse((x, 250 - x // 20, x + 90, 340 - x // 20), fill=(70, 130, 70))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def upload_photo(site: Site, idea_id: int) -> None:
+    """The author adds a photo to the idea through the photos page (the real upload path)."""
+    context = role_context(site, "citizen")
+    page = context.new_page()
+    page.goto(f"{site.base}/ideas/{idea_id}/photos")
+    page.set_input_files(
+        "#photo-file",
+        files=[{"name": "naberezhnaya.png", "mimeType": "image/png", "buffer": picture()}],
+    )
+    page.fill("#photo-alt", PHOTO_ALT)
+    page.locator("form.photo-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".photo-gallery img").count() == 1, page.locator("main").inner_text()
+    context.close()
+
+
+def _wait_for_group(site: Site, timeout: float = 60.0) -> int:
+    """The dedup pipeline groups the planted near-duplicates moments after their vectors."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with transaction(site.factory) as s:
+            found = s.scalar(select(func.min(DuplicateGroup.id)))
+        if found is not None:
+            return int(found)
+        assert time.monotonic() < deadline, "the dedup pipeline proposed no group"
+        time.sleep(0.2)
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def is_page(path: str) -> bool:
+    return path not in NOT_PAGES and not path.startswith(NOT_PAGE_PREFIXES)
+
+
+def main_pages(
+    app: Any, samples: dict[str, list[str]], parameterised: bool = True
+) -> list[tuple[str, str]]:
+    """(route path, URL) of every HTML page of the app, parameterised ones once per sample.
+
+    The pages in :data:`EVERY_SAMPLE` are opened with each sample of their parameter, the
+    others with the first; a parameter with no sample is an error that names it.
+    """
+    out: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for route in app.routes:
+        if not isinstance(route, Route) or "GET" not in (route.methods or set()):
+            continue
+        if not is_page(route.path):
+            continue
+        params = PARAM.findall(route.path)
+        if not params:
+            out.append((route.path, route.path))
+            continue
+        if not parameterised:
+            continue
+        if unknown := [p for p in params if p not in samples]:
+            missing.append(f"{route.path} ({', '.join(unknown)})")
+            continue
+        every = len(params) == 1 and route.path in EVERY_SAMPLE
+        values = samples[params[0]] if every else [samples[params[0]][0]]
+        for value in values:
+            chosen = {name: samples[name][0] for name in params} | {params[0]: value}
+            url = PARAM.sub(lambda m, c=chosen: c[m.group(1)], route.path)  # type: ignore[misc]
+            out.append((route.path, url))
+    assert not missing, (
+        "GET routes with a parameter the accessibility tests have no sample for: "
+        f"{missing}; plant one in tests/a11y_support.py (the samples in plant_data) or, for a "
+        "non-HTML endpoint, add it to NOT_PAGES"
+    )
+    out += [(path, path) for path in EXTRA_PAGES]
+    return out
+
+
+def plain_pages(app: Any) -> list[str]:
+    """The pages without parameters (and :data:`EXTRA_PAGES`): no data needed to open them."""
+    return [url for path, url in main_pages(app, {}, parameterised=False)]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """How a route answered one role: ``page`` True when it is that role's HTML page."""
+
+    route: str
+    url: str
+    status: int
+    location: str
+    content_type: str
+
+    @property
+    def page(self) -> bool:
+        return self.status == 200 or (self.status == 404 and self.url in EXTRA_PAGES)
+
+    @property
+    def reached(self) -> bool:
+        """The route did its job for this role: a page, or a redirect that is not to log in."""
+        return self.page or (300 <= self.status < 400 and "/login" not in self.location)
+
+
+def role_context(
+    site: Site,
+    role: str,
+    viewport: dict[str, int] | None = None,
+    axe: bool = False,
+    locale: str = "ru-RU",
+) -> Any:
+    """A browser context (Russian, unless ``locale`` says) signed in as ``role`` (or anonymous).
+
+    ``axe``: every page it opens gets axe-core, as an init script (the site's Content Security
+    Policy refuses inline scripts, rightly; init scripts come through the DevTools protocol).
+    """
+    context = site.browser.new_context(locale=locale, viewport=viewport or DESKTOP)
+    context.set_default_timeout(20_000)
+    if axe:
+        context.add_init_script(script=axe_source())
+    if role != "anonymous":
+        page = context.new_page()
+        log_in(site, page, EMAILS[role])
+        page.close()
+    return context
+
+
+def classify(site: Site, context: Any, pages: list[tuple[str, str]]) -> list[Opened]:
+    """Ask for each page with ``context``'s cookies (no redirects followed, nothing rendered)."""
+    out = []
+    for route, url in pages:
+        response = context.request.get(f"{site.base}{url}", max_redirects=0)
+        headers = response.headers
+        out.append(
+            Opened(
+                route=route,
+                url=url,
+                status=response.status,
+                location=headers.get("location", ""),
+                content_type=headers.get("content-type", ""),
+            )
+        )
+        response.dispose()
+    return out
+
+
+def pages_of(opened: list[Opened]) -> tuple[list[str], list[str]]:
+    """The URLs that are this role's pages, and the problems (server errors, non-HTML pages)."""
+    urls, problems = [], []
+    for o in opened:
+        if o.status >= 500:
+            problems.append(f"{o.url}: HTTP {o.status}")
+        elif o.page and not o.content_type.startswith("text/html"):
+            problems.append(f"{o.url}: {o.content_type}, not HTML (add it to NOT_PAGES?)")
+        elif o.page:
+            urls.append(o.url)
+    return urls, problems
+
+
+# --- axe-core ----------------------------------------------------------------------------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": AXE_TAGS},
+    # Named explicitly so that a change of their tags in a later axe-core cannot drop them.
+    "rules": {
+        "target-size": {"enabled": True},
+        "scrollable-region-focusable": {"enabled": True},
+    },
+    "resultTypes": ["violations"],
+}
+RUN_AXE = """async options => {
+  const r = await axe.run(document, options);
+  return r.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary || '',
+                              html: n.html.slice(0, 160)}))
+  }));
+}"""
+
+
+def axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Run axe-core on the loaded page (of a context made with ``axe=True``): its violations."""
+    assert page.evaluate("() => typeof window.axe !== 'undefined'"), "axe-core is not loaded"
+    return list(page.evaluate(RUN_AXE, AXE_OPTIONS))
+
+
+def describe(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Readable lines from ``{url: violations}``, grouped by rule, then by element.
+
+    One block per rule (id, impact, what it asks); under it each offending element (its CSS
+    selector) with the pages it is on and axe-core's advice for the first of them.
+    """
+    rules: dict[str, dict[str, Any]] = {}
+    for url, violations in found.items():
+        for v in violations:
+            rule = rules.setdefault(v["id"], {"v": v, "targets": {}})
+            for node in v["nodes"]:
+                target = rule["targets"].setdefault(node["target"], {"urls": [], "node": node})
+                target["urls"].append(url)
+    lines = []
+    for rule_id, rule in sorted(rules.items()):
+        v = rule["v"]
+        lines.append(f"{rule_id} ({v['impact']}): {v['help']}")
+        for target, where in rule["targets"].items():
+            summary = " ".join(where["node"]["summary"].split())
+            lines.append(f"  {target}\n    on {', '.join(where['urls'])}\n    {summary[:400]}")
+    return lines
+
+
+# --- foreign-language text --------------------------------------------------------------------
+
+# Text nodes (in <body>) that contain ``title``; for each, the language it is marked with.
+LANG_OF_TEXT = """title => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.nodeValue.includes(title)) continue;
+    const e = n.parentElement;
+    if (e.closest('script, style, template')) continue;
+    const marked = e.closest('[lang]');
+    out.push({lang: marked ? marked.getAttribute('lang') : '',
+              tag: e.tagName.toLowerCase(), cls: String(e.className || '')});
+  }
+  return out;
+}"""
