@@ -168,12 +168,13 @@ def phone_shots(folder: Path, out: Path) -> list[str]:
             "anonymous",
             [
                 ("40-phone-home-ru", "/", plain()),
+                ("40-phone-home-answers-ru", "/", plain(".home-answers")),
                 ("41-phone-menu-ru", "/", opened("summary.nav-toggle", "#site-nav")),
                 ("42-phone-filters-ru", "/", opened("details.ideas-filters > summary", ".filters")),
                 (
                     "43-phone-idea-photo-ru",
                     f"/ideas/{ideas['embankment']}",
-                    plain(".photo-gallery"),
+                    plain("#photos"),
                 ),
                 ("44-phone-idea-answered-ru", f"/ideas/{ideas['rink']}", plain(".official-info")),
                 ("45-phone-map-ru", "/map", plain("[data-map]")),
