@@ -23,18 +23,10 @@ from tests.e2e_flows import t
 from tests.helpers import PASSWORD, Browser, make_user
 from tests.similar_support import plant
 from webapp.kernel.dto import CurrentUser
+from webapp.kernel.storage.models import IDEA_STATUSES
 
 CSS = Path(__file__).resolve().parents[1] / "webapp" / "static" / "veche.css"
-STATUSES = (
-    "published",
-    "under_review",
-    "accepted",
-    "in_progress",
-    "implemented",
-    "rejected",
-    "hidden",
-    "merged",
-)
+STATUSES = IDEA_STATUSES  # every status the model allows has a badge
 PHONE = {"width": 360, "height": 740}
 IDEA = ("Велодорожка вдоль Яузы", "Проложить велодорожку от Сокольников до Лефортова.")
 

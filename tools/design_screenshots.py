@@ -21,20 +21,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from webapp.kernel.storage.models import IDEA_STATUSES
+
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "webapp" / "static"
 BRAND = STATIC / "brand"
 HOST = "http://veche.local"
-STATUSES = [
-    "published",
-    "under_review",
-    "accepted",
-    "in_progress",
-    "implemented",
-    "rejected",
-    "hidden",
-    "merged",
-]
+STATUSES = IDEA_STATUSES  # every status the model allows has a badge
 SECTIONS = [
     "colours",
     "type",

@@ -180,6 +180,12 @@ def save_district(
     row = session.get(District, district_id)
     if row is None:
         raise NotFound("District not found.")
+    _rename(session, actor_id, row, ru, en)
+    return _named(row)
+
+
+def _rename(session: Session, actor_id: int, row: District, ru: str, en: str) -> None:
+    """Give ``row`` its new names and audit the change (before and after)."""
     before = {"name_ru": row.name_ru, "name_en": row.name_en}
     row.name_ru, row.name_en = ru, en
     record(
@@ -190,7 +196,6 @@ def save_district(
         row.id,
         details={"before": before, "after": {"name_ru": ru, "name_en": en}},
     )
-    return _named(row)
 
 
 def save_districts(
@@ -222,16 +227,7 @@ def save_districts(
         row = rows[district_id]
         if (row.name_ru, row.name_en) == (ru, en):
             continue
-        before = {"name_ru": row.name_ru, "name_en": row.name_en}
-        row.name_ru, row.name_en = ru, en
-        record(
-            session,
-            actor_id,
-            "district.save",
-            "district",
-            row.id,
-            details={"before": before, "after": {"name_ru": ru, "name_en": en}},
-        )
+        _rename(session, actor_id, row, ru, en)
         changed.append(district_id)
     session.flush()
     return changed
