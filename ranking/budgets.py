@@ -16,7 +16,7 @@ Ties are broken by *tie rank*: among tied projects the one with the smallest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -149,6 +149,32 @@ def greedy(
     return _outcome(_greedy_fill(c, votes, budget, rank, np.zeros(c.shape[0], bool)), c)
 
 
+@dataclass(frozen=True)
+class _Election:
+    """What every MES run of one election shares (built once per :func:`equal_shares`)."""
+
+    costs: IntArray
+    cf: FloatArray
+    rank: IntArray
+    indptr: IntArray
+    indices: IntArray
+    nsup: IntArray
+    n_voters: int
+
+
+def _election(c: IntArray, m: sp.csc_matrix, rank: IntArray) -> _Election:
+    indptr = m.indptr.astype(np.int64)
+    return _Election(
+        costs=c,
+        cf=c.astype(np.float64),
+        rank=rank,
+        indptr=indptr,
+        indices=m.indices.astype(np.int64),
+        nsup=np.diff(indptr),
+        n_voters=int(m.shape[0]),
+    )
+
+
 def _gather(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
     """Entries of the compressed ``rows``: (position in ``rows``, index)."""
     cnt = indptr[rows + 1] - indptr[rows]
@@ -158,73 +184,110 @@ def _gather(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[IntArr
     return owner, indices[indptr[rows][owner] + offs]
 
 
-def _payments(
-    projs: IntArray, cf: FloatArray, indptr: IntArray, indices: IntArray, budgets: FloatArray
-) -> FloatArray:
+def _payments(el: _Election, projs: IntArray, budgets: FloatArray, full: float) -> FloatArray:
     """Per-supporter payment ``rho`` of each project in ``projs``; inf if unaffordable.
 
-    Supporters' budgets are sorted ascending per project; the candidate at
-    position ``k`` is ``(cost - sum of the k poorest) / (n - k)``, and the
-    first candidate not above the ``k``-th budget is the answer.
+    ``rho`` is the smallest payment such that supporters paying
+    ``min(budget_i, rho)`` cover the cost.  With the supporters' budgets in
+    ascending order, the candidate at position ``k`` is ``(cost - sum of the k
+    poorest) / (n - k)`` and the first candidate not above the ``k``-th budget
+    is the answer.  Most projects take the first candidate (an equal split
+    that every supporter can pay), found without sorting; for the others only
+    the supporters who already paid something (budget below ``full``, the
+    untouched endowment) are sorted — the untouched ones are all equal and the
+    richest, so they form one block at the end of the order.
     """
-    owner, voters = _gather(indptr, indices, projs)
+    owner, voters = _gather(el.indptr, el.indices, projs)
     b = budgets[voters]
-    order = np.lexsort((b, owner))
-    owner, b = owner[order], b[order]
-    cnt = np.bincount(owner, minlength=projs.size)
-    seg = (np.cumsum(cnt) - cnt)[owner]
-    total = np.bincount(owner, weights=b, minlength=projs.size)
-    before = np.cumsum(b) - b
-    before -= before[seg]
-    pos = np.arange(owner.size, dtype=np.int64) - seg
-    rho = (cf[projs][owner] - before) / (cnt[owner] - pos)
-    valid = rho <= b * (1 + _REL_TOL)
-    hit = np.flatnonzero(valid)
-    who, at = np.unique(owner[hit], return_index=True)
-    out = np.full(projs.size, np.inf)
-    out[who] = rho[hit[at]]
-    out[total < cf[projs] * (1 - 1e-12)] = np.inf
+    cnt = el.nsup[projs]
+    cost = el.cf[projs]
+    starts = np.cumsum(cnt) - cnt  # every project here has a supporter
+    total = np.add.reduceat(b, starts)
+    bmin = np.minimum.reduceat(b, starts)
+    even = cost / cnt
+    out = np.where(even <= bmin * (1 + _REL_TOL), even, np.nan)
+    out[total < cost * (1 - 1e-12)] = np.inf
+    slow = np.flatnonzero(np.isnan(out))
+    if slow.size:
+        out[slow] = _payments_sorted(owner, b, slow, cnt, cost, full)
     return out
 
 
-def _mes_fixed(
-    c: IntArray, m: sp.csc_matrix, rank: IntArray, per_voter: float
-) -> npt.NDArray[np.bool_]:
+def _payments_sorted(
+    owner: IntArray, b: FloatArray, slow: IntArray, cnt: IntArray, cost: FloatArray, full: float
+) -> FloatArray:
+    """:func:`_payments` for the projects ``slow`` (positions in the batch) by sorting."""
+    pick = np.zeros(cnt.size, dtype=bool)
+    pick[slow] = True
+    keep = pick[owner] & (b < full)
+    ow, bb = owner[keep], b[keep]
+    order = np.lexsort((bb, ow))
+    ow, bb = ow[order], bb[order]
+    # dense numbering of the slow projects: 0 .. slow.size-1
+    where = np.full(cnt.size, -1, dtype=np.int64)
+    where[slow] = np.arange(slow.size, dtype=np.int64)
+    w = where[ow]
+    poor = np.bincount(w, minlength=slow.size)
+    start = np.cumsum(poor) - poor
+    excl = np.cumsum(bb) - bb
+    before = excl - excl[start[w]]
+    pos = np.arange(bb.size, dtype=np.int64) - start[w]
+    n = cnt[slow]
+    c = cost[slow]
+    rho = (c[w] - before) / (n[w] - pos)
+    hit = np.flatnonzero(rho <= bb * (1 + _REL_TOL))
+    out = np.full(slow.size, np.nan)
+    who, at = np.unique(w[hit], return_index=True)
+    out[who] = rho[hit[at]]
+    # no poor supporter is the answer: the untouched block pays the rest equally
+    rest = np.isnan(out)
+    paid = np.bincount(w, weights=bb, minlength=slow.size)
+    rich = n - poor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        last = (c - paid) / rich
+    out[rest] = np.where((rich[rest] > 0) & (last[rest] <= full * (1 + _REL_TOL)), last[rest], np.inf)
+    return out
+
+
+def _mes_fixed(el: _Election, per_voter: float) -> npt.NDArray[np.bool_]:
     """One run of MES with cost utilities and endowment ``per_voter`` each.
 
-    Only projects sharing a supporter with the one just funded are
-    re-evaluated: the others' supporters kept their budgets.
+    Lazy evaluation: voters' budgets only shrink, so a project's last
+    computed ``rho / cost`` is a lower bound of its current one.  Each round
+    recomputes only the projects whose bound is within the tie tolerance of
+    the smallest bound, until those all have a value computed after the last
+    purchase; the best of them (smallest tie rank among ties) is funded.
     """
-    n_voters, n_proj = m.shape
-    indptr = m.indptr.astype(np.int64)
-    indices = m.indices.astype(np.int64)
-    r = m.tocsr()
-    rptr = r.indptr.astype(np.int64)
-    rind = r.indices.astype(np.int64)
-    nsup = np.diff(indptr)
-    cf = c.astype(np.float64)
+    c, cf, nsup = el.costs, el.cf, el.nsup
     chosen: npt.NDArray[np.bool_] = (c == 0) & (nsup > 0)
     alive = (nsup > 0) & (c > 0)
-    budgets = np.full(n_voters, per_voter, dtype=np.float64)
-    rho = np.full(n_proj, np.inf)
+    budgets = np.full(el.n_voters, per_voter, dtype=np.float64)
     live = np.flatnonzero(alive)
-    rho[live] = _payments(live, cf, indptr, indices, budgets)
+    # everyone has ``per_voter``: an equal split, if the supporters can pay it
+    rho = np.full(c.shape[0], np.inf)
+    even = cf[live] / nsup[live]
+    ok = (even <= per_voter * (1 + _REL_TOL)) & (nsup[live] * per_voter >= cf[live] * (1 - 1e-12))
+    rho[live[ok]] = even[ok]
     alive &= np.isfinite(rho)
-    while alive.any():
-        afford = np.where(alive, rho / np.where(cf > 0, cf, 1.0), np.inf)
+    afford = np.where(alive, rho / np.where(cf > 0, cf, 1.0), np.inf)
+    fresh = np.ones(c.shape[0], dtype=bool)
+    while True:
         best = afford.min()
-        tied = np.flatnonzero(alive & (afford <= best * (1 + _REL_TOL)))
-        j = int(tied[np.argmin(rank[tied])])
+        if not np.isfinite(best):
+            break
+        near = np.flatnonzero(afford <= best * (1 + _REL_TOL))
+        stale = near[~fresh[near]]
+        if stale.size:
+            rho[stale] = _payments(el, stale, budgets, per_voter)
+            fresh[stale] = True
+            afford[stale] = rho[stale] / cf[stale]
+            continue
+        j = int(near[np.argmin(el.rank[near])])
         chosen[j] = True
-        alive[j] = False
-        sup = indices[indptr[j] : indptr[j + 1]]
+        afford[j] = np.inf
+        sup = el.indices[el.indptr[j] : el.indptr[j + 1]]
         budgets[sup] -= np.minimum(budgets[sup], rho[j])
-        touched = np.zeros(n_proj, dtype=bool)
-        touched[_gather(rptr, rind, sup)[1]] = True
-        redo = np.flatnonzero(touched & alive)
-        if redo.size:
-            rho[redo] = _payments(redo, cf, indptr, indices, budgets)
-            alive &= np.isfinite(rho)
+        fresh[:] = False
     return chosen
 
 
@@ -243,6 +306,8 @@ def equal_shares(
     completion: Completion = "add1-greedy",
     tie_rank: npt.ArrayLike | None = None,
     stop_when_exhaustive: bool = False,
+    exact: bool = False,
+    on_run: Callable[[int, float], None] | None = None,
 ) -> Outcome:
     """Method of Equal Shares for approval ballots with cost utilities.
 
@@ -260,7 +325,12 @@ def equal_shares(
     - ``"none"``: the plain rule.
     - ``"add1"``: raise every voter's endowment by 1 unit of currency and
       rerun, as long as the outcome stays within the budget; the last feasible
-      outcome is taken (equalshares.net's Add1).  With
+      outcome is taken (equalshares.net's Add1).  The increments at which
+      that happens are found by an exponential then binary search over their
+      number (about ``2 log2(k)`` runs of the rule instead of ``k``), which
+      assumes that once an endowment's outcome stops the procedure (over the
+      budget, or a stop below), every larger one does too; ``exact=True``
+      steps one unit at a time instead, as the definition reads.  With
       ``stop_when_exhaustive=True`` the loop also stops at the first
       exhaustive outcome, which is ``pabutools``'
       ``method_of_equal_shares(..., voter_budget_increment=1)``.
@@ -284,6 +354,12 @@ def equal_shares(
         Tie-breaking rank per project (smaller wins); default index order.
     stop_when_exhaustive : bool
         Stop Add1 at the first exhaustive outcome (pabutools' semantics).
+    exact : bool
+        Step Add1 one increment at a time instead of searching (slow; the
+        reference the tests compare the search with).
+    on_run : callable, optional
+        Called before each run of the rule with the run's number (from 1)
+        and the endowment per voter, e.g. to show progress.
 
     Returns
     -------
@@ -309,22 +385,66 @@ def equal_shares(
     n_voters = m.shape[0]
     if n_voters == 0:
         return _outcome(np.zeros(c.shape[0], bool), c)
-    per_voter = budget / n_voters
-    chosen = _mes_fixed(c, m, rank, per_voter)
+    el = _election(c, m, rank)
+    base = budget / n_voters
+    runs: dict[int, npt.NDArray[np.bool_]] = {}
+
+    def run(k: int) -> npt.NDArray[np.bool_]:
+        if k not in runs:
+            if on_run is not None:
+                on_run(len(runs) + 1, base + k)
+            runs[k] = _mes_fixed(el, base + k)
+        return runs[k]
+
+    chosen = run(0)
     if completion != "none":
-        avail = (np.diff(m.indptr) > 0) & (c > 0)
-        # each step adds n_voters to the total endowment; bounded as pabutools
-        while per_voter <= budget:
-            if stop_when_exhaustive and _exhaustive(c, chosen, budget, avail):
-                break
-            per_voter += 1.0
-            nxt = _mes_fixed(c, m, rank, per_voter)
-            if int(c[nxt].sum()) > budget:
-                break
-            chosen = nxt
-            if bool(chosen[avail].all()):
-                break
+        avail = (el.nsup > 0) & (c > 0)
+
+        def state(k: int) -> int:
+            """What Add1 does at ``k`` increments: _GO on, _STOP here, or _OVER (one back)."""
+            mask = run(k)
+            if int(c[mask].sum()) > budget:
+                return _OVER
+            if k > 0 and bool(mask[avail].all()):
+                return _STOP
+            if base + k > budget or (stop_when_exhaustive and _exhaustive(c, mask, budget, avail)):
+                return _STOP
+            return _GO
+
+        k = _add1_steps(state, int(budget - base) + 1, exact)
+        chosen = run(k)
         if completion == "add1-greedy":
-            votes = np.diff(m.indptr).astype(np.int64)
-            chosen = _greedy_fill(c, votes, budget, rank, chosen)
+            chosen = _greedy_fill(c, el.nsup, budget, rank, chosen)
     return _outcome(chosen, c)
+
+
+_GO, _STOP, _OVER = 0, 1, 2
+
+
+def _add1_steps(state: Callable[[int], int], last: int, exact: bool) -> int:
+    """Number of +1 increments at which Add1 stops.
+
+    Step by step (``exact``): the first ``k`` whose state is not _GO, or the
+    one before it if that outcome is over the budget.  Otherwise an
+    exponential then binary search for the same transition, assuming the
+    states run _GO ... _GO then not _GO (``last``, where the endowment passes
+    the budget, is never _GO): ``2 log2(k)`` runs instead of ``k``.
+    """
+    if state(0) != _GO:
+        return 0
+    if exact:
+        k = 1
+        while state(k) == _GO:
+            k += 1
+    else:
+        lo, hi = 0, 1
+        while hi < last and state(hi) == _GO:
+            lo, hi = hi, min(2 * hi, last)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if state(mid) == _GO:
+                lo = mid
+            else:
+                hi = mid
+        k = hi
+    return k - 1 if state(k) == _OVER else k

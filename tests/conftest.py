@@ -34,6 +34,7 @@ from webapp.kernel.settings import Settings, normalise_database_url
 from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
 from webapp.kernel.storage.migrate import upgrade
 from webapp.kernel.storage.models import Base
+from webapp.projects import projects
 from webapp.taxonomy import taxonomy
 
 # Every test process (each xdist worker too) hashes passwords at the cheapest argon2 cost.
@@ -43,6 +44,15 @@ security.use_password_profile("test")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 MUTABLE_TABLES = [
+    "ballot_choices",
+    "ballots",
+    "budget_results",
+    "idea_evaluations",
+    "idea_milestones",
+    "idea_progress",
+    "project_experts",
+    "project_stages",
+    "project_pots",
     "notifications",
     "official_responses",
     "signal_reviews",
@@ -66,6 +76,8 @@ MUTABLE_TABLES = [
     "pending_registrations",
     "idea_photos",
     "ideas",
+    # After ideas (an idea names its project); the permanent pool (project 1) is put back.
+    "projects",
     "users",
 ]
 # Categories and districts are loaded once per database and kept; a test that renames or adds one
@@ -153,6 +165,7 @@ def _empty_tables(url: str) -> None:
             for table in MUTABLE_TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed table names
         _restore_taxonomy(conn, url)
+        projects.restore_permanent(conn)
     engine.dispose()
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from webapp.accounts.views import api as accounts
+from webapp.campaigns.views import api as campaigns
 from webapp.dedup.views import api as dedup
 from webapp.ideas.views import api as ideas
 from webapp.kernel import api
@@ -33,6 +34,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *taxonomy.OPERATIONS,
     *accounts.OPERATIONS,
     *officials.OPERATIONS,
+    *campaigns.OPERATIONS,
     # Last but the document: fuzzing may revoke its own callers' tokens here.
     *accounts.TOKEN_OPERATIONS,
     Operation("GET /openapi.json", openapi, "OpenAPI", "meta", auth="none"),

@@ -22,11 +22,13 @@ DOMAINS: tuple[str, ...] = (
     "taxonomy",
     "notifications",
     "accounts",
+    "projects",
     "ranking",
     "ideas",
     "moderation",
     "officials",
     "dedup",
+    "campaigns",
     "demo",
 )
 

@@ -11,12 +11,14 @@ from starlette.staticfiles import StaticFiles
 
 from webapp.accounts import routes as accounts
 from webapp.api import api_routes
+from webapp.campaigns import routes as campaigns
 from webapp.dedup import routes as dedup
 from webapp.ideas import routes as ideas
 from webapp.kernel.routing import GET
 from webapp.moderation import routes as moderation
 from webapp.notifications import routes as notifications
 from webapp.officials import routes as officials
+from webapp.projects import routes as projects
 from webapp.ranking import routes as ranking
 from webapp.taxonomy import routes as taxonomy
 
@@ -26,7 +28,18 @@ async def health(request: Request) -> Response:
 
 
 def build_routes(static_dir: Path) -> list[BaseRoute]:
-    domains = (ideas, dedup, moderation, notifications, accounts, taxonomy, ranking, officials)
+    domains = (
+        ideas,
+        dedup,
+        moderation,
+        notifications,
+        accounts,
+        taxonomy,
+        ranking,
+        officials,
+        projects,
+        campaigns,
+    )
     return [
         *(route for domain in domains for route in domain.routes()),
         Route("/healthz", health, methods=GET, name="health"),

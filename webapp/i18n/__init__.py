@@ -51,7 +51,13 @@ class Translator:
 
     def gettext(self, message: str, **params: object) -> str:
         text = self.translations.gettext(message)
-        return text % params if params else text
+        if not params:
+            return text
+        # A moment in a message ("opens on %(when)s") reads in the city's time zone and language.
+        shown = {
+            k: self.datetime(v) if isinstance(v, dt.datetime) else v for k, v in params.items()
+        }
+        return text % shown
 
     def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
         text = self.translations.ngettext(singular, plural, n)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -46,6 +47,18 @@ PUBLIC_STATUSES = (
     "implemented",
     "rejected",
 )
+
+# Projects (webapp/projects/): the dated stages of a city question, in order.
+PROJECT_STAGES = ("proposals", "review", "voting", "results", "implementation")
+# How residents choose in the voting stage: supports (the ranking), or a budget ballot.
+VOTING_KINDS = ("supports", "approval", "knapsack")
+# The rule that turns budget ballots into funded ideas (ranking/budgets.py).
+BUDGET_RULES = ("greedy", "equal_shares")
+# Who may cast a ballot: every signed-in user, residents of the project's scope (by the district in
+# their profile), or only verified residents of it.
+ELIGIBILITY = ("everyone", "residents", "verified")
+# The permanent idea pool: always open for proposals and supports; created by migration 0008.
+PERMANENT_PROJECT_ID = 1
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -225,8 +238,13 @@ class Idea(Base):
         Index("ix_ideas_category_status", "category_id", "status"),
         Index("ix_ideas_district_status", "district_id", "status"),
         Index("ix_ideas_author_created", "author_id", "created_at"),
+        Index("ix_ideas_project_status", "project_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The city project (question) the idea answers; the permanent pool is project 1.
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id"), default=PERMANENT_PROJECT_ID, server_default="1"
+    )
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
@@ -568,6 +586,7 @@ class OfficialResponse(Base):
 
 
 NOTIFICATION_KINDS = (
+    "results",  # the results of a project the reader took part in were published
     "merged",
     "status",
     "response",
@@ -609,3 +628,200 @@ class Notification(Base):
     emailed_at: Mapped[datetime | None] = mapped_column()
     # not before: the retry backoff after a failure, or the lease of a sender that claimed it
     email_next_at: Mapped[datetime | None] = mapped_column()
+
+
+class Project(Base):
+    """A question the city asks, with dated stages (``ProjectStage``) and, for a participatory
+    budget, money (``ProjectPot``). Project 1 is the permanent idea pool (``permanent``)."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        CheckConstraint("voting IN ('supports', 'approval', 'knapsack')", name="voting"),
+        CheckConstraint("rule IN ('greedy', 'equal_shares')", name="rule"),
+        CheckConstraint("eligibility IN ('everyone', 'residents', 'verified')", name="eligibility"),
+        CheckConstraint(
+            "stage_override IS NULL OR stage_override IN "
+            "('proposals', 'review', 'voting', 'results', 'implementation', 'closed')",
+            name="stage_override",
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # The question, in Russian (required) and English (optional: falls back to Russian).
+    title_ru: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    description_ru: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Languages proposals are invited in, comma-separated ("ru" or "ru,en").
+    languages: Mapped[str] = mapped_column(String(20), default="ru,en", server_default="ru,en")
+    cover_key: Mapped[str | None] = mapped_column(String(64))
+    cover_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # NULL: the whole city; else an okrug or a district.
+    scope_district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A draft is seen only by officials and admins.
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    voting: Mapped[str] = mapped_column(String(20), default="supports", server_default="supports")
+    # Approval ballots: choose at most this many ideas (per pot).
+    approval_limit: Mapped[int | None] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(20), default="greedy", server_default="greedy")
+    eligibility: Mapped[str] = mapped_column(
+        String(20), default="everyone", server_default="everyone"
+    )
+    # A manual stage set by an official (audited), in force instead of the dates; "closed" closes all.
+    stage_override: Mapped[str | None] = mapped_column(String(20))
+    override_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    results_published_at: Mapped[datetime | None] = mapped_column()
+    # Where an imported project came from ("pabulib:Poland_Wieliczka_2023_Green_Budget") and its
+    # attribution, shown on the project page.
+    external_ref: Mapped[str | None] = mapped_column(String(200), unique=True)
+    source_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectStage(Base):
+    """One dated stage of a project: open from ``starts_at`` until ``ends_at`` (NULL: no end)."""
+
+    __tablename__ = "project_stages"
+    __table_args__ = (
+        UniqueConstraint("project_id", "stage", name="uq_project_stages_project_stage"),
+        CheckConstraint(
+            "stage IN ('proposals', 'review', 'voting', 'results', 'implementation')",
+            name="stage",
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+
+
+class ProjectPot(Base):
+    """Money of a budget project: the whole scope's pot (``district_id`` NULL) or one district's.
+
+    An idea competes in the pot of its district (or of that district's okrug), else in the
+    scope-wide pot.
+    """
+
+    __tablename__ = "project_pots"
+    __table_args__ = (
+        UniqueConstraint("project_id", "district_id", name="uq_project_pots_project_district"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProjectExpert(Base):
+    """A user assigned as an expert of one project (the per-project "expert" role)."""
+
+    __tablename__ = "project_experts"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaEvaluation(Base):
+    """An expert's public evaluation of an idea: feasible or not, why, cost, department.
+
+    Only feasible ideas with a cost reach a budget ballot.
+    """
+
+    __tablename__ = "idea_evaluations"
+    __table_args__ = (CheckConstraint("cost IS NULL OR cost > 0", name="cost"),)
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True
+    )
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    feasible: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    department: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Ballot(Base):
+    """A resident's budget ballot in one pot; replaceable until voting closes.
+
+    Its content (``BallotChoice``) is shown to the voter only.
+    """
+
+    __tablename__ = "ballots"
+    __table_args__ = (
+        UniqueConstraint("pot_id", "user_id", name="uq_ballots_pot_user"),
+        Index("ix_ballots_project_user", "project_id", "user_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    pot_id: Mapped[int] = mapped_column(ForeignKey("project_pots.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BallotChoice(Base):
+    __tablename__ = "ballot_choices"
+    ballot_id: Mapped[int] = mapped_column(
+        ForeignKey("ballots.id", ondelete="CASCADE"), primary_key=True
+    )
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class BudgetResult(Base):
+    """One idea's line in a pot's computed outcome: votes, cost, funded by the project's rule,
+    and whether greedy would have funded it (for the comparison on the results page)."""
+
+    __tablename__ = "budget_results"
+    __table_args__ = (
+        UniqueConstraint("pot_id", "idea_id", name="uq_budget_results_pot_idea"),
+        Index("ix_budget_results_project", "project_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    pot_id: Mapped[int] = mapped_column(ForeignKey("project_pots.id", ondelete="CASCADE"))
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    votes: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(BigInteger)
+    selected: Mapped[bool] = mapped_column(Boolean)
+    greedy_selected: Mapped[bool] = mapped_column(Boolean)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaProgress(Base):
+    """How far the city is in building a funded idea: percent done and a public note."""
+
+    __tablename__ = "idea_progress"
+    __table_args__ = (CheckConstraint("percent >= 0 AND percent <= 100", name="percent"),)
+    idea_id: Mapped[int] = mapped_column(
+        ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True
+    )
+    percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdeaMilestone(Base):
+    """A dated step of building a funded idea (planned ``due_on``, reached ``done_on``)."""
+
+    __tablename__ = "idea_milestones"
+    __table_args__ = (Index("ix_idea_milestones_idea_position", "idea_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,7 @@
+"""Campaign pages: projects (placeholder: filled by its area)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []
