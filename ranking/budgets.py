@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -29,6 +31,7 @@ FloatArray = npt.NDArray[np.float64]
 Completion = Literal["none", "add1", "add1-greedy"]
 
 _REL_TOL = 1e-9
+_MAX_PASSES = 64
 
 
 @dataclass(frozen=True)
@@ -184,69 +187,39 @@ def _gather(indptr: IntArray, indices: IntArray, rows: IntArray) -> tuple[IntArr
     return owner, indices[indptr[rows][owner] + offs]
 
 
-def _payments(el: _Election, projs: IntArray, budgets: FloatArray, full: float) -> FloatArray:
-    """Per-supporter payment ``rho`` of each project in ``projs``; inf if unaffordable.
+def _rho(b: FloatArray, cost: float) -> float:
+    """Per-supporter payment of one project whose supporters hold budgets ``b``.
 
-    ``rho`` is the smallest payment such that supporters paying
-    ``min(budget_i, rho)`` cover the cost.  With the supporters' budgets in
-    ascending order, the candidate at position ``k`` is ``(cost - sum of the k
-    poorest) / (n - k)`` and the first candidate not above the ``k``-th budget
-    is the answer.  Most projects take the first candidate (an equal split
-    that every supporter can pay), found without sorting; for the others only
-    the supporters who already paid something (budget below ``full``, the
-    untouched endowment) are sorted — the untouched ones are all equal and the
-    richest, so they form one block at the end of the order.
+    The smallest ``rho`` with ``sum(min(b_i, rho)) == cost``; inf when the
+    supporters together hold less than the cost.  Found by the fixed-point
+    iteration ``rho = (cost - sum of the budgets below rho) / (number of the
+    others)``, from the equal split ``cost / n``: each step is a lower bound
+    that grows until no further supporter falls below it (a few passes over
+    ``b``, no sorting).  Budgets within a relative ``1e-9`` of ``rho`` count
+    as paying it in full.  A project whose iteration has not settled after
+    ``_MAX_PASSES`` passes falls back to sorting ``b``.
     """
-    owner, voters = _gather(el.indptr, el.indices, projs)
-    b = budgets[voters]
-    cnt = el.nsup[projs]
-    cost = el.cf[projs]
-    starts = np.cumsum(cnt) - cnt  # every project here has a supporter
-    total = np.add.reduceat(b, starts)
-    bmin = np.minimum.reduceat(b, starts)
-    even = cost / cnt
-    out = np.where(even <= bmin * (1 + _REL_TOL), even, np.nan)
-    out[total < cost * (1 - 1e-12)] = np.inf
-    slow = np.flatnonzero(np.isnan(out))
-    if slow.size:
-        out[slow] = _payments_sorted(owner, b, slow, cnt, cost, full)
-    return out
-
-
-def _payments_sorted(
-    owner: IntArray, b: FloatArray, slow: IntArray, cnt: IntArray, cost: FloatArray, full: float
-) -> FloatArray:
-    """:func:`_payments` for the projects ``slow`` (positions in the batch) by sorting."""
-    pick = np.zeros(cnt.size, dtype=bool)
-    pick[slow] = True
-    keep = pick[owner] & (b < full)
-    ow, bb = owner[keep], b[keep]
-    order = np.lexsort((bb, ow))
-    ow, bb = ow[order], bb[order]
-    # dense numbering of the slow projects: 0 .. slow.size-1
-    where = np.full(cnt.size, -1, dtype=np.int64)
-    where[slow] = np.arange(slow.size, dtype=np.int64)
-    w = where[ow]
-    poor = np.bincount(w, minlength=slow.size)
-    start = np.cumsum(poor) - poor
-    excl = np.cumsum(bb) - bb
-    before = excl - excl[start[w]]
-    pos = np.arange(bb.size, dtype=np.int64) - start[w]
-    n = cnt[slow]
-    c = cost[slow]
-    rho = (c[w] - before) / (n[w] - pos)
-    hit = np.flatnonzero(rho <= bb * (1 + _REL_TOL))
-    out = np.full(slow.size, np.nan)
-    who, at = np.unique(w[hit], return_index=True)
-    out[who] = rho[hit[at]]
-    # no poor supporter is the answer: the untouched block pays the rest equally
-    rest = np.isnan(out)
-    paid = np.bincount(w, weights=bb, minlength=slow.size)
-    rich = n - poor
-    with np.errstate(divide="ignore", invalid="ignore"):
-        last = (c - paid) / rich
-    out[rest] = np.where((rich[rest] > 0) & (last[rest] <= full * (1 + _REL_TOL)), last[rest], np.inf)
-    return out
+    n = b.size
+    rho = cost / n
+    if rho <= float(b.min()) * (1 + _REL_TOL):
+        return rho
+    if float(b.sum()) < cost * (1 - 1e-12):
+        return math.inf
+    poor_n = -1
+    for _ in range(_MAX_PASSES):
+        poor = b * (1 + _REL_TOL) < rho
+        k = int(np.count_nonzero(poor))
+        if k == poor_n:
+            return rho
+        if k == n:
+            return math.inf
+        poor_n = k
+        rho = (cost - float(b[poor].sum())) / (n - k)
+    s = np.sort(b)
+    before = np.cumsum(s) - s
+    cand = (cost - before) / (n - np.arange(n))
+    hit = np.flatnonzero(cand <= s * (1 + _REL_TOL))
+    return float(cand[hit[0]]) if hit.size else math.inf
 
 
 def _mes_fixed(el: _Election, per_voter: float) -> npt.NDArray[np.bool_]:
@@ -278,7 +251,8 @@ def _mes_fixed(el: _Election, per_voter: float) -> npt.NDArray[np.bool_]:
         near = np.flatnonzero(afford <= best * (1 + _REL_TOL))
         stale = near[~fresh[near]]
         if stale.size:
-            rho[stale] = _payments(el, stale, budgets, per_voter)
+            for p in stale.tolist():
+                rho[p] = _rho(budgets[el.indices[el.indptr[p] : el.indptr[p + 1]]], float(cf[p]))
             fresh[stale] = True
             afford[stale] = rho[stale] / cf[stale]
             continue

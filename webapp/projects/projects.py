@@ -16,6 +16,7 @@ from webapp.kernel.errors import NotFound
 from webapp.kernel.storage.models import (
     PERMANENT_PROJECT_ID,
     Project,
+    ProjectExpert,
     ProjectStage,
     utcnow,
 )
@@ -114,11 +115,30 @@ def restore_permanent(conn: Connection) -> None:
     if conn.execute(select(Project.id).where(Project.id == PERMANENT_PROJECT_ID)).first():
         return
     now = utcnow()
-    conn.execute(
-        insert(Project), [{**PERMANENT_PROJECT, "created_at": now, "updated_at": now}]
-    )
+    conn.execute(insert(Project), [{**PERMANENT_PROJECT, "created_at": now, "updated_at": now}])
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(
             "SELECT setval(pg_get_serial_sequence('projects', 'id'), "
             "(SELECT MAX(id) FROM projects))"
         )
+
+
+def is_expert(session: Session | Connection, user_id: int, project_id: int) -> bool:
+    """Whether the user is assigned as an expert of the project (the per-project role)."""
+    return (
+        session.execute(
+            select(ProjectExpert.user_id).where(
+                ProjectExpert.project_id == project_id, ProjectExpert.user_id == user_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def expert_projects(session: Session | Connection, user_id: int) -> list[int]:
+    """Ids of the projects the user is an expert of."""
+    return list(
+        session.execute(
+            select(ProjectExpert.project_id).where(ProjectExpert.user_id == user_id)
+        ).scalars()
+    )
