@@ -187,6 +187,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             limit=args.limit,
             progress=bars(bar),
             login_url=f"http://{settings.host}:{settings.port}/login",
+            projects=True,
         )
     print(report.describe())
     return 0
@@ -576,7 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
         "role, and real proposals with their real support counts stored as vote rows: Russian "
         "Public Initiative petitions (roi.ru, 2013; Moscow's city petitions placed in their "
         "districts where the source names the place), UK Parliament petitions and Decide Madrid "
-        "proposals as labelled examples without a district. Sources and licences: docs/data.md.",
+        "proposals as labelled examples without a district; and two city projects: the Wieliczka "
+        "2023 Green Budget rebuilt from Pabulib (its real names, ballots and equal-shares result; "
+        "costs in roubles at 20 ₽ per złoty) and a current Moscow question open for proposals. "
+        "Sources and licences: docs/data.md.",
         epilog=EPILOG,
     )
     p.add_argument(

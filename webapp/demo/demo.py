@@ -34,6 +34,7 @@ from webapp.demo.demo_sources import (
     source_paths,
 )
 from webapp.demo.demo_store import Places, ensure_voters, load_places, store_ideas
+from webapp.demo.pabulib_project import ProjectSeed, seed_projects
 from webapp.kernel.errors import invalid
 from webapp.kernel.progress import Progress, no_progress
 from webapp.kernel.storage.db import transaction
@@ -70,6 +71,7 @@ class SeedReport:
     elapsed: float = 0.0
     login_url: str = DEFAULT_LOGIN_URL
     nothing_done: str | None = None
+    projects: tuple[ProjectSeed, ...] = ()
 
     @property
     def ideas(self) -> int:
@@ -94,6 +96,7 @@ class SeedReport:
                 f"  voters: {self.voters:,} demo voters ({self.voters_created:,} created now);"
                 " they cannot log in"
             )
+        lines.extend(p.describe() for p in self.projects)
         if self.accounts:
             lines.append(f"Demo accounts (password {DEMO_PASSWORD!r}); log in at {self.login_url}")
         for role, email, created in self.accounts:
@@ -111,10 +114,13 @@ def seed_demo(
     seed: int = DEFAULT_SEED,
     login_url: str = DEFAULT_LOGIN_URL,
     now: datetime | None = None,
+    projects: bool = False,
 ) -> SeedReport:
     """Seed demo accounts, ideas and votes; ``data_dir`` None means the shipped extract.
 
-    ``progress`` gets the stages "voters", then "ideas" and "votes" together."""
+    With ``projects`` also the city projects of ``webapp/demo/pabulib_project.py`` (a real
+    participatory budget from Pabulib, a current Moscow question), each once.
+    ``progress`` gets the stages "voters", then "ideas" and "votes" together, then "ballots"."""
     started = time.perf_counter()
     if limit is not None and limit < 0:
         raise invalid("limit", "Must be between %(min)s and %(max)s.", min=0, max=2**31 - 1)
@@ -155,6 +161,18 @@ def seed_demo(
         votes = store_ideas(factory, places, new, voter_ids, pool, seed, progress)
         with transaction(factory) as session:
             ranking_log.recompute(session)  # running servers rebuild their rankings
+    seeded = (
+        seed_projects(
+            factory,
+            places,
+            now=now,
+            progress=progress,
+            author_email=DEMO_ACCOUNTS[0][1],
+            expert_email=DEMO_ACCOUNTS[2][1],
+        )
+        if projects
+        else ()
+    )
     sources = tuple(
         SourceReport(
             name,
@@ -165,7 +183,13 @@ def seed_demo(
         for name, ideas in every.items()
     )
     return SeedReport(
-        accounts, sources, pool_size, created, time.perf_counter() - started, login_url
+        accounts,
+        sources,
+        pool_size,
+        created,
+        time.perf_counter() - started,
+        login_url,
+        projects=seeded,
     )
 
 
