@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from webapp import background
 from webapp.accounts.sessions import Policy as SessionPolicy
+from webapp.campaigns.views import admin as campaign_admin
 from webapp.dedup.engine import SimilarityService
 from webapp.domains import build_hooks, template_dirs
 from webapp.i18n import Translator, load_translators
@@ -115,7 +116,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 BodySizeLimit,
                 max_bytes=settings.max_body_bytes,
                 translators=translators,
-                path_limits=[(photos.UPLOAD_PATH, photos.upload_limit(settings))],
+                path_limits=[
+                    (photos.UPLOAD_PATH, photos.upload_limit(settings)),
+                    (campaign_admin.COVER_PATH, campaign_admin.cover_limit(settings)),
+                ],
             ),
             Middleware(
                 SessionMiddleware,

@@ -1,8 +1,9 @@
 """The home band above the first page of ideas: the numbers that matter and the city's answers.
 
 Four counts over the public ideas in one query (ideas, supports, ideas the city answered,
-implemented ones) and two short lists: the ideas the city answered most recently and the latest
-implemented ones, each with the first line of the city's latest answer. The page that shows it is
+implemented ones), two short lists: the ideas the city answered most recently and the latest
+implemented ones, each with the first line of the city's latest answer, and the city's projects
+whose proposals or voting are open now. The page that shows it is
 cached like the list itself (webapp/kernel/page_cache.py) for anonymous visitors.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from webapp.ideas.progress import DECIDED_STATUSES
 from webapp.kernel.search_text import detect_language
 from webapp.kernel.storage.models import PUBLIC_STATUSES, Idea, OfficialResponse
+from webapp.projects.listing import ProjectCard, open_projects
 
 HOME_ITEMS = 3  # cards per list in the band
 ANSWER_LINE = 200  # characters of the answer's first line shown on a card
@@ -50,6 +52,8 @@ class HomeBand:
     numbers: HomeNumbers
     answered: tuple[AnsweredIdea, ...]
     implemented: tuple[AnsweredIdea, ...]
+    # the city's projects whose proposals or voting are open now (at most HOME_ITEMS)
+    projects: tuple[ProjectCard, ...] = ()
 
 
 def _answered_clause() -> ColumnElement[bool]:
@@ -129,10 +133,12 @@ def _cards(session: Session, where: ColumnElement[bool], limit: int) -> tuple[An
 
 
 def home_band(session: Session, limit: int = HOME_ITEMS) -> HomeBand:
-    """The counts, the latest answered ideas (not yet implemented) and the latest implemented."""
+    """The counts, the latest answered ideas (not yet implemented), the latest implemented and
+    the projects open now."""
     answered_open = and_(_answered_clause(), Idea.status != "implemented")
     return HomeBand(
         numbers=numbers(session),
         answered=_cards(session, answered_open, limit),
         implemented=_cards(session, Idea.status == "implemented", limit),
+        projects=tuple(open_projects(session, limit=limit)),
     )

@@ -37,6 +37,13 @@ ACTION_LABELS: dict[str, str] = {
     "idea.status": N_("Idea status changed"),
     "idea.unhide": N_("Idea shown again"),
     "idea.unmerge": N_("Merge undone"),
+    "project.cover": N_("Project cover changed"),
+    "project.create": N_("Project created"),
+    "project.delete": N_("Project deleted"),
+    "project.expert_add": N_("Expert assigned to a project"),
+    "project.expert_remove": N_("Expert removed from a project"),
+    "project.override": N_("Project stage set by hand"),
+    "project.update": N_("Project changed"),
     "reports.dismiss": N_("Reports dismissed"),
     "signals.confirm": N_("Vote discounts confirmed"),
     "signals.lift": N_("Vote discounts lifted"),
@@ -52,6 +59,7 @@ TARGET_LABELS: dict[str, str] = {
     "district": N_("District"),
     "duplicate_group": N_("Group of possible duplicates"),
     "idea": N_("Idea"),
+    "project": N_("Project"),
     "user": N_("Account"),
 }
 

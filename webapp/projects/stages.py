@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from webapp.kernel.errors import N_
 from webapp.kernel.storage.models import PROJECT_STAGES
 
 # What each action needs. Supports (the ranking) are open while proposals are too in the permanent
@@ -109,8 +110,8 @@ def validate_windows(windows: Iterable[Window]) -> list[tuple[str, str]]:
     ws = sorted(windows, key=lambda w: order[w.stage])
     for w in ws:
         if w.ends_at is not None and w.ends_at <= w.starts_at:
-            problems.append((w.stage, "The stage must end after it starts."))
+            problems.append((w.stage, N_("The stage must end after it starts.")))
     for before, after in zip(ws, ws[1:], strict=False):
         if before.ends_at is None or after.starts_at < before.ends_at:
-            problems.append((after.stage, "The stage must start after the previous one ends."))
+            problems.append((after.stage, N_("The stage must start after the previous one ends.")))
     return problems
