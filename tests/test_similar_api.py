@@ -168,7 +168,7 @@ def test_the_operation_is_documented_in_the_openapi_document(doc: dict[str, Any]
     op = doc["paths"]["/ideas/similar"]["get"]
     assert op["operationId"] == "similar_ideas"
     names = {p["name"] for p in op["parameters"]}
-    assert names == {"text", "title", "description", "k", "exclude"}
+    assert names == {"text", "title", "description", "k", "exclude", "project_id"}
     assert {"200", "400", "422", "429", "503"} <= set(op["responses"])
     item = doc["components"]["schemas"]["SimilarIdea"]
     assert set(item["required"]) == {

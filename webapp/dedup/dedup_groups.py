@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -95,10 +95,11 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
 
 @dataclass
 class Stored:
-    """Texts and vectors of public ideas that have a vector of the finder's model."""
+    """Texts, vectors and projects of public ideas that have a vector of the finder's model."""
 
     texts: dict[int, str]
     vectors: dict[int, NDArray[np.float32]]
+    projects: dict[int, int] = field(default_factory=dict)
 
 
 def load_stored(
@@ -108,15 +109,16 @@ def load_stored(
     wanted = sorted(set(ids))
     for chunk in _chunks(wanted):
         stmt = (
-            select(Idea.id, Idea.title, Idea.body, IdeaEmbedding.vector)
+            select(Idea.id, Idea.title, Idea.body, IdeaEmbedding.vector, Idea.project_id)
             .join(IdeaEmbedding, IdeaEmbedding.idea_id == Idea.id)
             .where(Idea.id.in_(chunk), IdeaEmbedding.model == finder.identity)
         )
         if public_only:
             stmt = stmt.where(Idea.status.in_(PUBLIC_STATUSES))
-        for idea_id, title, body, blob in session.execute(stmt):
+        for idea_id, title, body, blob, project_id in session.execute(stmt):
             out.texts[idea_id] = join_idea(title, body)
             out.vectors[idea_id] = decode(blob, finder.dim)
+            out.projects[idea_id] = project_id
     return out
 
 
@@ -156,12 +158,15 @@ def score_edges(
         more = load_stored(session, finder, others)
         stored.texts.update(more.texts)
         stored.vectors.update(more.vectors)
+        stored.projects.update(more.projects)
     pairs = sorted(
         {
             (min(a, b), max(a, b))
             for a, ns in near.items()
             for b in ns
-            if b in stored.vectors  # public, with a vector of this model
+            # public, with a vector of this model, and of the same project (ideas of two
+            # projects answer different questions: they are never proposed for merging)
+            if b in stored.vectors and stored.projects.get(a) == stored.projects.get(b)
         }
     )
     blocked = blocked_pairs(session, pairs, stored.texts)
@@ -431,9 +436,10 @@ def rebuild_all(
 
 
 def list_groups(
-    session: Session, *, limit: int = 20, offset: int = 0
+    session: Session, *, limit: int = 20, offset: int = 0, project_id: int | None = None
 ) -> tuple[list[DuplicateGroupView], int]:
-    """Open candidate groups, strongest first: (page, total).
+    """Open candidate groups, strongest first: (page, total); with ``project_id``, the groups
+    of that project's ideas (a group never spans two projects: :func:`score_edges`).
 
     Members that became hidden or merged since are left out; a group left with fewer than two
     public members is not shown (and not counted).
@@ -447,6 +453,8 @@ def list_groups(
         .group_by(DuplicateGroupMember.group_id)
         .having(func.count() >= 2)
     )
+    if project_id is not None:
+        public = public.where(Idea.project_id == project_id)
     visible = select(DuplicateGroup).where(
         DuplicateGroup.status == "open", DuplicateGroup.id.in_(public)
     )

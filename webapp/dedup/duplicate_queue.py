@@ -124,11 +124,12 @@ def _build(
 
 
 def queue_page(
-    session: Session, *, limit: int = 20, offset: int = 0
+    session: Session, *, limit: int = 20, offset: int = 0, project_id: int | None = None
 ) -> tuple[list[QueueGroup], int]:
-    """One page of the duplicate queue (open groups, strongest first) and the total; each
-    member with its title and body (the views compare them with the suggested idea's)."""
-    groups, total = list_groups(session, limit=limit, offset=offset)
+    """One page of the duplicate queue (open groups, strongest first; of one project's ideas
+    with ``project_id``) and the total; each member with its title and body (the views compare
+    them with the suggested idea's)."""
+    groups, total = list_groups(session, limit=limit, offset=offset, project_id=project_id)
     ids = sorted({m.idea.id for g in groups for m in g.members})
     if not ids:
         return [], total

@@ -555,11 +555,17 @@ class SimilarityService:
         ]
 
     def _ranked(
-        self, session: Session, text_: str, depth: int, exclude_id: int | None
+        self,
+        session: Session,
+        text_: str,
+        depth: int,
+        exclude_id: int | None,
+        project_id: int | None = None,
     ) -> list[SimilarIdea]:
         """The lookup of ``text_`` (read as :func:`query_text`): the ranking from the cache or
         computed, then the ideas' summaries loaded fresh (so counts are current, and an idea
-        hidden or merged since drops out at once)."""
+        hidden or merged since drops out at once). With ``project_id``, only that project's
+        ideas are kept (the ranking itself, and its cache, serve every project)."""
         self._require()
         if not isinstance(text_, str):
             raise TypeError("text must be a str")
@@ -572,6 +578,14 @@ class SimilarityService:
             cursor = self.cursor  # before searching: a vector indexed meanwhile invalidates it
             ranked = self._rank(session, query, depth, exclude_id)
             self._rankings.put(key, (cursor, time.monotonic(), ranked))
+        if project_id is not None and ranked:
+            ids = [r.idea_id for r in ranked]
+            inside = set(
+                session.scalars(
+                    select(Idea.id).where(Idea.id.in_(ids), Idea.project_id == project_id)
+                )
+            )
+            ranked = [r for r in ranked if r.idea_id in inside]
         by_id = {s.id: s for s in summaries(session, [r.idea_id for r in ranked])}
         out = []
         for r in ranked:
@@ -600,23 +614,37 @@ class SimilarityService:
         return min(LIKE_MAX * 2, max(MIN_CANDIDATES, 2 * (offset + limit)))
 
     def similar(
-        self, session: Session, text: str, *, k: int = 5, exclude_id: int | None = None
+        self,
+        session: Session,
+        text: str,
+        *,
+        k: int = 5,
+        exclude_id: int | None = None,
+        project_id: int | None = None,
     ) -> list[SimilarIdea]:
-        """Up to ``k`` public ideas like ``text`` (title + "\\n" + description), best first.
+        """Up to ``k`` public ideas like ``text`` (title + "\\n" + description), best first;
+        with ``project_id``, only ideas of that project.
 
         Scores below VECHE_SIMILAR_MIN_SCORE are dropped. Reads at most QUERY_MAX_CHARS of
         ``text``. BLOCKING: it embeds ``text`` unless the same lookup is cached.
         """
         if k < 1:
             raise ValueError("k must be >= 1")
-        found = self._ranked(session, text, self.similar_depth(k), exclude_id)
+        found = self._ranked(session, text, self.similar_depth(k), exclude_id, project_id)
         floor = self.settings.similar_min_score
         return [s for s in found if s.score >= floor][:k]
 
     def like(
-        self, session: Session, text: str, *, limit: int = 20, offset: int = 0
+        self,
+        session: Session,
+        text: str,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        project_id: int | None = None,
     ) -> list[SimilarIdea]:
-        """Semantic browse: public ideas ranked by pair score with ``text``, one page of them.
+        """Semantic browse: public ideas ranked by pair score with ``text``, one page of them
+        (with ``project_id``: of that project only).
 
         No score floor (it is a ranking, not a suggestion); pages end at LIKE_MAX results.
         BLOCKING: it embeds ``text`` unless the same lookup is cached.
@@ -626,7 +654,7 @@ class SimilarityService:
         if offset >= LIKE_MAX:
             return []
         depth = self.like_depth(limit, offset)
-        return self._ranked(session, text, depth, None)[offset : offset + limit]
+        return self._ranked(session, text, depth, None, project_id)[offset : offset + limit]
 
     # --- shutting down ----------------------------------------------------------------------
 

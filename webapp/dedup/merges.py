@@ -228,6 +228,13 @@ def merge(
             raise Conflict(
                 "“%(title)s” is hidden; hidden ideas cannot be merged.", title=idea.title
             )
+        if idea.project_id != canonical.project_id:
+            raise Conflict(
+                "“%(title)s” belongs to another project than “%(target)s”; ideas of different "
+                "projects cannot be merged.",
+                title=idea.title,
+                target=canonical.title,
+            )
 
     involved = [canonical, *(locked[m] for m in members), *(locked[f] for f in followers)]
     before = _snapshot(involved)

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from webapp.ideas import project_scope
 from webapp.kernel.dto import MAX_PAGE, CurrentUser, IdeaDetail, IdeaSummary, Page
-from webapp.kernel.errors import Conflict, NotFound, PermissionDenied
+from webapp.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from webapp.kernel.search_text import detect_language, search_document
 from webapp.kernel.security import can
 from webapp.kernel.storage.models import (
@@ -24,6 +25,7 @@ from webapp.kernel.storage.models import (
 )
 from webapp.kernel.storage.search import apply_search
 from webapp.kernel.validation import Errors, clean_optional_id, clean_text
+from webapp.projects.gates import require_open
 from webapp.ranking import ranking_log
 
 # Sorts done in SQL; the ranked schemes (webapp.kernel.settings.RANKED_SORTS) come from the snapshot.
@@ -41,6 +43,7 @@ class IdeaFilter:
     district_id: int | None = None
     status: str | None = None
     author_id: int | None = None
+    project_id: int | None = None
     sort: str = "supporters"
     page: int = 1
     include_hidden: bool = False
@@ -107,6 +110,8 @@ def _filtered(session: Session, flt: IdeaFilter) -> Select[Idea]:
         stmt = stmt.where(Idea.district_id.in_(district_and_children(session, flt.district_id)))
     if flt.author_id is not None:
         stmt = stmt.where(Idea.author_id == flt.author_id)
+    if flt.project_id is not None:
+        stmt = stmt.where(Idea.project_id == flt.project_id)
     return stmt
 
 
@@ -228,13 +233,35 @@ def clean_idea(session: Session, data: dict[str, Any], limits: Limits) -> dict[s
     return {"title": title, "body": body, "category_id": category_id, "district_id": district_id}
 
 
+def check_proposal(
+    session: Session, data: dict[str, Any], limits: Limits = Limits()
+) -> dict[str, Any]:
+    """Validate a new idea and its project (``project_id``, default the permanent pool), then
+    check that the project takes proposals now: InvalidInput (422) for bad fields, an unknown or
+    draft project; Conflict (409, saying when proposals open or closed) out of stage."""
+    errors: dict[str, tuple[str, dict[str, Any]]] = {}
+    clean: dict[str, Any] = {}
+    try:
+        clean = clean_idea(session, data, limits)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    try:
+        project_id = project_scope.clean_project(session, data.get("project_id"))
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
+    require_open(session, project_id, "propose")
+    return {**clean, "project_id": project_id}
+
+
 def submit_idea(
     session: Session, author: CurrentUser, data: dict[str, Any], limits: Limits = Limits()
 ) -> int:
-    """Validate and store a new idea; returns its id."""
+    """Validate and store a new idea in its project (open for proposals); returns its id."""
     if not can(author.role, "submit"):
         raise PermissionDenied("You may not submit ideas.")
-    clean = clean_idea(session, data, limits)
+    clean = check_proposal(session, data, limits)
     language = detect_language(f"{clean['title']}\n{clean['body']}")
     idea = Idea(
         **clean,

@@ -11,6 +11,8 @@ from webapp.kernel.routing import BOTH, GET, POST
 def routes() -> list[BaseRoute]:
     return [
         Route("/", ideas.index, methods=GET, name="index"),
+        # the same list, at the address project pages link to (/ideas?project=ID)
+        Route("/ideas", ideas.index, methods=GET, name="ideas"),
         Route("/ideas/new", ideas.new_idea, methods=BOTH, name="new_idea"),
         Route("/ideas/{idea_id:id}", ideas.show_idea, methods=GET, name="idea"),
         Route("/ideas/{idea_id:id}/edit", ideas.edit_idea, methods=BOTH, name="edit_idea"),

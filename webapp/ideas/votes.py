@@ -14,7 +14,9 @@ statements in one transaction and no more: lock the idea (reading its counters a
 the lock), read the user's rows in the cluster (which give both the standing before and the row
 to change), write the row (``INSERT … ON CONFLICT DO NOTHING``: a concurrent duplicate loses
 without a savepoint), log the ranking event(s), and move the counters (``RETURNING`` the new
-values). Only this module writes vote rows (merges never touch them) and every path here locks
+values). An idea of a dated project adds its project's gate (``webapp.projects.gates``: two
+small reads, 409 while voting is not open); the permanent pool, always open, adds none. Only
+this module writes vote rows (merges never touch them) and every path here locks
 the idea first, so the vote rows need no lock of their own. The statements are built once, on
 the tables (not the ORM entities), and run on the session's connection: building and
 ORM-compiling them per call cost more CPU than the database spent answering them.
@@ -36,7 +38,8 @@ from webapp.ideas.ideas import VOTABLE_STATUSES
 from webapp.kernel.dto import CurrentUser, VoteState
 from webapp.kernel.errors import Conflict, NotFound, PermissionDenied, invalid
 from webapp.kernel.security import can
-from webapp.kernel.storage.models import Idea, Vote, utcnow
+from webapp.kernel.storage.models import PERMANENT_PROJECT_ID, Idea, Vote, utcnow
+from webapp.projects.gates import require_open
 from webapp.ranking import ranking_log
 
 _ideas = cast(Table, Idea.__table__)
@@ -49,6 +52,7 @@ _LOCKED_COLUMNS = (
     _ideas.c.author_id,
     _ideas.c.support_count,
     _ideas.c.oppose_count,
+    _ideas.c.project_id,
 )
 _LOCK = (
     select(*_LOCKED_COLUMNS)
@@ -106,8 +110,9 @@ _MOVE = (
 
 def _lock_votable(conn: Connection, idea_id: int, also: Iterable[int] = ()) -> Any:
     """Lock the idea row (and ``also``, in ascending id order, as merges do); refuse hidden,
-    merged and closed ideas. Returns the idea's (id, status, merged_into_id, author_id,
-    support_count, oppose_count), read under the lock."""
+    merged and closed ideas, and ideas of a project whose voting is not open now (Conflict,
+    saying when it opens or closed). Returns the idea's (id, status, merged_into_id, author_id,
+    support_count, oppose_count, project_id), read under the lock."""
     rows = conn.execute(_LOCK, {"ids": sorted({idea_id, *also})}).all()
     row = next((r for r in rows if r[0] == idea_id), None)
     if row is None or row.status == "hidden":
@@ -119,6 +124,8 @@ def _lock_votable(conn: Connection, idea_id: int, also: Iterable[int] = ()) -> A
         )
     if row.status not in VOTABLE_STATUSES:
         raise Conflict("This idea no longer accepts support.")
+    if row.project_id != PERMANENT_PROJECT_ID:  # the permanent pool is always open: no query
+        require_open(conn, row.project_id, "support")
     return row
 
 

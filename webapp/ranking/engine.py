@@ -70,6 +70,7 @@ class ListFilter:
     category_id: int | None = None
     district_ids: tuple[int, ...] | None = None  # a district, or an okrug and its districts
     status: str | None = None
+    project_id: int | None = None
 
 
 @dataclass
@@ -291,6 +292,9 @@ class RankingService:
                     np.array([ranking_arrays.STATUS_CODE[r[3]] for r in ideas], np.int8),
                 ]
             )
+            columns.project = np.concatenate(
+                [columns.project, np.array([r[7] for r in ideas], np.int32)]
+            )
             state.idea_index.update({int(r[0]): int(i) for r, i in zip(ideas, added, strict=True)})
         if users:
             added = state.snapshot.add_users(
@@ -306,6 +310,7 @@ class RankingService:
         columns.category[index] = -1 if row[2] is None else row[2]
         columns.district[index] = -1 if row[1] is None else row[1]
         columns.status[index] = ranking_arrays.STATUS_CODE[row[3]]
+        columns.project[index] = row[7]
         state.snapshot.set_viewers(index, int(row[5] or 0))
 
     def catch_up(self) -> None:
@@ -331,6 +336,8 @@ class RankingService:
             mask &= columns.category == flt.category_id
         if flt.district_ids is not None:
             mask &= np.isin(columns.district, np.asarray(flt.district_ids, dtype=np.int32))
+        if flt.project_id is not None:
+            mask &= columns.project == flt.project_id
         return mask
 
     def page(

@@ -32,6 +32,7 @@ class IdeaColumns:
     category: NDArray[np.int32]
     district: NDArray[np.int32]
     status: NDArray[np.int8]
+    project: NDArray[np.int32]
 
 
 @dataclass
@@ -66,7 +67,7 @@ def district_indices(values: list[int | None], index: dict[int, int]) -> NDArray
 
 
 def idea_row(session: Session, idea_id: int) -> tuple[Any, ...] | None:
-    """One idea's (id, district, category, status, created, viewers, merged_into)."""
+    """One idea's (id, district, category, status, created, viewers, merged_into, project)."""
     return session.execute(_idea_select(session).where(Idea.id == idea_id)).first()
 
 
@@ -103,6 +104,7 @@ def _idea_select(session: Session) -> Any:
         epoch(session, Idea.created_at),
         Idea.viewer_count,
         Idea.merged_into_id,
+        Idea.project_id,
     )
 
 
@@ -157,6 +159,7 @@ def load(session: Session) -> Loaded:
         category=np.array([-1 if r[2] is None else r[2] for r in rows], dtype=np.int32),
         district=np.array([-1 if r[1] is None else r[1] for r in rows], dtype=np.int32),
         status=np.array([STATUS_CODE[r[3]] for r in rows], dtype=np.int8),
+        project=np.array([r[7] for r in rows], dtype=np.int32),
     )
 
     urows = session.execute(

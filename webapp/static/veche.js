@@ -40,6 +40,7 @@ document.addEventListener("submit", async (event) => {
   if (!form || !region || !window.fetch || !window.AbortController) return;
   const title = form.elements.namedItem("title"); // the title field sits above the similar panel, outside the <form> element
   const body = form.querySelector("[name=body]");
+  const project = form.querySelector("[data-similar-project]");
   if (!title || !body) return;
   const minLength = parseInt(form.dataset.similarMin || "12", 10);
   const DELAY = 400, BODY_MAX = 1500;
@@ -57,7 +58,8 @@ document.addEventListener("submit", async (event) => {
 
   const lookup = async () => {
     const t = title.value.trim(), d = body.value.trim().slice(0, BODY_MAX);
-    const key = t + "\n" + d;
+    const p = project ? project.value : "";
+    const key = p + "\n" + t + "\n" + d;
     if ((t + d).length < minLength) { // too little to compare: drop any answer still on its way
       if (controller) controller.abort();
       lastKey = null;
@@ -69,6 +71,7 @@ document.addEventListener("submit", async (event) => {
     controller = new AbortController();
     const params = new URLSearchParams({ title: t, description: d });
     if (form.dataset.exclude) params.set("exclude", form.dataset.exclude);
+    if (p) params.set("project", p);
     region.setAttribute("aria-busy", "true");
     try {
       const response = await fetch(`${form.dataset.similarUrl}?${params}`, {
@@ -89,6 +92,7 @@ document.addEventListener("submit", async (event) => {
   const schedule = () => { clearTimeout(timer); timer = setTimeout(lookup, DELAY); };
   title.addEventListener("input", schedule);
   body.addEventListener("input", schedule);
+  if (project) project.addEventListener("change", schedule);
 
   // "Support this instead" without leaving the draft: the same form, sent with fetch.
   region.addEventListener("submit", async (event) => {

@@ -51,7 +51,8 @@ async def similar_ideas(request: Request, call: Call) -> Response:
     with its duplicate score, whether it is likely the same proposal and why. Send text (an
     idea's title, a newline, its description), or title and description: at most 2000
     characters together, what the model reads (422 beyond). Hidden and merged ideas are never
-    returned, nor the idea named by exclude. 400 for an empty text; 503 with Retry-After while
+    returned, nor the idea named by exclude; with project_id, only that project's ideas (what
+    the idea form suggests for the project chosen there). 400 for an empty text; 503 with Retry-After while
     the index is warming up or while the server's lookups are all busy; rate-limited per caller,
     one hit per started 128 tokens the model reads (a long text is cut to one 512-token window).
     """
@@ -71,7 +72,9 @@ async def similar_ideas(request: Request, call: Call) -> Response:
     if service is None or state != "ready":
         return _unavailable(request, state)
     try:
-        found = await similar_views.similar_lookup(request, text, k=p["k"], exclude_id=p["exclude"])
+        found = await similar_views.similar_lookup(
+            request, text, k=p["k"], exclude_id=p["exclude"], project_id=p["project_id"]
+        )
     except similar_views.LookupBusy:  # 503 with Retry-After (webapp.kernel.errors_view)
         raise
     except DomainError as exc:
@@ -101,6 +104,10 @@ SIMILAR_PARAMS = (
     Param(
         "exclude", "integer", "Never return this idea (the one being edited).", minimum=1,
         maximum=MAX_ID,
+    ),
+    Param(
+        "project_id", "integer", "Only ideas of this project (1: the permanent pool); default: "
+        "every project.", minimum=1, maximum=MAX_ID,
     ),
 )
 

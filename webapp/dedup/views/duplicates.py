@@ -15,6 +15,7 @@ from webapp.dedup import merges as merges_service
 from webapp.dedup.dedup_groups import NEIGHBOURS
 from webapp.dedup.similar_ideas import SimilarityUnavailable
 from webapp.dedup.views import diff
+from webapp.ideas import project_scope
 from webapp.kernel.dto import Page
 from webapp.kernel.errors import Conflict, InvalidInput, NotFound, invalid
 from webapp.kernel.web import (
@@ -85,16 +86,25 @@ async def _show(
     failed: Failed | None = None,
     status: int = 200,
     merged: int | None = None,
+    project_id: int | None = None,
 ) -> Response:
     size = min(request.app.state.settings.page_size, GROUPS_PER_PAGE)
     groups, total = await db(
-        request, queue_service.queue_page, limit=size, offset=(number - 1) * size
+        request,
+        queue_service.queue_page,
+        limit=size,
+        offset=(number - 1) * size,
+        project_id=project_id,
     )
     last = max(1, -(-total // size))
     if not groups and number > last:  # the last page emptied (a merge, another moderator)
         number = last
         groups, total = await db(
-            request, queue_service.queue_page, limit=size, offset=(number - 1) * size
+            request,
+            queue_service.queue_page,
+            limit=size,
+            offset=(number - 1) * size,
+            project_id=project_id,
         )
     # the texts compared word by word: bounded CPU work (diff.PAGE_DIFF_BUDGET), off the loop
     compared = await run_in_threadpool(diff.compare_page, groups)
@@ -117,6 +127,8 @@ async def _show(
             "threshold": None if finder is None else float(finder.threshold),
             "neighbours": NEIGHBOURS,
             "failed": failed,
+            "projects": await db(request, project_scope.published_projects),
+            "project_id": project_id,
         },
         status=status,
     )
@@ -139,7 +151,12 @@ async def queue(request: Request) -> Response:
     """Open candidate groups, strongest first, each with its texts compared and its actions."""
     await require_user(request, "moderate")
     qp = request.query_params
-    return await _show(request, page_number(qp.get("page")), merged=_merge_id(qp.get("merged")))
+    return await _show(
+        request,
+        page_number(qp.get("page")),
+        merged=_merge_id(qp.get("merged")),
+        project_id=_merge_id(qp.get("project")),
+    )
 
 
 async def merge(request: Request) -> Response:

@@ -25,6 +25,7 @@ from webapp.ideas import ideas as ideas_service
 from webapp.kernel.dto import MAX_PAGE, IdeaSummary, Page
 from webapp.kernel.errors import N_, DomainError, RateLimited, ServiceUnavailable
 from webapp.kernel.security import can
+from webapp.kernel.storage.models import PERMANENT_PROJECT_ID
 from webapp.kernel.web import client_ip, csrf_token, current_user, db, language, rate_limit
 
 log = logging.getLogger("veche")
@@ -158,9 +159,15 @@ async def bounded(
 
 
 async def lookup(
-    request: Request, text: str, *, k: int = SUGGESTIONS, exclude_id: int | None = None
+    request: Request,
+    text: str,
+    *,
+    k: int = SUGGESTIONS,
+    exclude_id: int | None = None,
+    project_id: int | None = None,
 ) -> tuple[str, list[SimilarIdea]]:
-    """``(state, similar ideas)``; an empty list with the state when the service is not ready.
+    """``(state, similar ideas)`` (of ``project_id`` only, when given); an empty list with the
+    state when the service is not ready.
 
     For the site only: a failing lookup is logged and reported as ``failed``, never raised.
     """
@@ -170,7 +177,9 @@ async def lookup(
     if svc is None or current != "ready" or not text:
         return current, []
     try:
-        found = await similar_lookup(request, text, k=k, exclude_id=exclude_id)
+        found = await similar_lookup(
+            request, text, k=k, exclude_id=exclude_id, project_id=project_id
+        )
     except LookupBusy:
         return "busy", []
     except DomainError as exc:
@@ -184,12 +193,18 @@ async def lookup(
 
 
 async def similar_lookup(
-    request: Request, text: str, *, k: int = SUGGESTIONS, exclude_id: int | None = None
+    request: Request,
+    text: str,
+    *,
+    k: int = SUGGESTIONS,
+    exclude_id: int | None = None,
+    project_id: int | None = None,
 ) -> list[SimilarIdea]:
-    """``SimilarityService.similar`` within the cost bounds (:func:`bounded`); raises the
-    service's errors and LookupBusy (for the API, which answers them)."""
+    """``SimilarityService.similar`` within the cost bounds (:func:`bounded`), of ``project_id``
+    only when given; raises the service's errors and LookupBusy (for the API, which answers
+    them)."""
     svc = service(request)
-    fn = partial(svc.similar, k=k, exclude_id=exclude_id)
+    fn = partial(svc.similar, k=k, exclude_id=exclude_id, project_id=project_id)
     return list(await bounded(request, fn, query_text(text), svc.similar_depth(k), exclude_id))
 
 
@@ -242,7 +257,8 @@ def _int(value: str | None) -> int | None:
 
 
 async def similar_fragment(request: Request) -> Response:
-    """GET /ideas/similar?title=&description=&exclude=: the suggestion list as an HTML fragment."""
+    """GET /ideas/similar?title=&description=&exclude=&project=: the suggestion list as an HTML
+    fragment (the ideas of the project chosen in the form; without it, of the permanent pool)."""
     qp = request.query_params
     user = await current_user(request)
     settings = request.app.state.settings
@@ -250,11 +266,12 @@ async def similar_fragment(request: Request) -> Response:
     description = (qp.get("description") or "")[:FRAGMENT_TEXT_MAX]
     text = idea_text(title, description)
     exclude = _int(qp.get("exclude"))
+    project_id = _int(qp.get("project")) or PERMANENT_PROJECT_ID
     items: list[SimilarIdea] = []
     current = state(request)
     if len(text) >= MIN_TEXT_LENGTH and "\x00" not in text:
         await limit_lookups(request, user, text)
-        current, items = await lookup(request, text, exclude_id=exclude)
+        current, items = await lookup(request, text, exclude_id=exclude, project_id=project_id)
     context = similar_context(request, current, items)
     response = render_fragment(request, "dedup/_similar.html", context)
     if current == "busy":  # the script keeps the list it shows and asks again later
@@ -277,7 +294,7 @@ async def check_before_publish(
     """The "check for similar ideas" step of a new idea, or None to publish at once.
 
     Publishing goes ahead when the citizen confirmed (``confirm_similar``), when nothing similar
-    exists, or when the service cannot tell. A citizen whose browser already showed the live
+    exists in the idea's project, or when the service cannot tell. A citizen whose browser already showed the live
     suggestions (``similar_seen``, set by veche.js) is stopped only by likely duplicates they
     have not seen; without JavaScript any similar idea is shown first.
     """
@@ -290,7 +307,8 @@ async def check_before_publish(
         await limit_lookups(request, user, text)
     except RateLimited:  # a busy typist must still be able to publish
         return None
-    current, items = await lookup(request, text)
+    project_id = _int(values.get("project_id")) or PERMANENT_PROJECT_ID
+    current, items = await lookup(request, text, project_id=project_id)
     if not items:
         return None
     if "similar_seen" in values:
@@ -340,7 +358,8 @@ async def like_page(
         if not svc.is_cached(text, depth):
             user = await current_user(request)
             await rate_limit(request, "search", client_key(request, user))
-        found = await bounded(request, partial(svc.like, limit=LIKE_WINDOW, offset=0), text, depth)
+        like = partial(svc.like, limit=LIKE_WINDOW, offset=0, project_id=flt.project_id)
+        found = await bounded(request, like, text, depth)
     except RateLimited as exc:
         return LikeResult("limited", empty, {}, 429, exc.retry_after)
     except LookupBusy as exc:

@@ -12,14 +12,18 @@ from starlette.responses import JSONResponse, Response
 
 from webapp.ideas import comments as comments_service
 from webapp.ideas import ideas as ideas_service
+from webapp.ideas import project_scope
 from webapp.ideas import votes as votes_service
+from webapp.ideas.project_scope import ProjectRef
 from webapp.ideas.views.listing import ranked_page
 from webapp.kernel.api import FILTERS, PAGE, PAGE_SIZE, absolute, named, page_json
 from webapp.kernel.dto import CommentView, CurrentUser, IdeaDetail, IdeaSummary, Page, VoteState
 from webapp.kernel.errors import N_
 from webapp.kernel.hooks import hooks_of
 from webapp.kernel.openapi import Call, Field, Operation, Param
+from webapp.kernel.routing import MAX_ID
 from webapp.kernel.settings import RANKED_SORTS
+from webapp.kernel.storage.models import PERMANENT_PROJECT_ID
 from webapp.kernel.web import db, language
 from webapp.taxonomy.taxonomy import Names
 
@@ -29,8 +33,11 @@ QUERY_LENGTH = 200
 # --- serialisation ------------------------------------------------------------------------------
 
 
-def _summary(request: Request, idea: IdeaSummary | IdeaDetail, names: Names) -> dict[str, Any]:
+def _summary(
+    request: Request, idea: IdeaSummary | IdeaDetail, names: Names, projects: dict[int, ProjectRef]
+) -> dict[str, Any]:
     lang = language(request)
+    project = projects.get(idea.id)
     text = idea.excerpt if isinstance(idea, IdeaSummary) else ideas_service.excerpt(idea.body)
     return {
         "id": idea.id,
@@ -38,6 +45,7 @@ def _summary(request: Request, idea: IdeaSummary | IdeaDetail, names: Names) -> 
         "excerpt": text,
         "status": idea.status,
         "language": idea.language,
+        "project_id": project.id if project else PERMANENT_PROJECT_ID,
         "category": named(names.categories.get(idea.category_id or 0), lang),
         "district": named(names.districts.get(idea.district_id or 0), lang),
         "author_name": idea.author_name,
@@ -51,9 +59,13 @@ def _summary(request: Request, idea: IdeaSummary | IdeaDetail, names: Names) -> 
 
 
 def _detail(
-    request: Request, idea: IdeaDetail, names: Names, user: CurrentUser | None
+    request: Request,
+    idea: IdeaDetail,
+    names: Names,
+    projects: dict[int, ProjectRef],
+    user: CurrentUser | None,
 ) -> dict[str, Any]:
-    data = _summary(request, idea, names)
+    data = _summary(request, idea, names, projects)
     merged = idea.merged_into_id
     data.update(
         body=idea.body,
@@ -94,16 +106,16 @@ def _vote(state: VoteState) -> dict[str, Any]:
 
 
 async def _idea_page(request: Request, flt: ideas_service.IdeaFilter, size: int) -> Response:
-    if flt.sort in RANKED_SORTS:
-        page = await ranked_page(request, flt, size)
-        names = await db(request, Names)
-    else:
+    ranked = await ranked_page(request, flt, size) if flt.sort in RANKED_SORTS else None
 
-        def load(session: Session) -> tuple[Page[IdeaSummary], Names]:
-            return ideas_service.list_ideas(session, flt, size), Names(session)
+    def load(session: Session) -> tuple[Page[IdeaSummary], Names, dict[int, ProjectRef]]:
+        page = ranked or ideas_service.list_ideas(session, flt, size)
+        projects = project_scope.idea_projects(session, [i.id for i in page.items])
+        return page, Names(session), projects
 
-        page, names = await db(request, load)
-    return JSONResponse(page_json(page, [_summary(request, i, names) for i in page.items]))
+    page, names, projects = await db(request, load)
+    items = [_summary(request, i, names, projects) for i in page.items]
+    return JSONResponse(page_json(page, items))
 
 
 async def ideas(request: Request, call: Call) -> Response:
@@ -118,6 +130,7 @@ async def ideas(request: Request, call: Call) -> Response:
         q=q,
         category_id=p["category"],
         district_id=p["district"],
+        project_id=p["project_id"],
         status=p["status"],
         sort=p["sort"] or ("relevance" if q else request.app.state.settings.default_sort),
         page=p["page"],
@@ -135,6 +148,7 @@ async def search(request: Request, call: Call) -> Response:
         q=p["q"],
         category_id=p["category"],
         district_id=p["district"],
+        project_id=p["project_id"],
         status=p["status"],
         sort="relevance",
         page=p["page"],
@@ -148,11 +162,12 @@ async def idea(request: Request, call: Call) -> Response:
     A merged idea is returned with merged_into set to the idea it joined.
     """
 
-    def load(session: Session) -> tuple[IdeaDetail, Names]:
-        return ideas_service.get_idea(session, call.params["idea_id"], call.user), Names(session)
+    def load(session: Session) -> tuple[IdeaDetail, Names, dict[int, ProjectRef]]:
+        found = ideas_service.get_idea(session, call.params["idea_id"], call.user)
+        return found, Names(session), project_scope.idea_projects(session, [found.id])
 
-    idea, names = await db(request, load)
-    return JSONResponse(_detail(request, idea, names, call.user))
+    idea, names, projects = await db(request, load)
+    return JSONResponse(_detail(request, idea, names, projects, call.user))
 
 
 def _limits(request: Request) -> ideas_service.Limits:
@@ -163,26 +178,30 @@ def _limits(request: Request) -> ideas_service.Limits:
 async def create_idea(request: Request, call: Call) -> Response:
     """Submit an idea
 
-    Answers 201 with the idea and its URL in the Location header.
+    Answers 201 with the idea and its URL in the Location header. project_id (default: 1, the
+    permanent pool) must name a published project whose proposals are open now: 409 says when
+    they open or closed.
     """
     limits = _limits(request)
 
-    def work(session: Session) -> tuple[IdeaDetail, Names]:
+    def work(session: Session) -> tuple[IdeaDetail, Names, dict[int, ProjectRef]]:
         idea_id = ideas_service.submit_idea(session, call.user, call.body, limits)
-        return ideas_service.get_idea(session, idea_id, call.user), Names(session)
+        found = ideas_service.get_idea(session, idea_id, call.user)
+        return found, Names(session), project_scope.idea_projects(session, [idea_id])
 
-    idea, names = await db(request, work)
+    idea, names, projects = await db(request, work)
     similar = hooks_of(request.app.state).similar
     if similar is not None:  # the duplicate finder embeds the new idea soon
         similar.note_changed(request, idea.id)
-    data = _detail(request, idea, names, call.user)
+    data = _detail(request, idea, names, projects, call.user)
     return JSONResponse(data, status_code=201, headers={"Location": data["url"]})
 
 
 async def support(request: Request, call: Call) -> Response:
     """Support an idea
 
-    Idempotent: supporting twice keeps one vote (changed is false the second time).
+    Idempotent: supporting twice keeps one vote (changed is false the second time). 409 when
+    the idea's project is not in its voting stage (the permanent pool is always open).
     """
     state = await db(request, votes_service.cast_vote, call.user, call.params["idea_id"], 1)
     return JSONResponse(_vote(state))
@@ -253,6 +272,14 @@ IDEA_BODY = (
     Field("body", "string", "20 characters or more.", max_length=lambda s: s.body_max_length),
     Field("category_id", "id", "A category id from GET /categories."),
     Field("district_id", "id", "A district or okrug id.", required=False, nullable=True),
+    Field(
+        "project_id", "id", "The project (GET /projects) whose proposals are open now; default 1, "
+        "the permanent pool.", required=False, nullable=True,
+    ),
+)
+PROJECT = Param(
+    "project_id", "integer", "Only this project's ideas (id; 1: the permanent pool).",
+    minimum=1, maximum=MAX_ID,
 )
 COMMENT_BODY = (Field("body", "string", "2 characters or more.", max_length=lambda s: s.comment_max_length),)
 
@@ -263,11 +290,17 @@ def _vote_op(route: str, handler: Callable[[Request, Call], Awaitable[Response]]
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("GET /ideas", ideas, "IdeaPage", "ideas", params=(Q, *FILTERS, SORT, PAGE, PAGE_SIZE)),
-    Operation("GET /search", search, "IdeaPage", "ideas", params=(Q_REQUIRED, *FILTERS, PAGE, PAGE_SIZE)),
+    Operation(
+        "GET /ideas", ideas, "IdeaPage", "ideas",
+        params=(Q, *FILTERS, PROJECT, SORT, PAGE, PAGE_SIZE),
+    ),
+    Operation(
+        "GET /search", search, "IdeaPage", "ideas",
+        params=(Q_REQUIRED, *FILTERS, PROJECT, PAGE, PAGE_SIZE),
+    ),
     Operation(
         "POST /ideas", create_idea, "Idea", "ideas", status=201, auth="required",
-        permission="submit", body=IDEA_BODY, location=True, bucket="submit",
+        permission="submit", body=IDEA_BODY, location=True, bucket="submit", errors=(409,),
     ),
     Operation("GET /ideas/{idea_id}", idea, "Idea", "ideas", params=(IDEA_ID,)),
     _vote_op("POST /ideas/{idea_id}/support", support),

@@ -14,17 +14,17 @@ from webapp.accounts.sessions import hash_sid
 from webapp.ideas import comments as comments_service
 from webapp.ideas import ideas as ideas_service
 from webapp.ideas import photos as photos_service
-from webapp.ideas import places
+from webapp.ideas import places, project_scope
 from webapp.ideas import votes as votes_service
 from webapp.ideas.exposure import viewer_key
 from webapp.ideas.home import HomeBand, home_band
 from webapp.ideas.progress import progress, progress_of, responded_ids
 from webapp.ideas.views.listing import ranked_page
 from webapp.kernel.dto import VoteState
-from webapp.kernel.errors import N_, InvalidInput, NotAuthenticated
+from webapp.kernel.errors import N_, Conflict, InvalidInput, NotAuthenticated
 from webapp.kernel.hooks import hooks_of
 from webapp.kernel.settings import RANKED_SORTS, Settings
-from webapp.kernel.storage.models import PUBLIC_STATUSES
+from webapp.kernel.storage.models import PERMANENT_PROJECT_ID, PUBLIC_STATUSES
 from webapp.kernel.web import (
     SESSION_ID,
     SESSION_UID,
@@ -79,6 +79,7 @@ def filter_from_query(request: Request, **extra: Any) -> ideas_service.IdeaFilte
         q=q,
         category_id=_int_param(qp.get("category")),
         district_id=_int_param(qp.get("district")),
+        project_id=_int_param(qp.get("project")),
         status=status if status in PUBLIC_STATUSES else None,
         sort=sort if sort in available_sorts(settings, bool(q)) else settings.default_sort,
         page=_int_param(qp.get("page"), 1) or 1,
@@ -139,14 +140,15 @@ async def index(request: Request) -> Response:
 
 def active_filters(flt: ideas_service.IdeaFilter, settings: Settings, meaning: bool) -> int:
     """How many of the collapsed choices differ from their default: «Фильтры (n)»."""
-    chosen = (flt.category_id, flt.district_id, flt.status)
+    chosen = (flt.category_id, flt.district_id, flt.status, flt.project_id)
     default_sort = "relevance" if flt.q else settings.default_sort
     return sum(value is not None for value in chosen) + (flt.sort != default_sort) + meaning
 
 
 def is_home(flt: ideas_service.IdeaFilter, meaning: bool) -> bool:
     """The first page of all ideas, unfiltered: it opens with the home band."""
-    narrowed = flt.q or meaning or (flt.category_id, flt.district_id, flt.status) != (None,) * 3
+    chosen = (flt.category_id, flt.district_id, flt.status, flt.project_id)
+    narrowed = flt.q or meaning or chosen != (None,) * 4
     return flt.page == 1 and not narrowed
 
 
@@ -197,6 +199,8 @@ async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dic
             "progress": progress_of(session, cards, settings.response_threshold),
             "thumbs": photos_service.first_photos(session, [i for i, _, _ in cards]),
             "home": home_band(session) if load_band else band,
+            "idea_projects": project_scope.idea_projects(session, [i for i, _, _ in cards]),
+            "project_choices": project_scope.published_projects(session),
         }
 
     ctx.update(await db(request, extras))
@@ -226,6 +230,7 @@ async def my_ideas(request: Request) -> Response:
             "hidden_notes": hidden,
             "progress": progress_of(session, cards, threshold),
             "thumbs": photos_service.first_photos(session, [i.id for i in page.items]),
+            "idea_projects": project_scope.idea_projects(session, [i.id for i in page.items]),
             **_taxonomy(session),
         }
 
@@ -245,11 +250,12 @@ async def new_idea(request: Request) -> Response:
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     status = 200
+    gate_message = ""
     if request.method == "POST":
         values = await read_form(request)
         await rate_limit(request, "submit", f"user:{user.id}")
         try:
-            await db(request, ideas_service.clean_idea, values, _limits(request))
+            await db(request, ideas_service.check_proposal, values, _limits(request))
             similar = hooks_of(request.app.state).similar
             check = (
                 None
@@ -262,11 +268,23 @@ async def new_idea(request: Request) -> Response:
         except InvalidInput as exc:
             errors = field_errors(request, exc)
             status = 422
+        except Conflict as exc:  # the project's proposals are not open: keep the typed text
+            gate_message = translator(request).gettext(exc.message, **exc.params)
+            status = 409
         else:
             _note_changed(request, idea_id)
             flash(request, "Your idea is published. Thank you!", "success")
             return redirect(request, "idea", idea_id=idea_id)
-    return await _idea_form(request, values, errors, None, status)
+    elif (chosen := _int_param(request.query_params.get("project"))) is not None:
+        values["project_id"] = str(chosen)  # "Предложить идею" on a project's page
+        gate = await db(request, project_scope.action_gate, chosen, "propose")
+        gate_message = _gate_message(request, gate)
+    return await _idea_form(request, values, errors, None, status, gate_message=gate_message)
+
+
+def _gate_message(request: Request, gate: project_scope.ActionGate) -> str:
+    """Why the action is closed, in the reader's language ("" when it is open)."""
+    return "" if gate.open else translator(request).gettext(gate.message, **gate.params)
 
 
 async def _idea_form(
@@ -276,8 +294,15 @@ async def _idea_form(
     editing: Any,
     status: int,
     similar_ctx: dict[str, Any] | None = None,
+    gate_message: str = "",
 ) -> Response:
-    ctx = await db(request, _taxonomy)
+    def load(session: Any) -> dict[str, Any]:
+        ctx = _taxonomy(session)
+        if editing is None:
+            ctx["projects"] = project_scope.proposable_projects(session)
+        return ctx
+
+    ctx = await db(request, load)
     similar = hooks_of(request.app.state).similar
     if similar_ctx is None and similar is not None:
         similar_ctx = await similar.form_context(request)
@@ -285,7 +310,13 @@ async def _idea_form(
     return await render(
         request,
         "ideas/form.html",
-        {"values": values, "errors": errors, "editing": editing, **ctx},
+        {
+            "values": values,
+            "errors": errors,
+            "editing": editing,
+            "gate_message": gate_message,
+            **ctx,
+        },
         status,
     )
 
@@ -336,8 +367,14 @@ async def show_idea(request: Request) -> Response:
             session, idea_id, page, size, viewer=user, threaded=True
         )
         responded = idea_id in responded_ids(session, [idea_id])
+        project = project_scope.idea_projects(session, [idea_id]).get(idea_id)
+        gate = project_scope.action_gate(
+            session, project.id if project else PERMANENT_PROJECT_ID, "support"
+        )
         return {
             "idea": idea,
+            "project": project,
+            "support_gate": gate,
             "comments": comments,
             "photos": photos_service.list_photos(session, idea_id),
             "place": places.idea_place(session, idea_id),
@@ -349,6 +386,8 @@ async def show_idea(request: Request) -> Response:
 
     ctx = await db(request, load)
     idea = ctx["idea"]
+    if "support_gate" in ctx:  # "Голосование откроется 1 марта 2027, 10:00" instead of the button
+        ctx["support_closed"] = _gate_message(request, ctx["support_gate"])
     if idea.merged_into_id is not None and idea.status == "merged":
         # 303, not 301: an unmerge must be able to bring the idea's own page back.
         flash(request, "“%(title)s” was merged into this idea.", "info", title=idea.title)

@@ -44,7 +44,7 @@ async def ranked_page(
             districts = tuple(
                 await db(request, ideas_service.district_and_children, flt.district_id)
             )
-        list_filter = ListFilter(flt.category_id, districts, flt.status)
+        list_filter = ListFilter(flt.category_id, districts, flt.status, flt.project_id)
         ids, total = await run_in_threadpool(ranking.page, list_filter, flt.sort, page, size, seed)
     items = await db(request, ideas_service.summaries, ids)
     first = (page - 1) * size + 1  # "no. N" is the position in the visitor's (filtered) list

@@ -54,6 +54,10 @@ IDEA_SUMMARY = {
     "excerpt": {"type": "string", "description": "The start of the body, on one line."},
     "status": {"type": "string", "enum": list(IDEA_STATUSES)},
     "language": {"type": "string", "description": "Detected language of the text (ru, en, es)."},
+    "project_id": {
+        "type": "integer",
+        "description": "The project the idea belongs to (1: the permanent pool, Ideas for the city).",
+    },
     "category": _nullable(_ref("Named")),
     "district": _nullable(_ref("Named")),
     "author_name": {"type": ["string", "null"]},
