@@ -5,7 +5,8 @@ editing this file: a page under ``/admin``, ``/moderation`` or ``/officials`` an
 with a ``permission`` must answer 403 to every signed-in role that lacks the permission (and send
 an anonymous visitor to the login page — 303, or 401 for a form post and the API), whatever the method, and must not
 answer 403 to the roles that hold it. A route that needs a permission but lives elsewhere is named
-in ``EXTRA`` below.
+in ``EXTRA`` below. The per-project expert role (the review pages and the evaluation API) has a
+test of its own at the end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from tests.helpers import Browser, make_user
+from tests.project_helpers import make_project, make_project_idea
 from webapp.api import OPERATIONS
 from webapp.kernel.security import PERMISSIONS
 
@@ -139,4 +141,79 @@ def test_every_privileged_api_operation_refuses_roles_without_the_permission(
         status = _call(role_browsers["anonymous"], method, path, api=True)
         if status != 401:
             failures.append(f"anonymous {method} {path}: {status}, expected 401")
+    assert not failures, "\n".join(failures)
+
+
+# --- the per-project expert role ------------------------------------------------------------------
+# An expert is a user assigned to one project (ProjectExpert), not a users.role value: the review
+# pages and the evaluation API let through that project's experts, officials and admins, and
+# refuse an expert of another project, a plain citizen and a moderator.
+
+EXPERT_PAGE = re.compile(r"^/projects/\{project_id(?::[a-z]+)?\}/review")
+EXPERT_API = re.compile(r"^/projects/\{project_id\}/ideas/\{idea_id\}/evaluation$")
+EVALUATION = {"feasible": "yes", "cost": 100_000, "department": "Департамент ЖКХ"}
+
+
+def _fill(path: str, ids: dict[str, int]) -> str:
+    return PARAM.sub(lambda m: str(ids[m.group(1)]), path)
+
+
+def _expert_routes(app: Any, ids: dict[str, int]) -> list[tuple[str, str, bool]]:
+    """(method, concrete path, is API) for every route that needs the per-project expert role."""
+    out = []
+    for route in app.routes:
+        if isinstance(route, Route) and EXPERT_PAGE.match(route.path):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                out.append((method, _fill(route.path, ids), False))
+    for op in OPERATIONS:
+        if EXPERT_API.match(op.path):
+            out.append((op.method, "/api/v1" + _fill(op.path, ids), True))
+    return out
+
+
+def test_the_review_routes_admit_the_projects_experts_officials_and_admins_only(
+    app: Starlette, session_factory: sessionmaker[Session], role_browsers: dict[str, Browser]
+) -> None:
+    expert = make_user(session_factory, "expert@example.org", name="Vera")
+    stranger = make_user(session_factory, "stranger@example.org", name="Gleb")
+    project = make_project(
+        session_factory, current="review", voting="knapsack", experts=(expert.id,)
+    )
+    make_project(session_factory, current="review", experts=(stranger.id,), slug="other")
+    idea = make_project_idea(session_factory, project, "Скамейки у пруда")
+    routes = _expert_routes(app, {"project_id": project, "idea_id": idea})
+    assert {(m, api) for m, _, api in routes} >= {("GET", False), ("POST", False), ("PUT", True)}
+    browsers = dict(role_browsers)
+    for name, email in (("expert", expert.email), ("other expert", stranger.email)):
+        b = Browser(app)
+        b.__enter__()
+        b.login(email)
+        browsers[name] = b
+    allowed = {"expert", "official", "admin"}
+    failures = []
+    for method, path, api in routes:
+        for who in ("expert", "other expert", *ROLES):
+            b = browsers[who]
+            if api:
+                headers = {"accept": "application/json", "x-csrf-token": b.csrf()}
+                status = b.request(method, path, headers=headers, json=EVALUATION).status_code
+            elif method == "GET":
+                status = b.get(path).status_code
+            else:
+                status = b.submit(path, {"feasible": "yes", "cost": "100 000"}).status_code
+            if who in allowed and status in (401, 403):
+                failures.append(f"{who} {method} {path}: {status} but may review")
+            if who not in allowed and status != 403:
+                failures.append(f"{who} {method} {path}: {status}, expected 403")
+        anonymous = browsers["anonymous"]
+        if api:
+            status = anonymous.request(method, path, json=EVALUATION).status_code
+        else:
+            status = (
+                anonymous.get(path) if method == "GET" else anonymous.submit(path)
+            ).status_code
+        if status not in ((401,) if api else (303, 401, 403)):
+            failures.append(f"anonymous {method} {path}: {status}, expected login")
+    for name in ("expert", "other expert"):
+        browsers[name].__exit__(None, None, None)
     assert not failures, "\n".join(failures)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from webapp.accounts import install as accounts
+from webapp.campaigns import install as campaigns
 from webapp.dedup import install as dedup
 from webapp.kernel.hooks import Hooks
 from webapp.moderation import install as moderation
@@ -48,6 +49,6 @@ def build_hooks() -> Hooks:
     Lowest first, so a higher domain's panel comes after a lower one's on a shared page.
     """
     hooks = Hooks()
-    for domain in (notifications, accounts, moderation, officials, dedup):
+    for domain in (notifications, accounts, moderation, officials, dedup, campaigns):
         domain.install(hooks)
     return hooks

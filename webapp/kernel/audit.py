@@ -31,6 +31,7 @@ ACTION_LABELS: dict[str, str] = {
     "duplicates.dismiss": N_("Ideas marked as different (not duplicates)"),
     "idea.hide": N_("Idea hidden"),
     "idea.merge": N_("Ideas merged"),
+    "idea.evaluate": N_("Idea evaluated by an expert"),
     "idea.photo_add": N_("Photo added to an idea"),
     "idea.photo_remove": N_("Photo removed from an idea"),
     "idea.place": N_("Place of an idea changed"),

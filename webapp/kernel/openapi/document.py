@@ -354,8 +354,10 @@ ERROR_DESCRIPTIONS = {
     400: "Malformed request: bad JSON, not UTF-8, not an object, or a required parameter missing.",
     401: "Not logged in, or the API token is invalid, expired or revoked.",
     403: "Not allowed: role, blocked action, or a missing/wrong X-CSRF-Token with a cookie session.",
-    404: "Not found: no such idea (or it is hidden), or no such API token of the caller's.",
-    409: "The idea does not accept this action in its current status, or the account already "
+    404: "Not found: no such idea (or it is hidden), no such API token of the caller's, or no "
+    "such project (or it is a draft).",
+    409: "The idea does not accept this action in its current status, the project's stage does "
+    "not allow it now (the message says when it opens or why it closed), or the account already "
     "holds the most API tokens allowed.",
     413: "The request body is over the size limit.",
     415: "The body is not sent as application/json.",
