@@ -106,6 +106,8 @@ def doc_path(url: str) -> str:
     """``/api/v1/ideas/5/support?x=1`` -> ``/ideas/{idea_id}/support``."""
     path = url.split("?", 1)[0].removeprefix(API)
     path = re.sub(r"^/tokens/[^/]+$", "/tokens/{token_id}", path)
+    path = re.sub(r"^/projects/[^/]+", "/projects/{project_id}", path)
+    path = re.sub(r"^(/projects/\{project_id\}/ideas)/[^/]+", r"\1/{idea_id}", path)
     return re.sub(r"^/ideas/(?!similar$)[^/]+", "/ideas/{idea_id}", path)
 
 
@@ -154,7 +156,9 @@ def test_openapi_paths_and_methods_are_exactly_the_mounted_routes(
     mounted = _mounted_api_operations(app)
     assert documented - mounted == set(), "documented but not served"
     assert mounted - documented == set(), "served but not documented"
-    assert len(mounted) == 19  # 17, and GET /tokens, DELETE /tokens/{token_id}
+    # 17, GET /tokens, DELETE /tokens/{token_id}, and the projects' 11 (5 projects, 4 review and
+    # ballot, 2 results)
+    assert len(mounted) == 30
 
 
 def test_openapi_declares_errors_security_and_limits_from_settings(settings: Any) -> None:
@@ -974,7 +978,7 @@ def hostile_requests(
     ]
     for path, operations in doc["paths"].items():
         for method in (m.upper() for m in operations):
-            url = API + path.replace("{idea_id}", str(idea_id))
+            url = API + path.replace("{idea_id}", str(idea_id)).replace("{project_id}", "1")
             queries = HOSTILE_QUERIES if method == "GET" else [""]
             bodies = HOSTILE_BODIES if method != "GET" else [(b"", "")]
             for query, (raw, ctype), headers in product(queries, bodies, callers):
@@ -982,7 +986,12 @@ def hostile_requests(
                 yield method, f"{url}?{query}" if query else url, raw, {**headers, **extra}
             if "{idea_id}" in path:
                 for bad, headers in product(HOSTILE_IDS, callers):
-                    yield method, API + path.replace("{idea_id}", bad), b"", headers
+                    yield (
+                        method,
+                        API + path.replace("{idea_id}", bad).replace("{project_id}", "1"),
+                        b"",
+                        headers,
+                    )
 
 
 def test_no_endpoint_answers_500_to_hostile_input(

@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 from webapp.kernel.dto import Page
 from webapp.kernel.errors import NotFound
 from webapp.kernel.storage.models import Notification, User, utcnow
-from webapp.notifications.notification_facts import Facts, facts, target_anchor, target_idea
+from webapp.notifications.notification_facts import (
+    Facts,
+    facts,
+    target_anchor,
+    target_idea,
+    target_project,
+)
 from webapp.notifications.notifications import add_languages, mark_undone
 
 MAX_PAGE = 10_000
@@ -32,6 +38,12 @@ class NotificationView:
     facts: Facts  # what ``data`` says, checked (the page words it: notifications/_notices.html)
     created_at: datetime
     read_at: datetime | None
+    target_project_id: int | None = None  # ``results``: the project's results page
+
+    @property
+    def linked(self) -> bool:
+        """Whether the notification leads somewhere (an idea, or a project's results)."""
+        return self.target_idea_id is not None or self.target_project_id is not None
 
     @property
     def unread(self) -> bool:
@@ -70,6 +82,7 @@ def _view(row: Notification, data: dict[str, Any]) -> NotificationView:
         facts=facts(row.kind, row.idea_id, data),
         created_at=row.created_at,
         read_at=row.read_at,
+        target_project_id=target_project(row.kind, data),
     )
 
 
@@ -131,16 +144,19 @@ def mark_all_read(session: Session, user_id: int, up_to_id: int | None = None) -
 
 def open_notification(
     session: Session, user_id: int, notification_id: int
-) -> tuple[int, str] | None:
-    """Mark a notification read; return the idea it leads to and the anchor on its page (None
-    if there is no idea)."""
+) -> tuple[str, dict[str, int], str] | None:
+    """Mark a notification read; return where it leads — a route name, its parameters and the
+    anchor on the page (the idea, or a project's results) — or None if nowhere."""
     row = _own(session, user_id, notification_id)
     if row.read_at is None:
         row.read_at = utcnow()
     data = _data(row)
+    project_id = target_project(row.kind, data)
+    if project_id is not None:
+        return ("project_results", {"project_id": project_id}, "")
     mark_undone(session, [(row.kind, data)])
     target = target_idea(row.kind, row.idea_id, data)
-    return None if target is None else (target, target_anchor(row.kind, data))
+    return None if target is None else ("idea", {"idea_id": target}, target_anchor(row.kind, data))
 
 
 def set_email_notifications(session: Session, user_id: int, enabled: bool) -> bool:

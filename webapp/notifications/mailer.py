@@ -48,6 +48,7 @@ from webapp.notifications.notification_facts import (
     facts,
     target_anchor,
     target_idea,
+    target_project,
 )
 from webapp.notifications.notifications import mark_undone
 
@@ -267,6 +268,9 @@ class Mailer:
         return self.base_url + str(self.path_for(name, **params))
 
     def _link(self, item: Item) -> str:
+        project_id = target_project(item.kind, item.data)
+        if project_id is not None:
+            return self.url("project_results", project_id=project_id)
         target = target_idea(item.kind, item.idea_id, item.data)
         if target is None:
             return self.url("notifications")

@@ -12,7 +12,9 @@ Keys read from ``data``: ``title`` (the idea the notification is about), ``canon
 ``reason`` (hides), ``auto`` / ``auto_hidden`` (hidden automatically after reports, pending
 review), ``excerpt`` (the comment: hidden, new on the reader's idea, or a reply), ``comment_id``
 and ``by`` (who wrote a new comment or reply), ``merge_id`` and ``merged_ids`` (merges and
-unmerges). ``merge_undone``, ``title_language`` and ``canonical_language`` are never stored:
+unmerges), ``project_id`` (``results``: the project whose results were published; ``title``
+is then the project's question, in the reader's language). ``merge_undone``, ``title_language``
+and ``canonical_language`` are never stored:
 the inbox and the mailer add them when they read notifications (whether a merge has been undone
 since, so that it reads as history; the languages of the ideas quoted, for ``lang``).
 """
@@ -49,6 +51,7 @@ class Facts:
     undone: bool = False  # a merge: undone since (the sentence says so, in the past)
     title_lang: str = ""  # the language of the idea(s) quoted by ``title`` ('' unknown)
     canonical_lang: str = ""  # the language of the canonical idea
+    project_id: int | None = None  # ``results``: the project whose results were published
 
     @property
     def short_title(self) -> str:
@@ -92,6 +95,7 @@ def facts(kind: str, idea_id: int | None, data: Any) -> Facts:
         undone=kind == "merged" and data.get("merge_undone") is True,
         title_lang=_language(data.get("title_language")),
         canonical_lang=_language(data.get("canonical_language")),
+        project_id=target_project(kind, data),
     )
 
 
@@ -113,6 +117,15 @@ def target_idea(kind: str, idea_id: int | None, data: dict[str, Any]) -> int | N
         if isinstance(data.get("canonical_id"), int):
             return int(data["canonical_id"])
     return idea_id
+
+
+def target_project(kind: str, data: dict[str, Any]) -> int | None:
+    """The project whose results page a ``results`` notification links to (None otherwise)."""
+    if kind == "results" and isinstance(data, dict):
+        project_id = data.get("project_id")
+        if isinstance(project_id, int) and not isinstance(project_id, bool):
+            return project_id
+    return None
 
 
 def target_anchor(kind: str, data: dict[str, Any]) -> str:

@@ -54,7 +54,8 @@ async def mark_all_read(request: Request) -> Response:
 
 
 async def open_notification(request: Request) -> Response:
-    """Follow a notification's link: mark it read and go to its idea.
+    """Follow a notification's link: mark it read and go to its idea (or, for published
+    results, to the project's results page).
 
     A GET, so that the link works as a plain link; all it changes is the viewer's own read mark.
     """
@@ -64,8 +65,8 @@ async def open_notification(request: Request) -> Response:
     )
     if target is None:
         return redirect(request, "notifications")
-    idea_id, anchor = target
-    url = str(request.app.url_path_for("idea", idea_id=idea_id))
+    name, params, anchor = target
+    url = str(request.app.url_path_for(name, **params))
     return RedirectResponse(url + (f"#{anchor}" if anchor else ""), status_code=303)
 
 
