@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         moderator_merges_a_duplicate_group,
         official_answers_the_strongest,
     )
+    from tests.e2e_project import city_runs_a_budget_project, real_budget_pages
     from tests.similar_support import similar_app
     from webapp.kernel.settings import Settings
     from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
                 citizen_registers_types_and_supports_instead(site)
                 moderator_merges_a_duplicate_group(site)
                 official_answers_the_strongest(site)
+                city_runs_a_budget_project(site)
+                real_budget_pages(site)
                 keyboard_only(site)
                 ids = plant_tour_data(site)
                 for lang in ("ru", "en"):
