@@ -430,7 +430,8 @@ def test_the_api_reads_and_replaces_the_callers_own_ballot_with_the_same_checks(
         ({"pot": world.pots["city"], "ideas": "1,abc"}, 422),
         ({"ideas": ideas}, 422),  # two pots: which one?
         ({"pot": 999_999, "ideas": ideas}, 422),
-        ({"pot": world.pots["city"], "ideas": [1, 2]}, 422),
+        ({"pot": world.pots["city"], "ideas": [world.ideas["bench"], "x"]}, 422),
+        ({"pot": world.pots["city"], "ideas": [0]}, 422),
     ):
         r = _api(voter, "PUT", url, body)
         assert r.status_code == status, (body, r.text)

@@ -46,6 +46,7 @@ class DashboardFilter:
     status: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    project_id: int | None = None  # None: every project, the permanent pool included
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def _filtered_ids(session: Session, flt: DashboardFilter) -> Select[Any]:
         stmt = stmt.where(Idea.category_id == flt.category_id)
     if flt.district_id is not None:
         stmt = stmt.where(Idea.district_id.in_(district_and_children(session, flt.district_id)))
+    if flt.project_id is not None:
+        stmt = stmt.where(Idea.project_id == flt.project_id)
     if flt.since is not None:
         stmt = stmt.where(Idea.created_at >= flt.since)
     if flt.until is not None:
@@ -144,7 +147,10 @@ def ranked_ids(
         if flt.district_id is not None:
             districts = tuple(district_and_children(session, flt.district_id))
         return ranking.page(
-            ListFilter(flt.category_id, districts, flt.status), flt.scheme, page, size
+            ListFilter(flt.category_id, districts, flt.status, flt.project_id),
+            flt.scheme,
+            page,
+            size,
         )
     # A period: the ideas created in it come from SQL (status and created_at are indexed),
     # their order from the snapshot.
@@ -375,7 +381,7 @@ def waiting(
         Idea.status == "merged", Idea.merged_into_id.is_not(None)
     )
     open_flt = DashboardFilter(
-        flt.scheme, flt.category_id, flt.district_id, None, flt.since, flt.until
+        flt.scheme, flt.category_id, flt.district_id, None, flt.since, flt.until, flt.project_id
     )
     stmt = (
         _filtered_ids(session, open_flt)

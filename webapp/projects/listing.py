@@ -1,5 +1,6 @@
 """Reading projects for the public pages: the list (open ones first), one project with its
-timeline and numbers, its ideas (most supported first) and the projects open on the home page.
+timeline and numbers (how many ideas the experts evaluated, during the review), its ideas (most
+supported first) and the projects open on the home page.
 
 Drafts are read only for staff (officials and admins); citizens get ``NotFound`` for one.
 """
@@ -20,6 +21,7 @@ from webapp.kernel.storage.models import (
     PUBLIC_STATUSES,
     Ballot,
     Idea,
+    IdeaEvaluation,
     Project,
     ProjectPot,
     ProjectStage,
@@ -44,6 +46,7 @@ class Counts:
 
 @dataclass(frozen=True)
 class PotLine:
+    id: int
     district_id: int | None
     amount: int
 
@@ -109,6 +112,22 @@ class ProjectDetail(ProjectCard):
 
     def description(self, lang: str) -> str:
         return self.description_en if lang == "en" and self.description_en else self.description_ru
+
+    @property
+    def in_review(self) -> bool:
+        """Whether the experts' review is the stage in force now."""
+        return self.state.phase in ("open", "override") and self.state.stage == "review"
+
+    @property
+    def ballots_counted(self) -> bool:
+        """Whether to show how many ballots each pot got: a budget vote that is on or over
+        (a project closed before its vote shows them only if ballots were cast)."""
+        if self.voting == "supports":
+            return False
+        step = next((t for t in self.timeline if t.stage == "voting"), None)
+        if step is None or step.state not in ("now", "done"):
+            return False
+        return step.state == "now" or self.state.phase != "closed" or self.counts.ballots > 0
 
 
 @dataclass(frozen=True)
@@ -336,9 +355,9 @@ def project_detail(
     windows = _windows(session, [p.id])[p.id]
     state = state_at(now, windows, permanent=p.permanent, override=p.stage_override)
     pots = tuple(
-        PotLine(r.district_id, int(r.amount))
+        PotLine(int(r.id), r.district_id, int(r.amount))
         for r in session.execute(
-            select(ProjectPot.district_id, ProjectPot.amount)
+            select(ProjectPot.id, ProjectPot.district_id, ProjectPot.amount)
             .where(ProjectPot.project_id == p.id)
             .order_by(ProjectPot.district_id.is_not(None), ProjectPot.district_id)
         ).all()
@@ -358,6 +377,18 @@ def project_detail(
         results_published_at=p.results_published_at,
         pots=pots,
         timeline=timeline(state),
+    )
+
+
+def evaluated_ideas(session: Session, project_id: int) -> int:
+    """How many of the project's public ideas the experts have evaluated (of ``counts().ideas``)."""
+    return int(
+        session.scalar(
+            select(func.count(IdeaEvaluation.idea_id))
+            .join(Idea, Idea.id == IdeaEvaluation.idea_id)
+            .where(Idea.project_id == project_id, Idea.status.in_(PUBLIC_STATUSES))
+        )
+        or 0
     )
 
 

@@ -8,7 +8,6 @@ its own voter; nothing here reveals another user's choices.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from webapp.campaigns import ballots, evaluations
 from webapp.kernel.api import absolute, iso
-from webapp.kernel.errors import N_, InvalidInput, NotFound
+from webapp.kernel.errors import N_, NotFound
 from webapp.kernel.openapi import Call, Field, Operation, Param
 from webapp.kernel.openapi.document import SCHEMAS as KERNEL_SCHEMAS
 from webapp.kernel.security import can
@@ -64,7 +63,8 @@ async def put_evaluation(request: Request, call: Call) -> Response:
     Creates or replaces the idea's evaluation. Only the experts assigned to this project (a
     per-project role), officials and admins may call it: 403 for anyone else, including the
     experts of other projects. Only while the project's review stage is open (409 with the
-    reason otherwise). `feasible` is "yes" or "no"; `reason` is required when not feasible;
+    reason otherwise). `feasible` is true or false ("yes"/"no" too); `reason` is required when
+    not feasible;
     `cost` (whole roubles) is required when feasible in a budget project. Audited.
     """
     b = call.body
@@ -117,34 +117,18 @@ async def get_ballot(request: Request, call: Call) -> Response:
     )
 
 
-_ID = re.compile(r"^[0-9]{1,10}$")
-
-
-def parse_ids(raw: object) -> list[int]:
-    """Idea ids from "12,15,17" (spaces allowed); 422 for anything else."""
-    if raw is None or raw == "":
-        return []
-    if not isinstance(raw, str):
-        raise InvalidInput({"ideas": (N_("Choose ideas from the list."), {})})
-    out = []
-    for part in raw.replace(" ", "").split(","):
-        if not _ID.match(part):
-            raise InvalidInput({"ideas": (N_("Choose ideas from the list."), {})})
-        out.append(int(part))
-    return out
-
-
 async def put_ballot(request: Request, call: Call) -> Response:
     """Cast or replace the caller's budget ballot in one pot
 
-    `ideas` lists the chosen idea ids, comma-separated; an empty list withdraws the ballot.
+    `ideas` lists the chosen idea ids: a JSON array, or comma-separated in a string ("12,15");
+    an empty list withdraws the ballot.
     `pot` may be left out when the project has one budget. Refused whole, with nothing changed:
     409 outside the voting stage; 403 when the project does not admit the caller (residents
     only, verified residents only) or the pot is another district's; 422 for an unknown pot, an
     idea not on that pot's ballot, more ideas than an approval ballot allows, or a total cost
     over the pot's budget (knapsack).
     """
-    ids = parse_ids(call.body.get("ideas"))
+    ids = call.body.get("ideas") or []
     result = await db(
         request, ballots.cast, call.user, call.params["project_id"], call.body.get("pot"), ids
     )
@@ -248,7 +232,10 @@ IDEA_ID = Param(
     "idea_id", "integer", "The idea's id.", location="path", not_found=N_("Idea not found.")
 )
 EVALUATION_BODY = (
-    Field("feasible", "string", 'Whether the idea can be carried out: "yes" or "no".', max_length=3),
+    Field(
+        "feasible", "boolean", 'Whether the idea can be carried out: true or false ("yes"/"no" '
+        "too).",
+    ),
     Field(
         "reason", "string", "Public explanation (required when not feasible).",
         required=False, nullable=True, max_length=evaluations.REASON_MAX_LENGTH,
@@ -265,8 +252,8 @@ EVALUATION_BODY = (
 BALLOT_BODY = (
     Field("pot", "id", "The budget (pot) voted in; optional when the project has one.", required=False, nullable=True),
     Field(
-        "ideas", "string", 'The chosen idea ids, comma-separated ("12,15,17"); empty: withdraw.',
-        required=False, nullable=True, max_length=20_000,
+        "ideas", "ids", 'The chosen idea ids: [12, 15, 17] or "12,15,17"; empty: withdraw.',
+        required=False, nullable=True,
     ),
 )
 

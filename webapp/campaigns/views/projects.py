@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from webapp.campaigns import evaluations
 from webapp.kernel.routing import GET
 from webapp.kernel.security import can
 from webapp.kernel.web import current_user, db, page_number, render
@@ -51,7 +52,9 @@ def primary_action(p: listing.ProjectDetail) -> tuple[str, str] | None:
 
 
 async def project_page(request: Request) -> Response:
-    """One project: cover, question, description, timeline, numbers, action and ideas."""
+    """One project: cover, question, description, timeline, numbers, action and ideas; during
+    the review how many ideas the experts evaluated, during and after a budget vote how many
+    ballots each pot got (to everyone: counts only)."""
     project_id = request.path_params["project_id"]
     user = await current_user(request)
     staff = user is not None and can(user.role, "answer")
@@ -63,6 +66,11 @@ async def project_page(request: Request) -> Response:
         return {
             "project": detail,
             "ideas": listing.project_ideas(session, project_id, page, size),
+            # counts only, never who chose what
+            "pot_ballots": evaluations.ballot_counts(session, project_id)
+            if detail.ballots_counted
+            else None,
+            "evaluated": listing.evaluated_ideas(session, project_id) if detail.in_review else None,
             **_names(session),
         }
 

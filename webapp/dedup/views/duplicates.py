@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -77,6 +78,14 @@ def _merge_id(raw: str | None) -> int | None:
     if raw is None or not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
         return None
     return int(raw)
+
+
+def _back_query(number: int, project_id: int | None, **extra: int) -> str:
+    """The queue's query string after an action: the page, the project filter, and ``extra``."""
+    params = {"page": number, **extra}
+    if project_id is not None:
+        params["project"] = project_id
+    return urlencode(params)
 
 
 async def _show(
@@ -165,6 +174,7 @@ async def merge(request: Request) -> Response:
     group_id = _group_id(request)
     form = await read_form(request)
     number = page_number(form.get("page"))
+    project_id = _merge_id(form.get("project"))
     canonical = form.get("canonical", "")
     try:
         if not canonical.isdigit():
@@ -181,7 +191,7 @@ async def merge(request: Request) -> Response:
         )
     except FIXABLE as exc:
         failed = _failed(request, group_id, "merge", exc, form)
-        return await _show(request, number, failed=failed, status=exc.status)
+        return await _show(request, number, failed=failed, status=exc.status, project_id=project_id)
     title = result.canonical_title
     if len(title) > TITLE_CHARS:
         title = title[: TITLE_CHARS - 1] + "…"
@@ -194,7 +204,8 @@ async def merge(request: Request) -> Response:
         count=sum(1 for m in result.members if not m.repointed),
     )
     # the queue then lists what was merged, with «Undo the merge» right there
-    return redirect(request, "moderation_duplicates", query=f"page={number}&merged={result.id}")
+    query = _back_query(number, project_id, merged=result.id)
+    return redirect(request, "moderation_duplicates", query=query)
 
 
 async def dismiss(request: Request) -> Response:
@@ -203,6 +214,7 @@ async def dismiss(request: Request) -> Response:
     group_id = _group_id(request)
     form = await read_form(request)
     number = page_number(form.get("page"))
+    project_id = _merge_id(form.get("project"))
     try:
         result = await db(
             request,
@@ -215,7 +227,7 @@ async def dismiss(request: Request) -> Response:
         )
     except FIXABLE as exc:
         failed = _failed(request, group_id, "dismiss", exc, form)
-        return await _show(request, number, failed=failed, status=exc.status)
+        return await _show(request, number, failed=failed, status=exc.status, project_id=project_id)
     if result.whole:
         flash(
             request,
@@ -233,4 +245,4 @@ async def dismiss(request: Request) -> Response:
             group=group_id,
             count=len(result.apart),
         )
-    return redirect(request, "moderation_duplicates", query=f"page={number}")
+    return redirect(request, "moderation_duplicates", query=_back_query(number, project_id))

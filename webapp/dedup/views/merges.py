@@ -113,7 +113,9 @@ async def unmerge(request: Request) -> Response:
     )
     back = form.get("back", "")
     if back == "duplicates":
-        return redirect(request, "moderation_duplicates", query=f"page={number}")
+        project = _int(form.get("project"))
+        query = f"page={number}" + (f"&project={project}" if project else "")
+        return redirect(request, "moderation_duplicates", query=query)
     if back == "idea":
         return redirect(request, "idea", idea_id=result.canonical_id)
     query = f"page={number}" + (f"&idea={idea_filter}" if idea_filter else "")

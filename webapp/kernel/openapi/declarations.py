@@ -43,19 +43,31 @@ class Param:
     not_found: str = N_("This page does not exist.")
 
 
+BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+"""What a ``boolean`` field also takes as text (any case): the values an HTML form sends."""
+MAX_IDS = 1000
+"""The most ids an ``ids`` field takes (unless its ``max_items`` says fewer)."""
+ID_TEXT_CHARS = 12
+"""Characters per id in the comma-separated form of an ``ids`` field: 10 digits, comma, space."""
+
+
 @dataclass(frozen=True)
 class Field:
     """A field of a JSON request body. ``id`` fields are integers in 1..MAX_ID; ``integer``
-    fields are whole numbers in ``minimum``..``maximum``."""
+    fields are whole numbers in ``minimum``..``maximum``; ``boolean`` fields are JSON
+    ``true``/``false`` and also take "yes"/"no", "true"/"false", "1"/"0" (any case) or the
+    numbers 1/0, as forms send them; ``ids`` fields are a JSON array of ids (at most
+    ``max_items``) or the same ids as one comma-separated string ("12, 15,17"; "" is none)."""
 
     name: str
-    type: Literal["string", "id", "integer"]
+    type: Literal["string", "id", "integer", "boolean", "ids"]
     description: str
     required: bool = True
     nullable: bool = False
     max_length: int | Setting | None = None
     minimum: int | None = None
     maximum: int | Setting | None = None
+    max_items: int = MAX_IDS
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from webapp.kernel.openapi.declarations import Field, Operation, Param, resolve
+from webapp.kernel.openapi.declarations import (
+    BOOLEAN_WORDS,
+    ID_TEXT_CHARS,
+    Field,
+    Operation,
+    Param,
+    resolve,
+)
 from webapp.kernel.routing import MAX_ID
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.models import IDEA_STATUSES, ROLES
@@ -399,12 +406,39 @@ def _field_schema(f: Field, settings: Settings) -> dict[str, Any]:
             schema["minimum"] = f.minimum
         if f.maximum is not None:
             schema["maximum"] = resolve(f.maximum, settings)
+    elif f.type == "boolean":  # JSON true/false, or what a form sends
+        schema = {
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "string", "enum": sorted(BOOLEAN_WORDS)},
+                {"type": "integer", "enum": [0, 1]},
+            ]
+        }
+    elif f.type == "ids":  # an array of ids, or the same ids comma-separated
+        schema = {
+            "anyOf": [
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "maxItems": f.max_items,
+                },
+                {
+                    "type": "string",
+                    "pattern": r"^\s*([0-9]{1,10}\s*(,\s*[0-9]{1,10}\s*)*)?$",
+                    "maxLength": f.max_items * ID_TEXT_CHARS,
+                    "description": 'Comma-separated: "12,15,17"; "": none.',
+                },
+            ]
+        }
     else:
         schema = {"type": "string"}
         if f.max_length is not None:
             schema["maxLength"] = resolve(f.max_length, settings)
     if f.nullable:
-        schema["type"] = [schema["type"], "null"]
+        if "anyOf" in schema:
+            schema["anyOf"].append({"type": "null"})
+        else:
+            schema["type"] = [schema["type"], "null"]
     schema["description"] = f.description
     return schema
 

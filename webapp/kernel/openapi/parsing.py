@@ -6,11 +6,14 @@ The services still do the domain validation (a category exists, a title is long 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from webapp.kernel.errors import N_, DomainError, NotFound
 from webapp.kernel.openapi.declarations import (
+    BOOLEAN_WORDS,
+    ID_TEXT_CHARS,
     INTEGER_RE,
     NUL,
     Field,
@@ -83,6 +86,51 @@ def parse_params(
     return values
 
 
+ID_TEXT_RE = re.compile(r"^[0-9]{1,10}$")
+
+
+def parse_boolean(value: object) -> bool | None:
+    """A ``boolean`` field's value: JSON true/false, 1/0, or a form's word; None if it is none."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return {1: True, 0: False}.get(value)
+    if isinstance(value, str):
+        return BOOLEAN_WORDS.get(value.strip().lower())
+    return None
+
+
+def parse_ids(value: object, max_items: int) -> tuple[list[int] | None, tuple[str, dict[str, Any]]]:
+    """An ``ids`` field's value: (the ids in the order given, "") or (None, the problem).
+
+    A JSON array of whole numbers in 1..MAX_ID, or one string of them separated by commas
+    (spaces around them allowed; an empty string is no ids); at most ``max_items``.
+    """
+    bad: tuple[str, dict[str, Any]] = (N_('Must be a list of ids: [12, 15] or "12,15".'), {})
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > max_items * ID_TEXT_CHARS:
+            return None, (N_("Too many ids: at most %(max)s."), {"max": max_items})
+        parts = [p.strip() for p in text.split(",")] if text else []
+        if not all(ID_TEXT_RE.match(p) for p in parts):
+            return None, bad
+        items: list[object] = [int(p) for p in parts]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None, bad
+    if len(items) > max_items:
+        return None, (N_("Too many ids: at most %(max)s."), {"max": max_items})
+    ids: list[int] = []
+    for item in items:
+        if not isinstance(item, int) or isinstance(item, bool):
+            return None, bad
+        if not 0 < item <= MAX_ID:
+            return None, (N_("Unknown value."), {})
+        ids.append(item)
+    return ids, ("", {})
+
+
 def check_json_content_type(content_type: str | None) -> None:
     """JSON bodies only (``application/json`` or ``…+json``), in UTF-8."""
     media, _, rest = (content_type or "").partition(";")
@@ -151,6 +199,17 @@ def parse_body(
                 errors.add(f.name, N_("Must be between %(min)s and %(max)s."), min=low, max=high)
             else:
                 clean[f.name] = value
+        elif f.type == "boolean":
+            if (flag := parse_boolean(value)) is None:
+                errors.add(f.name, N_("Must be true or false."))
+            else:
+                clean[f.name] = flag
+        elif f.type == "ids":
+            ids, (why, params) = parse_ids(value, f.max_items)
+            if ids is None:
+                errors.add(f.name, why, **params)
+            else:
+                clean[f.name] = ids
         elif not isinstance(value, str):
             errors.add(f.name, N_("Must be text."))
         elif (problem := _bad_text(value)) is not None:

@@ -12,6 +12,7 @@ from webapp.kernel.api import FILTERS, PAGE, PAGE_SIZE, absolute, iso, named, pa
 from webapp.kernel.dto import Page
 from webapp.kernel.errors import N_, InvalidInput
 from webapp.kernel.openapi import Call, Field, Operation, Param
+from webapp.kernel.routing import MAX_ID
 from webapp.kernel.web import db, language, translator
 from webapp.officials import officials as officials_service
 from webapp.officials import responses as responses_service
@@ -69,6 +70,8 @@ async def officials_shortlist(request: Request, call: Call) -> Response:
         for k in ("scheme", "category", "district", "status", "period", "from", "to")
         if p.get(k) is not None
     }
+    if p.get("project_id") is not None:
+        query["project"] = str(p["project_id"])
     _raw, flt, _page_no, errors = officials_views.parse_filters(
         query, settings, translator(request).tz
     )
@@ -145,6 +148,10 @@ SHORTLIST_PARAMS = (
         enum=officials_service.DASHBOARD_SCHEMES,
     ),
     *FILTERS,
+    Param(
+        "project_id", "integer", "Only this project's ideas (id; 1: the permanent pool).",
+        minimum=1, maximum=MAX_ID,
+    ),
     Param(
         "period", "string", "Only ideas created in the last N days.",
         enum=tuple(str(d) for d in officials_service.PERIODS),

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from webapp.ideas import project_scope
 from webapp.kernel.dto import MAX_PAGE, Page
 from webapp.kernel.errors import Conflict, InvalidInput
 from webapp.kernel.settings import Settings
@@ -71,11 +72,22 @@ def parse_filters(
     """Filters from a query string; bad values are reported and left out, never a 500.
 
     ``period`` (7/30/90/365 days) or explicit ``from``/``to`` dates (``to`` inclusive, in the
-    site's time zone; they win over ``period``).
+    site's time zone; they win over ``period``); ``project``: one project's ideas (an id; the
+    permanent pool is project 1; an unknown id simply matches nothing).
     """
     raw = {
         k: (query.get(k) or "").strip()[:40]
-        for k in ("scheme", "category", "district", "status", "period", "from", "to", "page")
+        for k in (
+            "scheme",
+            "category",
+            "district",
+            "status",
+            "period",
+            "from",
+            "to",
+            "page",
+            "project",
+        )
     }
     errors: dict[str, tuple[str, dict[str, Any]]] = {}
     offered = schemes(settings)
@@ -108,6 +120,7 @@ def parse_filters(
         status=status,
         since=since,
         until=until,
+        project_id=_int(raw["project"]),
     )
     page = min(_int(raw["page"]) or 1, MAX_PAGE)
     raw["scheme"] = scheme
@@ -161,7 +174,8 @@ async def dashboard(request: Request) -> Response:
 
     def load(session: Any) -> dict[str, Any]:
         rows, total = officials.dashboard(session, ranking, settings, f.flt, f.page, size)
-        return {"rows": rows, "total": total, **_taxonomy(session)}
+        projects = project_scope.published_projects(session)
+        return {"rows": rows, "total": total, "projects": projects, **_taxonomy(session)}
 
     ctx = await db(request, load)
     ctx["page"] = Page(ctx.pop("rows"), f.page, size, ctx.pop("total"))
@@ -180,7 +194,8 @@ async def overdue(request: Request) -> Response:
 
     def load(session: Any) -> dict[str, Any]:
         found = officials.waiting(session, ranking, settings, f.flt, f.page, size)
-        return {"waiting": found, **_taxonomy(session)}
+        projects = project_scope.published_projects(session)
+        return {"waiting": found, "projects": projects, **_taxonomy(session)}
 
     ctx = await db(request, load)
     found = ctx["waiting"]
