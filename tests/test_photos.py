@@ -25,7 +25,7 @@ from webapp.kernel.dto import CurrentUser
 from webapp.kernel.media import ImageRejected, MediaStore, process_image
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import transaction
-from webapp.kernel.storage.models import AuditLog, Category, IdeaPhoto
+from webapp.kernel.storage.models import AuditLog, Category, Idea, IdeaPhoto
 
 EN = {"accept-language": "en"}
 RU = {"accept-language": "ru"}
@@ -547,3 +547,20 @@ def test_a_truncated_picture_is_refused() -> None:
     whole = noise_jpeg(120)
     with pytest.raises(ImageRejected):
         process_image(whole[: len(whole) // 2], max_pixels=1_000_000)
+
+
+def test_officials_show_the_building_of_an_idea_the_city_took_on(
+    photo_app: Starlette, factory: Any, media_settings: Settings, idea_id: int
+) -> None:
+    official = make_user(factory, "official@example.org", role="official")
+    browser = signed_in(photo_app, "official@example.org")
+    assert upload(browser, idea_id, webp()).status_code == 403  # not taken on: the author's
+    assert photo_rows(factory) == []
+    with transaction(factory) as session:
+        idea = session.get(Idea, idea_id)
+        assert idea is not None
+        idea.status = "in_progress"
+    assert upload(browser, idea_id, webp()).status_code == 303
+    with factory() as session:
+        [entry] = session.scalars(select(AuditLog).where(AuditLog.action == "idea.photo_add"))
+    assert (entry.actor_id, entry.target_id) == (official.id, idea_id)

@@ -54,11 +54,21 @@ def _view(photo: IdeaPhoto) -> PhotoView:
     )
 
 
-def may_change(idea_author_id: int | None, user: CurrentUser | None) -> bool:
-    """Whether ``user`` may add or remove photos of an idea by ``idea_author_id``."""
-    return user is not None and (
-        (idea_author_id is not None and user.id == idea_author_id) or can(user.role, "moderate")
-    )
+# Statuses of an idea the city took on: officials show its building in photos (the gallery of
+# what was built from residents' ideas).
+BUILDING_STATUSES = ("accepted", "in_progress", "implemented")
+
+
+def may_change(
+    idea_author_id: int | None, user: CurrentUser | None, status: str | None = None
+) -> bool:
+    """Whether ``user`` may add or remove photos of an idea by ``idea_author_id``: its author, a
+    moderator, or — once the city took the idea on (``status``) — an official."""
+    if user is None:
+        return False
+    if (idea_author_id is not None and user.id == idea_author_id) or can(user.role, "moderate"):
+        return True
+    return status in BUILDING_STATUSES and can(user.role, "answer")
 
 
 def idea_to_change(session: Session, user: CurrentUser, idea_id: int) -> Idea:
@@ -66,7 +76,7 @@ def idea_to_change(session: Session, user: CurrentUser, idea_id: int) -> Idea:
     idea = session.get(Idea, idea_id)
     if idea is None or (idea.status == "hidden" and not may_change(idea.author_id, user)):
         raise NotFound("Idea not found.")
-    if not may_change(idea.author_id, user):
+    if not may_change(idea.author_id, user, idea.status):
         raise PermissionDenied(N_("Only the author of the idea or a moderator can change this."))
     return idea
 
