@@ -16,11 +16,10 @@ Ties are broken by *tie rank*: among tied projects the one with the smallest
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
-
-import math
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +31,9 @@ Completion = Literal["none", "add1", "add1-greedy"]
 
 _REL_TOL = 1e-9
 _MAX_PASSES = 64
+# a purchase marks every project stale once gathering the ones it touched would cost more
+# than a pass over the projects
+_STALE_ALL = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,14 @@ class Outcome:
         Sorted indices (into ``costs``) of the funded projects.
     total_cost : int
         Sum of the costs of the funded projects.
+    endowment : float or None
+        Equal shares: the budget per voter of the run whose outcome was taken
+        (``budget / n_voters`` plus the Add1 increments); None for greedy.
     """
 
     selected: IntArray
     total_cost: int
+    endowment: float | None = None
 
 
 def lexicographic_rank(ids: Sequence[str]) -> IntArray:
@@ -163,10 +169,13 @@ class _Election:
     indices: IntArray
     nsup: IntArray
     n_voters: int
+    rptr: IntArray
+    rind: IntArray
 
 
 def _election(c: IntArray, m: sp.csc_matrix, rank: IntArray) -> _Election:
     indptr = m.indptr.astype(np.int64)
+    r = m.tocsr()
     return _Election(
         costs=c,
         cf=c.astype(np.float64),
@@ -175,6 +184,8 @@ def _election(c: IntArray, m: sp.csc_matrix, rank: IntArray) -> _Election:
         indices=m.indices.astype(np.int64),
         nsup=np.diff(indptr),
         n_voters=int(m.shape[0]),
+        rptr=r.indptr.astype(np.int64),
+        rind=r.indices.astype(np.int64),
     )
 
 
@@ -211,8 +222,8 @@ def _rho(b: FloatArray, cost: float) -> float:
         k = int(np.count_nonzero(poor))
         if k == poor_n:
             return rho
-        if k == n:
-            return math.inf
+        if k == n:  # everyone short, up to rounding: let the sorted scan decide
+            break
         poor_n = k
         rho = (cost - float(b[poor].sum())) / (n - k)
     s = np.sort(b)
@@ -226,10 +237,11 @@ def _mes_fixed(el: _Election, per_voter: float) -> npt.NDArray[np.bool_]:
     """One run of MES with cost utilities and endowment ``per_voter`` each.
 
     Lazy evaluation: voters' budgets only shrink, so a project's last
-    computed ``rho / cost`` is a lower bound of its current one.  Each round
-    recomputes only the projects whose bound is within the tie tolerance of
-    the smallest bound, until those all have a value computed after the last
-    purchase; the best of them (smallest tie rank among ties) is funded.
+    computed ``rho / cost`` is a lower bound of its current one, and exact
+    while none of its supporters has paid since.  Each round recomputes only
+    the projects whose bound is within the tie tolerance of the smallest
+    bound and is stale, until those are all exact; the best of them
+    (smallest tie rank among ties) is funded.
     """
     c, cf, nsup = el.costs, el.cf, el.nsup
     chosen: npt.NDArray[np.bool_] = (c == 0) & (nsup > 0)
@@ -261,7 +273,12 @@ def _mes_fixed(el: _Election, per_voter: float) -> npt.NDArray[np.bool_]:
         afford[j] = np.inf
         sup = el.indices[el.indptr[j] : el.indptr[j + 1]]
         budgets[sup] -= np.minimum(budgets[sup], rho[j])
-        fresh[:] = False
+        # projects sharing a supporter with j have a stale rho; when j is popular that is
+        # nearly all of them, and marking all is cheaper than finding them
+        if el.rptr[-1] * sup.size > _STALE_ALL * el.n_voters * c.shape[0]:
+            fresh[:] = False
+        else:
+            fresh[_gather(el.rptr, el.rind, sup)[1]] = False
     return chosen
 
 
@@ -358,7 +375,7 @@ def equal_shares(
     c, m, rank = _prepare(costs, ballots, tie_rank)
     n_voters = m.shape[0]
     if n_voters == 0:
-        return _outcome(np.zeros(c.shape[0], bool), c)
+        return Outcome(np.zeros(0, dtype=np.int64), 0, None)
     el = _election(c, m, rank)
     base = budget / n_voters
     runs: dict[int, npt.NDArray[np.bool_]] = {}
@@ -370,7 +387,7 @@ def equal_shares(
             runs[k] = _mes_fixed(el, base + k)
         return runs[k]
 
-    chosen = run(0)
+    chosen, k = run(0), 0
     if completion != "none":
         avail = (el.nsup > 0) & (c > 0)
 
@@ -385,24 +402,30 @@ def equal_shares(
                 return _STOP
             return _GO
 
-        k = _add1_steps(state, int(budget - base) + 1, exact)
+        # spending grows about in proportion to the endowment: aim at the budget
+        spent = int(c[chosen].sum())
+        last = int(budget - base) + 1
+        guess = int(base * budget / spent - base) if spent > 0 else 1
+        k = _add1_steps(state, last, min(max(guess, 1), last), exact)
         chosen = run(k)
         if completion == "add1-greedy":
             chosen = _greedy_fill(c, el.nsup, budget, rank, chosen)
-    return _outcome(chosen, c)
+    sel = np.flatnonzero(chosen).astype(np.int64)
+    return Outcome(sel, int(c[sel].sum()), base + k)
 
 
 _GO, _STOP, _OVER = 0, 1, 2
 
 
-def _add1_steps(state: Callable[[int], int], last: int, exact: bool) -> int:
+def _add1_steps(state: Callable[[int], int], last: int, guess: int, exact: bool) -> int:
     """Number of +1 increments at which Add1 stops.
 
     Step by step (``exact``): the first ``k`` whose state is not _GO, or the
-    one before it if that outcome is over the budget.  Otherwise an
-    exponential then binary search for the same transition, assuming the
-    states run _GO ... _GO then not _GO (``last``, where the endowment passes
-    the budget, is never _GO): ``2 log2(k)`` runs instead of ``k``.
+    one before it if that outcome is over the budget.  Otherwise a search for
+    the same transition, assuming the states run _GO ... _GO then not _GO
+    (``last``, where the endowment passes the budget, is never _GO): from
+    ``guess``, steps of ``guess / 32`` doubling outwards until the transition
+    is bracketed, then bisection — a handful of runs instead of ``k``.
     """
     if state(0) != _GO:
         return 0
@@ -410,15 +433,25 @@ def _add1_steps(state: Callable[[int], int], last: int, exact: bool) -> int:
         k = 1
         while state(k) == _GO:
             k += 1
-    else:
-        lo, hi = 0, 1
+        return k - 1 if state(k) == _OVER else k
+    # bracket the transition around the guess with growing steps, then bisect
+    step = max(1, guess // 32)
+    if guess < last and state(guess) == _GO:
+        lo, hi = guess, min(guess + step, last)
         while hi < last and state(hi) == _GO:
-            lo, hi = hi, min(2 * hi, last)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if state(mid) == _GO:
-                lo = mid
-            else:
-                hi = mid
-        k = hi
+            step *= 2
+            lo, hi = hi, min(hi + step, last)
+    else:
+        hi = min(guess, last)
+        lo = max(0, hi - step)
+        while lo > 0 and state(lo) != _GO:
+            step *= 2
+            lo, hi = max(0, lo - step), lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if state(mid) == _GO:
+            lo = mid
+        else:
+            hi = mid
+    k = hi
     return k - 1 if state(k) == _OVER else k

@@ -2,7 +2,8 @@
 
 The format (https://pabulib.org/format) has three semicolon-separated CSV
 sections, ``META``, ``PROJECTS`` and ``VOTES``, each starting with a header
-row.  This module turns the text into arrays; it does no file I/O.
+row.  This module turns the text into arrays; it does no file I/O.  Text
+that is not such a file raises :class:`ValueError` naming the problem.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def _sections(text: str) -> dict[str, list[list[str]]]:
     return out
 
 
+def _number(value: str, what: str) -> int:
+    """An integer field (decimals truncated, as Pabulib writes some costs)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{what} is not a number: {value!r}") from None
+    if not np.isfinite(number):
+        raise ValueError(f"{what} is not a number: {value!r}")
+    return int(number)
+
+
 def parse_pb(text: str) -> PbElection:
     """Parse the text of a Pabulib ``.pb`` file with approval votes.
 
@@ -111,6 +123,7 @@ def parse_pb(text: str) -> PbElection:
             raise ValueError(f"missing section {name}")
     meta_rows = secs["META"][1:]
     meta = {r[0]: (r[1] if len(r) > 1 else "") for r in meta_rows}
+    _number(meta.get("budget", ""), "META budget")
     if meta.get("vote_type", "approval") != "approval":
         raise ValueError(f"unsupported vote_type {meta.get('vote_type')!r}")
     phead, *prows = secs["PROJECTS"]
@@ -120,22 +133,37 @@ def parse_pb(text: str) -> PbElection:
         i = col.get(key)
         return r[i] if i is not None and i < len(r) and r[i] != "" else default
 
+    if "project_id" not in col or "cost" not in col:
+        raise ValueError("PROJECTS needs the columns project_id and cost")
     ids = [cell(r, "project_id", "") for r in prows]
     where = {pid: j for j, pid in enumerate(ids)}
-    costs = np.array([int(float(cell(r, "cost", "0"))) for r in prows], dtype=np.int64)
-    votes = np.array([int(float(cell(r, "votes", "-1"))) for r in prows], dtype=np.int64)
+    if len(where) != len(ids) or "" in where:
+        raise ValueError("PROJECTS has an empty or repeated project_id")
+    costs = np.array([_number(cell(r, "cost", ""), "cost") for r in prows], dtype=np.int64)
+    if (costs < 0).any():
+        raise ValueError("PROJECTS has a negative cost")
+    votes = np.array([_number(cell(r, "votes", "-1"), "votes") for r in prows], dtype=np.int64)
     selected = np.array([cell(r, "selected", "0") == "1" for r in prows], dtype=bool)
     names = [cell(r, "name", "") for r in prows]
 
     vhead, *vrows = secs["VOTES"]
     vcol = {k: i for i, k in enumerate(vhead)}
+    if "vote" not in vcol:
+        raise ValueError("VOTES needs the column vote")
     vi, ci = vcol["vote"], vcol.get("voter_id", 0)
     indptr = [0]
     indices: list[int] = []
     voter_ids: list[str] = []
     for r in vrows:
         voter_ids.append(r[ci])
-        chosen = {where[p.strip()] for p in r[vi].split(",") if p.strip()} if vi < len(r) else set()
+        try:
+            chosen = (
+                {where[p.strip()] for p in r[vi].split(",") if p.strip()} if vi < len(r) else set()
+            )
+        except KeyError as exc:
+            raise ValueError(
+                f"voter {r[ci]!r} approves an unknown project {exc.args[0]!r}"
+            ) from None
         indices.extend(sorted(chosen))
         indptr.append(len(indices))
     ballots = sp.csr_matrix(

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from webapp import budget_cli
 from webapp.i18n import Translator
 from webapp.kernel.errors import DomainError, InvalidInput, NotFound
 from webapp.kernel.settings import PLACEHOLDER_SECRET, Settings, SettingsError
@@ -783,6 +784,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", type=int, help="the token's id (see: veche user tokens EMAIL)")
     which.add_argument("--all", action="store_true", help="every token of the account")
     p.set_defaults(func=cmd_user_revoke_token)
+
+    budget_cli.register(sub)
     return parser
 
 

@@ -11,10 +11,11 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ranking.budgets import equal_shares, greedy, lexicographic_rank
+from ranking import budgets
+from ranking.budgets import _rho, equal_shares, greedy, lexicographic_rank
 from ranking.pabulib import parse_pb
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
+DATA = Path(__file__).resolve().parents[2] / "webapp" / "data" / "pabulib"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "pabulib"
 WARSAW = sorted(SHARED.glob("Poland_Warszawa_2023_*.pb")) if SHARED.is_dir() else []
 
@@ -135,3 +136,89 @@ def test_empty_and_unknown_completion() -> None:
     assert equal_shares([1, 2], empty, 5).selected.tolist() == []
     with pytest.raises(ValueError):
         equal_shares([1], sp.csr_matrix([[1]]), 5, completion="bogus")  # type: ignore[arg-type]
+
+
+def _rho_sorted(b: npt.NDArray[np.float64], cost: float) -> float:
+    """The textbook payment: sort the budgets, take the first affordable equal share."""
+    s = np.sort(b)
+    before = np.cumsum(s) - s
+    cand = (cost - before) / (b.size - np.arange(b.size))
+    hit = np.flatnonzero(cand <= s * (1 + 1e-9))
+    return float(cand[hit[0]]) if hit.size else float("inf")
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_payment_iteration_equals_sorting(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    b = np.round(rng.exponential(10.0, n) * rng.integers(0, 2, n), int(rng.integers(0, 3)))
+    cost = float(rng.uniform(0.1, 1.2) * max(b.sum(), 1.0))
+    assert _rho(b, cost) == pytest.approx(_rho_sorted(b, cost), rel=1e-9)
+
+
+@pytest.mark.parametrize("passes", [0, 1, 2])
+def test_payment_falls_back_to_sorting_when_the_iteration_is_slow(
+    passes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in doubles the iteration settles within a few dozen passes (each new poor voter
+    # shrinks the step by the number of rich ones); the fallback is a safety net
+    monkeypatch.setattr(budgets, "_MAX_PASSES", passes)
+    rng = np.random.default_rng(passes)
+    for _ in range(50):
+        b = rng.exponential(10.0, int(rng.integers(2, 300)))
+        cost = float(rng.uniform(0.3, 1.1) * b.sum())
+        assert _rho(b, cost) == pytest.approx(_rho_sorted(b, cost), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_add1_search_equals_step_by_step(seed: int) -> None:
+    """The bracketing search stops Add1 where stepping one unit at a time does."""
+    rng = np.random.default_rng(seed)
+    n_voters, n_proj = int(rng.integers(20, 400)), int(rng.integers(3, 30))
+    costs = (rng.lognormal(3.0, 1.0, n_proj) * 10).astype(np.int64) + 1
+    dense = rng.random((n_voters, n_proj)) < rng.uniform(0.05, 0.5)
+    ballots = sp.csr_matrix(dense.astype(np.int64))
+    budget = int(costs.sum() * rng.uniform(0.1, 0.7))
+    for completion in ("add1", "add1-greedy"):
+        for stop in (False, True):
+            fast = equal_shares(costs, ballots, budget, completion, stop_when_exhaustive=stop)
+            slow = equal_shares(
+                costs, ballots, budget, completion, stop_when_exhaustive=stop, exact=True
+            )
+            assert fast.selected.tolist() == slow.selected.tolist()
+
+
+SMALL_REAL = [DATA / "Poland_Wieliczka_2023_Green_Budget.pb"] + [
+    p for p in WARSAW if p.stem.rsplit("_", 1)[-1] in ("Rembertow", "Wilanow", "Wesola")
+]
+
+
+@pytest.mark.parametrize("path", SMALL_REAL, ids=[p.stem for p in SMALL_REAL])
+def test_add1_search_equals_step_by_step_on_real_elections(path: Path) -> None:
+    e = parse_pb(path.read_text(encoding="utf-8"))
+    lex = lexicographic_rank(e.project_ids)
+    runs: list[float] = []
+    fast = equal_shares(
+        e.costs, e.ballots, e.budget, tie_rank=lex, on_run=lambda i, x: runs.append(x)
+    )
+    slow = equal_shares(e.costs, e.ballots, e.budget, tie_rank=lex, exact=True)
+    assert fast.selected.tolist() == slow.selected.tolist()
+    assert runs[0] == e.budget / e.ballots.shape[0] and len(runs) < 20
+    assert fast.endowment == slow.endowment and fast.endowment in runs
+    steps = fast.endowment - runs[0]  # whole units of currency added per voter
+    assert steps == pytest.approx(round(steps), abs=1e-6) and steps >= 1
+    assert greedy(e.costs, e.ballots, e.budget).endowment is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_pabutools_on_larger_instances(seed: int) -> None:
+    """Hundreds of voters: supporters' budgets diverge, so payments take several passes."""
+    rng = np.random.default_rng(1000 + seed)
+    n_voters, n_proj = 300, 25
+    costs = rng.integers(5, 60, size=n_proj).astype(np.int64) * 10
+    popularity = rng.uniform(0.02, 0.5, size=n_proj)
+    ballots = sp.csr_matrix((rng.random((n_voters, n_proj)) < popularity).astype(np.int64))
+    budget = int(costs.sum() * 0.4)
+    plain = equal_shares(costs, ballots, budget, completion="none")
+    assert plain.selected.tolist() == _pabutools(costs, ballots, budget, "mes")
