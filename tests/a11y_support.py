@@ -7,7 +7,10 @@ tests/test_phone_layout.py (no sideways scrolling at 360 px) and `make screensho
 The data set is planted through the use-cases, the way the site stores it: users of every role,
 ideas in every status a visitor can meet (published, under review, accepted, implemented,
 rejected, merged, hidden), an English idea among Russian ones, comments, reports, a duplicate
-group found by the real dedup pipeline, a merge, a blocked account, notifications, an API key.
+group found by the real dedup pipeline, a merge, a blocked account, notifications, an API key;
+and two budget projects taken through their stages (proposals, the experts' review, the vote):
+a knapsack vote with equal shares open now (two pots, the citizen its expert and a voter) and an
+approval vote whose results are published, one funded idea built (progress and milestones).
 
 The pages are not listed by hand: every GET route of the app is a page, a parameterised one
 opened with the samples :func:`plant_data` returns (a new parameter fails :func:`main_pages`
@@ -26,22 +29,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from starlette.routing import Route
 
 from tests.browser_support import chromium, serve
 from tests.e2e_flows import Site, log_in, support
 from tests.helpers import PASSWORD, make_user
-from tests.similar_support import plant, settle, similar_app
+from tests.project_helpers import make_project, stages_around
+from tests.similar_support import category_id, plant, settle, similar_app
 from tests.similarity_helpers import BIKE, BIKE_COPY, TREES, TREES_COPY
 from webapp.accounts import api_tokens, registration
+from webapp.campaigns import ballots, evaluations, implementation, pots, results
 from webapp.dedup import merges
 from webapp.ideas import comments
+from webapp.ideas import ideas as ideas_service
 from webapp.kernel.dto import CurrentUser
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.db import make_engine, make_session_factory, transaction
 from webapp.kernel.storage.migrate import upgrade
-from webapp.kernel.storage.models import DuplicateGroup, Idea, Notification
+from webapp.kernel.storage.models import (
+    PERMANENT_PROJECT_ID,
+    District,
+    DuplicateGroup,
+    Idea,
+    Notification,
+    ProjectStage,
+    User,
+)
 from webapp.moderation import blocking, moderation, reports
 from webapp.officials import responses
 from webapp.taxonomy import taxonomy
@@ -60,13 +74,16 @@ NOT_PAGES = {
     "/admin/audit.csv",  # CSV export
     "/admin/logins.csv",  # CSV export
     "/officials/shortlist.csv",  # CSV export
+    "/projects/{project_id:id}/results.csv",  # open data: CSV
+    "/projects/{project_id:id}/results.json",  # open data: JSON
 }
 NOT_PAGE_PREFIXES = ("/static/", "/api/", "/media/")  # files, the JSON API, uploaded photos
 # Pages no route lists: the error page a mistyped address shows (answers 404, still a page).
 EXTRA_PAGES = ("/no-such-page",)
 # Pages opened with every sample of their parameter (the idea pages: commented, answered,
-# English); any other parameterised page is opened once, with the first sample.
-EVERY_SAMPLE = {"/ideas/{idea_id:id}", "/officials/ideas/{idea_id:id}"}
+# English, funded and built; the project pages: a budget vote, published results, the permanent
+# pool); any other parameterised page is opened once, with the first sample.
+EVERY_SAMPLE = {"/ideas/{idea_id:id}", "/officials/ideas/{idea_id:id}", "/projects/{project_id:id}"}
 PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
 
 ENGLISH = (
@@ -115,6 +132,9 @@ class A11yData:
 
     ideas: dict[str, int]
     samples: dict[str, list[str]] = field(default_factory=dict)
+    # Pages whose parameters must come together (a project's idea, a funded idea): route path ->
+    # {parameter: values}; each value of the first parameter is opened.
+    routes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     english_title: str = ENGLISH[0]
     foreign: dict[str, str] = field(default_factory=dict)  # title -> language, not Russian
 
@@ -259,11 +279,185 @@ def plant_data(site: Site) -> A11yData:
         "group_id": [str(group)],
         "merge_id": [str(merged.id)],
     }
+    budget = plant_projects(site, u)
+    ideas |= {f"project:{name}": idea_id for name, idea_id in budget.ideas.items()}
+    # the idea pages also show an idea being built with the money of a budget vote
+    samples["idea_id"].append(str(budget.ideas["built"]))
+    voting, done = str(budget.voting), str(budget.done)
+    samples["project_id"] = [voting, done, str(PERMANENT_PROJECT_ID)]
+    routes = {
+        "/officials/projects/{project_id:id}/edit": {"project_id": [voting, done]},
+        "/projects/{project_id:id}/review": {"project_id": [voting]},
+        "/projects/{project_id:id}/review/{idea_id:id}": {
+            "project_id": [voting],
+            "idea_id": [str(budget.ideas["fountain"])],
+        },
+        "/projects/{project_id:id}/ballot": {"project_id": [voting, done]},
+        "/projects/{project_id:id}/results": {"project_id": [done]},
+        "/officials/ideas/{idea_id:id}/implementation": {"idea_id": [str(budget.ideas["built"])]},
+    }
     with transaction(f) as s:
         rows = s.execute(select(Idea.title, Idea.language).where(Idea.language != "ru")).all()
     foreign = {str(title): str(language) for title, language in rows}
     assert foreign.get(ENGLISH[0]) == "en", foreign
-    return A11yData(ideas=ideas, samples=samples, foreign=foreign)
+    return A11yData(ideas=ideas, samples=samples, routes=routes, foreign=foreign)
+
+
+# --- budget projects ---------------------------------------------------------------------------
+
+GREEN = {
+    "fountain": ("Сквер с фонтаном у метро Таганская", 12_000_000),
+    "racks": ("Велопарковки у всех школ района", 3_500_000),
+    "shade": ("Навесы от солнца на остановках Садового кольца", None),  # not feasible
+    "paths": ("Новые дорожки в сквере на Арбате", 4_000_000),  # the district's pot (Arbat)
+    "water": ("Питьевые фонтанчики в парках", None),  # not evaluated yet
+}
+YARDS = {
+    "playground": ("Новая детская площадка на Комсомольском проспекте", 1_200_000),
+    "light": ("Освещение дорожки к школе у Зубовского бульвара", 800_000),
+    "sport": ("Спортивная площадка с тренажёрами во дворе", 2_500_000),
+    "flowers": ("Клумбы и скамейки у подъездов на Плющихе", 600_000),
+}
+# Who ticked what on the yards ballot (approval, up to two ideas).
+YARD_BALLOTS = {
+    "citizen": ("playground", "light"),
+    "voter0": ("playground", "sport"),
+    "voter1": ("light", "flowers"),
+    "voter2": ("playground", "light"),
+    "voter3": ("sport",),
+    "oleg": ("flowers", "playground"),
+}
+
+
+@dataclass
+class Budgets:
+    """Two budget projects: one voting now, one with its results published and being built."""
+
+    voting: int
+    done: int
+    ideas: dict[str, int]
+
+
+def _stage_now(site: Site, project_id: int, stage: str) -> None:
+    """Re-date the project's stages so that ``stage`` is the one open now (weeks apart)."""
+    with transaction(site.factory) as s:
+        s.execute(delete(ProjectStage).where(ProjectStage.project_id == project_id))
+        for name, (start, end) in stages_around(stage).items():
+            s.add(ProjectStage(project_id=project_id, stage=name, starts_at=start, ends_at=end))
+
+
+def _propose(
+    site: Site, author: CurrentUser, project_id: int, title: str, district_id: int | None = None
+) -> int:
+    data = {
+        "title": title,
+        "body": f"{title}: жители просят об этом уже несколько лет, место выбрано вместе с соседями.",
+        "category_id": category_id(site.factory, "improvement"),
+        "district_id": district_id,
+        "project_id": project_id,
+    }
+    with transaction(site.factory) as s:
+        return ideas_service.submit_idea(s, author, data)
+
+
+def _evaluate(
+    site: Site, expert: CurrentUser, project_id: int, idea_id: int, cost: int | None
+) -> None:
+    with transaction(site.factory) as s:
+        evaluations.evaluate(
+            s,
+            expert,
+            project_id,
+            idea_id,
+            feasible="yes" if cost else "no",
+            reason="Участок свободен, подрядчик найдётся."
+            if cost
+            else "Остановки на Садовом кольце — "
+            "федеральная собственность: город не может их менять.",
+            cost=str(cost) if cost else "",
+            department="Департамент ЖКХ",
+        )
+
+
+def plant_projects(site: Site, u: dict[str, CurrentUser]) -> Budgets:
+    """A knapsack budget with equal shares in its vote (two pots, the citizen its expert and a
+    voter) and an approval budget whose results are published, one funded idea built."""
+    f = site.factory
+    with transaction(f) as s:
+        district = s.scalar(select(District.id).where(District.slug == "arbat"))
+        assert district is not None
+        s.execute(update(User).where(User.id == u["citizen"].id).values(district_id=district))
+    expert = u["citizen"]
+    green = make_project(
+        f,
+        current="proposals",
+        voting="knapsack",
+        rule="equal_shares",
+        pots={None: 20_000_000, district: 5_000_000},
+        experts=(expert.id,),
+        slug="green-budget",
+        title_ru="Зелёный бюджет: на что потратить 25 миллионов?",
+        title_en="Green budget: what should 25 million roubles pay for?",
+        description_ru="Предлагайте, как сделать город зеленее. Эксперты оценят идеи и их "
+        "стоимость, а жители выберут, на что потратить бюджет.\n\nНа каждый район — своя часть "
+        "денег.",
+    )
+    yards = make_project(
+        f,
+        current="proposals",
+        voting="approval",
+        approval_limit=2,
+        rule="equal_shares",
+        pots={None: 3_000_000},
+        experts=(expert.id,),
+        slug="yards",
+        title_ru="Что построить во дворах Хамовников?",
+        title_en="What should the yards of Khamovniki get?",
+        description_ru="Жители выбрали до двух идей для своих дворов; город строит победителей.",
+    )
+    ids: dict[str, int] = {}
+    authors = [u["citizen"], u["oleg"], u["emma"], u["voter0"]]
+    for n, (name, (title, _)) in enumerate(GREEN.items()):
+        where = district if name == "paths" else None
+        ids[name] = _propose(site, authors[n % len(authors)], green, title, where)
+    for n, (name, (title, _)) in enumerate(YARDS.items()):
+        ids[name] = _propose(site, authors[(n + 1) % len(authors)], yards, title)
+    for project, ideas_of in ((green, GREEN), (yards, YARDS)):
+        _stage_now(site, project, "review")
+        for name, (_, cost) in ideas_of.items():
+            if name != "water":
+                _evaluate(site, expert, project, ids[name], cost)
+        _stage_now(site, project, "voting")
+    with transaction(f) as s:
+        whole = next(p.id for p in pots.pots(s, green) if p.district_id is None)
+        ballots.cast(s, u["citizen"], green, whole, [ids["fountain"], ids["racks"]])
+        ballots.cast(s, u["voter0"], green, whole, [ids["racks"]])
+        (yard_pot,) = (p.id for p in pots.pots(s, yards))
+        for voter, chosen in YARD_BALLOTS.items():
+            ballots.cast(s, u[voter], yards, yard_pot, [ids[c] for c in chosen])
+    _stage_now(site, yards, "implementation")
+    official = u["official"]
+    with transaction(f) as s:
+        published = results.publish_results(s, official, yards, email=False)
+    funded = [i.idea_id for p in published.results.pots for i in p.winners]
+    assert len(funded) >= 2, funded
+    built, building = funded[0], funded[1]
+    with transaction(f) as s:
+        first = implementation.add_milestone(s, official, built, "Проект согласован", "2025-04-01")
+        implementation.add_milestone(s, official, built, "Площадка построена", "2025-06-15")
+        for step in implementation.implementation(s, built, staff=True).milestones:
+            implementation.mark_done(
+                s, official, built, step.id, step.due_on.isoformat() if step.due_on else None
+            )
+        implementation.save_progress(
+            s, official, built, "100", "Готово: площадку открыли 15 июня.", email=False
+        )
+        implementation.add_milestone(s, official, building, "Подрядчик выбран", "2025-05-01")
+        implementation.save_progress(
+            s, official, building, "40", "Столбы поставлены, тянут кабель.", email=False
+        )
+    assert first.milestones
+    return Budgets(voting=green, done=yards, ideas=ids | {"built": built, "building": building})
 
 
 def picture() -> bytes:
@@ -318,12 +512,17 @@ def is_page(path: str) -> bool:
 
 
 def main_pages(
-    app: Any, samples: dict[str, list[str]], parameterised: bool = True
+    app: Any,
+    samples: dict[str, list[str]],
+    parameterised: bool = True,
+    routes: dict[str, dict[str, list[str]]] | None = None,
 ) -> list[tuple[str, str]]:
     """(route path, URL) of every HTML page of the app, parameterised ones once per sample.
 
     The pages in :data:`EVERY_SAMPLE` are opened with each sample of their parameter, the
-    others with the first; a parameter with no sample is an error that names it.
+    others with the first; ``routes`` gives a page samples of its own (:attr:`A11yData.routes`:
+    each value of its first parameter is opened). A parameter with no sample is an error that
+    names it.
     """
     out: list[tuple[str, str]] = []
     missing: list[str] = []
@@ -338,13 +537,15 @@ def main_pages(
             continue
         if not parameterised:
             continue
-        if unknown := [p for p in params if p not in samples]:
+        own = (routes or {}).get(route.path, {})
+        found = samples | own
+        if unknown := [p for p in params if p not in found]:
             missing.append(f"{route.path} ({', '.join(unknown)})")
             continue
-        every = len(params) == 1 and route.path in EVERY_SAMPLE
-        values = samples[params[0]] if every else [samples[params[0]][0]]
+        every = params[0] in own or (len(params) == 1 and route.path in EVERY_SAMPLE)
+        values = found[params[0]] if every else [found[params[0]][0]]
         for value in values:
-            chosen = {name: samples[name][0] for name in params} | {params[0]: value}
+            chosen = {name: found[name][0] for name in params} | {params[0]: value}
             url = PARAM.sub(lambda m, c=chosen: c[m.group(1)], route.path)  # type: ignore[misc]
             out.append((route.path, url))
     assert not missing, (

@@ -63,7 +63,7 @@ def contexts(world: tuple[Site, A11yData]) -> Iterator[dict[str, Any]]:
 def opened(world: tuple[Site, A11yData], contexts: dict[str, Any]) -> dict[str, list[Opened]]:
     """How every page answered each role."""
     site, data = world
-    pages = main_pages(site.app, data.samples)
+    pages = main_pages(site.app, data.samples, routes=data.routes)
     return {role: classify(site, contexts[role], pages) for role in ROLES}
 
 

@@ -74,7 +74,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, A11y
 def test_no_page_scrolls_sideways_at_360_px(world: tuple[Site, A11yData], role: str) -> None:
     site, data = world
     context = role_context(site, role, viewport=PHONE)
-    urls, problems = pages_of(classify(site, context, main_pages(site.app, data.samples)))
+    urls, problems = pages_of(
+        classify(site, context, main_pages(site.app, data.samples, routes=data.routes))
+    )
     assert urls, f"{role} has no pages"
     page: Any = context.new_page()
     wide: list[str] = []

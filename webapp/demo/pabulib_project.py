@@ -6,8 +6,9 @@
   Pabulib file shipped in ``webapp/data/pabulib/``: its real project names (Polish, not
   translated), costs and approval ballots (one demo voter per ballot, who cannot log in), the
   file's budget as one scope-wide pot, the real voting dates, the Method of Equal Shares, and its
-  results counted (``webapp.campaigns.results``) and published without notifying anyone. Veche
-  keeps money in roubles, so every amount is the file's złoty times a fixed, stated rate
+  results counted (``webapp.campaigns.results``) and published (dated the day the vote closed)
+  without notifying anyone. Veche keeps money in roubles, so every amount is the file's złoty
+  times a fixed, stated rate
   (``RUB_PER_PLN``, a round conventional rate, said in the description and the source note;
   each idea's text keeps its original cost in złoty). Scaling every cost and the budget by one
   whole number keeps the outcome: it still equals the file's official one (tested).
@@ -262,7 +263,8 @@ def seed_pabulib(
     progress: Progress = no_progress,
 ) -> ProjectSeed:
     """The Wieliczka 2023 Green Budget from its Pabulib file (see the module's docstring), with
-    its results computed and published at ``now``."""
+    its results computed and published as of the start of its results stage (the real day the
+    vote closed; ``now`` instead, were that day still ahead of it)."""
     now = now or datetime.now(UTC)
     title_ru = "Зелёный бюджет Велички, 2023 (Польша)"
     with transaction(factory) as session:
@@ -314,10 +316,11 @@ def seed_pabulib(
         ballots, created = _add_ballots(
             session, project.id, pot.id, election, idea_of, voting_from, voting_until, progress
         )
-        # The outcome by the project's rule (equal shares), published as of the seeding: the
-        # demo voters are not notified and no official answers the ideas.
+        # The outcome by the project's rule (equal shares), published when the vote closed (the
+        # results stage opens then), not at the seeding: the demo voters are not notified and no
+        # official answers the ideas.
         compute_results(session, project.id)
-        project.results_published_at = now
+        project.results_published_at = min(voting_until, now)
         ranking_log.recompute(session)  # running servers add the new ideas to their rankings
     return ProjectSeed(WIELICZKA_REF, title_ru, True, len(idea_of), ballots, created, results=True)
 

@@ -1,6 +1,11 @@
 """Reading projects for the public pages: the list (open ones first), one project with its
-timeline and numbers (how many ideas the experts evaluated, during the review), its ideas (most
-supported first) and the projects open on the home page.
+timeline and numbers (how many ideas the experts evaluated, during the review), its ideas and the
+projects open on the home page.
+
+A project's ideas come most supported first where residents support ideas; in a budget vote
+(approval or knapsack) they carry the experts' cost and come cheapest first (not yet costed ones
+last, newest first), and once the results are published their votes and whether they are funded,
+most votes first.
 
 Drafts are read only for staff (officials and admins); citizens get ``NotFound`` for one.
 """
@@ -20,6 +25,7 @@ from webapp.kernel.storage.models import (
     PROJECT_STAGES,
     PUBLIC_STATUSES,
     Ballot,
+    BudgetResult,
     Idea,
     IdeaEvaluation,
     Project,
@@ -144,6 +150,11 @@ class ProjectIdea:
     support_count: int
     comment_count: int
     created_at: datetime
+    # budget votes only: the experts' verdict and cost; after the results, the votes and funding
+    feasible: bool | None = None
+    cost: int | None = None
+    votes: int | None = None
+    funded: bool = False
 
 
 def _excerpt(text: str, length: int = EXCERPT) -> str:
@@ -392,28 +403,58 @@ def evaluated_ideas(session: Session, project_id: int) -> int:
     )
 
 
-def project_ideas(session: Session, project_id: int, page: int, size: int) -> Page[ProjectIdea]:
-    """A page of the project's public ideas, most supported first."""
+def project_ideas(
+    session: Session,
+    project_id: int,
+    page: int,
+    size: int,
+    *,
+    budget: bool = False,
+    results: bool = False,
+) -> Page[ProjectIdea]:
+    """A page of the project's public ideas.
+
+    ``budget`` (an approval or knapsack vote): with the experts' verdict and cost, cheapest
+    first (ideas without a cost last, newest first); ``results`` (published): with each idea's
+    votes and whether it is funded, most votes first (funded first among equals). Otherwise
+    most supported first.
+    """
     where = (Idea.project_id == project_id, Idea.status.in_(PUBLIC_STATUSES))
     total = session.scalar(select(func.count(Idea.id)).where(*where)) or 0
-    rows = session.execute(
-        select(
-            Idea.id,
-            Idea.title,
-            Idea.body,
-            Idea.language,
-            Idea.status,
-            Idea.category_id,
-            Idea.district_id,
-            Idea.support_count,
-            Idea.comment_count,
-            Idea.created_at,
+    query = select(
+        Idea.id,
+        Idea.title,
+        Idea.body,
+        Idea.language,
+        Idea.status,
+        Idea.category_id,
+        Idea.district_id,
+        Idea.support_count,
+        Idea.comment_count,
+        Idea.created_at,
+        IdeaEvaluation.feasible,
+        IdeaEvaluation.cost,
+        BudgetResult.votes,
+        BudgetResult.selected,
+    ).where(*where)
+    query = query.outerjoin(IdeaEvaluation, IdeaEvaluation.idea_id == Idea.id).outerjoin(
+        BudgetResult,
+        (BudgetResult.idea_id == Idea.id) & (BudgetResult.project_id == project_id),
+    )
+    if budget and results:
+        query = query.order_by(
+            BudgetResult.votes.is_(None),
+            BudgetResult.votes.desc(),
+            BudgetResult.selected.desc(),
+            Idea.id.desc(),
         )
-        .where(*where)
-        .order_by(Idea.support_count.desc(), Idea.id.desc())
-        .limit(size)
-        .offset((page - 1) * size)
-    ).all()
+    elif budget:
+        query = query.order_by(
+            IdeaEvaluation.cost.is_(None), IdeaEvaluation.cost.asc(), Idea.id.desc()
+        )
+    else:
+        query = query.order_by(Idea.support_count.desc(), Idea.id.desc())
+    rows = session.execute(query.limit(size).offset((page - 1) * size)).all()
     items = [
         ProjectIdea(
             r.id,
@@ -426,6 +467,10 @@ def project_ideas(session: Session, project_id: int, page: int, size: int) -> Pa
             r.support_count,
             r.comment_count,
             r.created_at,
+            feasible=r.feasible if budget else None,
+            cost=int(r.cost) if budget and r.cost is not None else None,
+            votes=int(r.votes) if budget and results and r.votes is not None else None,
+            funded=bool(budget and results and r.selected),
         )
         for r in rows
     ]

@@ -54,7 +54,8 @@ def primary_action(p: listing.ProjectDetail) -> tuple[str, str] | None:
 async def project_page(request: Request) -> Response:
     """One project: cover, question, description, timeline, numbers, action and ideas; during
     the review how many ideas the experts evaluated, during and after a budget vote how many
-    ballots each pot got (to everyone: counts only)."""
+    ballots each pot got (to everyone: counts only). In a budget vote the ideas show their cost
+    and, once the results are published, their votes and which are funded."""
     project_id = request.path_params["project_id"]
     user = await current_user(request)
     staff = user is not None and can(user.role, "answer")
@@ -63,9 +64,17 @@ async def project_page(request: Request) -> Response:
 
     def load(session: Any) -> dict[str, Any]:
         detail = listing.project_detail(session, project_id, staff=staff)
+        budget = detail.voting != "supports"
         return {
             "project": detail,
-            "ideas": listing.project_ideas(session, project_id, page, size),
+            "ideas": listing.project_ideas(
+                session,
+                project_id,
+                page,
+                size,
+                budget=budget,
+                results=budget and detail.results_published_at is not None,
+            ),
             # counts only, never who chose what
             "pot_ballots": evaluations.ballot_counts(session, project_id)
             if detail.ballots_counted
