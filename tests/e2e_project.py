@@ -136,7 +136,9 @@ def city_runs_a_budget_project(site: Site) -> dict[str, Any]:
     log_in(site, expert, "city-expert@example.org")
     costs = {TYPED[0]: TYPED[1], **dict(PLANTED)}
     with transaction(factory) as s:
-        ids = {title: s.scalar(select(Idea.id).where(Idea.title == title)) for title in costs}
+        ids: dict[str, int] = {
+            title: s.scalars(select(Idea.id).where(Idea.title == title)).one() for title in costs
+        }
     for title, idea_id in ids.items():
         expert.goto(f"{site.base}/projects/{project_id}/review/{idea_id}")
         expert.check("#feasible-yes")

@@ -114,6 +114,7 @@ def test_home_band_lists_projects_open_now(
 ) -> None:
     with transaction(session_factory) as s:
         assert home_band(s).projects == ()
+    assert 'data-home-list="projects"' not in browser.get("/").text  # no empty band
     open_now = make_project(session_factory, current="proposals", title_ru="Парки района")
     review = make_project(session_factory, current="review", title_ru="На проверке")
     later = make_project(
@@ -126,3 +127,5 @@ def test_home_band_lists_projects_open_now(
     ids = [p.id for p in band.projects]
     assert ids == [open_now]
     assert review not in ids and later not in ids
+    home = browser.get("/").text
+    assert 'data-home-list="projects"' in home and "Парки района" in home
