@@ -233,8 +233,13 @@ def real_budget_pages(site: Site) -> int:
             assert page.locator("main").count() == 1
             if site.shots is not None:
                 site.shots.mkdir(parents=True, exist_ok=True)
+                width = (viewport or {"width": 1280})["width"]
+                height = page.evaluate("document.documentElement.scrollHeight")
+                # the top of the page, at most three screens: enough to show it, not megabytes
                 page.screenshot(
-                    path=str(site.shots / f"wieliczka{device}-{name}.png"), full_page=True
+                    path=str(site.shots / f"wieliczka{device}-{name}.png"),
+                    full_page=True,
+                    clip={"x": 0, "y": 0, "width": width, "height": min(height, 2200)},
                 )
         page.context.close()
     return int(project_id)
