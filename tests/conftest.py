@@ -44,6 +44,12 @@ security.use_password_profile("test")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 MUTABLE_TABLES = [
+    "poll_answers",
+    "poll_responses",
+    "poll_options",
+    "poll_questions",
+    "poll_districts",
+    "polls",
     "ballot_choices",
     "ballots",
     "budget_results",

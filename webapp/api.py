@@ -20,6 +20,7 @@ from webapp.ideas.views import api as ideas
 from webapp.kernel import api
 from webapp.kernel.openapi import Call, Operation, build_document
 from webapp.officials.views import api as officials
+from webapp.polls.views import api as polls
 from webapp.taxonomy.views import api as taxonomy
 
 
@@ -35,6 +36,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *accounts.OPERATIONS,
     *officials.OPERATIONS,
     *campaigns.OPERATIONS,
+    *polls.OPERATIONS,
     # Last but the document: fuzzing may revoke its own callers' tokens here.
     *accounts.TOKEN_OPERATIONS,
     Operation("GET /openapi.json", openapi, "OpenAPI", "meta", auth="none"),

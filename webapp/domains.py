@@ -30,6 +30,7 @@ DOMAINS: tuple[str, ...] = (
     "officials",
     "dedup",
     "campaigns",
+    "polls",
     "demo",
 )
 

@@ -18,6 +18,7 @@ from webapp.kernel.routing import GET
 from webapp.moderation import routes as moderation
 from webapp.notifications import routes as notifications
 from webapp.officials import routes as officials
+from webapp.polls import routes as polls
 from webapp.projects import routes as projects
 from webapp.ranking import routes as ranking
 from webapp.taxonomy import routes as taxonomy
@@ -39,6 +40,7 @@ def build_routes(static_dir: Path) -> list[BaseRoute]:
         officials,
         projects,
         campaigns,
+        polls,
     )
     return [
         *(route for domain in domains for route in domain.routes()),

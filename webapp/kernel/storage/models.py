@@ -57,6 +57,8 @@ BUDGET_RULES = ("greedy", "equal_shares")
 # Who may cast a ballot: every signed-in user, residents of the project's scope (by the district in
 # their profile), or only verified residents of it.
 ELIGIBILITY = ("everyone", "residents", "verified")
+# City polls (webapp/polls/): the kinds of question a poll asks.
+POLL_KINDS = ("single", "multiple", "scale", "ranking")
 # The permanent idea pool: always open for proposals and supports; created by migration 0008.
 PERMANENT_PROJECT_ID = 1
 
@@ -586,6 +588,7 @@ class OfficialResponse(Base):
 
 
 NOTIFICATION_KINDS = (
+    "poll",  # a poll the reader may answer has opened
     "results",  # the results of a project the reader took part in were published
     "merged",
     "status",
@@ -825,3 +828,136 @@ class IdeaMilestone(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Poll(Base):
+    """A question set the city asks residents ("Active Citizen"), open between two dates.
+
+    The audience is the whole city, or the okrugs and districts in ``PollDistrict``; optionally
+    verified residents only. Once the first answer is in (``frozen_at``) the questions and options
+    no longer change; only the close date may move (audited).
+    """
+
+    __tablename__ = "polls"
+    __table_args__ = (
+        CheckConstraint("closes_at > opens_at", name="dates"),
+        CheckConstraint("points >= 0", name="points"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title_ru: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    description_ru: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    image_key: Mapped[str | None] = mapped_column(String(64))
+    image_alt: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    verified_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    opens_at: Mapped[datetime] = mapped_column()
+    closes_at: Mapped[datetime] = mapped_column()
+    # Results shown while the poll is open (True) or only after it closes (False).
+    results_live: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Whether a resident may replace their answer before the close.
+    allow_change: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Participation points a resident earns by answering (0: the city does not reward).
+    points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # When the first answer came in: questions and options are frozen from then on.
+    frozen_at: Mapped[datetime | None] = mapped_column()
+    # When the audience was told the poll opened (once).
+    notified_at: Mapped[datetime | None] = mapped_column()
+    # Demo polls: the answers are simulated, and the pages say so.
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    external_ref: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PollDistrict(Base):
+    """An okrug or district in a poll's audience (a poll without rows asks the whole city)."""
+
+    __tablename__ = "poll_districts"
+    poll_id: Mapped[int] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), primary_key=True)
+
+
+class PollQuestion(Base):
+    __tablename__ = "poll_questions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('single', 'multiple', 'scale', 'ranking')", name="kind"),
+        Index("ix_poll_questions_poll_position", "poll_id", "position"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(20))
+    text_ru: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Multiple choice: at most this many options (NULL: any number).
+    max_choices: Mapped[int | None] = mapped_column(Integer)
+    # Rating scale: the lowest and highest points (e.g. 1..5); labels are the options.
+    scale_min: Mapped[int | None] = mapped_column(Integer)
+    scale_max: Mapped[int | None] = mapped_column(Integer)
+    # A free-text "other" answer besides the options.
+    allow_other: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    required: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
+class PollOption(Base):
+    __tablename__ = "poll_options"
+    __table_args__ = (Index("ix_poll_options_question_position", "question_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("poll_questions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    text_ru: Mapped[str] = mapped_column(String(500))
+    text_en: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+
+class PollResponse(Base):
+    """One resident's answer to a poll: at most one per resident and poll (the database says so).
+
+    ``district_id`` is the resident's district when they answered (for the breakdown and the
+    post-stratification); who answered what is never shown to anyone but the resident.
+    """
+
+    __tablename__ = "poll_responses"
+    __table_args__ = (
+        UniqueConstraint("poll_id", "user_id", name="uq_poll_responses_poll_user"),
+        Index("ix_poll_responses_poll_created", "poll_id", "created_at"),
+        Index("ix_poll_responses_user", "user_id"),
+    )
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PollAnswer(Base):
+    """One chosen option (or scale point, or ranked option, or free text) of a response.
+
+    single/multiple: one row per chosen option; scale: one row with ``value``; ranking: one row
+    per option with its rank in ``value`` (1 = first); "other": ``option_id`` NULL and the text.
+    """
+
+    __tablename__ = "poll_answers"
+    __table_args__ = (
+        Index("ix_poll_answers_response", "response_id"),
+        Index("ix_poll_answers_question_option", "question_id", "option_id"),
+    )
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    response_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("poll_responses.id", ondelete="CASCADE"),
+    )
+    question_id: Mapped[int] = mapped_column(ForeignKey("poll_questions.id", ondelete="CASCADE"))
+    option_id: Mapped[int | None] = mapped_column(ForeignKey("poll_options.id", ondelete="CASCADE"))
+    value: Mapped[int | None] = mapped_column(Integer)
+    other_text: Mapped[str | None] = mapped_column(Text)

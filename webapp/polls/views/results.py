@@ -1,0 +1,7 @@
+"""Poll pages: results (placeholder: filled by its area)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []
