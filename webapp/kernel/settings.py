@@ -772,6 +772,14 @@ class Settings:
         group="Moderation and officials",
         low=1,
     )
+    population_file: str = setting(
+        "",
+        "VECHE_POPULATION_FILE",
+        "JSON file of the population per okrug and district (slug -> people) that poll results "
+        "are re-weighted by; empty = the shipped census figures, "
+        "webapp/data/population/moscow.json (its source is named inside).",
+        group="Moderation and officials",
+    )
 
     # --- E-mail of notifications: off while smtp_host is empty --------------------------------
     smtp_host: str = setting(

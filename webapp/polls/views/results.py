@@ -1,7 +1,245 @@
-"""Poll pages: results (placeholder: filled by its area)."""
+"""A poll's results: the page, and the same aggregates as CSV and JSON open data.
+
+``/polls/{id}/results`` is public after the close (or while open when the poll shows results
+live); officials and admins see it any time, marked "preview". ``results.csv`` (for Excel: ``;``,
+UTF-8 with a BOM, CRLF) and ``results.json`` follow the same rule. Everything here is an
+aggregate: counts, shares, means; never a resident's answer or a free-text "other".
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from dataclasses import dataclass
+from typing import Any
 
-ROUTES: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from webapp.kernel.routing import GET
+from webapp.kernel.security import can
+from webapp.kernel.web import csv_download, current_user, db, language, render, translator
+from webapp.polls import results as results_service
+from webapp.polls.results import Estimate, PollResults, QuestionResult
+
+
+def _staff(user: Any) -> bool:
+    return user is not None and can(user.role, "answer")
+
+
+async def load(request: Request, poll_id: int, staff: bool) -> PollResults:
+    settings = request.app.state.settings
+    return await db(
+        request,
+        results_service.poll_results,
+        poll_id,
+        staff=staff,
+        population_file=settings.population_file,
+    )
+
+
+# --- chart geometry (inline SVG; each chart has its numbers in a table) ---------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    y: float
+    raw_w: float
+    raw_low: float
+    raw_high: float
+    corr_w: float | None
+    corr_low: float
+    corr_high: float
+    raw_text: str
+    corr_text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: float
+    span: float
+    bars: tuple[Bar, ...]
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %".replace(".", ",") if value == value else "—"
+
+
+def chart(question: QuestionResult, lang: str) -> Chart | None:
+    """Horizontal bars: the raw share (upper) and the corrected share (lower) of each option,
+    with 95 % interval whiskers."""
+    if question.kind not in ("single", "multiple") or not question.options:
+        return None
+    width, left, row = 640, 200.0, 44
+    span = width - left - 90.0
+    bars = []
+    for i, opt in enumerate(question.options):
+        corr: Estimate | None = opt.corrected
+        bars.append(
+            Bar(
+                opt.text(lang)[:40],
+                i * row + 4.0,
+                span * opt.raw.value,
+                left + span * opt.raw.low,
+                left + span * opt.raw.high,
+                span * corr.value if corr else None,
+                left + span * corr.low if corr else 0.0,
+                left + span * corr.high if corr else 0.0,
+                _pct(opt.raw.value),
+                _pct(corr.value) if corr else "—",
+            )
+        )
+    return Chart(width, row * len(bars) + 8, left, span, tuple(bars))
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+async def results_page(request: Request) -> Response:
+    staff = _staff(await current_user(request))
+    results = await load(request, request.path_params["poll_id"], staff)
+    lang = language(request)
+    ctx = {
+        "results": results,
+        "staff": staff,
+        "charts": {q.question_id: chart(q, lang) for q in results.questions},
+        "pct": _pct,
+        "poll_title": results.title(lang),
+    }
+    return await render(request, "polls/results.html", ctx)
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    """A number as Russian (and most European) Excel reads it: a decimal comma."""
+    return "" if value is None else f"{value:.{digits}f}".replace(".", ",")
+
+
+def csv_rows(results: PollResults, lang: str, tr: Any) -> list[list[object]]:
+    """One line per question and option (and per okrug/district breakdown): aggregates only."""
+    g = tr.gettext
+    rows: list[list[object]] = [
+        [
+            g("Question"),
+            g("Kind"),
+            g("Area"),
+            g("Option"),
+            g("Respondents"),
+            g("Count"),
+            g("Share or mean"),
+            g("Low (95 %)"),
+            g("High (95 %)"),
+            g("Corrected share or mean"),
+            g("Corrected low (95 %)"),
+            g("Corrected high (95 %)"),
+        ]
+    ]
+    whole = g("Whole city")
+    for q in results.questions:
+        text = q.text(lang)
+        for opt in q.options:
+            c = opt.corrected
+            rows.append(
+                [text, q.kind, whole, opt.text(lang), q.respondents, opt.count,
+                 _num(opt.raw.value), _num(opt.raw.low), _num(opt.raw.high),
+                 _num(c.value if c else None), _num(c.low if c else None),
+                 _num(c.high if c else None)]
+            )  # fmt: skip
+        if q.mean is not None:
+            c = q.corrected_mean
+            rows.append(
+                [text, q.kind, whole, g("Mean"), q.respondents, q.respondents,
+                 _num(q.mean.value), _num(q.mean.low), _num(q.mean.high),
+                 _num(c.value if c else None), _num(c.low if c else None),
+                 _num(c.high if c else None)]
+            )  # fmt: skip
+        if q.other_count:
+            rows.append([text, q.kind, whole, g("Other (free text)"), q.respondents,
+                         q.other_count, "", "", "", "", "", ""])  # fmt: skip
+        labels = [o.text(lang) for o in q.options] if q.kind != "scale" else [g("Mean")]
+        for group in (*q.okrugs, *q.districts):
+            name = group.name(lang) if group.district_id is not None else g("No district")
+            for label, value in zip(labels, group.values, strict=False):
+                rows.append([text, q.kind, name, label, group.respondents, "",
+                             _num(value), "", "", "", "", ""])  # fmt: skip
+    return rows
+
+
+def document(results: PollResults, lang: str) -> dict[str, Any]:
+    """The results as JSON open data (ids and numbers; names in ``lang``)."""
+
+    def est(e: Estimate | None) -> dict[str, float] | None:
+        return None if e is None else {"value": e.value, "low": e.low, "high": e.high}
+
+    def groups(items: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "district_id": grp.district_id,
+                "name": grp.name(lang),
+                "respondents": grp.respondents,
+                "values": list(grp.values),
+            }
+            for grp in items
+        ]
+
+    return {
+        "poll_id": results.poll_id,
+        "title": results.title(lang),
+        "simulated": results.simulated,
+        "public": results.public,
+        "closed": results.closed,
+        "closes_at": results.closes_at.isoformat(),
+        "respondents": results.respondents,
+        "covered": results.covered,
+        "design_effect": results.design_effect,
+        "effective_n": results.effective_n,
+        "population_source": results.source,
+        "population_measure": results.measure,
+        "computed_at": results.computed_at.isoformat(),
+        "questions": [
+            {
+                "question_id": q.question_id,
+                "kind": q.kind,
+                "text": q.text(lang),
+                "respondents": q.respondents,
+                "other_count": q.other_count,
+                "design_effect": q.design_effect,
+                "mean": est(q.mean),
+                "corrected_mean": est(q.corrected_mean),
+                "options": [
+                    {
+                        "option_id": o.option_id,
+                        "text": o.text(lang),
+                        "count": o.count,
+                        "raw": est(o.raw),
+                        "corrected": est(o.corrected),
+                    }
+                    for o in q.options
+                ],
+                "okrugs": groups(q.okrugs),
+                "districts": groups(q.districts),
+            }
+            for q in results.questions
+        ],
+    }
+
+
+async def results_csv(request: Request) -> Response:
+    staff = _staff(await current_user(request))
+    results = await load(request, request.path_params["poll_id"], staff)
+    lines = csv_rows(results, language(request), translator(request))
+    return csv_download(request, lambda: lines, f"poll-{results.poll_id}-results")
+
+
+async def results_json(request: Request) -> Response:
+    staff = _staff(await current_user(request))
+    results = await load(request, request.path_params["poll_id"], staff)
+    return JSONResponse(document(results, language(request)), headers={"Cache-Control": "no-cache"})
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/polls/{poll_id:id}/results", results_page, methods=GET, name="poll_results"),
+    Route("/polls/{poll_id:id}/results.csv", results_csv, methods=GET, name="poll_results_csv"),
+    Route("/polls/{poll_id:id}/results.json", results_json, methods=GET, name="poll_results_json"),
+]
