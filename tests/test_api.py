@@ -156,9 +156,9 @@ def test_openapi_paths_and_methods_are_exactly_the_mounted_routes(
     mounted = _mounted_api_operations(app)
     assert documented - mounted == set(), "documented but not served"
     assert mounted - documented == set(), "served but not documented"
-    # 17, GET /tokens, DELETE /tokens/{token_id}, and the projects' 11 (5 projects, 4 review and
-    # ballot, 2 results)
-    assert len(mounted) == 30
+    # 17, GET /tokens, DELETE /tokens/{token_id}, the projects' 11 (5 projects, 4 review and
+    # ballot, 2 results) and the polls' 5 (4 answering, 1 results)
+    assert len(mounted) == 35
 
 
 def test_openapi_declares_errors_security_and_limits_from_settings(settings: Any) -> None:

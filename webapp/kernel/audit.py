@@ -42,6 +42,9 @@ ACTION_LABELS: dict[str, str] = {
     "idea.status": N_("Idea status changed"),
     "idea.unhide": N_("Idea shown again"),
     "idea.unmerge": N_("Merge undone"),
+    "poll.close_moved": N_("Poll close date moved"),
+    "poll.create": N_("Poll created"),
+    "poll.update": N_("Poll changed"),
     "project.cover": N_("Project cover changed"),
     "project.create": N_("Project created"),
     "project.delete": N_("Project deleted"),
@@ -65,6 +68,7 @@ TARGET_LABELS: dict[str, str] = {
     "district": N_("District"),
     "duplicate_group": N_("Group of possible duplicates"),
     "idea": N_("Idea"),
+    "poll": N_("Poll"),
     "project": N_("Project"),
     "user": N_("Account"),
 }
