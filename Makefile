@@ -6,7 +6,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup bench-cost bench-budgets load eval clean
+.PHONY: help install run serve migrate seed test test-sqlite test-postgres lint typecheck messages screenshots bench bench-ranking bench-dedup bench-cost bench-budgets bench-polls load eval clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -67,7 +67,7 @@ docs: install  ## regenerate docs/settings.md and docs/cli.md from the code (tes
 screenshots: install  ## run the end-to-end browser flows (needs /usr/bin/chromium), save a PNG per step and the main pages on a 360x740 phone in docs/screenshots/
 	$(PY) -m tools.screenshots --out docs/screenshots
 
-bench: bench-ranking bench-dedup bench-cost bench-budgets  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
+bench: bench-ranking bench-dedup bench-cost bench-budgets bench-polls  ## run every benchmark (results in bench/results/, summary in docs/benchmarks.md)
 
 bench-ranking: install  ## ranking at 100M votes vs PostgreSQL GROUP BY at 10M (BENCH_ARGS="--votes 1000000" for a quick run)
 	$(PY) -m bench.ranking_bench $(BENCH_ARGS)
@@ -85,6 +85,9 @@ bench-budgets: install  ## greedy and equal shares on Warsaw 2023 pooled and 1M 
 	$(PY) -m bench.budgets_bench --pabulib-dir $(PABULIB) $(BUDGETS_ARGS)
 
 PABULIB ?= ../shared/data/pabulib
+
+bench-polls: install  ## a city poll of 1,000,000 respondents x 10 questions: tally, district and okrug breakdown, post-stratification vs SQL GROUP BY on SQLite and PostgreSQL (POLLS_ARGS="--respondents 100000 --no-postgres" for a quick run)
+	$(PY) -m bench.polls_bench $(POLLS_ARGS)
 
 load: install  ## 200 citizens over real HTTP against `veche serve --workers 2` on PostgreSQL and SQLite (WAL), with a ledger of every vote (bench/results/load.json, docs/benchmarks.md; LOAD_ARGS="--duration 20 --backends postgres" for a quick run)
 	$(PY) -m bench.load $(LOAD_ARGS)
