@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         task = asyncio.create_task(background.keep_current(app, stop))
         embedder = asyncio.create_task(background.keep_embeddings(app, stop))
         mailer = asyncio.create_task(background.keep_mailing(app, stop))
+        polls = asyncio.create_task(background.keep_polls_announced(app, stop))
         try:
             yield
         finally:
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await task
             await embedder
             await mailer
+            await polls
             # the start-up loader thread uses the engine too: let it finish before disposing
             await run_in_threadpool(app.state.similarity.wait_ready, 60.0)
             await run_in_threadpool(background.flush_views, app)

@@ -13,9 +13,12 @@ from starlette.concurrency import run_in_threadpool
 
 from webapp.ideas.exposure import flush_views as store_views
 from webapp.kernel.storage.db import transaction
+from webapp.kernel.storage.models import utcnow
+from webapp.polls.notify import notify_opened
 
 log = logging.getLogger("veche.background")
 EMBED_POLL_SECONDS = 2.0  # how often each worker pulls new vectors when nothing woke it
+POLL_NOTIFY_SECONDS = 30.0  # how often a worker looks for polls that opened since
 EMBED_RETRY_SECONDS = 1.0  # wait before retrying noted ideas another process kept from us
 
 
@@ -165,3 +168,24 @@ class SharedCatchUp:
                         future.set_result(None)
         finally:
             self._task = None
+
+
+def announce_polls(app: Starlette) -> int:
+    """Tell the audiences of the polls that opened since the last look (webapp/polls/notify.py)."""
+    with transaction(app.state.session_factory) as session:
+        settings = app.state.settings
+        return notify_opened(session, utcnow(), email=settings.email_enabled).notifications
+
+
+async def keep_polls_announced(app: Starlette, stop: asyncio.Event) -> None:
+    """Every POLL_NOTIFY_SECONDS, announce the polls that opened (each poll once, across workers)."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=POLL_NOTIFY_SECONDS)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await run_in_threadpool(announce_polls, app)
+        except Exception:
+            log.exception("announcing opened polls failed; retrying")

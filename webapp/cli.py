@@ -189,6 +189,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             progress=bars(bar),
             login_url=f"http://{settings.host}:{settings.port}/login",
             projects=True,
+            polls=True,
         )
     print(report.describe())
     return 0
@@ -480,6 +481,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_polls_notify(args: argparse.Namespace) -> int:
+    """Tell the audiences of the polls that opened since the last look (each poll once)."""
+    from webapp.kernel.storage.db import transaction
+    from webapp.kernel.storage.models import utcnow
+    from webapp.polls.notify import notify_opened
+
+    settings = _settings(args)
+    with _session_factory(settings) as factory, transaction(factory) as session:
+        result = notify_opened(session, utcnow(), email=settings.email_enabled)
+    print(f"{result.polls} polls announced, {result.notifications} notifications")
+    return 0
+
+
 def cmd_notify_send(args: argparse.Namespace) -> int:
     """E-mail the notifications that are due now, once (the server's sender does it every few
     seconds; this is for cron, or to flush the queue by hand)."""
@@ -718,6 +732,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_notify_send)
+
+    polls = sub.add_parser("polls", help="city polls", epilog=EPILOG)
+    psub = polls.add_subparsers(dest="polls_command", required=True, metavar="ACTION")
+    p = psub.add_parser(
+        "notify",
+        help="tell the audiences of the polls that opened, once per poll",
+        description="Create a notification for every resident in the audience of each published "
+        "poll that has opened and was not announced yet (e-mailed where the resident allows it). "
+        "A running server does it every 30 seconds; this is for cron or by hand.",
+        epilog=EPILOG,
+    )
+    p.set_defaults(func=cmd_polls_notify)
 
     user = sub.add_parser("user", help="manage accounts", epilog=EPILOG)
     usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")

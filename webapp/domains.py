@@ -16,6 +16,7 @@ from webapp.kernel.hooks import Hooks
 from webapp.moderation import install as moderation
 from webapp.notifications import install as notifications
 from webapp.officials import install as officials
+from webapp.polls import install as polls
 
 WEBAPP_DIR = Path(__file__).resolve().parent
 
@@ -50,6 +51,6 @@ def build_hooks() -> Hooks:
     Lowest first, so a higher domain's panel comes after a lower one's on a shared page.
     """
     hooks = Hooks()
-    for domain in (notifications, accounts, moderation, officials, dedup, campaigns):
+    for domain in (notifications, accounts, moderation, officials, dedup, campaigns, polls):
         domain.install(hooks)
     return hooks

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.accounts import users
+from webapp.demo.demo_polls import PollSeed, seed_polls
 from webapp.demo.demo_sources import (
     BOUNDARIES,
     MADRID_SOURCE,
@@ -72,6 +73,7 @@ class SeedReport:
     login_url: str = DEFAULT_LOGIN_URL
     nothing_done: str | None = None
     projects: tuple[ProjectSeed, ...] = ()
+    polls: tuple[PollSeed, ...] = ()
 
     @property
     def ideas(self) -> int:
@@ -97,6 +99,7 @@ class SeedReport:
                 " they cannot log in"
             )
         lines.extend(p.describe() for p in self.projects)
+        lines.extend(p.describe() for p in self.polls)
         if self.accounts:
             lines.append(f"Demo accounts (password {DEMO_PASSWORD!r}); log in at {self.login_url}")
         for role, email, created in self.accounts:
@@ -115,11 +118,13 @@ def seed_demo(
     login_url: str = DEFAULT_LOGIN_URL,
     now: datetime | None = None,
     projects: bool = False,
+    polls: bool = False,
 ) -> SeedReport:
     """Seed demo accounts, ideas and votes; ``data_dir`` None means the shipped extract.
 
     With ``projects`` also the city projects of ``webapp/demo/pabulib_project.py`` (a real
-    participatory budget from Pabulib, a current Moscow question), each once.
+    participatory budget from Pabulib, a current Moscow question), each once; with ``polls``
+    the two demo polls of ``webapp/demo/demo_polls.py`` (simulated answers of the demo voters).
     ``progress`` gets the stages "voters", then "ideas" and "votes" together, then "ballots"."""
     started = time.perf_counter()
     if limit is not None and limit < 0:
@@ -173,6 +178,7 @@ def seed_demo(
         if projects
         else ()
     )
+    polled = seed_polls(factory, now) if polls else ()
     sources = tuple(
         SourceReport(
             name,
@@ -190,6 +196,7 @@ def seed_demo(
         time.perf_counter() - started,
         login_url,
         projects=seeded,
+        polls=polled,
     )
 
 

@@ -32,6 +32,8 @@ PageContext = Callable[[Session, CurrentUser], dict[str, Any]]
 IdeaPanel = Callable[[Session, int, CurrentUser | None, Sequence[int]], dict[str, Any]]
 # (session, idea ids in a list, viewer) -> notes shown beside those ideas (hidden, merged ...)
 IdeaListNotes = Callable[[Session, Sequence[int]], dict[int, Any]]
+# (session, viewer) -> context the home page's bands read (polls: the open polls for the viewer)
+HomePanel = Callable[[Session, CurrentUser | None], dict[str, Any]]
 
 
 class SimilarPanel(Protocol):
@@ -62,6 +64,7 @@ class Hooks:
     page_context: list[PageContext] = field(default_factory=list)
     idea_panels: list[IdeaPanel] = field(default_factory=list)
     idea_list_notes: list[IdeaListNotes] = field(default_factory=list)
+    home_panels: list[HomePanel] = field(default_factory=list)
     similar: SimilarPanel | None = None
     # API operations each domain declares (webapp/kernel/openapi), in the document's order
     extra: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +81,12 @@ class Hooks:
         ctx: dict[str, Any] = {}
         for fn in self.idea_panels:
             ctx.update(fn(session, idea_id, viewer, comment_ids))
+        return ctx
+
+    def home_page(self, session: Session, viewer: CurrentUser | None) -> dict[str, Any]:
+        ctx: dict[str, Any] = {}
+        for fn in self.home_panels:
+            ctx.update(fn(session, viewer))
         return ctx
 
     def list_notes(self, session: Session, idea_ids: Sequence[int]) -> dict[int, Any]:

@@ -21,6 +21,7 @@ from webapp.notifications.notification_facts import (
     facts,
     target_anchor,
     target_idea,
+    target_poll,
     target_project,
 )
 from webapp.notifications.notifications import add_languages, mark_undone
@@ -39,11 +40,16 @@ class NotificationView:
     created_at: datetime
     read_at: datetime | None
     target_project_id: int | None = None  # ``results``: the project's results page
+    target_poll_id: int | None = None  # ``poll``: the poll that opened
 
     @property
     def linked(self) -> bool:
-        """Whether the notification leads somewhere (an idea, or a project's results)."""
-        return self.target_idea_id is not None or self.target_project_id is not None
+        """Whether the notification leads somewhere (an idea, a project's results, a poll)."""
+        return (
+            self.target_idea_id is not None
+            or self.target_project_id is not None
+            or self.target_poll_id is not None
+        )
 
     @property
     def unread(self) -> bool:
@@ -83,6 +89,7 @@ def _view(row: Notification, data: dict[str, Any]) -> NotificationView:
         created_at=row.created_at,
         read_at=row.read_at,
         target_project_id=target_project(row.kind, data),
+        target_poll_id=target_poll(row.kind, data),
     )
 
 
@@ -146,7 +153,7 @@ def open_notification(
     session: Session, user_id: int, notification_id: int
 ) -> tuple[str, dict[str, int], str] | None:
     """Mark a notification read; return where it leads — a route name, its parameters and the
-    anchor on the page (the idea, or a project's results) — or None if nowhere."""
+    anchor on the page (the idea, a project's results, a poll) — or None if nowhere."""
     row = _own(session, user_id, notification_id)
     if row.read_at is None:
         row.read_at = utcnow()
@@ -154,6 +161,9 @@ def open_notification(
     project_id = target_project(row.kind, data)
     if project_id is not None:
         return ("project_results", {"project_id": project_id}, "")
+    poll_id = target_poll(row.kind, data)
+    if poll_id is not None:
+        return ("poll", {"poll_id": poll_id}, "")
     mark_undone(session, [(row.kind, data)])
     target = target_idea(row.kind, row.idea_id, data)
     return None if target is None else ("idea", {"idea_id": target}, target_anchor(row.kind, data))

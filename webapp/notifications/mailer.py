@@ -48,6 +48,7 @@ from webapp.notifications.notification_facts import (
     facts,
     target_anchor,
     target_idea,
+    target_poll,
     target_project,
 )
 from webapp.notifications.notifications import mark_undone
@@ -271,6 +272,9 @@ class Mailer:
         project_id = target_project(item.kind, item.data)
         if project_id is not None:
             return self.url("project_results", project_id=project_id)
+        poll_id = target_poll(item.kind, item.data)
+        if poll_id is not None:
+            return self.url("poll", poll_id=poll_id)
         target = target_idea(item.kind, item.idea_id, item.data)
         if target is None:
             return self.url("notifications")

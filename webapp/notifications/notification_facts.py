@@ -13,7 +13,8 @@ Keys read from ``data``: ``title`` (the idea the notification is about), ``canon
 review), ``excerpt`` (the comment: hidden, new on the reader's idea, or a reply), ``comment_id``
 and ``by`` (who wrote a new comment or reply), ``merge_id`` and ``merged_ids`` (merges and
 unmerges), ``project_id`` (``results``: the project whose results were published; ``title``
-is then the project's question, in the reader's language). ``merge_undone``, ``title_language``
+is then the project's question, in the reader's language), ``poll_id`` (``poll``: a poll
+that opened for the reader; ``title`` is then the poll's title, in the reader's language). ``merge_undone``, ``title_language``
 and ``canonical_language`` are never stored:
 the inbox and the mailer add them when they read notifications (whether a merge has been undone
 since, so that it reads as history; the languages of the ideas quoted, for ``lang``).
@@ -52,6 +53,7 @@ class Facts:
     title_lang: str = ""  # the language of the idea(s) quoted by ``title`` ('' unknown)
     canonical_lang: str = ""  # the language of the canonical idea
     project_id: int | None = None  # ``results``: the project whose results were published
+    poll_id: int | None = None  # ``poll``: the poll that opened for the reader
 
     @property
     def short_title(self) -> str:
@@ -96,6 +98,7 @@ def facts(kind: str, idea_id: int | None, data: Any) -> Facts:
         title_lang=_language(data.get("title_language")),
         canonical_lang=_language(data.get("canonical_language")),
         project_id=target_project(kind, data),
+        poll_id=target_poll(kind, data),
     )
 
 
@@ -125,6 +128,15 @@ def target_project(kind: str, data: dict[str, Any]) -> int | None:
         project_id = data.get("project_id")
         if isinstance(project_id, int) and not isinstance(project_id, bool):
             return project_id
+    return None
+
+
+def target_poll(kind: str, data: dict[str, Any]) -> int | None:
+    """The poll a ``poll`` notification links to (None otherwise)."""
+    if kind == "poll" and isinstance(data, dict):
+        poll_id = data.get("poll_id")
+        if isinstance(poll_id, int) and not isinstance(poll_id, bool):
+            return poll_id
     return None
 
 

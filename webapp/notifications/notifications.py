@@ -126,6 +126,16 @@ def notify_users(
     return total
 
 
+def notify_selected(
+    session: Session, users: Any, kind: str, data: dict[str, Any], *, email: bool
+) -> int:
+    """One notification to each user that ``users`` selects (a SELECT whose one column is
+    labelled ``uid``), in one ``INSERT … SELECT``: an audience of a million is one statement.
+    Blocked users are skipped; the caller makes ``users`` distinct."""
+    _check(kind)
+    return _insert_from(session, users, kind, None, data, email)
+
+
 def notify_supporters(
     session: Session,
     idea_ids: Iterable[int],

@@ -193,6 +193,8 @@ async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dic
     home = is_home(flt, meaning)
     band = _recent_band(request) if home else None
     load_band = home and band is None
+    hooks = hooks_of(request.app.state)
+    viewer = await current_user(request) if home else None
 
     def extras(session: Any) -> dict[str, Any]:
         return {
@@ -201,6 +203,8 @@ async def _index_context(request: Request, flt: ideas_service.IdeaFilter) -> dic
             "home": home_band(session) if load_band else band,
             "idea_projects": project_scope.idea_projects(session, [i for i, _, _ in cards]),
             "project_choices": project_scope.published_projects(session),
+            # per visitor (their district), never in the shared band: polls' "Polls for you"
+            **(hooks.home_page(session, viewer) if home else {}),
         }
 
     ctx.update(await db(request, extras))
