@@ -25,9 +25,11 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from starlette.routing import Route
@@ -58,6 +60,8 @@ from webapp.kernel.storage.models import (
 )
 from webapp.moderation import blocking, moderation, reports
 from webapp.officials import responses
+from webapp.polls import answering, polls
+from webapp.polls.answering import RawAnswer
 from webapp.taxonomy import taxonomy
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
@@ -76,14 +80,22 @@ NOT_PAGES = {
     "/officials/shortlist.csv",  # CSV export
     "/projects/{project_id:id}/results.csv",  # open data: CSV
     "/projects/{project_id:id}/results.json",  # open data: JSON
+    "/polls/{poll_id:id}/results.csv",  # open data: CSV
+    "/polls/{poll_id:id}/results.json",  # open data: JSON
 }
 NOT_PAGE_PREFIXES = ("/static/", "/api/", "/media/")  # files, the JSON API, uploaded photos
 # Pages no route lists: the error page a mistyped address shows (answers 404, still a page).
 EXTRA_PAGES = ("/no-such-page",)
 # Pages opened with every sample of their parameter (the idea pages: commented, answered,
 # English, funded and built; the project pages: a budget vote, published results, the permanent
-# pool); any other parameterised page is opened once, with the first sample.
-EVERY_SAMPLE = {"/ideas/{idea_id:id}", "/officials/ideas/{idea_id:id}", "/projects/{project_id:id}"}
+# pool; the poll pages: an open poll the citizen answered, a closed one); any other
+# parameterised page is opened once, with the first sample.
+EVERY_SAMPLE = {
+    "/ideas/{idea_id:id}",
+    "/officials/ideas/{idea_id:id}",
+    "/projects/{project_id:id}",
+    "/polls/{poll_id:id}",
+}
 PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
 
 ENGLISH = (
@@ -296,6 +308,10 @@ def plant_data(site: Site) -> A11yData:
         "/projects/{project_id:id}/results": {"project_id": [done]},
         "/officials/ideas/{idea_id:id}/implementation": {"idea_id": [str(budget.ideas["built"])]},
     }
+    asked, closed = (str(p) for p in plant_polls(site, u))
+    samples["poll_id"] = [asked, closed]
+    # the results: published ones (closed), and the officials' preview of an open poll
+    routes["/polls/{poll_id:id}/results"] = {"poll_id": [closed, asked]}
     with transaction(f) as s:
         rows = s.execute(select(Idea.title, Idea.language).where(Idea.language != "ru")).all()
     foreign = {str(title): str(language) for title, language in rows}
@@ -458,6 +474,107 @@ def plant_projects(site: Site, u: dict[str, CurrentUser]) -> Budgets:
         )
     assert first.milestones
     return Budgets(voting=green, done=yards, ideas=ids | {"built": built, "building": building})
+
+
+# --- polls -------------------------------------------------------------------------------------
+
+CITY_TZ = ZoneInfo("Europe/Moscow")
+PARK_QUESTIONS: list[dict[str, str]] = [
+    {
+        "kind": "single",
+        "text_ru": "Что больше всего нужно парку у вашего дома?",
+        "text_en": "What does the park near your home need most?",
+        "options_ru": "Освещение дорожек\nСкамейки\nДетская площадка",
+        "options_en": "Lit paths\nBenches\nA playground",
+        "allow_other": "on",
+        "required": "on",
+    },
+    {
+        "kind": "multiple",
+        "text_ru": "Когда вы бываете в парке? Выберите до двух ответов.",
+        "options_ru": "Утром\nДнём\nВечером\nПо выходным",
+        "max_choices": "2",
+        "allow_other": "on",
+    },
+    {
+        "kind": "scale",
+        "text_ru": "Насколько вам нравится парк сейчас?",
+        "scale_min": "1",
+        "scale_max": "5",
+        "required": "on",
+    },
+    {
+        "kind": "ranking",
+        "text_ru": "Расставьте по важности: что сделать в первую очередь?",
+        "options_ru": "Починить фонари\nПоставить урны\nПосадить деревья",
+    },
+]
+
+
+def poll_form(title_ru: str, title_en: str, opens: datetime, closes: datetime) -> dict[str, str]:
+    return {
+        "title_ru": title_ru,
+        "title_en": title_en,
+        "description_ru": "Город хочет знать мнение жителей, прежде чем тратить деньги.\n\n"
+        "Ответ займёт пару минут.",
+        "opens_at": polls.local_input(opens, CITY_TZ),
+        "closes_at": polls.local_input(closes, CITY_TZ),
+        "points": "10",
+        "published": "on",
+        "allow_change": "on",
+    }
+
+
+def park_answer(detail: polls.PollDetail, n: int, other: str = "") -> dict[int, RawAnswer]:
+    """The ``n``-th resident's answer to the park questions (varied, so that results differ)."""
+    single, multiple, scale, ranking = detail.questions
+    so, mo, ro = single.options, multiple.options, ranking.options
+    order = [ro[(n + k) % len(ro)].id for k in range(len(ro))]
+    return {
+        single.id: RawAnswer(options=(so[n % len(so)].id,)),
+        multiple.id: RawAnswer(options=(mo[n % len(mo)].id,), other=other),
+        scale.id: RawAnswer(value=1 + (n * 2 + 3) % 5),
+        ranking.id: RawAnswer(order=tuple(order)),
+    }
+
+
+def plant_polls(site: Site, u: dict[str, CurrentUser]) -> tuple[int, int]:
+    """Two polls with every kind of question, made through the officials' use-cases: one open
+    now for the citizen's okrug (the citizen answered it), one closed with its results out."""
+    f = site.factory
+    official = u["official"]
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    with transaction(f) as s:
+        arbat = s.scalar(select(District).where(District.slug == "arbat"))
+        assert arbat is not None and arbat.parent_id is not None
+        okrug, district = arbat.parent_id, arbat.id
+        data = poll_form(
+            "Каким быть парку у вашего дома?",
+            "What should the park near your home be like?",
+            now - timedelta(days=2),
+            now + timedelta(days=12),
+        )
+        asked = polls.save_poll(s, official.id, None, data | {f"district_{okrug}": "on"}, CITY_TZ)
+        data = poll_form(
+            "Нужен ли городу ещё один парк?",
+            "Does the city need another park?",
+            now - timedelta(days=20),
+            now - timedelta(days=3),
+        )
+        closed = polls.save_poll(s, official.id, None, data, CITY_TZ, now=now - timedelta(days=21))
+        for poll_id in (asked, closed):
+            for question in PARK_QUESTIONS:
+                polls.add_question(s, official.id, poll_id, question)
+    residents = [u["citizen"], *(u[f"voter{n}"] for n in range(4)), u["oleg"], u["emma"]]
+    residents[0] = replace(residents[0], district_id=district)
+    with transaction(f) as s:
+        detail = polls.poll_detail(s, asked)
+        answering.submit(s, residents[0], asked, park_answer(detail, 0, "Летом, после работы"))
+        detail = polls.poll_detail(s, closed)
+        for n, resident in enumerate(residents):
+            when = now - timedelta(days=10, hours=n)
+            answering.submit(s, resident, closed, park_answer(detail, n), now=when)
+    return asked, closed
 
 
 def picture() -> bytes:

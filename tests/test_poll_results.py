@@ -140,3 +140,19 @@ def test_api_results_same_visibility_and_aggregates(app: Any, session_factory: A
     assert response.status_code == 200, response.text[:300]
     assert response.json()["questions"][0]["options"][0]["count"] == 3
     assert SECRET not in response.text
+
+
+def test_a_breakdown_never_shows_what_a_handful_of_people_answered(
+    app: Any, session_factory: Any
+) -> None:
+    """The lone Tverskoy resident's choice must not be readable from the district breakdown:
+    groups under MIN_GROUP respondents are pooled, and a pool that small is withheld."""
+    ids = _poll(session_factory, closed=True)
+    browser = Browser(app)
+    data = browser.get(f"/polls/{ids['poll']}/results.json").json()
+    question = data["questions"][0]
+    for groups in (question["okrugs"], question["districts"]):
+        assert all(g["respondents"] >= results_service.MIN_GROUP or not g["values"] for g in groups)
+        assert sum(g["respondents"] for g in groups) == 4
+    page = browser.get(f"/polls/{ids['poll']}/results", headers={"Accept-Language": "ru"}).text
+    assert "слишком мало ответов" in page

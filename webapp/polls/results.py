@@ -72,6 +72,11 @@ class OptionResult:
         return self.text_en if language == "en" and self.text_en else self.text_ru
 
 
+# A breakdown line with fewer respondents than this would show what a few people answered: such
+# groups are pooled (and withheld when even the pool is this small).
+MIN_GROUP = 5
+
+
 @dataclass(frozen=True)
 class GroupResult:
     """One okrug's or district's answers to a question (raw: the breakdown shows who said what)."""
@@ -238,25 +243,49 @@ def _groups(
     names: dict[int, tuple[str, str]],
     nan_mean: bool = False,
 ) -> tuple[GroupResult, ...]:
-    """Raw values per group (okrug or district) among the question's respondents."""
+    """Raw values per group (okrug or district) among the question's respondents.
+
+    A group with fewer than ``MIN_GROUP`` respondents would show what those few people answered,
+    so small groups are pooled into one "other places" line (``district_id`` -1); if even the
+    pool is that small, its values are withheld (empty) and only its size is shown.
+    """
     out: list[GroupResult] = []
     ids = group_of[answered]
+    small = np.zeros_like(answered)
+
+    def values_of(mask: npt.NDArray[np.bool_]) -> tuple[float, ...]:
+        if per_option is None:
+            return ()
+        block = per_option[mask]
+        if nan_mean:
+            with np.errstate(invalid="ignore"):
+                col = np.nanmean(block, axis=0)
+            return tuple(float(v) if not math.isnan(v) else 0.0 for v in col)
+        return tuple(float(v) for v in block.mean(axis=0))
+
     for g in np.unique(ids):
         mask = answered & (group_of == g)
         n = int(mask.sum())
-        values: tuple[float, ...] = ()
-        if per_option is not None:
-            block = per_option[mask]
-            if nan_mean:
-                with np.errstate(invalid="ignore"):
-                    col = np.nanmean(block, axis=0)
-                values = tuple(float(v) if not math.isnan(v) else 0.0 for v in col)
-            else:
-                values = tuple(float(v) for v in block.mean(axis=0))
+        if n < MIN_GROUP:
+            small |= mask
+            continue
         gid = int(g)
         name_ru, name_en = names.get(gid, ("", ""))
-        out.append(GroupResult(gid if gid >= 0 else None, name_ru, name_en, n, values))
-    return tuple(sorted(out, key=lambda g: (g.district_id is None, -g.respondents, g.name_ru)))
+        out.append(GroupResult(gid if gid >= 0 else None, name_ru, name_en, n, values_of(mask)))
+    pooled = int(small.sum())
+    if pooled:
+        out.append(
+            GroupResult(
+                -1,
+                f"Остальные места (меньше {MIN_GROUP} ответов в каждом)",
+                f"Other places (fewer than {MIN_GROUP} answers each)",
+                pooled,
+                values_of(small) if pooled >= MIN_GROUP else (),
+            )
+        )
+    return tuple(
+        sorted(out, key=lambda g: (g.district_id in (None, -1), -g.respondents, g.name_ru))
+    )
 
 
 def compute(session: Session, poll: Poll, pop: Population, now: datetime) -> PollResults:
