@@ -16,6 +16,7 @@ import anyio
 import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
@@ -26,6 +27,7 @@ from webapp.kernel.errors import (
     DomainError,
     InvalidInput,
     NotAuthenticated,
+    PayloadTooLarge,
     PermissionDenied,
     RateLimited,
 )
@@ -178,6 +180,68 @@ async def read_form(request: Request, max_fields: int = 100) -> dict[str, str]:
         data.setdefault(key, value)
     check_csrf(request, data.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER))
     return data
+
+
+UPLOAD_CHUNK = 64 * 1024
+UPLOAD_TOO_LARGE = N_("The file is too large: the limit is %(limit)s MB.")
+# Pictures decoded at once per worker, over every upload address: each may take ~160 MB, so this
+# bounds memory, not only CPU.
+IMAGE_DECODERS = 2
+
+
+def megabytes(n: int) -> str:
+    """A byte limit as a reader says it: whole megabytes, or two decimals below one."""
+    return f"{n / 1_048_576:.0f}" if n >= 1_048_576 else f"{n / 1_048_576:.2f}"
+
+
+async def read_upload(
+    request: Request, file_field: str, max_bytes: int, *, max_fields: int = 100
+) -> tuple[dict[str, str], bytes | None]:
+    """A form with one file: its text fields (CSRF checked) and the bytes of ``file_field``.
+
+    The file is read in chunks and dropped past ``max_bytes`` (``PayloadTooLarge``, after the
+    CSRF check); other files are ignored. The bytes still have to go through the one image
+    pipeline (``webapp.kernel.media.process_image``) before anything is stored.
+    """
+    try:
+        form = await request.form(max_files=1, max_fields=max_fields, max_part_size=16 * 1024)
+    except (MultiPartException, ValueError, KeyError, UnicodeError) as exc:
+        raise InvalidInput(message=N_("The form could not be read.")) from exc
+    fields: dict[str, str] = {}
+    raw: bytes | None = None
+    too_large = False
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if name != file_field or raw is not None:
+                continue
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await value.read(UPLOAD_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+            await value.close()
+            raw = None if too_large else b"".join(chunks)
+        else:
+            fields.setdefault(name, value)
+    await form.close()
+    check_csrf(request, fields.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER))
+    if too_large:
+        raise PayloadTooLarge(UPLOAD_TOO_LARGE, limit=megabytes(max_bytes))
+    return fields, raw
+
+
+def image_decoders(request: Request) -> anyio.CapacityLimiter:
+    """At most ``IMAGE_DECODERS`` pictures decoded at once per worker (one limiter per event
+    loop: tests run several)."""
+    loop = asyncio.get_running_loop()
+    bound = getattr(request.app.state, "image_decoders", None)
+    if bound is None or bound[0] is not loop:
+        bound = (loop, anyio.CapacityLimiter(IMAGE_DECODERS))
+        request.app.state.image_decoders = bound
+    return bound[1]
 
 
 def field_errors(request: Request, exc: InvalidInput) -> dict[str, str]:

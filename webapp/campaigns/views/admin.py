@@ -5,14 +5,11 @@ override, the cover picture and the project's experts. Every page needs the "ans
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 import anyio
 import anyio.to_thread
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -23,14 +20,13 @@ from webapp.kernel.routing import BOTH, GET, POST
 from webapp.kernel.settings import Settings
 from webapp.kernel.storage.models import PROJECT_STAGES
 from webapp.kernel.web import (
-    CSRF_FIELD,
-    CSRF_HEADER,
-    check_csrf,
     db,
     field_errors,
     flash,
+    image_decoders,
     rate_limit,
     read_form,
+    read_upload,
     redirect,
     render,
     require_user,
@@ -43,9 +39,7 @@ from webapp.taxonomy import taxonomy
 # The address that takes a cover upload (webapp/app.py gives it the photo size limit).
 COVER_PATH = re.compile(r"^/officials/projects/[0-9]+/cover$")
 FORM_OVERHEAD = 64 * 1024
-CHUNK = 64 * 1024
 EMPTY_POT_ROWS = 3  # blank district rows the form offers besides the stored ones
-TOO_LARGE = N_("The file is too large: the limit is %(limit)s MB.")
 
 
 def cover_limit(settings: Settings) -> int:
@@ -204,48 +198,6 @@ async def override(request: Request) -> Response:
     return redirect(request, "officials_project_edit", project_id=project_id)
 
 
-def _decode_limiter(request: Request) -> anyio.CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    bound = getattr(request.app.state, "cover_decoders", None)
-    if bound is None or bound[0] is not loop:
-        bound = (loop, anyio.CapacityLimiter(1))
-        request.app.state.cover_decoders = bound
-    return bound[1]
-
-
-async def _read_cover(request: Request, max_bytes: int) -> tuple[dict[str, str], bytes | None]:
-    """The form's text fields (CSRF checked) and the bytes of its ``cover`` file, capped."""
-    try:
-        form = await request.form(max_files=1, max_fields=20, max_part_size=16 * 1024)
-    except (MultiPartException, ValueError, KeyError, UnicodeError) as exc:
-        raise InvalidInput(message=N_("The form could not be read.")) from exc
-    fields: dict[str, str] = {}
-    raw: bytes | None = None
-    too_large = False
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            if name != "cover" or raw is not None:
-                continue
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := await value.read(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    too_large = True
-                    break
-                chunks.append(chunk)
-            await value.close()
-            raw = None if too_large else b"".join(chunks)
-        else:
-            fields.setdefault(name, value)
-    await form.close()
-    check_csrf(request, fields.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER))
-    if too_large:
-        limit = f"{max_bytes / 1_048_576:.0f}"
-        raise PayloadTooLarge(TOO_LARGE, limit=limit)
-    return fields, raw
-
-
 async def cover(request: Request) -> Response:
     """Upload (or remove) the project's cover: re-encoded by the one media pipeline, without
     metadata; a description of the picture is required."""
@@ -253,13 +205,13 @@ async def cover(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     settings = request.app.state.settings
     try:
-        fields, raw = await _read_cover(request, settings.photo_max_bytes)
+        fields, raw = await read_upload(request, "cover", settings.photo_max_bytes, max_fields=20)
         await rate_limit(request, "photo", f"user:{user.id}")
         image = None
         if raw and not fields.get("remove"):
             try:
                 image = await anyio.to_thread.run_sync(
-                    process_image, raw, settings.photo_max_pixels, limiter=_decode_limiter(request)
+                    process_image, raw, settings.photo_max_pixels, limiter=image_decoders(request)
                 )
             except ImageRejected as exc:
                 raise InvalidInput({"cover": (exc.message, dict(exc.params))}) from exc

@@ -9,14 +9,11 @@ nothing is stored then.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 import anyio
 import anyio.to_thread
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
@@ -26,15 +23,14 @@ from webapp.kernel.errors import N_, InvalidInput, NotFound, PayloadTooLarge
 from webapp.kernel.media import ImageRejected, MediaStore, process_image
 from webapp.kernel.settings import Settings
 from webapp.kernel.web import (
-    CSRF_FIELD,
-    CSRF_HEADER,
-    check_csrf,
     current_user,
     db,
     field_errors,
     flash,
+    image_decoders,
     rate_limit,
     read_form,
+    read_upload,
     redirect,
     render,
     require_user,
@@ -44,11 +40,8 @@ from webapp.kernel.web import (
 # The address that takes uploads: BodySizeLimit lets it carry a photo (webapp/app.py).
 UPLOAD_PATH = re.compile(r"^/ideas/[0-9]+/photos$")
 FORM_OVERHEAD = 64 * 1024  # bytes of multipart framing and text fields besides the file
-CHUNK = 64 * 1024
-DECODERS = 2  # pictures decoded at once per worker: a bound on memory, not only on CPU
 MEDIA_NAME = re.compile(r"^(?P<key>[0-9a-f]{64})(?P<thumb>-thumb)?\.jpg$")
 MEDIA_CACHE = "public, max-age=31536000, immutable"  # a key names its bytes: they never change
-TOO_LARGE = N_("The file is too large: the limit is %(limit)s MB.")
 
 
 def upload_limit(settings: Settings) -> int:
@@ -56,54 +49,8 @@ def upload_limit(settings: Settings) -> int:
     return settings.photo_max_bytes + FORM_OVERHEAD
 
 
-def _decode_limiter(request: Request) -> anyio.CapacityLimiter:
-    """At most ``DECODERS`` pictures decoded at once per worker (each may take ~160 MB)."""
-    loop = asyncio.get_running_loop()
-    bound = getattr(request.app.state, "photo_decoders", None)
-    if bound is None or bound[0] is not loop:  # one per event loop (tests run several)
-        bound = (loop, anyio.CapacityLimiter(DECODERS))
-        request.app.state.photo_decoders = bound
-    return bound[1]
-
-
 def media_store(request: Request) -> MediaStore:
     return MediaStore(request.app.state.settings.media_path)
-
-
-async def _read_upload(request: Request, max_bytes: int) -> tuple[dict[str, str], bytes | None]:
-    """The form's text fields (CSRF checked) and the bytes of its ``photo`` file, capped."""
-    try:
-        form = await request.form(max_files=1, max_fields=100, max_part_size=16 * 1024)
-    except (MultiPartException, ValueError, KeyError, UnicodeError) as exc:
-        raise InvalidInput(message=N_("The form could not be read.")) from exc
-    fields: dict[str, str] = {}
-    raw: bytes | None = None
-    too_large = False
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            if name != "photo" or raw is not None:
-                continue
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := await value.read(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    too_large = True
-                    break
-                chunks.append(chunk)
-            await value.close()
-            raw = None if too_large else b"".join(chunks)
-        else:
-            fields.setdefault(name, value)
-    await form.close()
-    check_csrf(request, fields.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER))
-    if too_large:
-        raise PayloadTooLarge(TOO_LARGE, limit=_megabytes(max_bytes))
-    return fields, raw
-
-
-def _megabytes(n: int) -> str:
-    return f"{n / 1_048_576:.0f}" if n >= 1_048_576 else f"{n / 1_048_576:.2f}"
 
 
 async def _page(
@@ -129,7 +76,7 @@ async def photos_page(request: Request) -> Response:
     settings = request.app.state.settings
     values: dict[str, str] = {}
     try:
-        values, raw = await _read_upload(request, settings.photo_max_bytes)
+        values, raw = await read_upload(request, "photo", settings.photo_max_bytes)
         await rate_limit(request, "photo", f"user:{user.id}")
         await db(request, photos_service.check_can_change, user, idea_id)
         alt = photos_service.clean_alt(values.get("alt"))
@@ -137,7 +84,7 @@ async def photos_page(request: Request) -> Response:
             raise InvalidInput({"photo": (N_("Please choose a photo to send."), {})})
         try:
             image = await anyio.to_thread.run_sync(
-                process_image, raw, settings.photo_max_pixels, limiter=_decode_limiter(request)
+                process_image, raw, settings.photo_max_pixels, limiter=image_decoders(request)
             )
         except ImageRejected as exc:
             raise InvalidInput({"photo": (exc.message, dict(exc.params))}) from exc
