@@ -58,6 +58,7 @@ from webapp.kernel.storage.models import (
     ProjectStage,
     User,
 )
+from webapp.kernel.validation import local_input
 from webapp.moderation import blocking, moderation, reports
 from webapp.officials import responses
 from webapp.polls import answering, polls
@@ -517,8 +518,8 @@ def poll_form(title_ru: str, title_en: str, opens: datetime, closes: datetime) -
         "title_en": title_en,
         "description_ru": "Город хочет знать мнение жителей, прежде чем тратить деньги.\n\n"
         "Ответ займёт пару минут.",
-        "opens_at": polls.local_input(opens, CITY_TZ),
-        "closes_at": polls.local_input(closes, CITY_TZ),
+        "opens_at": local_input(opens, CITY_TZ),
+        "closes_at": local_input(closes, CITY_TZ),
         "points": "10",
         "published": "on",
         "allow_change": "on",

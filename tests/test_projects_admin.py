@@ -28,7 +28,8 @@ from webapp.kernel.storage.models import (
     ProjectStage,
     utcnow,
 )
-from webapp.projects.admin import local_input, slugify
+from webapp.kernel.validation import local_input
+from webapp.projects.admin import slugify
 
 MSK = ZoneInfo("Europe/Moscow")
 

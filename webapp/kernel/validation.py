@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from webapp.kernel.errors import N_, InvalidInput
 
@@ -127,3 +129,51 @@ def mixed_script_word(text: str) -> str | None:
         if len({_script(c) for c in word} - {None}) > 1:
             return word
     return None
+
+
+# Russian letters in a URL name (the common passport-style transliteration).
+TRANSLIT = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        [
+            "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o",
+            "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e",
+            "yu", "ya",
+        ],
+        strict=True,
+    )
+)  # fmt: skip
+
+
+def slugify(text: str, fallback: str) -> str:
+    """A URL name from a title: Russian transliterated, Latin kept, the rest hyphens; at most 60
+    characters; ``fallback`` when nothing is left."""
+    out = []
+    for ch in unicodedata.normalize("NFC", text.lower()):
+        if ch in TRANSLIT:
+            out.append(TRANSLIT[ch])
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            out.append(plain if plain.isalnum() else "-")
+    slug = re.sub(r"-+", "-", "".join(out)).strip("-")
+    return slug[:60].rstrip("-") or fallback
+
+
+def parse_moment(raw: str, tz: ZoneInfo) -> datetime | None:
+    """A moment typed in a form (``2025-05-01T09:00``, the city's time) or sent by the API (ISO
+    8601, with or without an offset: without one it is the city's time), in UTC; None if
+    unreadable."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    if not 1970 <= value.year <= 9998:
+        return None
+    return value.astimezone(ZoneInfo("UTC"))
+
+
+def local_input(value: datetime | None, tz: ZoneInfo) -> str:
+    """A stored moment as a ``datetime-local`` input shows it: the city's time, to the minute."""
+    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if value is not None else ""

@@ -8,8 +8,6 @@ close date may move (audited as ``poll.close_moved``).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +29,7 @@ from webapp.kernel.storage.models import (
     PollResponse,
     utcnow,
 )
-from webapp.kernel.validation import Errors, clean_text
+from webapp.kernel.validation import Errors, clean_text, local_input, parse_moment, slugify
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 5000
@@ -271,25 +269,6 @@ def list_polls_admin(session: Session) -> list[tuple[PollSummary, int]]:
 # ---- the officials' form -------------------------------------------------------------------
 
 
-def local_input(value: datetime | None, tz: ZoneInfo) -> str:
-    """A stored moment as a ``datetime-local`` input shows it: the city's time, to the minute."""
-    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if value is not None else ""
-
-
-def parse_moment(raw: str, tz: ZoneInfo) -> datetime | None:
-    """A moment typed in a form (the city's time unless it has an offset), in UTC; None if
-    unreadable."""
-    try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    if not 1970 <= value.year <= 9998:
-        return None
-    return value.astimezone(ZoneInfo("UTC"))
-
-
 def _flag(data: dict[str, str], name: str) -> bool:
     return data.get(name, "").strip().lower() in ("1", "on", "yes", "true")
 
@@ -307,12 +286,6 @@ def _int(errors: Errors, field: str, raw: str, low: int, high: int) -> int | Non
         errors.add(field, "Enter a number from %(low)s to %(high)s.", low=low, high=high)
         return None
     return value
-
-
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
-    return slug or "poll"
 
 
 def _unique_slug(session: Session, wanted: str, poll_id: int | None) -> str:
@@ -456,7 +429,7 @@ def save_poll(
     new = parse_poll(session, data, tz)
     if poll_id is None:
         poll = Poll(
-            slug=_unique_slug(session, slugify(new.title_en or new.title_ru), None),
+            slug=_unique_slug(session, slugify(new.title_en or new.title_ru, "poll"), None),
             created_by=actor_id,
         )
         _apply(poll, new, now)

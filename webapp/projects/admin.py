@@ -12,7 +12,6 @@ expert changes are written to the audit log with what was before and after.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from webapp.kernel import audit
+from webapp.kernel import audit, validation
 from webapp.kernel.errors import N_, Conflict, NotFound, invalid
 from webapp.kernel.media import MediaStore, ProcessedImage
 from webapp.kernel.storage.models import (
@@ -40,7 +39,7 @@ from webapp.kernel.storage.models import (
     User,
     utcnow,
 )
-from webapp.kernel.validation import Errors, clean_text
+from webapp.kernel.validation import Errors, clean_text, local_input, parse_moment
 from webapp.projects.projects import windows as stored_windows
 from webapp.projects.stages import Window, state_at, validate_windows
 
@@ -64,30 +63,10 @@ LOCKED = N_(
 STAGE_ENDS_AFTER_START = N_("The stage must end after it starts.")
 STAGE_AFTER_PREVIOUS = N_("The stage must start after the previous one ends.")
 
-_TRANSLIT = dict(
-    zip(
-        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-        [
-            "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o",
-            "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e",
-            "yu", "ya",
-        ],
-        strict=True,
-    )
-)  # fmt: skip
-
 
 def slugify(text: str) -> str:
-    """A URL name from a question: Russian transliterated, Latin kept, the rest hyphens."""
-    out = []
-    for ch in unicodedata.normalize("NFC", text.lower()):
-        if ch in _TRANSLIT:
-            out.append(_TRANSLIT[ch])
-        else:
-            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-            out.append(plain if plain.isalnum() else "-")
-    slug = re.sub(r"-+", "-", "".join(out)).strip("-")
-    return slug[:60].rstrip("-") or "project"
+    """A URL name from a question (``kernel.validation.slugify``); "project" when nothing is left."""
+    return validation.slugify(text, "project")
 
 
 @dataclass(frozen=True)
@@ -129,20 +108,6 @@ def _int(errors: Errors, field: str, raw: str, low: int, high: int) -> int | Non
         errors.add(field, N_("Must be between %(min)s and %(max)s."), min=low, max=high)
         return None
     return value
-
-
-def parse_moment(raw: str, tz: ZoneInfo) -> datetime | None:
-    """A moment typed in a form (``2025-05-01T09:00``, the city's time) or sent by the API (ISO
-    8601, with or without an offset: without one it is the city's time); None if unreadable."""
-    try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    if not 1970 <= value.year <= 9998:
-        return None
-    return value.astimezone(ZoneInfo("UTC"))
 
 
 def parse_input(
@@ -657,11 +622,6 @@ def delete_project(session: Session, actor_id: int, project_id: int) -> None:
         session, actor_id, "project.delete", "project", project_id, details={"before": before}
     )
     session.flush()
-
-
-def local_input(value: datetime | None, tz: ZoneInfo) -> str:
-    """A stored moment as a ``datetime-local`` input shows it: the city's time, to the minute."""
-    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if value is not None else ""
 
 
 def form_values(session: Session, project_id: int, tz: ZoneInfo) -> dict[str, str]:
