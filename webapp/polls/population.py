@@ -35,6 +35,10 @@ class PopulationFigures:
 
     source: str
     measure: str
+    # What a resident's page says, per language ("ru", "en"): the source's short name and what
+    # the figures count; the full citation is ``source``/``measure``.
+    label: MappingProxyType[str, str]
+    measure_label: MappingProxyType[str, str]
     okrugs: MappingProxyType[str, int]
     districts: MappingProxyType[str, int]
 
@@ -45,6 +49,8 @@ class Population:
 
     source: str
     measure: str
+    label: MappingProxyType[str, str]
+    measure_label: MappingProxyType[str, str]
     district: MappingProxyType[int, int]  # district id -> people (districts with a figure)
     okrug: MappingProxyType[int, int]  # okrug id -> people (okrugs with a figure)
     parent: MappingProxyType[int, int]  # district id -> its okrug id
@@ -63,6 +69,14 @@ def _counts(raw: Any, what: str, path: Path) -> MappingProxyType[str, int]:
     return MappingProxyType(out)
 
 
+def _texts(raw: Any, what: str, path: Path) -> MappingProxyType[str, str]:
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise PopulationFileError(f"{path}: {what} must be an object of language -> text")
+    return MappingProxyType({str(k): v for k, v in raw.items()})
+
+
 @lru_cache(maxsize=8)
 def read_figures(path_text: str = "") -> PopulationFigures:
     """The figures of the file at ``path_text`` (empty: the shipped file), read once per path."""
@@ -78,6 +92,8 @@ def read_figures(path_text: str = "") -> PopulationFigures:
     return PopulationFigures(
         source=str(data.get("source", "")),
         measure=str(data.get("measure", "")),
+        label=_texts(data.get("label"), "label", path),
+        measure_label=_texts(data.get("measure_label"), "measure_label", path),
         okrugs=_counts(data.get("okrugs"), "okrugs", path),
         districts=_counts(data.get("districts"), "districts", path),
     )
@@ -103,6 +119,8 @@ def population(session: Session, path_text: str = "") -> Population:
     return Population(
         figures.source,
         figures.measure,
+        figures.label,
+        figures.measure_label,
         MappingProxyType(district),
         MappingProxyType(okrug),
         MappingProxyType(parent),

@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -128,11 +129,19 @@ class PollResults:
     effective_n: float
     source: str
     measure: str
+    label: MappingProxyType[str, str]  # the source's short name per language
+    measure_label: MappingProxyType[str, str]  # what the figures count, per language
     questions: tuple[QuestionResult, ...]
     computed_at: datetime
 
     def title(self, language: str) -> str:
         return self.title_en if language == "en" and self.title_en else self.title_ru
+
+    def source_label(self, language: str) -> str:
+        return self.label.get(language) or self.source
+
+    def measure_text(self, language: str) -> str:
+        return self.measure_label.get(language) or self.measure
 
 
 # --- statistics (thin local helpers; see ranking/ for the pure core) -------------------------------
@@ -458,6 +467,8 @@ def compute(session: Session, poll: Poll, pop: Population, now: datetime) -> Pol
         covered / poll_deff if covered else 0.0,
         pop.source,
         pop.measure,
+        pop.label,
+        pop.measure_label,
         tuple(results),
         now,
     )
