@@ -795,34 +795,49 @@ class PollTally:
         *,
         include_flagged: bool = True,
         confidence: float = 0.95,
+        stratum_of: object | None = None,
     ) -> PollResults:
         """Shares, intervals, the post-stratified estimate and the breakdowns of every question.
 
         Parameters
         ----------
         population : (D,) population per district (adults), NaN or 0 where unknown; None: no
-            district is known, so every weighted figure is NaN.
+            district is known, so every weighted figure is NaN. With ``stratum_of``: (S,) per
+            stratum.
         okrug_of : (D,) okrug index of each district, for the okrug breakdown (weighted within
             each okrug); None: no okrug breakdown.
         include_flagged : count the flagged respondents (the default) or leave them out.
         confidence : of the intervals, default 0.95.
+        stratum_of : (D,) the post-stratification stratum ``0..S-1`` of each district, or -1
+            (no population figure); None: each district is its own stratum. Several districts
+            share a stratum when the population is known only for their sum (say, an okrug's
+            figure less its districts that have their own): they are weighted together. The
+            district breakdown stays per district; ``coverage.uncovered`` then lists strata.
         """
         d = self.spec.n_districts
         pop = np.full(d, np.nan) if population is None else np.asarray(population, np.float64)
-        if pop.shape != (d,):
-            raise ValueError(f"population must have one entry per district ({d})")
         okrug = None if okrug_of is None else np.asarray(okrug_of, dtype=np.int64)
         if okrug is not None and (okrug.shape != (d,) or (d and int(okrug.min()) < 0)):
             raise ValueError(
                 f"okrug_of must give an okrug index >= 0 for each of the {d} districts"
             )
+        strata = None
+        if stratum_of is not None:
+            strata = np.asarray(stratum_of, dtype=np.int64)
+            n_s = pop.shape[0] if pop.ndim == 1 else -1
+            if strata.shape != (d,) or (d and (int(strata.min()) < -1 or int(strata.max()) >= n_s)):
+                raise ValueError(f"stratum_of must give a stratum in -1..{n_s - 1} per district")
+        elif pop.shape != (d,):
+            raise ValueError(f"population must have one entry per district ({d})")
         z = z_value(confidence)
         counts = self.counts(include_flagged).astype(np.float64)
         resp = self.respondents(include_flagged).astype(np.float64)
         out = []
         for qi, question in enumerate(self.spec.questions):
             sl = slice(int(self.spec.cell_offset[qi]), int(self.spec.cell_offset[qi + 1]))
-            out.append(_question(qi, question, counts[sl], resp[qi], pop, okrug, confidence, z))
+            out.append(
+                _question(qi, question, counts[sl], resp[qi], pop, okrug, confidence, z, strata)
+            )
         if include_flagged:
             n = self.n_respondents
         else:
@@ -830,13 +845,18 @@ class PollTally:
         return PollResults(tuple(out), n, include_flagged)
 
     def integrity(
-        self, population: object = None, okrug_of: object | None = None, confidence: float = 0.95
+        self,
+        population: object = None,
+        okrug_of: object | None = None,
+        confidence: float = 0.95,
+        stratum_of: object | None = None,
     ) -> Integrity:
         """Results with and without the flagged respondents, and the flagged share."""
         n, f = self.n_respondents, self.n_flagged
+        kw = {"confidence": confidence, "stratum_of": stratum_of}
         return Integrity(
-            self.results(population, okrug_of, include_flagged=True, confidence=confidence),
-            self.results(population, okrug_of, include_flagged=False, confidence=confidence),
+            self.results(population, okrug_of, include_flagged=True, **kw),  # type: ignore[arg-type]
+            self.results(population, okrug_of, include_flagged=False, **kw),  # type: ignore[arg-type]
             f,
             f / n if n else 0.0,
         )
@@ -867,9 +887,13 @@ def _question(
     okrug: Int | None,
     confidence: float,
     z: float,
+    strata: Int | None = None,
 ) -> QuestionResult:
-    """One question's result from its cells (cells × (D + 1)) and respondents ((D + 1,))."""
-    d = pop.shape[0]
+    """One question's result from its cells (cells × (D + 1)) and respondents ((D + 1,)).
+
+    ``strata`` (D,) maps districts to the strata of ``pop`` (-1: no figure); None: identity.
+    """
+    d = resp.shape[0] - 1
     m, k = question.n_options, question.positions
     by_place = cells.reshape(m, k, d + 1)
     first = by_place[:, 0, :]  # the option's counts; first choices for ranking
@@ -877,21 +901,37 @@ def _question(
     total = first.sum(axis=1)
     share = _share(total, n_all)
     raw = Estimate(share, *wilson(share, n_all, confidence), np.asarray(n_all))
-    # post-stratified over districts with a population figure
+    # post-stratified over strata (districts, or groups of them) with a population figure
     extra = _extra(question, by_place)  # scale values / Borda points per option, if any
     stacked = first[:, :d] if extra is None else np.vstack([first[:, :d], extra[:, :d]])
-    w = poststratify(stacked, resp[:d], pop)
+    s_resp, s_pop, s_okrug = resp[:d], pop, okrug
+    if strata is not None:
+        # one more stratum, without a figure, for the districts that have none
+        n_s = pop.shape[0]
+        agg = np.zeros((d, n_s + 1))
+        agg[np.arange(d), np.where(strata < 0, n_s, strata)] = 1.0
+        stacked, s_resp = stacked @ agg, resp[:d] @ agg
+        s_pop = np.append(pop, np.nan)
+        if okrug is not None:
+            # the extra stratum is never weighted; its group only keeps the okrugs' count
+            s_okrug = np.full(n_s + 1, int(okrug.max()) if d else 0, dtype=np.int64)
+            s_okrug[strata[strata >= 0]] = okrug[strata >= 0]
+            if np.any(s_okrug[strata[strata >= 0]] != okrug[strata >= 0]):
+                raise ValueError("a stratum must lie inside one okrug")
+    w = poststratify(stacked, s_resp, s_pop)
     n_eff = float(w.n_eff[0])
     wshare = w.share[:m, 0]
     weighted = Estimate(wshare, *wilson(wshare, n_eff, confidence), np.asarray(n_eff))
-    known_pop = np.isfinite(pop) & (pop > 0)
-    pop_total = float(pop[known_pop].sum())
+    known_pop = np.isfinite(s_pop) & (s_pop > 0)
+    pop_total = float(s_pop[known_pop].sum())
     coverage = Coverage(
         weighted=int(w.respondents[0]),
         unknown_district=int(resp[d]),
-        no_population=int(resp[:d][~known_pop].sum()),
+        no_population=int(s_resp[~known_pop].sum()),
         uncovered=np.flatnonzero(w.uncovered).astype(np.int64),
-        uncovered_population_share=float(pop[w.uncovered].sum() / pop_total) if pop_total else 0.0,
+        uncovered_population_share=(
+            float(s_pop[w.uncovered].sum() / pop_total) if pop_total else 0.0
+        ),
         deff=float(w.deff[0]),
         n_eff=n_eff,
         weights=w.weights,
@@ -909,8 +949,9 @@ def _question(
         dmean,
     )
     by_okrug = None
-    if okrug is not None:
-        wo = poststratify(first[:, :d], resp[:d], pop, okrug)
+    if okrug is not None and s_okrug is not None:
+        s_first = stacked[:m]
+        wo = poststratify(s_first, s_resp, s_pop, s_okrug)
         oshare = wo.share
         omean = None
         if question.kind == "scale":

@@ -115,7 +115,7 @@ def test_csv_opens_in_excel(app: Any, session_factory: Any) -> None:
     text = body.decode("utf-8-sig")
     assert "\r\n" in text
     header = text.split("\r\n")[0]
-    assert header.count(";") == 11
+    assert header.count(";") == 12
     assert "0,7500" in text  # decimal comma
 
 
@@ -156,3 +156,15 @@ def test_a_breakdown_never_shows_what_a_handful_of_people_answered(
         assert sum(g["respondents"] for g in groups) == 4
     page = browser.get(f"/polls/{ids['poll']}/results", headers={"Accept-Language": "ru"}).text
     assert "слишком мало ответов" in page
+
+
+def test_csv_defuses_formulas_in_texts(app: Any, session_factory: Any) -> None:
+    """An option text that a spreadsheet would run as a formula is written with a quote."""
+    ids = _poll(session_factory, closed=True)
+    with transaction(session_factory) as s:
+        option = s.scalars(select(PollOption).order_by(PollOption.id.desc())).first()
+        assert option is not None
+        option.text_ru = '=HYPERLINK("http://evil.example","x")'
+    text = Browser(app).get(f"/polls/{ids['poll']}/results.csv").content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text
+    assert ';"=HYPERLINK' not in text and ";=HYPERLINK" not in text

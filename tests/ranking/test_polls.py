@@ -472,3 +472,37 @@ def test_an_empty_poll_has_no_shares_and_does_not_fail() -> None:
     # and it can be filled from empty
     t.add(0, MIXED.ballot({0: 1, 3: [2, 0]}), district=2)
     assert t.results([1.0, 2.0, 3.0]).questions[0].weighted.share.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_districts_sharing_a_stratum_are_weighted_as_one() -> None:
+    """Districts 1 and 2 share one population figure (stratum 1): the weighted result equals
+    the tally where they are one district, and the district breakdown stays per district."""
+    spec3 = PollSpec((Question("single", 2), Question("ranking", 3)), n_districts=3)
+    spec2 = PollSpec((Question("single", 2), Question("ranking", 3)), n_districts=2)
+    rng = np.random.default_rng(7)
+    ballots3 = []
+    for _ in range(60):
+        d = int(rng.choice(3, p=[0.6, 0.3, 0.1]))
+        ballots3.append((d, {0: int(rng.integers(2)), 1: [int(x) for x in rng.permutation(3)]}))
+    ballots2 = [(min(d, 1), a) for d, a in ballots3]
+    pooled = _tally(spec3, ballots3).results(
+        [100.0, 300.0], okrug_of=[0, 1, 1], stratum_of=[0, 1, 1]
+    )
+    merged = _tally(spec2, ballots2).results([100.0, 300.0], okrug_of=[0, 1])
+    for a, b in zip(pooled.questions, merged.questions, strict=True):
+        np.testing.assert_allclose(a.weighted.share, b.weighted.share)
+        np.testing.assert_allclose(a.weighted.low, b.weighted.low)
+        assert a.coverage.deff == pytest.approx(b.coverage.deff)
+        assert a.by_okrug is not None and b.by_okrug is not None
+        np.testing.assert_allclose(a.by_okrug.share, b.by_okrug.share)
+        assert a.by_district.respondents.shape == (3,)
+    assert pooled.questions[1].ranking is not None and merged.questions[1].ranking is not None
+    np.testing.assert_allclose(
+        pooled.questions[1].ranking.weighted_borda, merged.questions[1].ranking.weighted_borda
+    )
+    # a district without a figure (-1) is left out of the weighted estimate, counted apart
+    q = _tally(spec3, ballots3).results([100.0], stratum_of=[0, -1, -1]).questions[0]
+    n_out = sum(1 for d, _ in ballots3 if d > 0)
+    assert q.coverage.no_population == n_out and q.coverage.weighted == 60 - n_out
+    with pytest.raises(ValueError, match="stratum_of"):
+        _tally(spec3, ballots3).results([100.0], stratum_of=[0, 1, 1])

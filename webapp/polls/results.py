@@ -1,20 +1,26 @@
-"""A poll's results: counts, shares with 95 % intervals, and the census correction.
+"""A poll's results: counts, shares with 95 % intervals, the census correction and integrity.
+
+The arithmetic is the pure core's (``ranking/polls.py``: :class:`~ranking.polls.PollTally`),
+over the tally each worker keeps current per answer (``webapp/polls/tally.py``); this module
+maps the core's arrays to what the pages, the CSV and the open data show.
 
 Each resident's answer counts once (the database holds one response per resident and poll). For
-every question the results give the counts and raw shares with 95 % Wilson intervals, and the
-shares post-stratified by district: each district's answers re-weighted so that it weighs what
-its population weighs among the districts that answered (``webapp/polls/population.py``). A
-district without its own figure falls back on the rest of its okrug (the okrug's figure less its
-districts' figures) when the okrug has one; answers from places with no figure at all are left
-out of the corrected shares, and the results say how many were. The price of the weights is the
-Kish design effect ``n·Σw²/(Σw)²``: the corrected shares are as precise as a simple random
-sample of ``n / deff`` residents, and their intervals use that size. Scale questions give the
-mean with its interval; ranking questions the mean rank (1 = first; the Borda order). Free-text
-"other" answers are counted, never shown: nothing here returns an individual's answer.
+every question: the counts and raw shares with 95 % Wilson intervals, and the shares
+post-stratified by district: each district's answers re-weighted so that it weighs what its
+population weighs among the districts that answered (``webapp/polls/population.py``). A
+district without its own figure is weighted together with the rest of its okrug (the okrug's
+figure less its districts' figures) when the okrug has one; answers from places with no figure
+at all are left out of the corrected shares, and the results say how many were. The price of
+the weights is Kish's design effect ``n·Σw²/(Σw)²``: the corrected shares are as precise as a
+simple random sample of ``n / deff`` residents, and their intervals use that size. Scale
+questions give the mean with its interval; ranking questions the mean place (1 = first) and the
+share of first choices. The okrug breakdown is weighted within each okrug; the district one is
+raw (inside one district weighting changes nothing).
 
-Reading is two streamed queries (responses, answers) into integer arrays; the arithmetic is
-NumPy. A per-worker cache keyed by the poll's answer count and last answer time keeps the page
-cheap under load.
+Integrity: respondents whose submission the manipulation signals flag (bursts, waves of fresh
+accounts, lockstep) are tallied apart, so the results state the flagged share and the raw shares
+without them. Free-text "other" answers are counted, never shown: nothing here returns an
+individual's answer.
 """
 
 from __future__ import annotations
@@ -22,25 +28,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ranking.polls import Breakdown, Mean
+from ranking.polls import Question as CoreQuestion
+from ranking.polls import QuestionResult as CoreResult
 from webapp.kernel.errors import NotFound
 from webapp.kernel.storage.models import (
     District,
     Poll,
-    PollAnswer,
     PollOption,
     PollQuestion,
-    PollResponse,
 )
 from webapp.polls.population import Population, population
+from webapp.polls.tally import Layout, live_tally
+from webapp.polls.tally import clear as clear_tallies
 
 Z = 1.959963984540054  # the 97.5 % normal quantile: 95 % intervals
 CACHE_TTL_S = 30.0
@@ -68,6 +77,7 @@ class OptionResult:
     count: int  # residents who chose it (ranking: who ranked it)
     raw: Estimate  # share of the question's respondents (ranking: mean rank)
     corrected: Estimate | None  # None: no answer from a place with a population figure
+    clean: Estimate | None = None  # raw, without the flagged respondents (None: none flagged)
 
     def text(self, language: str) -> str:
         return self.text_en if language == "en" and self.text_en else self.text_ru
@@ -109,6 +119,7 @@ class QuestionResult:
     design_effect: float  # of this question's corrected estimates (1.0: none)
     okrugs: tuple[GroupResult, ...]
     districts: tuple[GroupResult, ...]
+    clean_mean: Estimate | None = None  # scale: raw mean without the flagged respondents
 
     def text(self, language: str) -> str:
         return self.text_en if language == "en" and self.text_en else self.text_ru
@@ -133,6 +144,12 @@ class PollResults:
     measure_label: MappingProxyType[str, str]  # what the figures count, per language
     questions: tuple[QuestionResult, ...]
     computed_at: datetime
+    flagged: int = 0  # respondents the manipulation signals flagged
+    flagged_share: float = 0.0
+    flagged_reasons: MappingProxyType[str, int] = field(  # burst, fresh, lockstep
+        default_factory=lambda: MappingProxyType({})
+    )
+    without_district: int = 0  # respondents without a district (raw shares only)
 
     def title(self, language: str) -> str:
         return self.title_en if language == "en" and self.title_en else self.title_ru
@@ -144,65 +161,7 @@ class PollResults:
         return self.measure_label.get(language) or self.measure
 
 
-# --- statistics (thin local helpers; see ranking/ for the pure core) -------------------------------
-
-
-def wilson(successes: float, n: float) -> Estimate:
-    """The share ``successes / n`` with its 95 % Wilson interval (``n`` may be an effective size)."""
-    if n <= 0:
-        return Estimate(0.0, 0.0, 0.0)
-    p = min(max(successes / n, 0.0), 1.0)
-    z2 = Z * Z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half))
-
-
-def mean_interval(values: FloatArray, weights: FloatArray | None = None) -> Estimate | None:
-    """The (weighted) mean with a normal 95 % interval; the effective size under weights."""
-    if values.size == 0:
-        return None
-    if weights is None:
-        weights = np.ones_like(values)
-    total = float(weights.sum())
-    if total <= 0:
-        return None
-    mean = float((weights * values).sum() / total)
-    n_eff = total * total / float((weights * weights).sum())
-    var = float((weights * (values - mean) ** 2).sum() / total)
-    half = Z * math.sqrt(var / n_eff) if n_eff > 1 else 0.0
-    return Estimate(mean, mean - half, mean + half)
-
-
-def kish(weights: FloatArray) -> float:
-    """Kish's design effect of unequal weights, ``n·Σw²/(Σw)²`` (1.0 for equal weights)."""
-    total = float(weights.sum())
-    if weights.size == 0 or total <= 0:
-        return 1.0
-    return float(weights.size * float((weights * weights).sum()) / (total * total))
-
-
-def stratum_weights(strata: IntArray, stratum_pop: FloatArray) -> FloatArray:
-    """Post-stratification weights (mean 1) of respondents in ``strata`` (-1: no figure, weight 0).
-
-    Each stratum with respondents weighs its population's share among those strata.
-    """
-    weights = np.zeros(strata.size, dtype=np.float64)
-    covered = strata >= 0
-    if not covered.any():
-        return weights
-    counts = np.bincount(strata[covered], minlength=stratum_pop.size).astype(np.float64)
-    present = counts > 0
-    pop_total = float(stratum_pop[present].sum())
-    n = float(counts.sum())
-    per = np.zeros_like(counts)
-    per[present] = (stratum_pop[present] / pop_total) / (counts[present] / n)
-    weights[covered] = per[strata[covered]]
-    return weights
-
-
-# --- reading -------------------------------------------------------------------------------------
+# --- from the core's arrays to the pages' results -------------------------------------------------
 
 
 def visible_to_public(poll: Poll, now: datetime) -> bool:
@@ -212,147 +171,236 @@ def visible_to_public(poll: Poll, now: datetime) -> bool:
     return now >= poll.closes_at or (poll.results_live and now >= poll.opens_at)
 
 
-def _strata(
-    resp_district: IntArray, pop: Population
-) -> tuple[IntArray, FloatArray, dict[int, int]]:
-    """Each respondent's stratum (-1: none), the strata's populations, district -> okrug."""
-    okrug_rest: dict[int, float] = {o: float(p) for o, p in pop.okrug.items()}
-    for d, figure in pop.district.items():
+@dataclass(frozen=True)
+class Strata:
+    """The post-stratification cells of the city's districts (``Layout.district_ids`` order)."""
+
+    stratum_of: IntArray  # (D,) stratum, -1: no figure
+    population: FloatArray  # (S,)
+    okrug_of: IntArray  # (D,) okrug group 0..G-1
+    okrug_ids: tuple[int, ...]  # group -> the okrug's district id
+
+
+def strata(district_ids: tuple[int, ...], pop: Population) -> Strata:
+    """A district with its own figure is a stratum; the others of an okrug share one, weighing
+    the okrug's figure less its districts' figures, when that is known and positive."""
+    rest: dict[int, float] = {o: float(p) for o, p in pop.okrug.items()}
+    for d, own in pop.district.items():
         parent = pop.parent.get(d)
-        if parent in okrug_rest:
-            okrug_rest[parent] -= figure
+        if parent in rest:
+            rest[parent] -= own
     keys: dict[tuple[str, int], int] = {}
-    people_of: list[float] = []
-    strata = np.full(resp_district.size, -1, dtype=np.int64)
-    for district_id in np.unique(resp_district):
-        d = int(district_id)
-        if d < 0:
-            continue
+    people: list[float] = []
+    stratum = np.full(len(district_ids), -1, dtype=np.int64)
+    okrug_ids: dict[int, int] = {}
+    okrug = np.zeros(len(district_ids), dtype=np.int64)
+    for i, d in enumerate(district_ids):
+        o = pop.parent.get(d, d)
+        okrug[i] = okrug_ids.setdefault(o, len(okrug_ids))
         key: tuple[str, int] | None = None
-        people = 0.0
+        figure = 0.0
         if d in pop.district:
-            key, people = ("d", d), float(pop.district[d])
-        else:
-            o = pop.parent.get(d, d)
-            if okrug_rest.get(o, 0.0) > 0:
-                key, people = ("o", o), okrug_rest[o]
+            key, figure = ("d", d), float(pop.district[d])
+        elif rest.get(o, 0.0) > 0:
+            key, figure = ("o", o), rest[o]
         if key is None:
             continue
         if key not in keys:
-            keys[key] = len(people_of)
-            people_of.append(people)
-        strata[resp_district == d] = keys[key]
-    return strata, np.asarray(people_of, dtype=np.float64), dict(pop.parent)
+            keys[key] = len(people)
+            people.append(figure)
+        stratum[i] = keys[key]
+    return Strata(stratum, np.asarray(people, dtype=np.float64), okrug, tuple(okrug_ids))
+
+
+def _est(value: float, low: float, high: float) -> Estimate | None:
+    if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+        return None
+    return Estimate(float(value), float(low), float(high))
+
+
+def _mean_est(mean: Mean | None) -> Estimate | None:
+    if mean is None or not math.isfinite(mean.mean):
+        return None
+    low = mean.low if math.isfinite(mean.low) else mean.mean
+    high = mean.high if math.isfinite(mean.high) else mean.mean
+    return Estimate(mean.mean, low, high)
+
+
+def _place(positions: FloatArray, n: float, z: float) -> tuple[float, float]:
+    """Mean place (1 = first) of one option from its counts per place, and the interval's half."""
+    total = float(positions.sum())
+    if total <= 0:
+        return float("nan"), float("nan")
+    places = np.arange(1, positions.size + 1, dtype=np.float64)
+    mean = float(places @ positions / total)
+    var = float(((places - mean) ** 2) @ positions / total)
+    half = z * math.sqrt(var / n) if n > 1 else 0.0
+    return mean, half
 
 
 def _groups(
-    group_of: IntArray,
-    answered: npt.NDArray[np.bool_],
-    per_option: FloatArray | None,
+    question: CoreQuestion,
+    breakdown: Breakdown | None,
+    ids: tuple[int, ...],
     names: dict[int, tuple[str, str]],
-    nan_mean: bool = False,
+    n_options: int,
 ) -> tuple[GroupResult, ...]:
-    """Raw values per group (okrug or district) among the question's respondents.
-
-    A group with fewer than ``MIN_GROUP`` respondents would show what those few people answered,
-    so small groups are pooled into one "other places" line (``district_id`` -1); if even the
-    pool is that small, its values are withheld (empty) and only its size is shown.
-    """
+    """The breakdown's columns as lines; a column with fewer than ``MIN_GROUP`` respondents
+    would show what a few people answered, so small columns are pooled into one "other places"
+    line (``district_id`` -1, raw), withheld when even the pool is that small."""
+    if breakdown is None:
+        return ()
     out: list[GroupResult] = []
-    ids = group_of[answered]
-    small = np.zeros_like(answered)
-
-    def values_of(mask: npt.NDArray[np.bool_]) -> tuple[float, ...]:
-        if per_option is None:
-            return ()
-        block = per_option[mask]
-        if nan_mean:
-            with np.errstate(invalid="ignore"):
-                col = np.nanmean(block, axis=0)
-            return tuple(float(v) if not math.isnan(v) else 0.0 for v in col)
-        return tuple(float(v) for v in block.mean(axis=0))
-
-    for g in np.unique(ids):
-        mask = answered & (group_of == g)
-        n = int(mask.sum())
-        if n < MIN_GROUP:
-            small |= mask
+    pooled_counts = np.zeros(breakdown.counts.shape[0])
+    pooled = 0
+    for j, gid in enumerate(ids):
+        n = int(round(float(breakdown.respondents[j])))
+        if n <= 0:
             continue
-        gid = int(g)
+        if n < MIN_GROUP:
+            pooled += n
+            pooled_counts += breakdown.counts[:, j]
+            continue
+        if question.kind == "scale":
+            assert breakdown.mean is not None
+            values: tuple[float, ...] = (float(breakdown.mean[j]),)
+        else:
+            values = tuple(float(v) for v in breakdown.share[:n_options, j])
         name_ru, name_en = names.get(gid, ("", ""))
-        out.append(GroupResult(gid if gid >= 0 else None, name_ru, name_en, n, values_of(mask)))
-    pooled = int(small.sum())
+        out.append(GroupResult(gid, name_ru, name_en, n, values))
     if pooled:
+        values = ()
+        if pooled >= MIN_GROUP:
+            if question.kind == "scale":
+                values = (float(question.scale_values @ pooled_counts / pooled),)
+            else:
+                values = tuple(float(v) / pooled for v in pooled_counts[:n_options])
         out.append(
             GroupResult(
                 -1,
                 f"Остальные места (меньше {MIN_GROUP} ответов в каждом)",
                 f"Other places (fewer than {MIN_GROUP} answers each)",
                 pooled,
-                values_of(small) if pooled >= MIN_GROUP else (),
+                values,
             )
         )
-    return tuple(
-        sorted(out, key=lambda g: (g.district_id in (None, -1), -g.respondents, g.name_ru))
+    return tuple(sorted(out, key=lambda g: (g.district_id == -1, -g.respondents, g.name_ru)))
+
+
+def _question(
+    layout: Layout,
+    qi: int,
+    question: PollQuestion,
+    options: list[PollOption],
+    core: CoreResult,
+    clean: CoreResult | None,
+    names: dict[int, tuple[str, str]],
+    okrug_ids: tuple[int, ...],
+    z: float,
+) -> QuestionResult:
+    spec = layout.spec.questions[qi]
+    n_q = core.respondents
+    m = len(options)
+    cov = core.coverage
+    n_eff = cov.n_eff if math.isfinite(cov.n_eff) else 0.0
+    option_results: list[OptionResult] = []
+    mean = corrected_mean = clean_mean = None
+    if question.kind in ("single", "multiple"):
+        for i, opt in enumerate(options):
+            raw = Estimate(
+                float(core.raw.share[i]) if n_q else 0.0,
+                float(core.raw.low[i]) if n_q else 0.0,
+                float(core.raw.high[i]) if n_q else 0.0,
+            )
+            corrected = _est(core.weighted.share[i], core.weighted.low[i], core.weighted.high[i])
+            cleaned = (
+                _est(clean.raw.share[i], clean.raw.low[i], clean.raw.high[i]) if clean else None
+            )
+            option_results.append(
+                OptionResult(
+                    opt.id, opt.text_ru, opt.text_en, int(core.counts[i]), raw, corrected, cleaned
+                )
+            )
+    elif question.kind == "ranking":
+        assert core.ranking is not None
+        positions = core.ranking.positions.astype(np.float64)
+        for i, opt in enumerate(options):
+            place, half = _place(positions[i], float(n_q), z)
+            raw = (
+                Estimate(place, place - half, place + half)
+                if math.isfinite(place)
+                else (Estimate(0.0, 0.0, 0.0))
+            )
+            corrected = None
+            wb = float(core.ranking.weighted_borda[i])
+            if math.isfinite(wb) and math.isfinite(place) and n_eff > 0:
+                # every ranking is a full order: mean place = options - mean Borda points
+                c_place = spec.n_options - wb
+                c_half = half * math.sqrt(n_q / n_eff) if n_eff else 0.0
+                corrected = Estimate(c_place, c_place - c_half, c_place + c_half)
+            cleaned = None
+            if clean is not None and clean.ranking is not None:
+                c_pl, c_h = _place(
+                    clean.ranking.positions[i].astype(np.float64), clean.respondents, z
+                )
+                cleaned = _est(c_pl, c_pl - c_h, c_pl + c_h)
+            option_results.append(
+                OptionResult(
+                    opt.id,
+                    opt.text_ru,
+                    opt.text_en,
+                    int(core.ranking.ranked[i]),
+                    raw,
+                    corrected,
+                    cleaned,
+                )
+            )
+    else:  # scale
+        mean = _mean_est(core.mean)
+        corrected_mean = _mean_est(core.weighted_mean)
+        clean_mean = _mean_est(clean.mean) if clean else None
+    other_count = 0
+    if layout.other[qi] >= 0:
+        other_count = int(core.counts[layout.other[qi]])
+    deff = cov.deff if math.isfinite(cov.deff) else 1.0
+    return QuestionResult(
+        question.id,
+        question.position,
+        question.kind,
+        question.text_ru,
+        question.text_en,
+        n_q,
+        tuple(option_results),
+        other_count,
+        mean,
+        corrected_mean,
+        question.scale_min,
+        question.scale_max,
+        deff,
+        _groups(spec, core.by_okrug, okrug_ids, names, m),
+        _groups(spec, core.by_district, layout.district_ids, names, m),
+        clean_mean,
     )
 
 
 def compute(session: Session, poll: Poll, pop: Population, now: datetime) -> PollResults:
-    """The results of ``poll`` from its stored responses (two streamed queries)."""
-    resp_rows = session.execute(
-        select(PollResponse.id, PollResponse.district_id)
-        .where(PollResponse.poll_id == poll.id)
-        .order_by(PollResponse.id)
-        .execution_options(yield_per=10_000)
-    )
-    ids_list: list[int] = []
-    dist_list: list[int] = []
-    for rid, did in resp_rows:
-        ids_list.append(rid)
-        dist_list.append(-1 if did is None else did)
-    resp_ids = np.asarray(ids_list, dtype=np.int64)
-    resp_district = np.asarray(dist_list, dtype=np.int64)
-    n_resp = resp_ids.size
-
-    a_q: list[int] = []
-    a_r: list[int] = []
-    a_o: list[int] = []
-    a_v: list[int] = []
-    answer_rows = session.execute(
-        select(
-            PollAnswer.question_id, PollAnswer.response_id, PollAnswer.option_id, PollAnswer.value
+    """The results of ``poll`` from this worker's live tally (built on first use)."""
+    live = live_tally(session, poll)
+    layout = live.layout
+    cells = strata(layout.district_ids, pop)
+    if not layout.district_ids:  # a city without districts yet: the core's one placeholder
+        cells = Strata(np.full(1, -1, np.int64), np.zeros(0), np.zeros(1, np.int64), ())
+    with live.lock:
+        flags = live.flags
+        integrity = live.tally.integrity(
+            cells.population, cells.okrug_of, stratum_of=cells.stratum_of
         )
-        .join(PollResponse, PollResponse.id == PollAnswer.response_id)
-        .where(PollResponse.poll_id == poll.id)
-        .execution_options(yield_per=50_000)
-    )
-    for q, r, o, v in answer_rows:
-        a_q.append(q)
-        a_r.append(r)
-        a_o.append(-1 if o is None else o)
-        a_v.append(-(2**62) if v is None else v)
-    ans_q = np.asarray(a_q, dtype=np.int64)
-    ans_r = np.searchsorted(resp_ids, np.asarray(a_r, dtype=np.int64))
-    ans_o = np.asarray(a_o, dtype=np.int64)
-    ans_v = np.asarray(a_v, dtype=np.int64)
-
-    names: dict[int, tuple[str, str]] = {}
-    parent: dict[int, int | None] = {}
-    for d in session.execute(
-        select(District.id, District.name_ru, District.name_en, District.parent_id)
-    ):
-        names[d.id] = (d.name_ru, d.name_en)
-        parent[d.id] = d.parent_id
-    okrug_of = np.asarray(
-        [-1 if d < 0 else (parent.get(d) or d) for d in dist_list], dtype=np.int64
-    )
-
-    strata, stratum_pop, _ = _strata(resp_district, pop)
-    all_w = stratum_weights(strata, stratum_pop)
-    covered_mask = strata >= 0
-    poll_deff = kish(all_w[covered_mask])
-    covered = int(covered_mask.sum())
-
+        n_resp = live.tally.n_respondents
+    core, clean = integrity.with_flagged, integrity.without_flagged
+    names: dict[int, tuple[str, str]] = {
+        d.id: (d.name_ru, d.name_en)
+        for d in session.execute(select(District.id, District.name_ru, District.name_en))
+    }
     questions = session.scalars(
         select(PollQuestion)
         .where(PollQuestion.poll_id == poll.id)
@@ -366,93 +414,29 @@ def compute(session: Session, poll: Poll, pop: Population, now: datetime) -> Pol
         .order_by(PollOption.position, PollOption.id)
     ):
         options_by_q.setdefault(opt.question_id, []).append(opt)
-
+    z = Z
     results: list[QuestionResult] = []
     for question in questions:
-        opts = options_by_q.get(question.id, [])
-        k = len(opts)
-        sel = ans_q == question.id
-        q_r, q_o, q_v = ans_r[sel], ans_o[sel], ans_v[sel]
-        answered = np.zeros(n_resp, dtype=np.bool_)
-        answered[q_r] = True
-        n_q = int(answered.sum())
-        other_count = int(np.unique(q_r[q_o < 0]).size) if question.kind != "scale" else 0
-        col_of = {opt.id: i for i, opt in enumerate(opts)}
-        cols = np.asarray([col_of.get(int(o), -1) for o in q_o], dtype=np.int64)
-        known = cols >= 0
-
-        q_strata = np.where(answered, strata, -1)
-        w_all = stratum_weights(q_strata, stratum_pop)
-        in_corr = answered & (q_strata >= 0)
-        w = w_all[in_corr]
-        deff = kish(w) if w.size else 1.0
-        n_eff = (w.size / deff) if w.size else 0.0
-
-        option_results: list[OptionResult] = []
-        mean = corrected_mean = None
-        per_option: FloatArray | None = None
-        nan_mean = False
-        if question.kind in ("single", "multiple"):
-            chosen = np.zeros((n_resp, k), dtype=np.float64)
-            chosen[q_r[known], cols[known]] = 1.0
-            per_option = chosen
-            for i, opt in enumerate(opts):
-                count = int(chosen[answered, i].sum())
-                corrected = (
-                    wilson(float((w * chosen[in_corr, i]).sum()) / float(w.sum()) * n_eff, n_eff)
-                    if w.size
-                    else None
-                )
-                option_results.append(
-                    OptionResult(
-                        opt.id, opt.text_ru, opt.text_en, count, wilson(count, n_q), corrected
-                    )
-                )
-        elif question.kind == "ranking":
-            ranks = np.full((n_resp, k), np.nan, dtype=np.float64)
-            ranks[q_r[known], cols[known]] = q_v[known].astype(np.float64)
-            per_option = ranks
-            nan_mean = True
-            for i, opt in enumerate(opts):
-                col = ranks[:, i]
-                has = answered & ~np.isnan(col)
-                raw = mean_interval(col[has]) or Estimate(0.0, 0.0, 0.0)
-                has_c = in_corr & ~np.isnan(col)
-                corrected = mean_interval(col[has_c], w_all[has_c]) if has_c.any() else None
-                option_results.append(
-                    OptionResult(opt.id, opt.text_ru, opt.text_en, int(has.sum()), raw, corrected)
-                )
-        else:  # scale
-            values = np.full(n_resp, np.nan, dtype=np.float64)
-            ok = q_v > -(2**62)
-            values[q_r[ok]] = q_v[ok].astype(np.float64)
-            has = answered & ~np.isnan(values)
-            mean = mean_interval(values[has])
-            has_c = in_corr & ~np.isnan(values)
-            corrected_mean = mean_interval(values[has_c], w_all[has_c]) if has_c.any() else None
-            per_option = values.reshape(-1, 1)
-            nan_mean = True
-
+        qi = layout.q_index.get(question.id)
+        if qi is None:  # pragma: no cover - the layout is rebuilt when questions change
+            continue
         results.append(
-            QuestionResult(
-                question.id,
-                question.position,
-                question.kind,
-                question.text_ru,
-                question.text_en,
-                n_q,
-                tuple(option_results),
-                other_count,
-                mean,
-                corrected_mean,
-                question.scale_min,
-                question.scale_max,
-                deff,
-                _groups(okrug_of, answered, per_option, names, nan_mean),
-                _groups(resp_district, answered, per_option, names, nan_mean),
+            _question(
+                layout,
+                qi,
+                question,
+                options_by_q.get(question.id, []),
+                core.questions[qi],
+                clean.questions[qi] if integrity.flagged else None,
+                names,
+                cells.okrug_ids,
+                z,
             )
         )
-
+    # the poll's figures: those of its most answered question
+    main = max(core.questions, key=lambda q: q.respondents) if core.questions else None
+    covered = main.coverage.weighted if main else 0
+    deff = main.coverage.deff if main and math.isfinite(main.coverage.deff) else 1.0
     return PollResults(
         poll.id,
         poll.title_ru,
@@ -463,14 +447,18 @@ def compute(session: Session, poll: Poll, pop: Population, now: datetime) -> Pol
         poll.closes_at,
         n_resp,
         covered,
-        poll_deff,
-        covered / poll_deff if covered else 0.0,
+        deff,
+        covered / deff if covered else 0.0,
         pop.source,
         pop.measure,
         pop.label,
         pop.measure_label,
         tuple(results),
         now,
+        flags.flagged,
+        flags.flagged / n_resp if n_resp else 0.0,
+        MappingProxyType({"burst": flags.burst, "fresh": flags.fresh, "lockstep": flags.lockstep}),
+        main.coverage.unknown_district if main else 0,
     )
 
 
@@ -483,6 +471,7 @@ _cache_lock = threading.Lock()
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+    clear_tallies()
 
 
 def poll_results(
@@ -491,21 +480,17 @@ def poll_results(
     """The results of a poll: ``NotFound`` unless public now (after the close, or live) or the
     reader is an official or admin (``staff``: the preview, ``public`` False).
 
-    Cached per worker for ``CACHE_TTL_S`` while the poll's answer count, last answer time and
-    settings are unchanged.
+    Cached per worker while the worker's tally of the poll (``webapp/polls/tally.py``, current
+    per answer) and the poll's settings are unchanged, for ``CACHE_TTL_S`` at most.
     """
     poll = session.get(Poll, poll_id)
     now = datetime.now(UTC)
     if poll is None or (not staff and not visible_to_public(poll, now)):
         raise NotFound("Poll not found.")
-    count, last = session.execute(
-        select(func.count(PollResponse.id), func.max(PollResponse.updated_at)).where(
-            PollResponse.poll_id == poll_id
-        )
-    ).one()
+    live = live_tally(session, poll)
     stamp: tuple[object, ...] = (
-        count,
-        last,
+        id(live),
+        live.version,
         poll.updated_at,
         poll.published,
         poll.results_live,

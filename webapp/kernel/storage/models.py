@@ -926,6 +926,7 @@ class PollResponse(Base):
     __table_args__ = (
         UniqueConstraint("poll_id", "user_id", name="uq_poll_responses_poll_user"),
         Index("ix_poll_responses_poll_created", "poll_id", "created_at"),
+        Index("ix_poll_responses_poll_updated", "poll_id", "updated_at"),
         Index("ix_poll_responses_user", "user_id"),
     )
     id: Mapped[int] = mapped_column(

@@ -70,6 +70,21 @@ SCHEMAS: dict[str, Any] = {
             "population_source": {"type": "string"},
             "population_measure": {"type": "string"},
             "computed_at": {"type": "string", "format": "date-time"},
+            "flagged": {
+                "type": "integer",
+                "description": "Respondents the manipulation signals flagged (bursts, waves of "
+                "fresh accounts, lockstep); each option's without_flagged leaves them out.",
+            },
+            "flagged_share": {"type": "number"},
+            "flagged_reasons": {
+                "type": "object",
+                "properties": {
+                    "burst": {"type": "integer"},
+                    "fresh": {"type": "integer"},
+                    "lockstep": {"type": "integer"},
+                },
+            },
+            "without_district": {"type": "integer"},
             "questions": {"type": "array", "items": {"type": "object"}},
             "html_url": {"type": "string", "format": "uri"},
         },

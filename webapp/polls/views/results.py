@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from webapp.kernel.audit import csv_safe
 from webapp.kernel.routing import GET
 from webapp.kernel.security import can
 from webapp.kernel.web import csv_download, current_user, db, language, render, translator
@@ -101,9 +102,11 @@ async def results_page(request: Request) -> Response:
     staff = _staff(await current_user(request))
     results = await load(request, request.path_params["poll_id"], staff)
     lang = language(request)
+    user = await current_user(request)
     ctx = {
         "results": results,
         "staff": staff,
+        "moderator": user is not None and can(user.role, "moderate"),
         "charts": {q.question_id: chart(q, lang) for q in results.questions},
         "pct": _pct,
         "poll_title": results.title(lang),
@@ -133,18 +136,20 @@ def csv_rows(results: PollResults, lang: str, tr: Any) -> list[list[object]]:
             g("Corrected share or mean"),
             g("Corrected low (95 %)"),
             g("Corrected high (95 %)"),
+            g("Without flagged answers"),
         ]
     ]
     whole = g("Whole city")
     for q in results.questions:
-        text = q.text(lang)
+        text = csv_safe(q.text(lang))
         for opt in q.options:
             c = opt.corrected
             rows.append(
-                [text, q.kind, whole, opt.text(lang), q.respondents, opt.count,
+                [text, q.kind, whole, csv_safe(opt.text(lang)), q.respondents, opt.count,
                  _num(opt.raw.value), _num(opt.raw.low), _num(opt.raw.high),
                  _num(c.value if c else None), _num(c.low if c else None),
-                 _num(c.high if c else None)]
+                 _num(c.high if c else None),
+                 _num(opt.clean.value if opt.clean else None)]
             )  # fmt: skip
         if q.mean is not None:
             c = q.corrected_mean
@@ -152,17 +157,18 @@ def csv_rows(results: PollResults, lang: str, tr: Any) -> list[list[object]]:
                 [text, q.kind, whole, g("Mean"), q.respondents, q.respondents,
                  _num(q.mean.value), _num(q.mean.low), _num(q.mean.high),
                  _num(c.value if c else None), _num(c.low if c else None),
-                 _num(c.high if c else None)]
+                 _num(c.high if c else None),
+                 _num(q.clean_mean.value if q.clean_mean else None)]
             )  # fmt: skip
         if q.other_count:
             rows.append([text, q.kind, whole, g("Other (free text)"), q.respondents,
-                         q.other_count, "", "", "", "", "", ""])  # fmt: skip
-        labels = [o.text(lang) for o in q.options] if q.kind != "scale" else [g("Mean")]
+                         q.other_count, "", "", "", "", "", "", ""])  # fmt: skip
+        labels = [csv_safe(o.text(lang)) for o in q.options] if q.kind != "scale" else [g("Mean")]
         for group in (*q.okrugs, *q.districts):
-            name = group.name(lang) if group.district_id is not None else g("No district")
+            name = csv_safe(group.name(lang)) if group.district_id is not None else g("No district")
             for label, value in zip(labels, group.values, strict=False):
                 rows.append([text, q.kind, name, label, group.respondents, "",
-                             _num(value), "", "", "", "", ""])  # fmt: skip
+                             _num(value), "", "", "", "", "", ""])  # fmt: skip
     return rows
 
 
@@ -197,6 +203,10 @@ def document(results: PollResults, lang: str) -> dict[str, Any]:
         "population_source": results.source,
         "population_measure": results.measure,
         "computed_at": results.computed_at.isoformat(),
+        "flagged": results.flagged,
+        "flagged_share": results.flagged_share,
+        "flagged_reasons": dict(results.flagged_reasons),
+        "without_district": results.without_district,
         "questions": [
             {
                 "question_id": q.question_id,
@@ -207,6 +217,7 @@ def document(results: PollResults, lang: str) -> dict[str, Any]:
                 "design_effect": q.design_effect,
                 "mean": est(q.mean),
                 "corrected_mean": est(q.corrected_mean),
+                "mean_without_flagged": est(q.clean_mean),
                 "options": [
                     {
                         "option_id": o.option_id,
@@ -214,6 +225,7 @@ def document(results: PollResults, lang: str) -> dict[str, Any]:
                         "count": o.count,
                         "raw": est(o.raw),
                         "corrected": est(o.corrected),
+                        "without_flagged": est(o.clean),
                     }
                     for o in q.options
                 ],
