@@ -91,7 +91,9 @@ def _answer(
 ) -> None:
     q = ids["q"]
     answers = {
-        q["single"][0]: RawAnswer(options=() if other else (q["single"][1][pick % 2],), other=other),
+        q["single"][0]: RawAnswer(
+            options=() if other else (q["single"][1][pick % 2],), other=other
+        ),
         q["multiple"][0]: RawAnswer(options=tuple(q["multiple"][1][: 1 + pick % 2])),
         q["scale"][0]: RawAnswer(value=1 + pick % 5),
         q["ranking"][0]: RawAnswer(order=tuple(np.roll(q["ranking"][1], pick).tolist())),
@@ -191,9 +193,7 @@ def test_lockstep_accounts_are_flagged_and_the_results_say_so(
     start = datetime.now(UTC) - timedelta(days=3)
     polls = [_poll(session_factory, f"ring-{k}", opens=start) for k in range(6)]
     ring = [_resident(session_factory, f"ring-{i}@example.org", "arbat") for i in range(2)]
-    organic = [
-        _resident(session_factory, f"organic-{i}@example.org", "tverskoy") for i in range(8)
-    ]
+    organic = [_resident(session_factory, f"organic-{i}@example.org", "tverskoy") for i in range(8)]
     for k, ids in enumerate(polls):
         for user in ring:
             _answer(session_factory, user, ids, 1)  # both choose option 1 everywhere
@@ -240,7 +240,9 @@ def test_lockstep_accounts_are_flagged_and_the_results_say_so(
     assert citizen.get(f"/moderation/polls/{target}/flagged").status_code == 403
 
 
-def _population(district: dict[int, int], okrug: dict[int, int], parent: dict[int, int]) -> Population:
+def _population(
+    district: dict[int, int], okrug: dict[int, int], parent: dict[int, int]
+) -> Population:
     empty: MappingProxyType[str, str] = MappingProxyType({})
     return Population(
         "s", "m", empty, empty, MappingProxyType(district), MappingProxyType(okrug),

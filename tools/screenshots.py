@@ -3,9 +3,11 @@
 Runs the flows of tests/test_e2e_browser.py (tests/e2e_flows.py, tests/e2e_access.py) against
 a throw-away migrated SQLite database served by uvicorn, in Debian's headless Chromium, and
 saves 1280x800 PNGs with stable names into the folder given (docs/screenshots by default).
-Then, on a second database with the data set of the accessibility tests (tests/a11y_support.py:
-every role, every status, a photo, places on the map, a duplicate group), the main pages on a
-360x740 phone, in Russian (``40-…`` to ``59-…``).
+The city poll (tests/e2e_poll.py) runs in Russian and in English (``poll-…``: desktop shots
+and the resident's pages on a 360x740 phone); ``--polls-only`` runs just that flow and keeps
+the other shots. Then, on a second database with the data set of the accessibility tests
+(tests/a11y_support.py: every role, every status, a photo, places on the map, a duplicate
+group), the main pages on a 360x740 phone, in Russian (``40-…`` to ``59-…``).
 
 A phone shot whose page part is missing (a button, a panel not built yet) is not taken; the run
 lists them at the end and, with ``--strict``, fails.
@@ -32,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         "--phone-only", action="store_true", help="only the phone shots (the others are kept)"
     )
     parser.add_argument("--strict", action="store_true", help="fail when a phone shot is missing")
+    parser.add_argument(
+        "--polls-only",
+        action="store_true",
+        help="only the city poll's shots, poll-*.png (the others are kept)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
 
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         moderator_merges_a_duplicate_group,
         official_answers_the_strongest,
     )
+    from tests.e2e_poll import city_poll_end_to_end
     from tests.e2e_project import city_runs_a_budget_project, real_budget_pages
     from tests.similar_support import similar_app
     from webapp.kernel.settings import Settings
@@ -52,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*-phone-*.png" if args.phone_only else "*.png"):
+    stale = "*-phone-*.png" if args.phone_only else "poll-*.png" if args.polls_only else "*.png"
+    for old in out.glob(stale):
         old.unlink()
     started = time.monotonic()
     if not args.phone_only:
@@ -74,11 +83,17 @@ def main(argv: list[str] | None = None) -> int:
             app = similar_app(settings)
             with serve(app) as base, chromium() as browser:
                 site = Site(app, base, browser, shots=out)
+                if args.polls_only:
+                    for lang in ("ru", "en"):
+                        city_poll_end_to_end(site, lang)
+                    return _summary(out, started)
                 citizen_registers_types_and_supports_instead(site)
                 moderator_merges_a_duplicate_group(site)
                 official_answers_the_strongest(site)
                 city_runs_a_budget_project(site)
                 real_budget_pages(site)
+                for lang in ("ru", "en"):
+                    city_poll_end_to_end(site, lang)
                 keyboard_only(site)
                 ids = plant_tour_data(site)
                 for lang in ("ru", "en"):
@@ -92,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not captured: {name}", file=sys.stderr)
     if missing and args.strict:
         return 1
+    return _summary(out, started)
+
+
+def _summary(out: Path, started: float) -> int:
     shots = sorted(out.glob("*.png"))
     size = sum(p.stat().st_size for p in shots)
     print(

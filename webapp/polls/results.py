@@ -261,11 +261,16 @@ def _groups(
             pooled += n
             pooled_counts += breakdown.counts[:, j]
             continue
+        raw_counts = breakdown.counts[:, j]
         if question.kind == "scale":
             assert breakdown.mean is not None
             values: tuple[float, ...] = (float(breakdown.mean[j]),)
+            if not math.isfinite(values[0]):  # no population figures here: as answered
+                values = (float(question.scale_values @ raw_counts / n),)
         else:
             values = tuple(float(v) for v in breakdown.share[:n_options, j])
+            if not all(math.isfinite(v) for v in values):
+                values = tuple(float(v) / n for v in raw_counts[:n_options])
         name_ru, name_en = names.get(gid, ("", ""))
         out.append(GroupResult(gid, name_ru, name_en, n, values))
     if pooled:

@@ -8,9 +8,13 @@ aggregate: counts, shares, means; never a resident's answer or a free-text "othe
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -18,9 +22,14 @@ from starlette.routing import BaseRoute, Route
 from webapp.kernel.audit import csv_safe
 from webapp.kernel.routing import GET
 from webapp.kernel.security import can
+from webapp.kernel.storage.models import District
 from webapp.kernel.web import csv_download, current_user, db, language, render, translator
+from webapp.polls import polls
 from webapp.polls import results as results_service
 from webapp.polls.results import Estimate, PollResults, QuestionResult
+from webapp.taxonomy import shapes
+
+log = logging.getLogger("veche")
 
 
 def _staff(user: Any) -> bool:
@@ -64,8 +73,11 @@ class Chart:
     bars: tuple[Bar, ...]
 
 
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f} %".replace(".", ",") if value == value else "—"
+def _pct(value: float, lang: str = "ru") -> str:
+    """A share as the reader writes it: "12,5 %" in Russian, "12.5%" in English."""
+    if value != value:
+        return "—"
+    return f"{value * 100:.1f}%" if lang == "en" else f"{value * 100:.1f} %".replace(".", ",")
 
 
 def chart(question: QuestionResult, lang: str) -> Chart | None:
@@ -88,8 +100,8 @@ def chart(question: QuestionResult, lang: str) -> Chart | None:
                 span * corr.value if corr else None,
                 left + span * corr.low if corr else 0.0,
                 left + span * corr.high if corr else 0.0,
-                _pct(opt.raw.value),
-                _pct(corr.value) if corr else "—",
+                _pct(opt.raw.value, lang),
+                _pct(corr.value, lang) if corr else "—",
             )
         )
     return Chart(width, row * len(bars) + 8, left, span, tuple(bars))
@@ -98,18 +110,93 @@ def chart(question: QuestionResult, lang: str) -> Chart | None:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DistrictMap:
+    """One question's district map: the value per district (share of one option, or the mean of
+    a scale) and which option it shows; the other options are links (no JavaScript)."""
+
+    option_id: int | None  # None: a scale's mean
+    label: str
+    values: Mapping[int, float | None]
+    is_share: bool
+
+
+def district_maps(
+    results: PollResults, lang: str, chosen: dict[int, int]
+) -> dict[int, DistrictMap]:
+    """Per question, the map of its districts' raw values (only districts with enough answers to
+    be shown: the breakdown's rule). Single and multiple choice: the option ``chosen`` for the
+    question, else the one most chose; scale: the mean."""
+    maps: dict[int, DistrictMap] = {}
+    for q in results.questions:
+        groups = [g for g in q.districts if g.district_id not in (None, -1) and g.values]
+        if not groups:
+            continue
+        if q.kind == "scale":
+            values = {g.district_id: g.values[0] for g in groups if g.district_id is not None}
+            maps[q.question_id] = DistrictMap(None, "", values, False)
+        elif q.kind in ("single", "multiple") and q.options:
+            ids = [o.option_id for o in q.options]
+            pick = chosen.get(q.question_id)
+            k = (
+                ids.index(pick)
+                if pick in ids
+                else max(range(len(ids)), key=lambda i: q.options[i].count)
+            )
+            values = {g.district_id: g.values[k] for g in groups if g.district_id is not None}
+            maps[q.question_id] = DistrictMap(ids[k], q.options[k].text(lang), values, True)
+    return maps
+
+
+def _chosen(request: Request) -> dict[int, int]:
+    """``?map=question:option`` picks the option a question's map shows."""
+    out: dict[int, int] = {}
+    for item in request.query_params.getlist("map")[:20]:
+        q, _, o = item.partition(":")
+        if q.isdigit() and o.isdigit():
+            out[int(q)] = int(o)
+    return out
+
+
+def _shapes(session: Session, lang: str, audience: tuple[int, ...]) -> shapes.MapShapes | None:
+    """The district map, zoomed to the poll's okrugs when it asks only some; None without a
+    usable boundary file (the page then has no map, only the tables)."""
+    okrugs: list[str] | None = None
+    if audience:
+        rows = session.execute(
+            select(District.id, District.slug, District.parent_id).where(District.id.in_(audience))
+        ).all()
+        parents = {r.parent_id for r in rows if r.parent_id is not None}
+        slugs = {r.slug for r in rows if r.parent_id is None}
+        if parents:
+            slugs |= set(session.scalars(select(District.slug).where(District.id.in_(parents))))
+        okrugs = sorted(slugs) or None
+    try:
+        return shapes.map_shapes(session, lang, okrugs=okrugs)
+    except shapes.BoundaryFileError:
+        log.warning("poll results: no district map", exc_info=True)
+        return None
+
+
 async def results_page(request: Request) -> Response:
-    staff = _staff(await current_user(request))
-    results = await load(request, request.path_params["poll_id"], staff)
-    lang = language(request)
     user = await current_user(request)
+    staff = _staff(user)
+    poll_id = request.path_params["poll_id"]
+    results = await load(request, poll_id, staff)
+    lang = language(request)
+    detail = await db(request, polls.poll_detail, poll_id)
+    maps = district_maps(results, lang, _chosen(request))
+    district_map = await db(request, _shapes, lang, detail.audience) if maps else None
     ctx = {
         "results": results,
         "staff": staff,
         "moderator": user is not None and can(user.role, "moderate"),
         "charts": {q.question_id: chart(q, lang) for q in results.questions},
-        "pct": _pct,
+        "pct": lambda v: _pct(v, lang),
+        "mean_text": lambda v: f"{v:.2f}" if lang == "en" else f"{v:.2f}".replace(".", ","),
         "poll_title": results.title(lang),
+        "maps": maps if district_map is not None else {},
+        "district_map": district_map,
     }
     return await render(request, "polls/results.html", ctx)
 
