@@ -560,3 +560,51 @@ def phone_pages(site: Site, lang: str, email: str, poll_id: int) -> None:
         page.goto(f"{site.base}{path}")
         _shot(site, page, f"poll-{number:02d}-phone360-{name}-{lang}", full=True)
     page.context.close()
+
+
+def demo_poll_results_with_maps(site: Site, voters: int = 900) -> int:
+    """The closed demo poll (simulated answers of ``voters`` demo voters spread over the city,
+    the centre over-represented) read by a visitor in both languages, desktop and phone: the
+    corrected shares, the okrug table and the district maps. Returns the poll's id."""
+    from sqlalchemy import insert
+
+    from webapp.demo.demo_polls import seed_polls
+    from webapp.kernel.storage.models import District, User, utcnow
+
+    with transaction(site.factory) as s:
+        districts = s.scalars(
+            select(District.id).where(District.parent_id.is_not(None)).order_by(District.id)
+        ).all()
+        now = utcnow()
+        s.execute(
+            insert(User),
+            [
+                {
+                    "email": f"voter-{i}@demo.veche.local",
+                    "display_name": f"Voter {i}",
+                    "password_hash": "!",  # cannot log in
+                    "district_id": districts[(i * 7) % len(districts)],
+                    "created_at": now - timedelta(days=400),
+                }
+                for i in range(voters)
+            ],
+        )
+    seeded = seed_polls(site.factory, utcnow())
+    with transaction(site.factory) as s:
+        closed = s.scalar(
+            select(Poll.id).where(Poll.id.in_([p.poll_id for p in seeded]), Poll.closes_at < now)
+        )
+    assert closed is not None
+    for lang in ("ru", "en"):
+        context = site.browser.new_context(
+            locale=lang, extra_http_headers={"Accept-Language": lang}
+        )
+        page = context.new_page()
+        page.goto(f"{site.base}/polls/{closed}/results")
+        assert page.locator("svg.choropleth-map").count() >= 1, "a district map"
+        _shot(site, page, f"poll-13-demo-results-with-map-{lang}", full=True)
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.locator("svg.choropleth-map").first.scroll_into_view_if_needed()
+        _shot(site, page, f"poll-14-phone360-demo-map-{lang}")
+        context.close()
+    return closed

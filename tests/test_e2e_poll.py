@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser_support import chromium, requires_chromium, serve
 from tests.e2e_flows import Site
-from tests.e2e_poll import city_poll_end_to_end, expected_correction
+from tests.e2e_poll import city_poll_end_to_end, demo_poll_results_with_maps, expected_correction
 from webapp.app import create_app
 from webapp.polls import results
 
@@ -44,3 +44,24 @@ def test_a_city_poll_from_the_official_form_to_corrected_results(
     with serve(app) as base:
         outcome = city_poll_end_to_end(Site(app, base, browser), lang)
     assert outcome["poll_id"] > 0
+
+
+def test_the_demo_poll_shows_district_maps_in_both_languages(settings: Any, browser: Any) -> None:
+    """The simulated demo poll's results draw a district map per question in a real browser;
+    no district with fewer than five answers is coloured."""
+    results.clear_cache()
+    app = create_app(settings)
+    with serve(app) as base:
+        site = Site(app, base, browser)
+        poll_id = demo_poll_results_with_maps(site)
+        page = browser.new_page()
+        page.goto(f"{base}/polls/{poll_id}/results")
+        maps = page.locator("svg.choropleth-map")
+        assert maps.count() >= 2
+        html = maps.first.inner_html()
+        page.close()
+    with site.factory() as s:
+        doc = results.poll_results(s, poll_id)
+    shown = {g.district_id for g in doc.questions[0].districts if g.values}
+    assert all(g.respondents >= results.MIN_GROUP for g in doc.questions[0].districts if g.values)
+    assert shown and html.count("<title>") >= len(shown)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         moderator_merges_a_duplicate_group,
         official_answers_the_strongest,
     )
-    from tests.e2e_poll import city_poll_end_to_end
+    from tests.e2e_poll import city_poll_end_to_end, demo_poll_results_with_maps
     from tests.e2e_project import city_runs_a_budget_project, real_budget_pages
     from tests.similar_support import similar_app
     from webapp.kernel.settings import Settings
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.polls_only:
                     for lang in ("ru", "en"):
                         city_poll_end_to_end(site, lang)
+                    demo_poll_results_with_maps(site)
                     return _summary(out, started)
                 citizen_registers_types_and_supports_instead(site)
                 moderator_merges_a_duplicate_group(site)
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 real_budget_pages(site)
                 for lang in ("ru", "en"):
                     city_poll_end_to_end(site, lang)
+                demo_poll_results_with_maps(site)
                 keyboard_only(site)
                 ids = plant_tour_data(site)
                 for lang in ("ru", "en"):
