@@ -168,3 +168,23 @@ def test_csv_defuses_formulas_in_texts(app: Any, session_factory: Any) -> None:
     text = Browser(app).get(f"/polls/{ids['poll']}/results.csv").content.decode("utf-8-sig")
     assert "'=HYPERLINK" in text
     assert ';"=HYPERLINK' not in text and ";=HYPERLINK" not in text
+
+
+def test_the_shared_body_never_carries_one_readers_page_to_another(
+    app: Any, session_factory: Any
+) -> None:
+    """The results body is rendered once and shared; each reader still gets their own frame
+    (name, menu) and only their own links (the moderators' link only for moderators)."""
+    ids = _poll(session_factory, closed=True)
+    make_user(session_factory, "mod-body@example.org", role="moderator", name="Модератор Ключ")
+    make_user(session_factory, "cit-body@example.org", name="Житель Замок")
+    mod, cit = Browser(app), Browser(app)
+    mod.login("mod-body@example.org")
+    cit.login("cit-body@example.org")
+    url = f"/polls/{ids['poll']}/results"
+    for _ in range(2):  # the second round comes from the shared body
+        m, c = mod.get(url).text, cit.get(url).text
+        assert "Модератор Ключ" in m and "Житель Замок" not in m
+        assert "Житель Замок" in c and "Модератор Ключ" not in c
+        assert "/flagged" in m and "/flagged" not in c
+        assert "31,8 %" in m and "31,8 %" in c

@@ -18,6 +18,7 @@ from webapp.kernel.storage.models import (
     PollDistrict,
     PollOption,
     PollQuestion,
+    PollResponse,
 )
 
 
@@ -146,3 +147,61 @@ def test_residents_cannot_reach_admin(app: Any, session_factory: Any) -> None:
     assert b.submit("/officials/polls/new", POLL).status_code == 403
     with transaction(session_factory) as s:
         assert s.scalars(select(Poll)).all() == []
+
+
+def _jpeg_with_exif() -> bytes:
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (64, 48), (30, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def test_poll_picture_is_reencoded_described_audited_and_frozen_with_the_poll(
+    app: Any, session_factory: Any, settings: Any
+) -> None:
+    b = official(app, session_factory)
+    ids = make_poll(session_factory, slug="pic")
+    url = f"/officials/polls/{ids['poll']}/image"
+    raw = _jpeg_with_exif()
+    no_alt = b.post(
+        url, data={"csrf_token": b.csrf()}, files={"image": ("p.jpg", raw, "image/jpeg")}
+    )
+    assert no_alt.status_code == 422 and 'id="image_alt-error"' in no_alt.text
+    fake = b.post(
+        url,
+        data={"csrf_token": b.csrf(), "image_alt": "Парк"},
+        files={"image": ("p.jpg", b"not an image", "image/jpeg")},
+    )
+    assert fake.status_code == 422
+    ok = b.post(
+        url,
+        data={"csrf_token": b.csrf(), "image_alt": "Парк у пруда"},
+        files={"image": ("p.jpg", raw, "image/jpeg")},
+    )
+    assert ok.status_code == 303, ok.text[:300]
+    with transaction(session_factory) as s:
+        poll = s.get(Poll, ids["poll"])
+        assert poll is not None and poll.image_key is not None
+        key = poll.image_key
+        assert s.scalars(select(AuditLog).where(AuditLog.action == "poll.image")).all()
+    stored = (settings.media_path / f"{key}.jpg").read_bytes()
+    assert b"SecretCam" not in stored and b"Exif" not in stored
+    page = b.get(f"/polls/{ids['poll']}")
+    assert f"/media/{key}.jpg" in page.text and 'alt="Парк у пруда"' in page.text
+    # once a resident answered, the picture stays as it is (409)
+    resident = make_user(session_factory, "pic-resident@example.org")
+    with transaction(session_factory) as s:
+        s.add(PollResponse(poll_id=ids["poll"], user_id=resident.id))
+        poll = s.get(Poll, ids["poll"])
+        assert poll is not None
+        poll.frozen_at = datetime.now() - timedelta(minutes=1)
+    frozen = b.post(url, data={"csrf_token": b.csrf(), "remove": "1"})
+    assert frozen.status_code == 409
+    with transaction(session_factory) as s:
+        assert s.scalar(select(Poll.image_key).where(Poll.id == ids["poll"])) == key

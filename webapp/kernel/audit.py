@@ -46,6 +46,7 @@ ACTION_LABELS: dict[str, str] = {
     "poll.create": N_("Poll created"),
     "poll.update": N_("Poll changed"),
     "project.cover": N_("Project cover changed"),
+    "poll.image": N_("Poll picture changed"),
     "project.create": N_("Project created"),
     "project.delete": N_("Project deleted"),
     "project.expert_add": N_("Expert assigned to a project"),

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from webapp.kernel import audit
 from webapp.kernel.dto import CurrentUser
-from webapp.kernel.errors import N_, Conflict, NotFound
+from webapp.kernel.errors import N_, Conflict, NotFound, invalid
+from webapp.kernel.media import MediaStore, ProcessedImage
 from webapp.kernel.storage.models import (
     POLL_KINDS,
     District,
@@ -57,6 +58,8 @@ class PollSummary:
     allow_change: bool
     points: int
     simulated: bool
+    image_key: str | None = None
+    image_alt: str = ""
 
     def title(self, language: str) -> str:
         return self.title_en if language == "en" and self.title_en else self.title_ru
@@ -132,6 +135,8 @@ def summarize(p: Poll) -> PollSummary:
         allow_change=p.allow_change,
         points=p.points,
         simulated=p.simulated,
+        image_key=p.image_key,
+        image_alt=p.image_alt,
     )
 
 
@@ -632,3 +637,53 @@ def delete_question(session: Session, actor_id: int, poll_id: int, question_id: 
         session, actor_id, "poll.update", "poll", poll_id, details={"question_deleted": question_id}
     )
     session.flush()
+
+
+IMAGE_ALT_MAX = 300
+
+
+def set_image(
+    session: Session,
+    actor_id: int,
+    poll_id: int,
+    image: ProcessedImage | None,
+    alt: str,
+    store: MediaStore | None,
+    remove: bool = False,
+) -> str | None:
+    """Store a re-encoded picture for the poll (or keep the current one) with its description;
+    ``remove`` takes it away. A description is required with a picture; a frozen poll keeps
+    its picture (409). Audited. Returns the picture's key."""
+    poll = session.get(Poll, poll_id, with_for_update=True)
+    if poll is None:
+        raise NotFound(N_("Poll not found."))
+    if poll.frozen_at is not None:
+        raise Conflict(FROZEN)
+    errors = Errors()
+    alt_text = clean_text(errors, "image_alt", alt, min_length=0, max_length=IMAGE_ALT_MAX)
+    errors.raise_if_any()
+    before = {"image_key": poll.image_key, "image_alt": poll.image_alt}
+    if remove:
+        poll.image_key, poll.image_alt = None, ""
+    else:
+        if image is None and poll.image_key is None:
+            raise invalid("image", N_("Please choose a picture to send."))
+        if not alt_text:
+            raise invalid("image_alt", N_("Describe the picture for those who cannot see it."))
+        if image is not None and store is not None:
+            poll.image_key = store.put(image)
+        poll.image_alt = alt_text
+    poll.updated_at = utcnow()
+    audit.record(
+        session,
+        actor_id,
+        "poll.image",
+        "poll",
+        poll_id,
+        details={
+            "before": before,
+            "after": {"image_key": poll.image_key, "image_alt": poll.image_alt},
+        },
+    )
+    session.flush()
+    return poll.image_key

@@ -7,19 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from webapp.kernel.errors import N_, Conflict, InvalidInput
+from webapp.kernel.errors import N_, Conflict, InvalidInput, PayloadTooLarge
+from webapp.kernel.media import ImageRejected, MediaStore, process_image
 from webapp.kernel.routing import BOTH, GET, POST
 from webapp.kernel.storage.models import POLL_KINDS
 from webapp.kernel.web import (
     db,
     field_errors,
     flash,
+    image_decoders,
     rate_limit,
     read_form,
+    read_upload,
     redirect,
     render,
     require_user,
@@ -50,6 +55,7 @@ async def _form_page(
     conflict: str = "",
     question_values: dict[str, str] | None = None,
     question_errors: dict[str, str] | None = None,
+    image_errors: dict[str, str] | None = None,
 ) -> Response:
     tz = _tz(request)
 
@@ -67,6 +73,7 @@ async def _form_page(
         conflict=conflict,
         question_values=question_values or {"required": "on"},
         question_errors=question_errors or {},
+        image_errors=image_errors or {},
         kinds=POLL_KINDS,
         timezone=request.app.state.settings.timezone,
     )
@@ -157,7 +164,49 @@ async def delete_question(request: Request) -> Response:
     return redirect(request, "officials_poll_edit", poll_id=poll_id)
 
 
+async def poll_image(request: Request) -> Response:
+    """Upload (or remove) the poll's picture: re-encoded by the one media pipeline, without
+    metadata; a description of the picture is required; refused once the poll is frozen."""
+    user = await require_user(request, "answer")
+    poll_id = request.path_params["poll_id"]
+    settings = request.app.state.settings
+    try:
+        fields, raw = await read_upload(request, "image", settings.photo_max_bytes, max_fields=20)
+        await rate_limit(request, "photo", f"user:{user.id}")
+        image = None
+        if raw and not fields.get("remove"):
+            try:
+                image = await anyio.to_thread.run_sync(
+                    process_image, raw, settings.photo_max_pixels, limiter=image_decoders(request)
+                )
+            except ImageRejected as exc:
+                raise InvalidInput({"image": (exc.message, dict(exc.params))}) from exc
+        await db(
+            request,
+            polls.set_image,
+            user.id,
+            poll_id,
+            image,
+            fields.get("image_alt", ""),
+            MediaStore(settings.media_path),
+            bool(fields.get("remove")),
+        )
+    except InvalidInput as exc:
+        errors = field_errors(request, exc) or {"image": translator(request).gettext(exc.message)}
+        return await _form_page(request, poll_id, None, None, 422, image_errors=errors)
+    except PayloadTooLarge as exc:
+        message = translator(request).gettext(exc.message, **exc.params)
+        return await _form_page(request, poll_id, None, None, 413, image_errors={"image": message})
+    except Conflict as exc:
+        return await _form_page(request, poll_id, None, None, 409, conflict=_message(request, exc))
+    flash(request, N_("The picture is saved."), "success")
+    return redirect(request, "officials_poll_edit", poll_id=poll_id)
+
+
 ROUTES: list[BaseRoute] = [
+    Route(
+        "/officials/polls/{poll_id:id}/image", poll_image, methods=POST, name="officials_poll_image"
+    ),
     Route("/officials/polls", polls_admin, methods=GET, name="officials_polls"),
     Route("/officials/polls/new", new_poll, methods=BOTH, name="officials_poll_new"),
     Route("/officials/polls/{poll_id:id}", edit_poll, methods=BOTH, name="officials_poll_edit"),

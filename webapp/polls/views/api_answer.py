@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from webapp.kernel.api import iso
+from webapp.kernel.api import absolute, iso
 from webapp.kernel.errors import N_, NotFound, invalid
 from webapp.kernel.openapi import Call, Field, Operation, Param
 from webapp.kernel.openapi.document import SCHEMAS as KERNEL_SCHEMAS
@@ -23,7 +23,8 @@ from webapp.polls.answering import RawAnswer
 ANSWERS_MAX = 20_000
 
 
-def _poll_json(p: polls.PollSummary, lang: str) -> dict[str, Any]:
+def _poll_json(request: Request, p: polls.PollSummary, lang: str) -> dict[str, Any]:
+    image = p.image_key and absolute(request, "media", file=f"{p.image_key}.jpg")
     return {
         "id": p.id,
         "title": p.title(lang),
@@ -32,6 +33,8 @@ def _poll_json(p: polls.PollSummary, lang: str) -> dict[str, Any]:
         "verified_only": p.verified_only,
         "allow_change": p.allow_change,
         "points": p.points,
+        "image_url": image or None,
+        "image_alt": p.image_alt if image else "",
     }
 
 
@@ -51,7 +54,7 @@ async def list_polls(request: Request, call: Call) -> Response:
         return polls.open_polls_for(session, user, utcnow(), limit=100)
 
     rows = await db(request, load)
-    return JSONResponse({"items": [_poll_json(p, _lang(request)) for p in rows]})
+    return JSONResponse({"items": [_poll_json(request, p, _lang(request)) for p in rows]})
 
 
 async def get_poll(request: Request, call: Call) -> Response:
@@ -66,7 +69,7 @@ async def get_poll(request: Request, call: Call) -> Response:
     lang = _lang(request)
     return JSONResponse(
         {
-            **_poll_json(page.detail.poll, lang),
+            **_poll_json(request, page.detail.poll, lang),
             "description": page.detail.description(lang),
             "can_answer": page.refusal is None,
             "refusal": page.refusal,
@@ -188,6 +191,8 @@ _POLL = {
     "verified_only": {"type": "boolean"},
     "allow_change": {"type": "boolean"},
     "points": _INT,
+    "image_url": {"type": ["string", "null"], "format": "uri"},
+    "image_alt": _STR,
 }
 
 

@@ -9,10 +9,13 @@ aggregate: counts, shares, means; never a resident's answer or a free-text "othe
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -178,27 +181,53 @@ def _shapes(session: Session, lang: str, audience: tuple[int, ...]) -> shapes.Ma
         return None
 
 
+# The page's body, rendered once per results version and shared by all its readers (it holds
+# aggregates only; the frame around it — the visitor's name, menu, flashes — is rendered for each
+# request). Keyed by the results object (a new one per tally version), the language, the reader
+# kind and the map choice; least recently used dropped.
+_bodies: OrderedDict[tuple[object, ...], Markup] = OrderedDict()
+_bodies_lock = threading.Lock()
+BODIES = 64
+
+
 async def results_page(request: Request) -> Response:
     user = await current_user(request)
     staff = _staff(user)
+    moderator = user is not None and can(user.role, "moderate")
     poll_id = request.path_params["poll_id"]
     results = await load(request, poll_id, staff)
     lang = language(request)
-    detail = await db(request, polls.poll_detail, poll_id)
-    maps = district_maps(results, lang, _chosen(request))
-    district_map = await db(request, _shapes, lang, detail.audience) if maps else None
-    ctx = {
-        "results": results,
-        "staff": staff,
-        "moderator": user is not None and can(user.role, "moderate"),
-        "charts": {q.question_id: chart(q, lang) for q in results.questions},
-        "pct": lambda v: _pct(v, lang),
-        "mean_text": lambda v: f"{v:.2f}" if lang == "en" else f"{v:.2f}".replace(".", ","),
-        "poll_title": results.title(lang),
-        "maps": maps if district_map is not None else {},
-        "district_map": district_map,
-    }
-    return await render(request, "polls/results.html", ctx)
+    chosen = _chosen(request)
+    key = (id(results), results.computed_at, lang, staff, moderator, tuple(sorted(chosen.items())))
+    with _bodies_lock:
+        body = _bodies.get(key)
+        if body is not None:
+            _bodies.move_to_end(key)
+    if body is None:
+        detail = await db(request, polls.poll_detail, poll_id)
+        maps = district_maps(results, lang, chosen)
+        district_map = await db(request, _shapes, lang, detail.audience) if maps else None
+        ctx = {
+            "results": results,
+            "staff": staff,
+            "moderator": moderator,
+            "lang": lang,
+            "charts": {q.question_id: chart(q, lang) for q in results.questions},
+            "pct": lambda v: _pct(v, lang),
+            "mean_text": lambda v: f"{v:.2f}" if lang == "en" else f"{v:.2f}".replace(".", ","),
+            "poll_title": results.title(lang),
+            "maps": maps if district_map is not None else {},
+            "district_map": district_map,
+        }
+        env = request.app.state.jinja[lang]
+        body = Markup(env.get_template("polls/_results_body.html").render(ctx))
+        with _bodies_lock:
+            _bodies[key] = body
+            while len(_bodies) > BODIES:
+                _bodies.popitem(last=False)
+    return await render(
+        request, "polls/results.html", {"body": body, "poll_title": results.title(lang)}
+    )
 
 
 def _num(value: float | None, digits: int = 4) -> str:
