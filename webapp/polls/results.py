@@ -50,6 +50,7 @@ from webapp.kernel.storage.models import (
 from webapp.polls.population import Population, population
 from webapp.polls.tally import Layout, live_tally
 from webapp.polls.tally import clear as clear_tallies
+from webapp.polls.tally import note_answer as tally_note_answer
 
 Z = 1.959963984540054  # the 97.5 % normal quantile: 95 % intervals
 CACHE_TTL_S = 30.0
@@ -473,9 +474,36 @@ _cache: dict[tuple[int, str], tuple[tuple[object, ...], float, PollResults]] = {
 _cache_lock = threading.Lock()
 
 
+# The last results each reader kind got, for FRESH_S: readers arriving within it need no
+# database round trip at all (the other workers' answers reach the tally within the same second
+# anyway: tally.SYNC_INTERVAL_S); an answer taken by this worker drops it (note_answer).
+FRESH_S = 1.0
+_recent: dict[tuple[int, str, bool], tuple[float, PollResults]] = {}
+
+
+def recent(poll_id: int, population_file: str, staff: bool) -> PollResults | None:
+    """The results served less than ``FRESH_S`` ago to the same kind of reader, if any."""
+    with _cache_lock:
+        hit = _recent.get((poll_id, population_file, staff))
+    if hit is None or time.monotonic() - hit[0] >= FRESH_S:
+        return None
+    if not staff and not hit[1].public:  # pragma: no cover - a staff result never goes here
+        return None
+    return hit[1]
+
+
+def note_answer(poll_id: int) -> None:
+    """An answer to ``poll_id`` was committed by this worker: its next reader sees it."""
+    tally_note_answer(poll_id)
+    with _cache_lock:
+        for key in [k for k in _recent if k[0] == poll_id]:
+            del _recent[key]
+
+
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _recent.clear()
     clear_tallies()
 
 
@@ -507,10 +535,13 @@ def poll_results(
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == stamp and time.monotonic() - hit[1] < CACHE_TTL_S:
+        with _cache_lock:
+            _recent[(poll_id, population_file, staff)] = (time.monotonic(), hit[2])
         return hit[2]
     out = compute(session, poll, population(session, population_file), now)
     with _cache_lock:
         _cache[key] = (stamp, time.monotonic(), out)
+        _recent[(poll_id, population_file, staff)] = (time.monotonic(), out)
         if len(_cache) > 256:
             _cache.pop(next(iter(_cache)))
     return out

@@ -25,7 +25,8 @@ from webapp.kernel.web import (
     require_user,
     translator,
 )
-from webapp.polls import answering, polls, tally
+from webapp.polls import answering, polls
+from webapp.polls import results as results_service
 from webapp.polls.answering import RawAnswer
 from webapp.polls.polls import PollDetail
 
@@ -129,7 +130,9 @@ async def answer_poll(request: Request) -> Response:
         status = 409 if isinstance(exc, Conflict) else 403
         message = translator(request).gettext(exc.message, **exc.params)
         return await _poll_page(request, form, {}, status, problem=message)
-    tally.note_answer(poll_id)  # committed: this worker's results count it on their next read
+    results_service.note_answer(
+        poll_id
+    )  # committed: this worker's results count it on their next read
     if saved.replaced:
         flash(request, N_("Your answer is changed."), "success")
     else:

@@ -17,7 +17,8 @@ from webapp.kernel.openapi.document import SCHEMAS as KERNEL_SCHEMAS
 from webapp.kernel.security import can
 from webapp.kernel.storage.models import utcnow
 from webapp.kernel.web import db, language
-from webapp.polls import answering, polls, tally
+from webapp.polls import answering, polls
+from webapp.polls import results as results_service
 from webapp.polls.answering import RawAnswer
 
 ANSWERS_MAX = 20_000
@@ -159,7 +160,7 @@ async def put_answer(request: Request, call: Call) -> Response:
     poll_id = call.params["poll_id"]
     answers = parse_answers(call.body["answers"])
     await db(request, answering.submit, call.user, poll_id, answers)
-    tally.note_answer(poll_id)
+    results_service.note_answer(poll_id)
     assert call.user is not None
     found = await db(request, answering.my_answer, call.user.id, poll_id)
     assert found is not None

@@ -8,6 +8,7 @@ aggregate: counts, shares, means; never a resident's answer or a free-text "othe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -41,6 +42,9 @@ def _staff(user: Any) -> bool:
 
 async def load(request: Request, poll_id: int, staff: bool) -> PollResults:
     settings = request.app.state.settings
+    fresh = results_service.recent(poll_id, settings.population_file, staff)
+    if fresh is not None:
+        return fresh
     return await db(
         request,
         results_service.poll_results,
@@ -122,6 +126,7 @@ class DistrictMap:
     label: str
     values: Mapping[int, float | None]
     is_share: bool
+    shown: bool = False  # one question's map is drawn at a time; the others offer a link
 
 
 def district_maps(
@@ -129,7 +134,9 @@ def district_maps(
 ) -> dict[int, DistrictMap]:
     """Per question, the map of its districts' raw values (only districts with enough answers to
     be shown: the breakdown's rule). Single and multiple choice: the option ``chosen`` for the
-    question, else the one most chose; scale: the mean."""
+    question, else the one most chose; scale: the mean. One map is drawn (``shown``): the
+    question ``chosen`` names, else the first; a page of ten maps would weigh ten times more
+    and scroll for ever on a phone."""
     maps: dict[int, DistrictMap] = {}
     for q in results.questions:
         groups = [g for g in q.districts if g.district_id not in (None, -1) and g.values]
@@ -148,15 +155,19 @@ def district_maps(
             )
             values = {g.district_id: g.values[k] for g in groups if g.district_id is not None}
             maps[q.question_id] = DistrictMap(ids[k], q.options[k].text(lang), values, True)
+    if maps:
+        first = next((q for q in chosen if q in maps), next(iter(maps)))
+        maps[first] = dataclasses.replace(maps[first], shown=True)
     return maps
 
 
 def _chosen(request: Request) -> dict[int, int]:
-    """``?map=question:option`` picks the option a question's map shows."""
+    """``?map=question:option`` picks the question the map shows and its option (0: the
+    question's default, or a scale)."""
     out: dict[int, int] = {}
-    for item in request.query_params.getlist("map")[:20]:
+    for item in request.query_params.getlist("map")[:1]:
         q, _, o = item.partition(":")
-        if q.isdigit() and o.isdigit():
+        if q.isdigit() and o.isdigit() and len(q) < 12 and len(o) < 12:
             out[int(q)] = int(o)
     return out
 
