@@ -32,6 +32,7 @@ DOMAINS: tuple[str, ...] = (
     "dedup",
     "campaigns",
     "polls",
+    "reports",
     "demo",
 )
 
