@@ -12,7 +12,7 @@ Drafts are read only for staff (officials and admins); citizens get ``NotFound``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -288,40 +288,57 @@ def _sort_key(card: ProjectCard) -> tuple[int, float]:
 
 
 def list_projects(
-    session: Session, now: datetime | None = None, *, include_drafts: bool = False
+    session: Session,
+    now: datetime | None = None,
+    *,
+    include_drafts: bool = False,
+    keep: Callable[[Project, StageState], bool] | None = None,
+    limit: int | None = None,
 ) -> list[ProjectCard]:
-    """Every (published, unless ``include_drafts``) project as a card, open ones first."""
+    """Every (published, unless ``include_drafts``) project as a card, open ones first.
+
+    ``keep`` (a project and its stage now) picks the projects wanted before anything is counted,
+    and ``limit`` keeps the first of them in the card order: the numbers (ideas, authors,
+    supporters, ballots: grouped counts over their votes) are computed for those only — the
+    permanent pool alone has every idea and vote of the city.
+    """
     now = now or utcnow()
     query = select(Project)
     if not include_drafts:
         query = query.where(Project.published.is_(True))
     projects = list(session.scalars(query.order_by(Project.id)))
-    ids = [p.id for p in projects]
-    windows, numbers, budgets = _windows(session, ids), counts(session, ids), _budgets(session, ids)
-    cards = [
-        _card(
-            p,
-            state_at(now, windows[p.id], permanent=p.permanent, override=p.stage_override),
-            numbers[p.id],
-            budgets.get(p.id, 0),
-        )
+    windows = _windows(session, [p.id for p in projects])
+    states = {
+        p.id: state_at(now, windows[p.id], permanent=p.permanent, override=p.stage_override)
         for p in projects
-    ]
+    }
+    if keep is not None:
+        projects = [p for p in projects if keep(p, states[p.id])]
+    if limit is not None:
+        # the card order needs only the project and its stage: cut before counting
+        blank = Counts(0, 0, 0, 0, 0)
+        projects = sorted(projects, key=lambda p: _sort_key(_card(p, states[p.id], blank, 0)))
+        projects = projects[:limit]
+    ids = [p.id for p in projects]
+    numbers, budgets = counts(session, ids), _budgets(session, ids)
+    cards = [_card(p, states[p.id], numbers[p.id], budgets.get(p.id, 0)) for p in projects]
     return sorted(cards, key=_sort_key)
+
+
+def _open_now(project: Project, state: StageState) -> bool:
+    return (
+        not project.permanent
+        and state.phase in ("open", "override")
+        and state.stage in ("proposals", "voting")
+    )
 
 
 def open_projects(
     session: Session, now: datetime | None = None, limit: int = 3
 ) -> list[ProjectCard]:
-    """Published dated projects whose proposals or voting are open now (for the home page)."""
-    cards = list_projects(session, now)
-    return [
-        c
-        for c in cards
-        if not c.permanent
-        and c.state.phase in ("open", "override")
-        and c.state.stage in ("proposals", "voting")
-    ][:limit]
+    """Published dated projects whose proposals or voting are open now (for the home page);
+    only these are counted (never the permanent pool's whole city of votes)."""
+    return list_projects(session, now, keep=_open_now, limit=limit)
 
 
 def timeline(state: StageState) -> tuple[TimelineStep, ...]:
