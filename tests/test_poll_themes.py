@@ -216,7 +216,9 @@ def test_a_new_answer_changes_the_key_and_themes_are_recomputed(
     late = make_user(session_factory, "late@example.org")
     with transaction(session_factory) as s:
         response = PollResponse(
-            poll_id=ids["poll"], user_id=late.id, updated_at=NOW + timedelta(minutes=1)
+            poll_id=ids["poll"],
+            user_id=late.id,
+            updated_at=datetime.now(UTC) + timedelta(minutes=1),
         )
         s.add(response)
         s.flush()
