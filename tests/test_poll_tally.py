@@ -53,14 +53,13 @@ def _poll(session_factory: Any, slug: str, *, opens: datetime | None = None) -> 
         s.add(poll)
         s.flush()
         qs = {}
-        for pos, (kind, extra) in enumerate(
-            [
-                ("single", {"allow_other": True}),
-                ("multiple", {"max_choices": 2}),
-                ("scale", {"scale_min": 1, "scale_max": 5}),
-                ("ranking", {}),
-            ]
-        ):
+        kinds: list[tuple[str, dict[str, Any]]] = [
+            ("single", {"allow_other": True}),
+            ("multiple", {"max_choices": 2}),
+            ("scale", {"scale_min": 1, "scale_max": 5}),
+            ("ranking", {}),
+        ]
+        for pos, (kind, extra) in enumerate(kinds):
             q = PollQuestion(poll_id=poll.id, position=pos, kind=kind, text_ru=kind, **extra)
             s.add(q)
             s.flush()
