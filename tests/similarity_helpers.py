@@ -66,7 +66,10 @@ def add_idea(
     title: str,
     body: str,
     status: str = "published",
+    project_id: int | None = None,
 ) -> int:
+    """An idea, published unless ``status`` says otherwise; in ``project_id`` from its first
+    commit when given (so no background job ever sees it elsewhere)."""
     with transaction(factory) as session:
         category = session.scalars(select(Category.id).order_by(Category.id)).first()
         idea_id = submit_idea(
@@ -74,6 +77,8 @@ def add_idea(
         )
         if status != "published":
             session.execute(update(Idea).where(Idea.id == idea_id).values(status=status))
+        if project_id is not None:
+            session.execute(update(Idea).where(Idea.id == idea_id).values(project_id=project_id))
     return idea_id
 
 

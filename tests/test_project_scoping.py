@@ -214,13 +214,14 @@ def test_pairs_and_groups_stay_within_one_project(
     sim_app: Starlette, site: Browser, factory: sessionmaker[Session], author: CurrentUser
 ) -> None:
     project_id = make_project(factory, current="proposals", title_ru="Велосипедный город")
-    bike, bike2 = add_idea(factory, author, *BIKE), add_idea(factory, author, *BIKE_COPY)
-    trees, trees2 = add_idea(factory, author, *TREES), add_idea(factory, author, *TREES_COPY)
+    # the bike copies are in two projects, the tree copies both in the project; each idea is in
+    # its project from its first commit, so the embedder never groups them before they move
+    bike = add_idea(factory, author, *BIKE)
+    bike2 = add_idea(factory, author, *BIKE_COPY, project_id=project_id)
+    trees = add_idea(factory, author, *TREES, project_id=project_id)
+    trees2 = add_idea(factory, author, *TREES_COPY, project_id=project_id)
     for other in OTHER:
         add_idea(factory, author, *other)
-    move(factory, bike2, project_id)  # the bike copies are in two projects now
-    move(factory, trees, project_id)
-    move(factory, trees2, project_id)
     settled(sim_app)
     with transaction(factory) as s:
         page, _ = queue_page(s, limit=50)
