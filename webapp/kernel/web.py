@@ -32,6 +32,7 @@ from webapp.kernel.errors import (
     RateLimited,
 )
 from webapp.kernel.hooks import hooks_of
+from webapp.kernel.media import ImageRejected, ProcessedImage, process_image
 from webapp.kernel.proxies import client_address
 from webapp.kernel.ratelimit import RateLimiter
 from webapp.kernel.security import can, csrf_matches, new_csrf_token
@@ -242,6 +243,19 @@ def image_decoders(request: Request) -> anyio.CapacityLimiter:
         bound = (loop, anyio.CapacityLimiter(IMAGE_DECODERS))
         request.app.state.image_decoders = bound
     return bound[1]
+
+
+async def decode_image(request: Request, raw: bytes, field: str) -> ProcessedImage:
+    """An uploaded picture through the one media pipeline (decoded, re-encoded, metadata
+    stripped) in a thread, at most ``IMAGE_DECODERS`` at once; a file that is not a usable
+    picture is ``InvalidInput`` on ``field``, in the uploader's words."""
+    settings = request.app.state.settings
+    try:
+        return await anyio.to_thread.run_sync(
+            process_image, raw, settings.photo_max_pixels, limiter=image_decoders(request)
+        )
+    except ImageRejected as exc:
+        raise InvalidInput({field: (exc.message, dict(exc.params))}) from exc
 
 
 def field_errors(request: Request, exc: InvalidInput) -> dict[str, str]:

@@ -12,22 +12,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from webapp.ideas import ideas as ideas_service
 from webapp.ideas import photos as photos_service
 from webapp.kernel.errors import N_, InvalidInput, NotFound, PayloadTooLarge
-from webapp.kernel.media import ImageRejected, MediaStore, process_image
+from webapp.kernel.media import MediaStore
 from webapp.kernel.settings import Settings
 from webapp.kernel.web import (
     current_user,
     db,
+    decode_image,
     field_errors,
     flash,
-    image_decoders,
     rate_limit,
     read_form,
     read_upload,
@@ -82,12 +80,7 @@ async def photos_page(request: Request) -> Response:
         alt = photos_service.clean_alt(values.get("alt"))
         if not raw:
             raise InvalidInput({"photo": (N_("Please choose a photo to send."), {})})
-        try:
-            image = await anyio.to_thread.run_sync(
-                process_image, raw, settings.photo_max_pixels, limiter=image_decoders(request)
-            )
-        except ImageRejected as exc:
-            raise InvalidInput({"photo": (exc.message, dict(exc.params))}) from exc
+        image = await decode_image(request, raw, "photo")
         await db(
             request,
             photos_service.attach_photo,

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from webapp.kernel.errors import N_, Conflict, InvalidInput, PayloadTooLarge
-from webapp.kernel.media import ImageRejected, MediaStore, process_image
+from webapp.kernel.media import MediaStore
 from webapp.kernel.routing import BOTH, GET, POST
 from webapp.kernel.storage.models import POLL_KINDS
 from webapp.kernel.web import (
     db,
+    decode_image,
     field_errors,
     flash,
-    image_decoders,
     rate_limit,
     read_form,
     read_upload,
@@ -175,12 +173,7 @@ async def poll_image(request: Request) -> Response:
         await rate_limit(request, "photo", f"user:{user.id}")
         image = None
         if raw and not fields.get("remove"):
-            try:
-                image = await anyio.to_thread.run_sync(
-                    process_image, raw, settings.photo_max_pixels, limiter=image_decoders(request)
-                )
-            except ImageRejected as exc:
-                raise InvalidInput({"image": (exc.message, dict(exc.params))}) from exc
+            image = await decode_image(request, raw, "image")
         await db(
             request,
             polls.set_image,
