@@ -25,6 +25,7 @@ individual's answer.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -51,7 +52,9 @@ from webapp.polls.population import Population, population
 from webapp.polls.tally import Layout, live_tally
 from webapp.polls.tally import clear as clear_tallies
 from webapp.polls.tally import note_answer as tally_note_answer
+from webapp.taxonomy import shapes
 
+log = logging.getLogger("veche")
 Z = 1.959963984540054  # the 97.5 % normal quantile: 95 % intervals
 CACHE_TTL_S = 30.0
 FloatArray = npt.NDArray[np.float64]
@@ -466,6 +469,29 @@ def compute(session: Session, poll: Poll, pop: Population, now: datetime) -> Pol
         MappingProxyType({"burst": flags.burst, "fresh": flags.fresh, "lockstep": flags.lockstep}),
         main.coverage.unknown_district if main else 0,
     )
+
+
+# --- the district map ------------------------------------------------------------------------
+
+
+def district_map(session: Session, lang: str, audience: tuple[int, ...]) -> shapes.MapShapes | None:
+    """The district map, zoomed to the poll's okrugs when it asks only some; None without a
+    usable boundary file (the page then has no map, only the tables)."""
+    okrugs: list[str] | None = None
+    if audience:
+        rows = session.execute(
+            select(District.id, District.slug, District.parent_id).where(District.id.in_(audience))
+        ).all()
+        parents = {r.parent_id for r in rows if r.parent_id is not None}
+        slugs = {r.slug for r in rows if r.parent_id is None}
+        if parents:
+            slugs |= set(session.scalars(select(District.slug).where(District.id.in_(parents))))
+        okrugs = sorted(slugs) or None
+    try:
+        return shapes.map_shapes(session, lang, okrugs=okrugs)
+    except shapes.BoundaryFileError:
+        log.warning("poll results: no district map", exc_info=True)
+        return None
 
 
 # --- the use-case, cached per worker ---------------------------------------------------------------

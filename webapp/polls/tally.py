@@ -145,7 +145,7 @@ class Layout:
             q_index={qid: i for i, qid in enumerate(q.id for q in questions)},
             o_index=o_index,
             d_index={d: i for i, d in enumerate(district_ids)},
-            stamp=(poll.frozen_at, poll.updated_at, len(district_ids)),
+            stamp=(poll.frozen_at, poll.updated_at),
         )
 
     def district(self, district_id: int | None) -> int:
@@ -566,7 +566,7 @@ def _cached(poll: Poll) -> LiveTally | None:
         live = _tallies.pop(poll.id, None)
         if live is None:
             return None
-        if live.layout.stamp[:2] != (poll.frozen_at, poll.updated_at):
+        if live.layout.stamp != (poll.frozen_at, poll.updated_at):
             return None  # the poll changed: built again
         _tallies[poll.id] = live  # most recently used last
     return live

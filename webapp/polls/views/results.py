@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -26,12 +24,10 @@ from starlette.routing import BaseRoute, Route
 from webapp.kernel.audit import csv_safe
 from webapp.kernel.routing import GET
 from webapp.kernel.security import can
-from webapp.kernel.storage.models import District
 from webapp.kernel.web import csv_download, current_user, db, language, render, translator
 from webapp.polls import polls
 from webapp.polls import results as results_service
 from webapp.polls.results import Estimate, PollResults, QuestionResult
-from webapp.taxonomy import shapes
 
 log = logging.getLogger("veche")
 
@@ -172,26 +168,6 @@ def _chosen(request: Request) -> dict[int, int]:
     return out
 
 
-def _shapes(session: Session, lang: str, audience: tuple[int, ...]) -> shapes.MapShapes | None:
-    """The district map, zoomed to the poll's okrugs when it asks only some; None without a
-    usable boundary file (the page then has no map, only the tables)."""
-    okrugs: list[str] | None = None
-    if audience:
-        rows = session.execute(
-            select(District.id, District.slug, District.parent_id).where(District.id.in_(audience))
-        ).all()
-        parents = {r.parent_id for r in rows if r.parent_id is not None}
-        slugs = {r.slug for r in rows if r.parent_id is None}
-        if parents:
-            slugs |= set(session.scalars(select(District.slug).where(District.id.in_(parents))))
-        okrugs = sorted(slugs) or None
-    try:
-        return shapes.map_shapes(session, lang, okrugs=okrugs)
-    except shapes.BoundaryFileError:
-        log.warning("poll results: no district map", exc_info=True)
-        return None
-
-
 # The page's body, rendered once per results version and shared by all its readers (it holds
 # aggregates only; the frame around it — the visitor's name, menu, flashes — is rendered for each
 # request). Keyed by the results object (a new one per tally version), the language, the reader
@@ -217,7 +193,9 @@ async def results_page(request: Request) -> Response:
     if body is None:
         detail = await db(request, polls.poll_detail, poll_id)
         maps = district_maps(results, lang, chosen)
-        district_map = await db(request, _shapes, lang, detail.audience) if maps else None
+        district_map = (
+            await db(request, results_service.district_map, lang, detail.audience) if maps else None
+        )
         ctx = {
             "results": results,
             "staff": staff,
